@@ -1,0 +1,154 @@
+"""Teacher interfaces: a detector finds classed boxes, a segmenter adds masks, a base model
+chains them and inherits `label`.
+
+Every teacher returns `supervision.Detections` with `xyxy`, `confidence`, `class_id` and two
+data fields: `prompt_id` (which ontology prompt matched) and `text_score` (how well the whole
+prompt matched; equal to `confidence` for models without token-level scores).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import supervision as sv
+
+if TYPE_CHECKING:
+    from distil.labeling.core import LabelSummary
+    from distil.ontologies import Ontology
+
+
+def empty_detections() -> sv.Detections:
+    detections = sv.Detections.empty()
+    detections.class_id = np.zeros(0, dtype=np.int64)
+    detections.confidence = np.zeros(0, dtype=np.float32)
+    detections.data = {
+        "prompt_id": np.zeros(0, dtype=np.int64),
+        "text_score": np.zeros(0, dtype=np.float32),
+    }
+    return detections
+
+
+def make_detections(
+    xyxy: np.ndarray,
+    confidence: np.ndarray,
+    prompt_id: np.ndarray,
+    text_score: np.ndarray,
+    ontology: Ontology,
+) -> sv.Detections:
+    """Build Detections whose class ids come from the ontology's prompt -> class mapping."""
+    if len(xyxy) == 0:
+        return empty_detections()
+    prompt_class = np.asarray(ontology.prompt_class_ids, dtype=np.int64)
+    prompt_id = np.asarray(prompt_id, dtype=np.int64)
+    return sv.Detections(
+        xyxy=np.asarray(xyxy, dtype=np.float32).reshape(-1, 4),
+        confidence=np.asarray(confidence, dtype=np.float32),
+        class_id=prompt_class[prompt_id],
+        data={"prompt_id": prompt_id, "text_score": np.asarray(text_score, dtype=np.float32)},
+    )
+
+
+class Detector(ABC):
+    """Turns a batch of RGB images plus an ontology into boxes with class ids."""
+
+    family: str = ""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What identifies this model's output: family, model id, revision, settings."""
+
+    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
+        """CPU preprocessing, run in the background reader while the model computes."""
+        return None
+
+    @abstractmethod
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
+        """One forward per batch for every prompt; boxes below `min_confidence` are dropped."""
+
+
+class Segmenter(ABC):
+    """Adds a mask to every box: one image encoding per image, all of its boxes in one call."""
+
+    family: str = ""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]: ...
+
+    def prepare(self, images: list[np.ndarray]) -> Any:
+        return None
+
+    @abstractmethod
+    def segment(
+        self, images: list[np.ndarray], detections: list[sv.Detections], prepared: Any = None
+    ) -> list[sv.Detections]: ...
+
+
+class BaseModel(ABC):
+    """A teacher: implements `predict`, inherits `label`."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]: ...
+
+    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
+        return None
+
+    @abstractmethod
+    def predict(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[sv.Detections]: ...
+
+    def label(self, inputs: Path | list[Path], ontology: Ontology, out_dir: Path,
+              **kwargs: Any) -> LabelSummary:
+        """Label every image under `inputs` into the store in `out_dir` (resumable)."""
+        from distil.labeling.core import label_images
+
+        return label_images(inputs, ontology, self, out_dir, **kwargs)
+
+
+class GroundedModel(BaseModel):
+    """A detector chained with an optional segmenter."""
+
+    def __init__(self, detector: Detector, segmenter: Segmenter | None = None) -> None:
+        self.detector = detector
+        self.segmenter = segmenter
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector.describe(),
+            "segmenter": self.segmenter.describe() if self.segmenter else None,
+        }
+
+    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
+        return (
+            self.detector.prepare(images, ontology),
+            self.segmenter.prepare(images) if self.segmenter else None,
+        )
+
+    def predict(self, images, ontology, min_confidence, prepared=None, timings=None):
+        import time
+
+        detector_inputs, segmenter_inputs = prepared if prepared is not None else (None, None)
+        start = time.perf_counter()
+        detections = self.detector.detect(images, ontology, min_confidence, detector_inputs)
+        middle = time.perf_counter()
+        if self.segmenter is not None:
+            detections = self.segmenter.segment(images, detections, segmenter_inputs)
+        end = time.perf_counter()
+        if timings is not None:
+            timings["detect"] = timings.get("detect", 0.0) + middle - start
+            timings["segment"] = timings.get("segment", 0.0) + end - middle
+        return detections

@@ -1,0 +1,48 @@
+"""Loading transformers checkpoints by Hugging Face id or local folder, the same way."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def load_pretrained(auto_model: Any, name: str, device: torch.device, dtype: torch.dtype,
+                    revision: str | None = None) -> tuple[Any, Any, str]:
+    """Load (model, processor, revision) through `from_pretrained`; weights only as data."""
+    from transformers import AutoProcessor
+
+    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+    processor = AutoProcessor.from_pretrained(name, **kwargs)
+    model = auto_model.from_pretrained(name, dtype=dtype, **kwargs)
+    model = model.to(device).eval()
+    return model, processor, model_revision(name, model.config)
+
+
+def model_revision(name: str, config: Any) -> str:
+    """The hub commit a model came from, or a digest of a local folder's weights."""
+    path = Path(name)
+    if path.is_dir():
+        digest = hashlib.blake2b(digest_size=8)
+        for file in sorted(path.iterdir()):
+            if file.suffix in _WEIGHT_SUFFIXES or file.name == "config.json":
+                digest.update(file.name.encode())
+                with file.open("rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 22), b""):
+                        digest.update(chunk)
+        return f"local:{digest.hexdigest()}"
+    return getattr(config, "_commit_hash", None) or "unknown"
+
+
+def model_type_of(name: str) -> str:
+    """The `model_type` in a checkpoint's config (reads config.json only; no weights)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(name).model_type

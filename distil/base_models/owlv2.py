@@ -1,0 +1,94 @@
+"""OWLv2 through transformers: every text query at once; query embeddings cached per run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import supervision as sv
+import torch
+
+from distil.base_models.core import Detector, make_detections
+from distil.base_models.hf import load_pretrained
+from distil.ontologies import Ontology
+from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
+from distil.utils.device import default_dtype, resolve_device
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OWLV2 = "google/owlv2-base-patch16-ensemble"
+
+
+def assign_queries(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes x queries) probabilities -> (best query per box, its probability)."""
+    best = probs.argmax(axis=1)
+    return best, probs[np.arange(len(probs)), best]
+
+
+class Owlv2Detector(Detector):
+    """Open-vocabulary detector (`google/owlv2-base-patch16-ensemble` by default)."""
+
+    family = "owlv2"
+
+    def __init__(self, model: str = DEFAULT_OWLV2, device: str = "auto", half: bool = True,
+                 revision: str | None = None) -> None:
+        from transformers import AutoModelForZeroShotObjectDetection
+
+        self.name = model
+        self.device = resolve_device(device)
+        self.dtype = default_dtype(self.device, half)
+        self.model, self.processor, self.revision = load_pretrained(
+            AutoModelForZeroShotObjectDetection, model, self.device, self.dtype, revision
+        )
+        self._queries: dict[tuple[str, ...], torch.Tensor] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "model": self.name, "revision": self.revision,
+                "dtype": str(self.dtype).replace("torch.", "")}
+
+    @torch.inference_mode()
+    def query_embeddings(self, ontology: Ontology) -> torch.Tensor:
+        """Text embeddings of every prompt, computed once per ontology."""
+        key = ontology.prompts
+        if key not in self._queries:
+            tokenizer = self.processor.tokenizer
+            max_length = self.model.config.text_config.max_position_embeddings
+            for prompt in key:
+                if len(tokenizer(prompt)["input_ids"]) > max_length:
+                    logger.warning("prompt '%s' is longer than OWLv2's %d tokens; its end is cut",
+                                   prompt, max_length)
+            text = tokenizer(list(key), padding="max_length", truncation=True,
+                             max_length=max_length, return_tensors="pt").to(self.device)
+            features = self.model.owlv2.get_text_features(
+                input_ids=text["input_ids"], attention_mask=text["attention_mask"]
+            )
+            self._queries[key] = getattr(features, "pooler_output", features)
+        return self._queries[key]
+
+    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
+        return self.processor.image_processor(images=images, return_tensors="pt")
+
+    @torch.inference_mode()
+    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+        pixels = prepared if prepared is not None else self.prepare(images, ontology)
+        pixel_values = pixels["pixel_values"].to(self.device, self.dtype)
+        feature_map, _ = self.model.image_embedder(pixel_values=pixel_values)
+        batch, rows, cols, dim = feature_map.shape
+        image_feats = feature_map.reshape(batch, rows * cols, dim)
+        queries = self.query_embeddings(ontology).to(image_feats.dtype)
+        query_embeds = queries[None].expand(batch, -1, -1)
+        query_mask = torch.ones(query_embeds.shape[:2], dtype=torch.bool, device=self.device)
+        logits, _ = self.model.class_predictor(image_feats, query_embeds, query_mask)
+        boxes = self.model.box_predictor(image_feats, feature_map).float().cpu().numpy()
+        probs = logits.float().sigmoid().cpu().numpy()
+        results = []
+        for i, image in enumerate(images):
+            prompt_id, confidence = assign_queries(probs[i])
+            keep = confidence >= min_confidence
+            height, width = image.shape[:2]
+            side = max(height, width)  # OWLv2 pads to a square before resizing
+            xyxy = clip_boxes(cxcywh_to_xyxy(boxes[i][keep]) * side, width, height)
+            results.append(make_detections(xyxy, confidence[keep], prompt_id[keep],
+                                           confidence[keep], ontology))
+        return results

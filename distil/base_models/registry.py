@@ -1,0 +1,102 @@
+"""Which class loads a checkpoint, decided from the checkpoint itself, not from its name.
+
+Built-in families are listed below by import path (nothing heavy is imported until a
+model is loaded). Third-party teachers register under the entry-point group
+`distil.base_models` with the checkpoint's `model_type` as the entry-point name::
+
+    [project.entry-points."distil.base_models"]
+    my-detector = "my_package.teacher:MyDetector"
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from distil.base_models.core import Detector, GroundedModel, Segmenter
+
+ULTRALYTICS_FAMILY = "ultralytics"
+ULTRALYTICS_SUFFIXES = (".pt", ".pth")
+
+DETECTORS = {
+    "grounding-dino": "distil.base_models.grounding_dino:GroundingDinoDetector",
+    "owlv2": "distil.base_models.owlv2:Owlv2Detector",
+    ULTRALYTICS_FAMILY: "distil.base_models.ultralytics_yolo:UltralyticsDetector",
+}
+SEGMENTERS = {
+    "sam": "distil.base_models.sam:SamSegmenter",
+    "sam2": "distil.base_models.sam:Sam2Segmenter",
+    "sam2_video": "distil.base_models.sam:Sam2Segmenter",
+}
+NO_SEGMENTER = "none"
+
+
+class ModelSpecError(ValueError):
+    """A --detector / --segmenter value that cannot be resolved to a supported model."""
+
+
+def family_of(spec: str) -> str:
+    """The model family of a hub id, local folder or `.pt` file (reads config only)."""
+    if spec.lower().endswith(ULTRALYTICS_SUFFIXES):
+        if not Path(spec).is_file():
+            raise ModelSpecError(f"checkpoint file not found: {spec}")
+        return ULTRALYTICS_FAMILY
+    from distil.base_models.hf import model_type_of
+
+    try:
+        return model_type_of(spec)
+    except (OSError, ValueError) as e:
+        where = "local folder" if Path(spec).exists() else "Hugging Face id (or cached copy)"
+        raise ModelSpecError(
+            f"cannot read the config of '{spec}' as a {where}: {str(e).splitlines()[0]}"
+        ) from None
+
+
+def _plugin_paths() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group="distil.base_models")}
+
+
+def _load_class(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def resolve(spec: str, role: str) -> tuple[str, str]:
+    """(family, import path) for `spec` in `role` ('detector' or 'segmenter')."""
+    known = {**(DETECTORS if role == "detector" else SEGMENTERS), **_plugin_paths()}
+    family = family_of(spec)
+    if family not in known:
+        builtin = DETECTORS if role == "detector" else SEGMENTERS
+        names = ", ".join(sorted(builtin))
+        raise ModelSpecError(
+            f"--{role} '{spec}' is a '{family}' model, which is not a supported {role}. "
+            f"Supported {role} families: {names}"
+            + (" (or a YOLO / RT-DETR .pt file)" if role == "detector" else "")
+        )
+    return family, known[family]
+
+
+def load_detector(spec: str, **kwargs: Any) -> Detector:
+    _, path = resolve(spec, "detector")
+    return _load_class(path)(spec, **kwargs)
+
+
+def load_segmenter(spec: str, **kwargs: Any) -> Segmenter | None:
+    if spec.lower() == NO_SEGMENTER:
+        return None
+    _, path = resolve(spec, "segmenter")
+    return _load_class(path)(spec, **kwargs)
+
+
+def load_base_model(detector: str, segmenter: str = NO_SEGMENTER, device: str = "auto",
+                    half: bool = True) -> GroundedModel:
+    """Check both specs first (config reads only), then load the weights."""
+    resolve(detector, "detector")
+    if segmenter.lower() != NO_SEGMENTER:
+        resolve(segmenter, "segmenter")
+    return GroundedModel(
+        load_detector(detector, device=device, half=half),
+        load_segmenter(segmenter, device=device, half=half),
+    )

@@ -1,0 +1,134 @@
+"""Segment Anything (SAM) and SAM 2 / 2.1 through transformers, prompted with boxes.
+
+Each image of a batch is encoded once (the whole batch in one encoder call); the mask
+decoder then takes all of an image's boxes in one call.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import supervision as sv
+import torch
+
+from distil.base_models.core import Segmenter
+from distil.base_models.hf import load_pretrained
+from distil.utils.device import default_dtype, resolve_device
+
+DEFAULT_SAM = "facebook/sam-vit-base"
+DEFAULT_SAM2 = "facebook/sam2.1-hiera-tiny"
+
+# Bounds decoder memory when a low store threshold leaves hundreds of boxes on one image.
+MAX_BOXES_PER_CALL = 256
+
+
+class _BoxPromptedSegmenter(Segmenter):
+    def __init__(self, model_class: Any, model: str, device: str, half: bool,
+                 revision: str | None) -> None:
+        self.name = model
+        self.device = resolve_device(device)
+        self.dtype = default_dtype(self.device, half)
+        self.model, self.processor, self.revision = load_pretrained(
+            model_class, model, self.device, self.dtype, revision
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"family": self.family, "model": self.name, "revision": self.revision,
+                "dtype": str(self.dtype).replace("torch.", "")}
+
+    def prepare(self, images: list[np.ndarray]) -> Any:
+        return self.processor.image_processor(images=images, return_tensors="pt")
+
+    @abstractmethod
+    def _input_size(self, inputs: Any, index: int) -> tuple[float, float]:
+        """(height, width) of image `index` as the model sees it, before padding."""
+
+    @abstractmethod
+    def _image_embedding(self, embeddings: Any, index: int) -> Any:
+        """The encoder output of image `index`, batch dimension kept."""
+
+    @abstractmethod
+    def _masks(self, low_res: torch.Tensor, inputs: Any, index: int) -> torch.Tensor:
+        """Low-resolution mask logits -> boolean masks (boxes, H, W) at image size."""
+
+    @torch.inference_mode()
+    def segment(self, images, detections, prepared=None) -> list[sv.Detections]:
+        if all(len(d) == 0 for d in detections):
+            return detections
+        inputs = prepared if prepared is not None else self.prepare(images)
+        embeddings = self.model.get_image_embeddings(
+            inputs["pixel_values"].to(self.device, self.dtype)
+        )
+        results = []
+        for index, (image, found) in enumerate(zip(images, detections, strict=True)):
+            height, width = image.shape[:2]
+            if len(found) == 0:
+                found.mask = np.zeros((0, height, width), dtype=bool)
+                results.append(found)
+                continue
+            input_h, input_w = self._input_size(inputs, index)
+            scale = np.array([input_w / width, input_h / height] * 2, dtype=np.float32)
+            boxes = torch.as_tensor(found.xyxy * scale, device=self.device, dtype=self.dtype)
+            embedding = self._image_embedding(embeddings, index)
+            masks = []
+            for start in range(0, len(boxes), MAX_BOXES_PER_CALL):
+                out = self.model(image_embeddings=embedding,
+                                 input_boxes=boxes[None, start:start + MAX_BOXES_PER_CALL],
+                                 multimask_output=False)
+                masks.append(self._masks(out.pred_masks.float().cpu(), inputs, index))
+            found.mask = torch.cat(masks).numpy().astype(bool)
+            results.append(found)
+        return results
+
+
+class SamSegmenter(_BoxPromptedSegmenter):
+    """SAM (`facebook/sam-vit-base` by default)."""
+
+    family = "sam"
+
+    def __init__(self, model: str = DEFAULT_SAM, device: str = "auto", half: bool = True,
+                 revision: str | None = None) -> None:
+        from transformers import SamModel
+
+        super().__init__(SamModel, model, device, half, revision)
+
+    def _input_size(self, inputs, index):
+        height, width = inputs["reshaped_input_sizes"][index].tolist()
+        return float(height), float(width)
+
+    def _image_embedding(self, embeddings, index):
+        return embeddings[index:index + 1]
+
+    def _masks(self, low_res, inputs, index):
+        masks = self.processor.post_process_masks(
+            low_res, inputs["original_sizes"][index:index + 1],
+            inputs["reshaped_input_sizes"][index:index + 1],
+        )
+        return masks[0][:, 0]
+
+
+class Sam2Segmenter(_BoxPromptedSegmenter):
+    """SAM 2 / 2.1 image predictor (`facebook/sam2.1-hiera-tiny` by default)."""
+
+    family = "sam2"
+
+    def __init__(self, model: str = DEFAULT_SAM2, device: str = "auto", half: bool = True,
+                 revision: str | None = None) -> None:
+        from transformers import Sam2Model
+
+        super().__init__(Sam2Model, model, device, half, revision)
+
+    def _input_size(self, inputs, index):
+        height, width = inputs["pixel_values"].shape[-2:]
+        return float(height), float(width)
+
+    def _image_embedding(self, embeddings, index):
+        return [level[index:index + 1] for level in embeddings]
+
+    def _masks(self, low_res, inputs, index):
+        masks = self.processor.post_process_masks(
+            low_res, inputs["original_sizes"][index:index + 1]
+        )
+        return masks[0][:, 0]

@@ -1,0 +1,274 @@
+"""The label store: raw teacher predictions per image in SQLite inside the output folder.
+
+Keyed by image content hash and a fingerprint of (models, revisions, prompts, settings).
+Each batch is one transaction, so a killed run loses at most the batch in flight, and a
+rerun skips every image already stored. A store refuses to mix fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from distil.base_models.core import empty_detections
+from distil.utils.rle import decode_masks, encode_masks
+
+STORE_FILE = "labels.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    fingerprint TEXT NOT NULL, hash TEXT NOT NULL, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, detections TEXT NOT NULL, labeled_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, hash));
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY, root TEXT NOT NULL, hash TEXT NOT NULL,
+    frame_index INTEGER, video_id TEXT);
+CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+"""
+
+
+class StoreError(Exception):
+    """The store is missing, unreadable, or was made with other models or prompts."""
+
+
+def fingerprint_of(settings: dict[str, Any]) -> str:
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass
+class StoredImage:
+    """One labeled source image: its path, where it was found and its raw detections."""
+
+    path: Path
+    root: Path
+    hash: str
+    width: int
+    height: int
+    detections: sv.Detections
+
+    @property
+    def relative_path(self) -> Path:
+        if self.root == self.path:
+            return Path(self.path.name)
+        try:
+            return self.path.relative_to(self.root)
+        except ValueError:
+            return Path(self.path.name)
+
+
+def detections_to_json(detections: sv.Detections) -> str:
+    record: dict[str, Any] = {
+        "xyxy": np.round(detections.xyxy.astype(np.float64), 3).tolist(),
+        "confidence": np.round(detections.confidence.astype(np.float64), 5).tolist(),
+        "class_id": detections.class_id.astype(int).tolist(),
+        "prompt_id": np.asarray(detections.data["prompt_id"]).astype(int).tolist(),
+        "text_score": np.round(np.asarray(detections.data["text_score"], np.float64), 5).tolist(),
+    }
+    if detections.mask is not None:
+        record["masks"] = encode_masks(detections.mask)
+    return json.dumps(record, separators=(",", ":"))
+
+
+def detections_from_json(text: str, height: int, width: int) -> sv.Detections:
+    record = json.loads(text)
+    if not record["xyxy"]:
+        detections = empty_detections()
+        if "masks" in record:
+            detections.mask = np.zeros((0, height, width), dtype=bool)
+        return detections
+    return sv.Detections(
+        xyxy=np.asarray(record["xyxy"], dtype=np.float32),
+        confidence=np.asarray(record["confidence"], dtype=np.float32),
+        class_id=np.asarray(record["class_id"], dtype=np.int64),
+        mask=decode_masks(record["masks"], height, width) if "masks" in record else None,
+        data={"prompt_id": np.asarray(record["prompt_id"], dtype=np.int64),
+              "text_score": np.asarray(record["text_score"], dtype=np.float32)},
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+class LabelStore:
+    """Open (or create) the store in `folder`.
+
+    >>> store = LabelStore.create(Path("runs/label/exp"), settings)   # for labeling
+    >>> store = LabelStore.open(Path("runs/label/exp"))               # for export
+    """
+
+    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / STORE_FILE
+        self._db = connection
+        self._db.executescript(_SCHEMA)
+        self.fingerprint = self.get_meta("fingerprint")
+
+    @classmethod
+    def create(cls, folder: Path, settings: dict[str, Any], overwrite: bool = False) -> LabelStore:
+        """Open for labeling with `settings`; a store made with other settings is an error."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / STORE_FILE
+        if overwrite:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        store = cls(folder, _connect(path))
+        fingerprint = fingerprint_of(settings)
+        if store.fingerprint is None:
+            store._set_meta({"fingerprint": fingerprint, "settings": json.dumps(settings),
+                             "schema_version": str(SCHEMA_VERSION), "created": str(time.time())})
+            store.fingerprint = fingerprint
+        elif store.fingerprint != fingerprint:
+            changed = _changed_keys(store.settings, settings)
+            store.close()
+            raise StoreError(
+                f"{folder} holds labels made with different {', '.join(changed)}. Mixing them "
+                "would corrupt the dataset: use another --out, or --overwrite to start over."
+            )
+        return store
+
+    @classmethod
+    def open(cls, folder: Path) -> LabelStore:
+        path = Path(folder) / STORE_FILE
+        if not path.is_file():
+            raise StoreError(f"no label store in {folder} (expected {STORE_FILE}); "
+                             "run `distil label` first")
+        store = cls(Path(folder), _connect(path))
+        if store.fingerprint is None:
+            raise StoreError(f"{path} is empty: no labeling run has started there")
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return json.loads(self.get_meta("settings") or "{}")
+
+    def _transaction(self):
+        db = self._db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, *_):
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    def set_ontology(self, ontology_dict: dict[str, Any]) -> None:
+        """The latest ontology (thresholds included); export uses it unless given another."""
+        self._set_meta({"ontology": json.dumps(ontology_dict)})
+
+    @property
+    def ontology_dict(self) -> dict[str, Any]:
+        return json.loads(self.get_meta("ontology") or "{}")
+
+    def has_masks(self) -> bool:
+        settings = self.settings
+        return bool(settings.get("segmenter"))
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(path, hash) of every labeled source, in path order."""
+        return self._db.execute(
+            "SELECT s.path, s.hash FROM sources s JOIN predictions p ON p.hash = s.hash "
+            "AND p.fingerprint = ? ORDER BY s.path", (self.fingerprint,)
+        ).fetchall()
+
+    def has(self, digest: str) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM predictions WHERE fingerprint = ? AND hash = ?",
+            (self.fingerprint, digest),
+        ).fetchone() is not None
+
+    def reader(self) -> LabelStore:
+        """A second connection for another thread (SQLite connections are per thread)."""
+        return LabelStore(self.folder, _connect(self.path))
+
+    def write_batch(
+        self,
+        images: list[tuple[Path, Path, str, int, int]],
+        detections: list[sv.Detections],
+        sources: list[tuple[Path, Path, str]] = (),
+        skipped: list[tuple[Path, str]] = (),
+    ) -> None:
+        """Store one batch atomically: (path, root, hash, width, height) per image and its
+        detections, plus extra source paths of known images and skipped files."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?)",
+                [(self.fingerprint, digest, w, h, detections_to_json(d), now)
+                 for (_, _, digest, w, h), d in zip(images, detections, strict=True)],
+            )
+            rows = [(str(p), str(r), digest) for p, r, digest, _, _ in images]
+            rows += [(str(p), str(r), digest) for p, r, digest in sources]
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sources (path, root, hash) VALUES (?, ?, ?)", rows
+            )
+            self._db.executemany("DELETE FROM skipped WHERE path = ?", [(r[0],) for r in rows])
+            self._db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?)",
+                                 [(str(p), reason) for p, reason in skipped])
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
+
+    def count(self) -> tuple[int, int]:
+        """(source paths, of which labeled)."""
+        total, labeled = self._db.execute(
+            "SELECT COUNT(*), COUNT(p.hash) FROM sources s LEFT JOIN predictions p "
+            "ON p.hash = s.hash AND p.fingerprint = ?", (self.fingerprint,)
+        ).fetchone()
+        return int(total), int(labeled)
+
+    def images(self, with_masks: bool = True) -> Iterator[StoredImage]:
+        """Every labeled source path in path order, one at a time (bounded memory)."""
+        cursor = self._db.execute(
+            "SELECT s.path, s.root, s.hash, p.width, p.height, p.detections FROM sources s "
+            "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? ORDER BY s.path",
+            (self.fingerprint,),
+        )
+        for path, root, digest, width, height, blob in cursor:
+            if not with_masks:
+                record = json.loads(blob)
+                record.pop("masks", None)
+                blob = json.dumps(record)
+            yield StoredImage(Path(path), Path(root), digest, width, height,
+                              detections_from_json(blob, height, width))
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    changed = [k for k in keys if old.get(k) != new.get(k)]
+    return changed or ["settings"]

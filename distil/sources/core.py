@@ -1,0 +1,63 @@
+"""Frames and the scan of a folder into image files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+@dataclass
+class Frame:
+    """An RGB image (H, W, 3, uint8) plus its identity."""
+
+    image: np.ndarray
+    path: Path
+    hash: str
+    frame_index: int | None = None
+    video_id: str | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that could not be used, with a human-readable reason."""
+
+    path: Path
+    reason: str
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def scan_images(inputs: Path | Iterable[Path]) -> Iterator[Path]:
+    """Yield image files under `inputs` (files or folders), recursively, in sorted order.
+
+    Hidden files and folders (starting with '.') are ignored, so a label run's own output
+    inside the input folder is never picked up twice.
+    """
+    paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+    for root in paths:
+        if root.is_file():
+            if is_image_file(root):
+                yield root
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if not name.startswith(".") and is_image_file(path):
+                    yield path

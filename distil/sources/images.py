@@ -1,0 +1,97 @@
+"""Decode image files into RGB uint8 arrays the way training will see them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from distil.sources.core import Frame, SkippedFile
+
+
+class ImageReadError(Exception):
+    """A file could not be decoded; the message is the reason shown to the user."""
+
+
+def content_hash(data: bytes) -> str:
+    """A stable id for an image's bytes (BLAKE2b-128, hex)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode bytes into an RGB uint8 array with EXIF orientation applied.
+
+    Grayscale, palette, RGBA (alpha dropped, as OpenCV does when training), 16-bit
+    (scaled by 1/256, as OpenCV does) and CMYK (through its ICC profile when present)
+    all become 8-bit RGB.
+    """
+    if not data:
+        raise ImageReadError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except UnidentifiedImageError:
+        raise ImageReadError("not a readable image (unknown or corrupt format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageReadError(f"image too large ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageReadError(f"corrupt or truncated image ({e})") from None
+    return _to_rgb(image)
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        gray = np.asarray(image, dtype=np.int64)
+        # PIL opens 16-bit files as "I"; a true 8-bit range stays as it is.
+        scaled = gray // 256 if gray.max(initial=0) > 255 else gray
+        return np.repeat(np.clip(scaled, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    if mode == "F":
+        gray = np.asarray(image, dtype=np.float32)
+        top = float(gray.max(initial=0.0))
+        scale = 255.0 if top <= 1.0 else (255.0 / 65535.0 if top > 255 else 1.0)
+        gray8 = np.clip(np.nan_to_num(gray) * scale, 0, 255).astype(np.uint8)
+        return np.repeat(gray8[..., None], 3, axis=2)
+    if mode == "CMYK" and image.info.get("icc_profile"):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+            target = ImageCms.createProfile("sRGB")
+            image = ImageCms.profileToProfile(image, source, target, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError):
+            image = image.convert("RGB")
+    elif mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA").convert("RGB")
+    elif mode != "RGB":
+        image = image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+def read_file(path: Path) -> tuple[bytes, str]:
+    """Read a file's bytes and content hash; raises `ImageReadError` with a reason."""
+    try:
+        data = Path(path).read_bytes()
+    except PermissionError:
+        raise ImageReadError("permission denied") from None
+    except FileNotFoundError:
+        raise ImageReadError("file disappeared before it could be read") from None
+    except IsADirectoryError:
+        raise ImageReadError("is a directory") from None
+    except OSError as e:
+        raise ImageReadError(f"cannot read file ({e.strerror or e})") from None
+    return data, content_hash(data)
+
+
+def load_frame(path: Path) -> Frame | SkippedFile:
+    """Read and decode one image file; a bad file becomes a `SkippedFile` with its reason."""
+    try:
+        data, digest = read_file(path)
+        return Frame(image=decode_image(data), path=Path(path), hash=digest)
+    except ImageReadError as e:
+        return SkippedFile(Path(path), str(e))

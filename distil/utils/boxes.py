@@ -1,0 +1,38 @@
+"""Box helpers on numpy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchvision
+
+
+def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    cx, cy, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
+def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    out = xyxy.copy()
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+    return out
+
+
+def class_aware_nms(
+    xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float
+) -> np.ndarray:
+    """Indices kept by greedy NMS run separately per class, highest score first.
+
+    Boxes found by different prompts of one class (synonyms) compete with each other;
+    boxes of different classes never suppress each other.
+    """
+    if len(xyxy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = torchvision.ops.batched_nms(
+        torch.as_tensor(xyxy, dtype=torch.float32),
+        torch.as_tensor(scores, dtype=torch.float32),
+        torch.as_tensor(class_ids, dtype=torch.int64),
+        float(iou_threshold),
+    )
+    return keep.numpy()

@@ -1,0 +1,16 @@
+"""'Did you mean' suggestions for mistyped names."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ' Did you mean 'x'?' for the closest choice, or an empty string.
+
+    >>> did_you_mean("box_treshold", ["box_threshold", "prompts"])
+    " Did you mean 'box_threshold'?"
+    """
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{match[0]}'?" if match else ""
