@@ -252,13 +252,19 @@ class LabelStore:
         ).fetchone()
         return int(total), int(labeled)
 
-    def images(self, with_masks: bool = True) -> Iterator[StoredImage]:
-        """Every labeled source path in path order, one at a time (bounded memory)."""
-        cursor = self._db.execute(
+    def images(
+        self, with_masks: bool = True, paths: list[str] | None = None
+    ) -> Iterator[StoredImage]:
+        """Labeled source paths (all, or `paths`) in path order, one at a time."""
+        query = (
             "SELECT s.path, s.root, s.hash, p.width, p.height, p.detections FROM sources s "
-            "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? ORDER BY s.path",
-            (self.fingerprint,),
+            "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ?"
         )
+        params: list[Any] = [self.fingerprint]
+        if paths is not None:
+            query += f" WHERE s.path IN ({','.join('?' * len(paths))})"
+            params += list(paths)
+        cursor = self._db.execute(query + " ORDER BY s.path", params)
         for path, root, digest, width, height, blob in cursor:
             if not with_masks:
                 record = json.loads(blob)

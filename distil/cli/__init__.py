@@ -1,0 +1,3 @@
+from distil.cli.main import app, run
+
+__all__ = ["app", "run"]

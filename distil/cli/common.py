@@ -1,0 +1,79 @@
+"""Shared CLI plumbing: logging, errors -> one line + exit code, JSON output, run dirs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from distil.base_models import ModelSpecError
+from distil.labeling import StoreError
+from distil.ontologies import OntologyError
+
+console = Console(stderr=True)
+
+# Bad input from the user (exit 2) vs. a failure while running (exit 1).
+USAGE_ERRORS = (OntologyError, ModelSpecError, StoreError, ValueError, FileNotFoundError,
+                FileExistsError)
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(quiet: bool, verbose: bool = False) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
+    handler = RichHandler(console=console, show_time=False, show_path=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s",
+                        force=True)
+    logging.getLogger("distil").setLevel(level)
+    # Third-party libraries speak only when something is wrong.
+    for name in ("transformers", "ultralytics", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(command: F) -> F:
+    """Turn exceptions into one clear line on stderr and a meaningful exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted; rerun the same command to resume", 130) from None
+        except USAGE_ERRORS as e:
+            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
+            logging.getLogger("distil").debug("traceback", exc_info=True)
+            raise fail(f"{type(e).__name__}: {e}", EXIT_FAILURE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def increment_path(base: Path, accept: Callable[[Path], bool] = lambda p: not p.exists()) -> Path:
+    """runs/label/exp, exp2, exp3 ... : the first that `accept`s (Ultralytics-style)."""
+    if accept(base):
+        return base
+    n = 2
+    while not accept(candidate := base.with_name(f"{base.name}{n}")):
+        n += 1
+    return candidate

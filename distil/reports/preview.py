@@ -1,0 +1,87 @@
+"""A PNG grid of annotated images, to eyeball labels before training."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.labeling.store import LabelStore
+from distil.ontologies import Ontology
+from distil.sources import ImageReadError, decode_image, read_file
+from distil.utils.files import atomic_write_bytes
+
+
+def render_preview(
+    label_dir: Path,
+    out_path: Path | None = None,
+    num: int = 16,
+    columns: int = 4,
+    cell: int = 400,
+    seed: int = 0,
+    box_threshold: float | None = None,
+    nms_iou: float = DEFAULT_NMS_IOU,
+) -> tuple[Path, int]:
+    """Annotate `num` seeded-random labeled images with boxes, masks and class names, at the
+    thresholds export would use, and tile them into one PNG. Returns (path, images shown)."""
+    out_path = Path(out_path or Path(label_dir) / "preview.png")
+    with LabelStore.open(label_dir) as store:
+        ontology = Ontology.from_dict(store.ontology_dict).with_defaults(box_threshold)
+        paths = [p for p, _ in store.sources()]
+        chosen = sorted(random.Random(seed).sample(paths, min(num, len(paths))))
+        tiles = []
+        for image in store.images(with_masks=True, paths=chosen):
+            try:
+                rgb = decode_image(read_file(image.path)[0])
+            except ImageReadError:
+                continue  # moved or changed since labeling; the grid shows the rest
+            detections = select_detections(image.detections, ontology, nms_iou)
+            tiles.append(_letterbox(annotate(rgb, detections, ontology.class_names), cell))
+    if not tiles:
+        raise ValueError(f"{label_dir} has no labeled images to preview")
+    grid = _tile(tiles, columns, cell)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {out_path}")
+    atomic_write_bytes(out_path, png.tobytes())
+    return out_path, len(tiles)
+
+
+def annotate(rgb: np.ndarray, detections: sv.Detections, class_names: list[str]) -> np.ndarray:
+    """Masks, boxes and 'class 0.87' labels drawn on a copy of `rgb`."""
+    scene = rgb.copy()
+    if len(detections) == 0:
+        return scene
+    scale = max(rgb.shape[:2]) / 640
+    if detections.mask is not None:
+        scene = sv.MaskAnnotator(opacity=0.45).annotate(scene, detections)
+    scene = sv.BoxAnnotator(thickness=max(1, round(2 * scale))).annotate(scene, detections)
+    labels = [f"{class_names[c]} {s:.2f}"
+              for c, s in zip(detections.class_id, detections.confidence, strict=True)]
+    return sv.LabelAnnotator(text_scale=0.5 * scale, text_thickness=max(1, round(scale)),
+                             smart_position=True).annotate(scene, detections, labels)
+
+
+def _letterbox(image: np.ndarray, size: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    resized = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                         interpolation=cv2.INTER_AREA)
+    canvas = np.full((size, size, 3), 32, dtype=np.uint8)
+    top, left = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
+    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return canvas
+
+
+def _tile(tiles: list[np.ndarray], columns: int, cell: int, gap: int = 4) -> np.ndarray:
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    grid = np.full((rows * (cell + gap) - gap, columns * (cell + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[r * (cell + gap):r * (cell + gap) + cell, c * (cell + gap):c * (cell + gap) + cell] = tile
+    return grid

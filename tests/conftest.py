@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import tiny_models
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+COCO128 = SHARED / "data" / "coco128-train"
+YOLO11N = SHARED / "weights" / "yolo11n-coco.pt"
+needs_shared = pytest.mark.skipif(
+    not (COCO128.is_dir() and YOLO11N.is_file()), reason="../shared data and weights absent"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tiny_models")
+
+
+@pytest.fixture(scope="session")
+def tiny_grounding_dino(tiny_dir) -> str:
+    return str(tiny_models.build_grounding_dino(tiny_dir / "grounding-dino"))
+
+
+@pytest.fixture(scope="session")
+def tiny_owlv2(tiny_dir) -> str:
+    return str(tiny_models.build_owlv2(tiny_dir / "owlv2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam(tiny_dir) -> str:
+    return str(tiny_models.build_sam(tiny_dir / "sam"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam2(tiny_dir) -> str:
+    return str(tiny_models.build_sam2(tiny_dir / "sam2"))
+
+
+def shapes_image(seed: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
+    """A small RGB picture with a few filled rectangles and circles."""
+    rng = np.random.default_rng(seed)
+    image = np.full((*size, 3), 200, np.uint8)
+    for _ in range(3):
+        y, x = rng.integers(0, size[0] - 20), rng.integers(0, size[1] - 20)
+        image[y:y + 20, x:x + 20] = rng.integers(0, 255, 3)
+    return image
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """Eight small images, one in a subfolder, mixed formats and sizes."""
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    for i in range(8):
+        size = (96, 128) if i % 2 else (80, 64)
+        folder = root / "sub" if i == 7 else root
+        suffix = ".PNG" if i == 3 else ".jpg"
+        Image.fromarray(shapes_image(i, size)).save(folder / f"img{i}{suffix}")
+    return root
