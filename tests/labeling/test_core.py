@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from distil.base_models import load_base_model
+from distil.labeling import LabelStore, StoreError, label_images
+from distil.ontologies import Ontology
+
+ONTOLOGY = Ontology.from_dict({"classes": {"animal": ["cat", "dog"], "car": "red car"}})
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_grounding_dino, tiny_sam2):
+    return load_base_model(tiny_grounding_dino, tiny_sam2, device="cpu")
+
+
+def store_rows(folder):
+    with sqlite3.connect(folder / "labels.sqlite") as db:
+        predictions = db.execute("SELECT hash, width, height, detections FROM predictions "
+                                 "ORDER BY hash").fetchall()
+        sources = db.execute("SELECT path, hash FROM sources ORDER BY path").fetchall()
+    return predictions, sources
+
+
+def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, tmp_path):
+    (image_folder / "broken.jpg").write_bytes(b"not an image")
+    (image_folder / "empty.png").write_bytes(b"")
+    summary = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=3)
+    assert summary.images == 10 and summary.labeled == 8
+    assert sorted((s.path.name, s.reason.split(" (")[0]) for s in summary.skipped) == [
+        ("broken.jpg", "not a readable image"), ("empty.png", "empty file")]
+    assert set(summary.detections_per_class) == {"animal", "car"}
+    data = summary.to_dict()
+    assert {"images", "labeled", "skipped", "detections_per_class", "elapsed_s",
+            "images_per_s"} <= set(data)
+    json.dumps(data)
+    with LabelStore.open(tmp_path / "run") as store:
+        assert store.count() == (8, 8)
+        stored = list(store.images())
+        assert all(s.detections.mask.shape == (len(s.detections), s.height, s.width)
+                   for s in stored)
+        assert len(store.skipped()) == 2
+
+
+def test_rerun_skips_stored_images(teacher, image_folder, tmp_path):
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=4)
+    before = store_rows(tmp_path / "run")
+    again = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=4)
+    assert again.labeled == 0 and again.already_labeled == 8
+    assert store_rows(tmp_path / "run") == before
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tmp_path):
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "full", batch_size=2)
+
+    def interrupt(done, total):
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2,
+                     progress=interrupt)
+    partial, _ = store_rows(tmp_path / "cut")
+    assert len(partial) == 4
+    resumed = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2)
+    assert resumed.labeled == 4 and resumed.already_labeled == 4
+    assert store_rows(tmp_path / "cut")[0] == store_rows(tmp_path / "full")[0]
+    full_sources = [(os.path.basename(p), h) for p, h in store_rows(tmp_path / "full")[1]]
+    cut_sources = [(os.path.basename(p), h) for p, h in store_rows(tmp_path / "cut")[1]]
+    assert cut_sources == full_sources
+
+
+def test_changed_prompts_or_models_never_mix(teacher, image_folder, tmp_path, tiny_owlv2):
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run")
+    other = Ontology.from_dict({"classes": {"animal": ["cat"], "car": "red car"}})
+    with pytest.raises(StoreError, match="different prompts"):
+        label_images(image_folder, other, teacher, tmp_path / "run")
+    owl = load_base_model(tiny_owlv2, "none", device="cpu")
+    with pytest.raises(StoreError, match="different detector, segmenter"):
+        label_images(image_folder, ONTOLOGY, owl, tmp_path / "run")
+    fresh = label_images(image_folder, other, teacher, tmp_path / "run", overwrite=True)
+    assert fresh.labeled == 8
+
+
+def test_duplicate_content_is_labeled_once(teacher, image_folder, tmp_path):
+    (image_folder / "copy.jpg").write_bytes((image_folder / "img0.jpg").read_bytes())
+    summary = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run")
+    assert summary.labeled == 8 and summary.already_labeled == 1
+    with LabelStore.open(tmp_path / "run") as store:
+        assert store.count() == (9, 9)
+
+
+def test_kill_9_loses_at_most_the_batch_in_flight(tiny_grounding_dino, image_folder, tmp_path):
+    for i in range(40):  # enough batches that the kill lands mid-run
+        (image_folder / f"more{i}.jpg").write_bytes(
+            (image_folder / f"img{i % 3}.jpg").read_bytes() + bytes([i]))
+    ontology = tmp_path / "onto.yaml"
+    ontology.write_text("classes:\n  animal: [cat, dog]\n  car: red car\n")
+    command = [sys.executable, "-m", "distil.cli.main", "label", str(image_folder), "-o",
+               str(ontology), "--detector", tiny_grounding_dino, "--segmenter", "none",
+               "--device", "cpu", "--batch-size", "2", "--out", str(tmp_path / "run"), "-q"]
+    process = subprocess.Popen(command)
+    database = tmp_path / "run" / "labels.sqlite"
+    deadline = time.time() + 120
+    stored = 0
+    while time.time() < deadline and process.poll() is None:
+        if database.exists():
+            with sqlite3.connect(database) as db:
+                stored = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            if stored >= 4:
+                break
+        time.sleep(0.05)
+    if process.poll() is not None:
+        pytest.fail("the run finished before it could be killed")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with sqlite3.connect(database) as db:
+        after_kill = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    assert 4 <= after_kill < 48
+    assert subprocess.run(command).returncode == 0
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 48
