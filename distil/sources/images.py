@@ -22,6 +22,20 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _pil_open():
+    """PIL's own `Image.open`.
+
+    Importing Ultralytics replaces `Image.open` with a wrapper that, on an unidentified
+    file, tries to pip-install a HEIF plugin at run time; a corrupt file must simply fail.
+    """
+    if Image.open.__module__ == Image.__name__:
+        return Image.open
+    import sys
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open)
+
+
 def decode_image(data: bytes) -> np.ndarray:
     """Decode bytes into an RGB uint8 array with EXIF orientation applied.
 
@@ -34,7 +48,7 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = _pil_open()(io.BytesIO(data))
             image.load()
             image = ImageOps.exif_transpose(image)
     except UnidentifiedImageError:

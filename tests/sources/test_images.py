@@ -102,3 +102,11 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
 def test_directory_named_like_image_is_skipped(tmp_path):
     (tmp_path / "folder.jpg").mkdir()
     assert load_frame(tmp_path / "folder.jpg").reason == "is a directory"
+
+
+def test_corrupt_file_is_skipped_even_after_ultralytics_patches_pil(tmp_path):
+    import ultralytics.utils.patches  # noqa: F401 - replaces PIL's Image.open
+
+    path = tmp_path / "corrupt.jpg"
+    path.write_bytes(b"\xff\xd8\xff garbage")
+    assert "not a readable image" in load_frame(path).reason

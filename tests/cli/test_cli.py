@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+from ultralytics.data.utils import check_det_dataset
+
+from distil import __version__
+from distil.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help_on_every_command():
+    assert invoke("--version").stdout.strip() == f"distil {__version__}"
+    for command in ("label", "export", "preview"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+@pytest.fixture
+def ontology(tmp_path):
+    path = tmp_path / "onto.yaml"
+    path.write_text("classes:\n  animal: [cat, dog]\n  car: {prompts: red car, box_threshold: 0.2}\n")
+    return path
+
+
+def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
+    tmp_path, image_folder, ontology, tiny_grounding_dino, tiny_sam, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (image_folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    result = invoke("label", image_folder, "-o", ontology, "--detector", tiny_grounding_dino,
+                    "--segmenter", tiny_sam, "--device", "cpu", "--batch-size", "4", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["out"] == "runs/label/exp"
+    assert summary["images"] == 9 and summary["labeled"] == 8
+    assert summary["skipped"][0]["path"].endswith("corrupt.jpg")
+    assert set(summary["detections_per_class"]) == {"animal", "car"}
+    assert summary["images_per_s"] > 0
+
+    again = invoke("label", image_folder, "-o", ontology, "--detector", tiny_grounding_dino,
+                   "--segmenter", tiny_sam, "--device", "cpu", "--json")
+    assert json.loads(again.stdout)["out"] == "runs/label/exp"  # same job resumes in place
+    assert json.loads(again.stdout)["labeled"] == 0
+
+    result = invoke("export", "runs/label/exp", "--task", "segment", "--box-threshold", "0.0",
+                    "--text-threshold", "0.0", "--split", "0.5,0.5", "--json")
+    assert result.exit_code == 0, result.output
+    exported = json.loads(result.stdout)
+    assert exported["images"] == 8 and exported["polygons"]["instances"] > 0
+    data = check_det_dataset(str(tmp_path / "runs/label/exp/dataset/data.yaml"))
+    assert data["nc"] == 2 and data["names"] == {0: "animal", 1: "car"}
+
+    result = invoke("preview", "runs/label/exp", "--num", "4", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"] == 4
+
+
+def test_bad_ontology_fails_before_any_model_loads(tmp_path, image_folder, monkeypatch):
+    import distil.cli.label as label_cli
+
+    monkeypatch.setattr(label_cli, "load_base_model",
+                        lambda *a, **k: pytest.fail("a model was loaded"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("classes:\n  car: {prompts: car, box_treshold: 0.3}\n")
+    result = invoke("label", image_folder, "-o", bad, "--detector", "no/such-model")
+    assert result.exit_code == 2
+    assert "classes.car.box_treshold: unknown key. Did you mean 'box_threshold'?" in result.output
+
+
+def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
+    result = invoke("export", tmp_path / "nothing")
+    assert result.exit_code == 2 and "no label store" in result.output
+    result = invoke("label", tmp_path / "missing", "-o", ontology)
+    assert result.exit_code == 2 and "input not found" in result.output
+    result = invoke("label", tmp_path, "-o", ontology, "--detector", tmp_path / "x.pt")
+    assert result.exit_code == 2 and "checkpoint file not found" in result.output
