@@ -51,7 +51,7 @@ def shapes_image(seed: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
     image = np.full((*size, 3), 200, np.uint8)
     for _ in range(3):
         y, x = rng.integers(0, size[0] - 20), rng.integers(0, size[1] - 20)
-        image[y:y + 20, x:x + 20] = rng.integers(0, 255, 3)
+        image[y : y + 20, x : x + 20] = rng.integers(0, 255, 3)
     return image
 
 

@@ -8,8 +8,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = ("a an the cat dog car person in hi vis vest forklift pallet red blue green square "
-         "circle triangle shape truck automobile bicycle wearing safety wooden").split()
+WORDS = [
+    "a",
+    "an",
+    "the",
+    "cat",
+    "dog",
+    "car",
+    "person",
+    "in",
+    "hi",
+    "vis",
+    "vest",
+    "forklift",
+    "pallet",
+    "red",
+    "blue",
+    "green",
+    "square",
+    "circle",
+    "triangle",
+    "shape",
+    "truck",
+    "automobile",
+    "bicycle",
+    "wearing",
+    "safety",
+    "wooden",
+]
 
 
 def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
@@ -24,25 +50,48 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
     )
 
     vocab = [f"[unused{i}]" for i in range(1030)]
-    for index, token in {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]",
-                         1012: ".", 1029: "?"}.items():
+    for index, token in {
+        0: "[PAD]",
+        100: "[UNK]",
+        101: "[CLS]",
+        102: "[SEP]",
+        103: "[MASK]",
+        1012: ".",
+        1029: "?",
+    }.items():
         vocab[index] = token
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     extra = list(letters + "-,'") + [f"##{c}" for c in letters] + list(WORDS)
     vocab += [t for t in dict.fromkeys(extra) if t not in vocab]
     tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
     processor = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessor(
-            size={"shortest_edge": 64, "longest_edge": 96}),
+        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
         tokenizer=tokenizer,
     )
     config = GroundingDinoConfig(
-        backbone_config=SwinConfig(embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
-                                   window_size=4, image_size=64, out_indices=[2, 3, 4]),
-        text_config=BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1,
-                               num_attention_heads=2, intermediate_size=32),
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=2, num_queries=30,
+        backbone_config=SwinConfig(
+            embed_dim=16,
+            depths=[1, 1, 1, 1],
+            num_heads=[1, 1, 1, 1],
+            window_size=4,
+            image_size=64,
+            out_indices=[2, 3, 4],
+        ),
+        text_config=BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        num_queries=30,
         max_text_len=max_text_len,
     )
     GroundingDinoForObjectDetection(config).save_pretrained(path)
@@ -51,8 +100,11 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
 
 
 def _byte_chars() -> list[str]:
-    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-            *range(ord("®"), ord("ÿ") + 1)]
+    kept = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars, extra = list(kept), 0
     for b in range(256):
         if b not in kept:
@@ -82,13 +134,25 @@ def build_owlv2(path: Path) -> Path:
         tokenizer=tokenizer,
     )
     config = Owlv2Config(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
-                         num_hidden_layers=1, num_attention_heads=2,
-                         max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"],
-                         eos_token_id=vocab["<|endoftext|>"],
-                         pad_token_id=vocab["<|endoftext|>"]),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-                           num_attention_heads=2, image_size=64, patch_size=16),
+        text_config=dict(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=16,
+            bos_token_id=vocab["<|startoftext|>"],
+            eos_token_id=vocab["<|endoftext|>"],
+            pad_token_id=vocab["<|endoftext|>"],
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=64,
+            patch_size=16,
+        ),
         projection_dim=32,
     )
     Owlv2ForObjectDetection(config).save_pretrained(path)
@@ -100,18 +164,37 @@ def build_sam(path: Path, size: int = 128) -> Path:
     from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
 
     config = SamConfig(
-        vision_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=1,
-                           image_size=size, patch_size=16, mlp_dim=16, output_channels=32,
-                           global_attn_indexes=[0], window_size=4, num_pos_feats=16),
-        prompt_encoder_config=dict(hidden_size=32, image_size=size, patch_size=16,
-                                   image_embedding_size=size // 16),
-        mask_decoder_config=dict(hidden_size=32, mlp_dim=32, num_hidden_layers=2,
-                                 num_attention_heads=2, iou_head_hidden_dim=32),
+        vision_config=dict(
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            image_size=size,
+            patch_size=16,
+            mlp_dim=16,
+            output_channels=32,
+            global_attn_indexes=[0],
+            window_size=4,
+            num_pos_feats=16,
+        ),
+        prompt_encoder_config=dict(
+            hidden_size=32, image_size=size, patch_size=16, image_embedding_size=size // 16
+        ),
+        mask_decoder_config=dict(
+            hidden_size=32,
+            mlp_dim=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            iou_head_hidden_dim=32,
+        ),
     )
-    processor = SamProcessor(image_processor=SamImageProcessor(
-        size={"longest_edge": size}, pad_size={"height": size, "width": size},
-        mask_size={"longest_edge": size // 4},
-        mask_pad_size={"height": size // 4, "width": size // 4}))
+    processor = SamProcessor(
+        image_processor=SamImageProcessor(
+            size={"longest_edge": size},
+            pad_size={"height": size, "width": size},
+            mask_size={"longest_edge": size // 4},
+            mask_pad_size={"height": size // 4, "width": size // 4},
+        )
+    )
     SamModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
@@ -128,25 +211,39 @@ def build_sam2(path: Path, size: int = 256) -> Path:
     )
 
     hiera = Sam2HieraDetConfig(
-        hidden_size=12, num_attention_heads=1, image_size=[size, size],
-        blocks_per_stage=[1, 2, 1, 1], embed_dim_per_stage=[12, 24, 48, 96],
-        num_attention_heads_per_stage=[1, 1, 1, 1], window_size_per_stage=[8, 4, 8, 4],
-        global_attention_blocks=[2], window_positional_embedding_background_size=[4, 4],
+        hidden_size=12,
+        num_attention_heads=1,
+        image_size=[size, size],
+        blocks_per_stage=[1, 2, 1, 1],
+        embed_dim_per_stage=[12, 24, 48, 96],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[8, 4, 8, 4],
+        global_attention_blocks=[2],
+        window_positional_embedding_background_size=[4, 4],
     )
     vision = Sam2VisionConfig(
-        backbone_config=hiera, backbone_channel_list=[96, 48, 24, 12],
+        backbone_config=hiera,
+        backbone_channel_list=[96, 48, 24, 12],
         backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
         fpn_hidden_size=32,
     )
     config = Sam2Config(
         vision_config=vision,
         prompt_encoder_config=dict(hidden_size=32, image_size=size, patch_size=16),
-        mask_decoder_config=dict(hidden_size=32, mlp_dim=32, num_hidden_layers=2,
-                                 num_attention_heads=2, iou_head_hidden_dim=32),
+        mask_decoder_config=dict(
+            hidden_size=32,
+            mlp_dim=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            iou_head_hidden_dim=32,
+        ),
     )
-    processor = Sam2Processor(image_processor=Sam2ImageProcessor(
-        size={"height": size, "width": size},
-        mask_size={"height": size // 4, "width": size // 4}))
+    processor = Sam2Processor(
+        image_processor=Sam2ImageProcessor(
+            size={"height": size, "width": size},
+            mask_size={"height": size // 4, "width": size // 4},
+        )
+    )
     Sam2Model(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path

@@ -111,8 +111,9 @@ class BaseModel(ABC):
         timings: dict[str, float] | None = None,
     ) -> list[sv.Detections]: ...
 
-    def label(self, inputs: Path | list[Path], ontology: Ontology, out_dir: Path,
-              **kwargs: Any) -> LabelSummary:
+    def label(
+        self, inputs: Path | list[Path], ontology: Ontology, out_dir: Path, **kwargs: Any
+    ) -> LabelSummary:
         """Label every image under `inputs` into the store in `out_dir` (resumable)."""
         from distil.labeling.core import label_images
 

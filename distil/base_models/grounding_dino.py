@@ -39,8 +39,9 @@ def build_captions(prompts: Sequence[str], tokenizer: Any, max_tokens: int) -> l
 
     >>> # build_captions(["cat", "dog"], tokenizer, 256)[0].text == "cat. dog."
     """
-    lengths = [len(tokenizer(p.lower(), add_special_tokens=False)["input_ids"]) + 1
-               for p in prompts]
+    lengths = [
+        len(tokenizer(p.lower(), add_special_tokens=False)["input_ids"]) + 1 for p in prompts
+    ]
     groups: list[list[int]] = []
     used = max_tokens  # forces a first group
     for index, length in enumerate(lengths):
@@ -69,9 +70,7 @@ def _caption(phrases: list[str], prompt_ids: tuple[int, ...], tokenizer: Any) ->
     offsets = encoding["offset_mapping"]
     spans = []
     for phrase, (start, end) in zip(phrases, char_spans, strict=True):
-        tokens = tuple(
-            t for t, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end
-        )
+        tokens = tuple(t for t, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end)
         if not tokens:
             raise ValueError(f"prompt '{phrase}' produced no tokens")
         spans.append(tokens)
@@ -99,8 +98,13 @@ class GroundingDinoDetector(Detector):
 
     family = "grounding-dino"
 
-    def __init__(self, model: str = DEFAULT_GROUNDING_DINO, device: str = "auto",
-                 half: bool = True, revision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_GROUNDING_DINO,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+    ) -> None:
         from transformers import AutoModelForZeroShotObjectDetection
 
         self.name = model
@@ -113,8 +117,12 @@ class GroundingDinoDetector(Detector):
         self._captions: dict[tuple[str, ...], list[tuple[Caption, dict]]] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "model": self.name, "revision": self.revision,
-                "dtype": str(self.dtype).replace("torch.", "")}
+        return {
+            "family": self.family,
+            "model": self.name,
+            "revision": self.revision,
+            "dtype": str(self.dtype).replace("torch.", ""),
+        }
 
     def captions(self, ontology: Ontology) -> list[tuple[Caption, dict]]:
         """Captions and their tokenized text, built once per ontology."""
@@ -149,10 +157,17 @@ class GroundingDinoDetector(Detector):
                 keep = confidence >= min_confidence
                 height, width = image.shape[:2]
                 xyxy = cxcywh_to_xyxy(boxes[i][keep]) * np.array([width, height, width, height])
-                found[i].append((clip_boxes(xyxy, width, height), confidence[keep],
-                                 prompt_id[keep], text_score[keep]))
+                found[i].append(
+                    (
+                        clip_boxes(xyxy, width, height),
+                        confidence[keep],
+                        prompt_id[keep],
+                        text_score[keep],
+                    )
+                )
         return [
-            make_detections(*(np.concatenate(part) for part in zip(*parts, strict=True)),
-                            ontology=ontology)
+            make_detections(
+                *(np.concatenate(part) for part in zip(*parts, strict=True)), ontology=ontology
+            )
             for parts in found
         ]

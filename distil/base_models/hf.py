@@ -14,8 +14,13 @@ logger = logging.getLogger(__name__)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
-def load_pretrained(auto_model: Any, name: str, device: torch.device, dtype: torch.dtype,
-                    revision: str | None = None) -> tuple[Any, Any, str]:
+def load_pretrained(
+    auto_model: Any,
+    name: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    revision: str | None = None,
+) -> tuple[Any, Any, str]:
     """Load (model, processor, revision) through `from_pretrained`; weights only as data."""
     from transformers import AutoProcessor
 

@@ -31,8 +31,13 @@ class Owlv2Detector(Detector):
 
     family = "owlv2"
 
-    def __init__(self, model: str = DEFAULT_OWLV2, device: str = "auto", half: bool = True,
-                 revision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_OWLV2,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+    ) -> None:
         from transformers import AutoModelForZeroShotObjectDetection
 
         self.name = model
@@ -44,8 +49,12 @@ class Owlv2Detector(Detector):
         self._queries: dict[tuple[str, ...], torch.Tensor] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "model": self.name, "revision": self.revision,
-                "dtype": str(self.dtype).replace("torch.", "")}
+        return {
+            "family": self.family,
+            "model": self.name,
+            "revision": self.revision,
+            "dtype": str(self.dtype).replace("torch.", ""),
+        }
 
     @torch.inference_mode()
     def query_embeddings(self, ontology: Ontology) -> torch.Tensor:
@@ -56,10 +65,18 @@ class Owlv2Detector(Detector):
             max_length = self.model.config.text_config.max_position_embeddings
             for prompt in key:
                 if len(tokenizer(prompt)["input_ids"]) > max_length:
-                    logger.warning("prompt '%s' is longer than OWLv2's %d tokens; its end is cut",
-                                   prompt, max_length)
-            text = tokenizer(list(key), padding="max_length", truncation=True,
-                             max_length=max_length, return_tensors="pt").to(self.device)
+                    logger.warning(
+                        "prompt '%s' is longer than OWLv2's %d tokens; its end is cut",
+                        prompt,
+                        max_length,
+                    )
+            text = tokenizer(
+                list(key),
+                padding="max_length",
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(self.device)
             features = self.model.owlv2.get_text_features(
                 input_ids=text["input_ids"], attention_mask=text["attention_mask"]
             )
@@ -89,6 +106,7 @@ class Owlv2Detector(Detector):
             height, width = image.shape[:2]
             side = max(height, width)  # OWLv2 pads to a square before resizing
             xyxy = clip_boxes(cxcywh_to_xyxy(boxes[i][keep]) * side, width, height)
-            results.append(make_detections(xyxy, confidence[keep], prompt_id[keep],
-                                           confidence[keep], ontology))
+            results.append(
+                make_detections(xyxy, confidence[keep], prompt_id[keep], confidence[keep], ontology)
+            )
         return results

@@ -90,8 +90,9 @@ def load_segmenter(spec: str, **kwargs: Any) -> Segmenter | None:
     return _load_class(path)(spec, **kwargs)
 
 
-def load_base_model(detector: str, segmenter: str = NO_SEGMENTER, device: str = "auto",
-                    half: bool = True) -> GroundedModel:
+def load_base_model(
+    detector: str, segmenter: str = NO_SEGMENTER, device: str = "auto", half: bool = True
+) -> GroundedModel:
     """Check both specs first (config reads only), then load the weights."""
     resolve(detector, "detector")
     if segmenter.lower() != NO_SEGMENTER:

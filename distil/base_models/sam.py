@@ -25,8 +25,9 @@ MAX_BOXES_PER_CALL = 256
 
 
 class _BoxPromptedSegmenter(Segmenter):
-    def __init__(self, model_class: Any, model: str, device: str, half: bool,
-                 revision: str | None) -> None:
+    def __init__(
+        self, model_class: Any, model: str, device: str, half: bool, revision: str | None
+    ) -> None:
         self.name = model
         self.device = resolve_device(device)
         self.dtype = default_dtype(self.device, half)
@@ -35,8 +36,12 @@ class _BoxPromptedSegmenter(Segmenter):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "model": self.name, "revision": self.revision,
-                "dtype": str(self.dtype).replace("torch.", "")}
+        return {
+            "family": self.family,
+            "model": self.name,
+            "revision": self.revision,
+            "dtype": str(self.dtype).replace("torch.", ""),
+        }
 
     def prepare(self, images: list[np.ndarray]) -> Any:
         return self.processor.image_processor(images=images, return_tensors="pt")
@@ -74,9 +79,11 @@ class _BoxPromptedSegmenter(Segmenter):
             embedding = self._image_embedding(embeddings, index)
             masks = []
             for start in range(0, len(boxes), MAX_BOXES_PER_CALL):
-                out = self.model(image_embeddings=embedding,
-                                 input_boxes=boxes[None, start:start + MAX_BOXES_PER_CALL],
-                                 multimask_output=False)
+                out = self.model(
+                    image_embeddings=embedding,
+                    input_boxes=boxes[None, start : start + MAX_BOXES_PER_CALL],
+                    multimask_output=False,
+                )
                 masks.append(self._masks(out.pred_masks.float().cpu(), inputs, index))
             found.mask = torch.cat(masks).numpy().astype(bool)
             results.append(found)
@@ -88,8 +95,13 @@ class SamSegmenter(_BoxPromptedSegmenter):
 
     family = "sam"
 
-    def __init__(self, model: str = DEFAULT_SAM, device: str = "auto", half: bool = True,
-                 revision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_SAM,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+    ) -> None:
         from transformers import SamModel
 
         super().__init__(SamModel, model, device, half, revision)
@@ -99,12 +111,13 @@ class SamSegmenter(_BoxPromptedSegmenter):
         return float(height), float(width)
 
     def _image_embedding(self, embeddings, index):
-        return embeddings[index:index + 1]
+        return embeddings[index : index + 1]
 
     def _masks(self, low_res, inputs, index):
         masks = self.processor.post_process_masks(
-            low_res, inputs["original_sizes"][index:index + 1],
-            inputs["reshaped_input_sizes"][index:index + 1],
+            low_res,
+            inputs["original_sizes"][index : index + 1],
+            inputs["reshaped_input_sizes"][index : index + 1],
         )
         return masks[0][:, 0]
 
@@ -114,8 +127,13 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
 
     family = "sam2"
 
-    def __init__(self, model: str = DEFAULT_SAM2, device: str = "auto", half: bool = True,
-                 revision: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_SAM2,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+    ) -> None:
         from transformers import Sam2Model
 
         super().__init__(Sam2Model, model, device, half, revision)
@@ -125,10 +143,10 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
         return float(height), float(width)
 
     def _image_embedding(self, embeddings, index):
-        return [level[index:index + 1] for level in embeddings]
+        return [level[index : index + 1] for level in embeddings]
 
     def _masks(self, low_res, inputs, index):
         masks = self.processor.post_process_masks(
-            low_res, inputs["original_sizes"][index:index + 1]
+            low_res, inputs["original_sizes"][index : index + 1]
         )
         return masks[0][:, 0]

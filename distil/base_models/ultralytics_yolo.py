@@ -59,8 +59,14 @@ class UltralyticsDetector(Detector):
 
     family = "ultralytics"
 
-    def __init__(self, model: str, device: str = "auto", half: bool = True,
-                 imgsz: int | None = None, nms_iou: float = ULTRALYTICS_NMS_IOU) -> None:
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        half: bool = True,
+        imgsz: int | None = None,
+        nms_iou: float = ULTRALYTICS_NMS_IOU,
+    ) -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
         from ultralytics import RTDETR, YOLO
 
@@ -81,9 +87,15 @@ class UltralyticsDetector(Detector):
         self.nms_iou = nms_iou
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.family, "model": self.name, "revision": self.revision,
-                "architecture": type(self.yolo.model).__name__, "imgsz": self.imgsz,
-                "nms_iou": self.nms_iou, "half": self.half}
+        return {
+            "family": self.family,
+            "model": self.name,
+            "revision": self.revision,
+            "architecture": type(self.yolo.model).__name__,
+            "imgsz": self.imgsz,
+            "nms_iou": self.nms_iou,
+            "half": self.half,
+        }
 
     def check_ontology(self, ontology: Ontology) -> list[int]:
         return match_prompts(ontology.prompts, self.names)
@@ -100,16 +112,22 @@ class UltralyticsDetector(Detector):
         for indices in by_shape.values():
             predictions = self.yolo.predict(
                 [np.ascontiguousarray(images[i][..., ::-1]) for i in indices],  # RGB -> BGR
-                conf=min_confidence, iou=self.nms_iou, imgsz=self.imgsz,
-                classes=sorted(set(checkpoint_ids)), max_det=ULTRALYTICS_MAX_DET,
-                device=str(self.device), verbose=False,
-                batch=len(indices), **({"half": True} if self.half else {}),
+                conf=min_confidence,
+                iou=self.nms_iou,
+                imgsz=self.imgsz,
+                classes=sorted(set(checkpoint_ids)),
+                max_det=ULTRALYTICS_MAX_DET,
+                device=str(self.device),
+                verbose=False,
+                batch=len(indices),
+                **({"half": True} if self.half else {}),
             )
             for i, prediction in zip(indices, predictions, strict=True):
                 boxes = prediction.boxes
                 cls = boxes.cls.cpu().numpy().astype(int)
                 confidence = boxes.conf.cpu().numpy()
                 prompt_id = np.array([prompt_of[c] for c in cls], dtype=np.int64)
-                results[i] = make_detections(boxes.xyxy.cpu().numpy(), confidence, prompt_id,
-                                             confidence, ontology)
+                results[i] = make_detections(
+                    boxes.xyxy.cpu().numpy(), confidence, prompt_id, confidence, ontology
+                )
         return results  # type: ignore[return-value]

@@ -21,8 +21,14 @@ from distil.ontologies import OntologyError
 console = Console(stderr=True)
 
 # Bad input from the user (exit 2) vs. a failure while running (exit 1).
-USAGE_ERRORS = (OntologyError, ModelSpecError, StoreError, ValueError, FileNotFoundError,
-                FileExistsError)
+USAGE_ERRORS = (
+    OntologyError,
+    ModelSpecError,
+    StoreError,
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+)
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
@@ -32,8 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def setup_logging(quiet: bool, verbose: bool = False) -> None:
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = RichHandler(console=console, show_time=False, show_path=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s",
-                        force=True)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("distil").setLevel(level)
     # Third-party libraries speak only when something is wrong.
     for name in ("transformers", "ultralytics", "huggingface_hub"):

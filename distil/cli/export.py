@@ -24,50 +24,76 @@ from distil.ontologies import Ontology
 @handle_errors
 def export(
     label_dir: Annotated[Path, typer.Argument(help="Folder written by `distil label`.")],
-    to: Annotated[Path | None, typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.")
-                  ] = None,
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.YOLO,
-    task: Annotated[ExportTask, typer.Option(help="detect (boxes) or segment (polygons/masks).")
-                    ] = ExportTask.DETECT,
-    box_threshold: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Default box threshold; per-class values in the ontology win.")
+    to: Annotated[
+        Path | None, typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.")
     ] = None,
-    text_threshold: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="Default text threshold; per-class values win.")] = None,
-    nms_iou: Annotated[float, typer.Option(min=0.0, max=1.0, help="Class-aware NMS IoU.")
-                       ] = DEFAULT_NMS_IOU,
-    classes: Annotated[str | None, typer.Option(help="Only these classes, comma-separated.")
-                       ] = None,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.YOLO,
+    task: Annotated[
+        ExportTask, typer.Option(help="detect (boxes) or segment (polygons/masks).")
+    ] = ExportTask.DETECT,
+    box_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Default box threshold; per-class values in the ontology win."
+        ),
+    ] = None,
+    text_threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Default text threshold; per-class values win."),
+    ] = None,
+    nms_iou: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Class-aware NMS IoU.")
+    ] = DEFAULT_NMS_IOU,
+    classes: Annotated[
+        str | None, typer.Option(help="Only these classes, comma-separated.")
+    ] = None,
     split: Annotated[str, typer.Option(help="train,val[,test] fractions.")] = "0.8,0.2",
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
-    images: Annotated[ImageMode, typer.Option(help="link (hard link), copy or symlink.")
-                      ] = ImageMode.LINK,
-    min_fragment_area: Annotated[float, typer.Option(
-        min=0.0, help="Mask parts smaller than this many pixels are dropped.")
+    images: Annotated[
+        ImageMode, typer.Option(help="link (hard link), copy or symlink.")
+    ] = ImageMode.LINK,
+    min_fragment_area: Annotated[
+        float, typer.Option(min=0.0, help="Mask parts smaller than this many pixels are dropped.")
     ] = DEFAULT_MIN_FRAGMENT_AREA,
-    polygon_tolerance: Annotated[float, typer.Option(
-        min=0.0, help="Polygon simplification, in pixels (0 = exact outline).")
+    polygon_tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Polygon simplification, in pixels (0 = exact outline).")
     ] = DEFAULT_POLYGON_TOLERANCE,
-    coco_rle: Annotated[bool, typer.Option(
-        help="COCO segment export: exact RLE masks (holes kept) instead of polygons.")] = False,
-    ontology: Annotated[Path | None, typer.Option(
-        help="Ontology YAML with changed thresholds/areas (same classes and prompts).")] = None,
+    coco_rle: Annotated[
+        bool,
+        typer.Option(help="COCO segment export: exact RLE masks (holes kept) instead of polygons."),
+    ] = False,
+    ontology: Annotated[
+        Path | None,
+        typer.Option(
+            help="Ontology YAML with changed thresholds/areas (same classes and prompts)."
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Write a YOLO or COCO dataset from stored labels, with export-time thresholds."""
     setup_logging(quiet)
     options = ExportOptions(
-        format=format, task=task, box_threshold=box_threshold, text_threshold=text_threshold,
-        nms_iou=nms_iou, classes=[c.strip() for c in classes.split(",")] if classes else None,
-        split=parse_split(split), seed=seed, images=images,
-        min_fragment_area=min_fragment_area, polygon_tolerance=polygon_tolerance,
-        coco_rle=coco_rle, ontology=Ontology.from_yaml(ontology) if ontology else None,
+        format=format,
+        task=task,
+        box_threshold=box_threshold,
+        text_threshold=text_threshold,
+        nms_iou=nms_iou,
+        classes=[c.strip() for c in classes.split(",")] if classes else None,
+        split=parse_split(split),
+        seed=seed,
+        images=images,
+        min_fragment_area=min_fragment_area,
+        polygon_tolerance=polygon_tolerance,
+        coco_rle=coco_rle,
+        ontology=Ontology.from_yaml(ontology) if ontology else None,
     )
     summary = export_dataset(label_dir, to or Path(label_dir) / "dataset", options)
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
         splits = ", ".join(f"{k} {v}" for k, v in summary.images_per_split.items())
-        console.print(f"[green]exported[/] {summary.images} images ({splits}), "
-                      f"{sum(summary.instances_per_class.values())} instances -> {summary.out}")
+        console.print(
+            f"[green]exported[/] {summary.images} images ({splits}), "
+            f"{sum(summary.instances_per_class.values())} instances -> {summary.out}"
+        )

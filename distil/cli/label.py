@@ -44,27 +44,38 @@ class _RateColumn(ProgressColumn):
 def label(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (recursive).")],
     ontology: Annotated[Path, typer.Option("--ontology", "-o", help="Ontology YAML.")],
-    out: Annotated[Path | None, typer.Option(
-        help="Output folder. Default: runs/label/exp, or the first expN that is free or "
-             "holds this same job (so rerunning resumes).")] = None,
-    detector: Annotated[str, typer.Option(
-        help="Hugging Face id, local folder or YOLO/RT-DETR .pt.")] = DEFAULT_DETECTOR,
-    segmenter: Annotated[str, typer.Option(
-        help="Hugging Face id or local folder of SAM / SAM 2; 'none' for boxes only.")
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder. Default: runs/label/exp, or the first expN that is free or "
+            "holds this same job (so rerunning resumes)."
+        ),
+    ] = None,
+    detector: Annotated[
+        str, typer.Option(help="Hugging Face id, local folder or YOLO/RT-DETR .pt.")
+    ] = DEFAULT_DETECTOR,
+    segmenter: Annotated[
+        str,
+        typer.Option(help="Hugging Face id or local folder of SAM / SAM 2; 'none' for boxes only."),
     ] = DEFAULT_SEGMENTER,
-    device: Annotated[str, typer.Option(help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps.")
-                      ] = "auto",
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per detector forward.")
-                          ] = DEFAULT_BATCH_SIZE,
-    store_threshold: Annotated[float, typer.Option(
-        min=0.0, max=1.0, help="Keep raw boxes down to this score (export filters later).")
+    device: Annotated[
+        str, typer.Option(help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps.")
+    ] = "auto",
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Images per detector forward.")
+    ] = DEFAULT_BATCH_SIZE,
+    store_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Keep raw boxes down to this score (export filters later)."
+        ),
     ] = DEFAULT_STORE_THRESHOLD,
     half: Annotated[bool, typer.Option(help="Half precision on GPUs.")] = True,
-    overwrite: Annotated[bool, typer.Option(
-        help="Delete labels already in --out made with other models or prompts.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Delete labels already in --out made with other models or prompts.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, errors only.")
-                     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, errors only.")] = False,
 ) -> None:
     """Label images with a teacher (detector + segmenter) into a resumable label store."""
     setup_logging(quiet)
@@ -85,14 +96,26 @@ def label(
     out_dir = out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, settings))
 
     with Progress(
-        TextColumn("[bold]labeling"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-        console=console, disable=quiet, transient=False,
+        TextColumn("[bold]labeling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
     ) as bar:
         task = bar.add_task("label", total=None)
         summary = label_images(
-            inputs, onto, model, out_dir, batch_size=batch_size,
-            store_threshold=store_threshold, overwrite=overwrite,
+            inputs,
+            onto,
+            model,
+            out_dir,
+            batch_size=batch_size,
+            store_threshold=store_threshold,
+            overwrite=overwrite,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if json_output:
@@ -104,8 +127,9 @@ def label(
             f"({summary.images_per_s:.2f} img/s) -> {out_dir}"
         )
         for skipped in summary.skipped:
-            console.print(f"  skipped {skipped.path}: {skipped.reason}", style="yellow",
-                          highlight=False)
+            console.print(
+                f"  skipped {skipped.path}: {skipped.reason}", style="yellow", highlight=False
+            )
 
 
 def _resumable(folder: Path, settings: dict) -> bool:

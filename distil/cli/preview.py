@@ -15,8 +15,9 @@ from distil.reports import render_preview
 @handle_errors
 def preview(
     label_dir: Annotated[Path, typer.Argument(help="Folder written by `distil label`.")],
-    out: Annotated[Path | None, typer.Option(help="PNG path. Default: LABEL_DIR/preview.png")
-                   ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="PNG path. Default: LABEL_DIR/preview.png")
+    ] = None,
     num: Annotated[int, typer.Option("--num", "-n", min=1, help="Images in the grid.")] = 16,
     columns: Annotated[int, typer.Option(min=1)] = 4,
     seed: Annotated[int, typer.Option(help="Which images are sampled.")] = 0,
@@ -27,8 +28,15 @@ def preview(
 ) -> None:
     """Draw boxes, masks and class names on sample images into one PNG grid."""
     setup_logging(quiet)
-    path, shown = render_preview(label_dir, out, num=num, columns=columns, seed=seed,
-                                 box_threshold=box_threshold, nms_iou=nms_iou)
+    path, shown = render_preview(
+        label_dir,
+        out,
+        num=num,
+        columns=columns,
+        seed=seed,
+        box_threshold=box_threshold,
+        nms_iou=nms_iou,
+    )
     if json_output:
         print_json({"out": str(path), "images": shown})
     elif not quiet:

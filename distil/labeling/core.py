@@ -100,13 +100,19 @@ def label_images(
     start = time.perf_counter()
     work = [(path, root) for root in roots for path in scan_images(root)]
     summary = LabelSummary(images=len(work), out=str(out_dir))
-    timings: dict[str, float] = {"read": 0.0, "prepare": 0.0, "detect": 0.0, "segment": 0.0,
-                                 "store": 0.0}
+    timings: dict[str, float] = {
+        "read": 0.0,
+        "prepare": 0.0,
+        "detect": 0.0,
+        "segment": 0.0,
+        "store": 0.0,
+    }
     counts: Counter[int] = Counter()
     done = 0
 
-    store = LabelStore.create(out_dir, store_settings(model, ontology, store_threshold),
-                              overwrite=overwrite)
+    store = LabelStore.create(
+        out_dir, store_settings(model, ontology, store_threshold), overwrite=overwrite
+    )
     store.set_ontology(ontology.to_dict())
     batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -124,12 +130,15 @@ def label_images(
             detections = []
             if batch.frames:
                 images = [f.image for f in batch.frames]
-                detections = model.predict(images, ontology, store_threshold, batch.prepared,
-                                           timings)
+                detections = model.predict(
+                    images, ontology, store_threshold, batch.prepared, timings
+                )
             t0 = time.perf_counter()
             store.write_batch(
-                [(f.path, r, f.hash, f.width, f.height)
-                 for f, r in zip(batch.frames, batch.roots, strict=True)],
+                [
+                    (f.path, r, f.hash, f.width, f.height)
+                    for f, r in zip(batch.frames, batch.roots, strict=True)
+                ],
                 detections,
                 batch.aliases,
                 [(s.path, s.reason) for s in batch.skipped],

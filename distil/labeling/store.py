@@ -93,8 +93,10 @@ def detections_from_json(text: str, height: int, width: int) -> sv.Detections:
         confidence=np.asarray(record["confidence"], dtype=np.float32),
         class_id=np.asarray(record["class_id"], dtype=np.int64),
         mask=decode_masks(record["masks"], height, width) if "masks" in record else None,
-        data={"prompt_id": np.asarray(record["prompt_id"], dtype=np.int64),
-              "text_score": np.asarray(record["text_score"], dtype=np.float32)},
+        data={
+            "prompt_id": np.asarray(record["prompt_id"], dtype=np.int64),
+            "text_score": np.asarray(record["text_score"], dtype=np.float32),
+        },
     )
 
 
@@ -131,8 +133,14 @@ class LabelStore:
         store = cls(folder, _connect(path))
         fingerprint = fingerprint_of(settings)
         if store.fingerprint is None:
-            store._set_meta({"fingerprint": fingerprint, "settings": json.dumps(settings),
-                             "schema_version": str(SCHEMA_VERSION), "created": str(time.time())})
+            store._set_meta(
+                {
+                    "fingerprint": fingerprint,
+                    "settings": json.dumps(settings),
+                    "schema_version": str(SCHEMA_VERSION),
+                    "created": str(time.time()),
+                }
+            )
             store.fingerprint = fingerprint
         elif store.fingerprint != fingerprint:
             changed = _changed_keys(store.settings, settings)
@@ -147,8 +155,9 @@ class LabelStore:
     def open(cls, folder: Path) -> LabelStore:
         path = Path(folder) / STORE_FILE
         if not path.is_file():
-            raise StoreError(f"no label store in {folder} (expected {STORE_FILE}); "
-                             "run `distil label` first")
+            raise StoreError(
+                f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
+            )
         store = cls(Path(folder), _connect(path))
         if store.fingerprint is None:
             raise StoreError(f"{path} is empty: no labeling run has started there")
@@ -203,14 +212,18 @@ class LabelStore:
         """(path, hash) of every labeled source, in path order."""
         return self._db.execute(
             "SELECT s.path, s.hash FROM sources s JOIN predictions p ON p.hash = s.hash "
-            "AND p.fingerprint = ? ORDER BY s.path", (self.fingerprint,)
+            "AND p.fingerprint = ? ORDER BY s.path",
+            (self.fingerprint,),
         ).fetchall()
 
     def has(self, digest: str) -> bool:
-        return self._db.execute(
-            "SELECT 1 FROM predictions WHERE fingerprint = ? AND hash = ?",
-            (self.fingerprint, digest),
-        ).fetchone() is not None
+        return (
+            self._db.execute(
+                "SELECT 1 FROM predictions WHERE fingerprint = ? AND hash = ?",
+                (self.fingerprint, digest),
+            ).fetchone()
+            is not None
+        )
 
     def reader(self) -> LabelStore:
         """A second connection for another thread (SQLite connections are per thread)."""
@@ -229,8 +242,10 @@ class LabelStore:
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?)",
-                [(self.fingerprint, digest, w, h, detections_to_json(d), now)
-                 for (_, _, digest, w, h), d in zip(images, detections, strict=True)],
+                [
+                    (self.fingerprint, digest, w, h, detections_to_json(d), now)
+                    for (_, _, digest, w, h), d in zip(images, detections, strict=True)
+                ],
             )
             rows = [(str(p), str(r), digest) for p, r, digest, _, _ in images]
             rows += [(str(p), str(r), digest) for p, r, digest in sources]
@@ -238,8 +253,10 @@ class LabelStore:
                 "INSERT OR REPLACE INTO sources (path, root, hash) VALUES (?, ?, ?)", rows
             )
             self._db.executemany("DELETE FROM skipped WHERE path = ?", [(r[0],) for r in rows])
-            self._db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?)",
-                                 [(str(p), reason) for p, reason in skipped])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO skipped VALUES (?, ?)",
+                [(str(p), reason) for p, reason in skipped],
+            )
 
     def skipped(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
@@ -248,7 +265,8 @@ class LabelStore:
         """(source paths, of which labeled)."""
         total, labeled = self._db.execute(
             "SELECT COUNT(*), COUNT(p.hash) FROM sources s LEFT JOIN predictions p "
-            "ON p.hash = s.hash AND p.fingerprint = ?", (self.fingerprint,)
+            "ON p.hash = s.hash AND p.fingerprint = ?",
+            (self.fingerprint,),
         ).fetchone()
         return int(total), int(labeled)
 
@@ -270,8 +288,14 @@ class LabelStore:
                 record = json.loads(blob)
                 record.pop("masks", None)
                 blob = json.dumps(record)
-            yield StoredImage(Path(path), Path(root), digest, width, height,
-                              detections_from_json(blob, height, width))
+            yield StoredImage(
+                Path(path),
+                Path(root),
+                digest,
+                width,
+                height,
+                detections_from_json(blob, height, width),
+            )
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

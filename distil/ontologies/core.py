@@ -138,8 +138,11 @@ def _parse(data: Any, source: str) -> Ontology:
         raise fail("top level", "expected a mapping with a 'classes' key")
     for key in data:
         if key not in _TOP_KEYS:
-            raise fail(str(key), f"unknown key.{did_you_mean(str(key), _TOP_KEYS)} "
-                       f"Expected one of: {', '.join(_TOP_KEYS)}")
+            raise fail(
+                str(key),
+                f"unknown key.{did_you_mean(str(key), _TOP_KEYS)} "
+                f"Expected one of: {', '.join(_TOP_KEYS)}",
+            )
     box_threshold = _threshold(data, "box_threshold", DEFAULT_BOX_THRESHOLD, fail, "")
     text_threshold = _threshold(data, "text_threshold", DEFAULT_TEXT_THRESHOLD, fail, "")
 
@@ -160,8 +163,10 @@ def _parse(data: Any, source: str) -> Ontology:
             if key in prompt_owner:
                 owner = prompt_owner[key]
                 detail = "twice in this class" if owner == name else f"also in class '{owner}'"
-                raise fail(f"{where}.prompts", f"prompt '{prompt}' appears {detail}; "
-                           "a prompt must map to exactly one class")
+                raise fail(
+                    f"{where}.prompts",
+                    f"prompt '{prompt}' appears {detail}; a prompt must map to exactly one class",
+                )
             prompt_owner[key] = name
         classes.append(onto_class)
     return Ontology(tuple(classes), box_threshold, text_threshold, source)
@@ -178,11 +183,13 @@ def _class_entries(raw: Any, fail) -> list[tuple[str, Any]]:
             elif isinstance(item, Mapping) and len(item) == 1:
                 entries.append(next(iter(item.items())))
             else:
-                raise fail(f"classes[{i}]", "expected a class name or a one-key mapping "
-                           "'name: prompt(s)'")
+                raise fail(
+                    f"classes[{i}]", "expected a class name or a one-key mapping 'name: prompt(s)'"
+                )
     else:
-        raise fail("classes", f"expected a mapping of class name -> prompt(s), got "
-                   f"{type(raw).__name__}")
+        raise fail(
+            "classes", f"expected a mapping of class name -> prompt(s), got {type(raw).__name__}"
+        )
     names = set()
     for name, _ in entries:
         if not isinstance(name, str) or not name.strip():
@@ -199,12 +206,18 @@ def _parse_class(name: str, spec: Any, where: str, fail) -> OntologyClass:
     if isinstance(spec, (str, list)):
         return OntologyClass(name, _prompts(spec, f"{where}", fail))
     if not isinstance(spec, Mapping):
-        raise fail(where, f"expected a prompt, a list of prompts or a mapping with 'prompts', "
-                   f"got {type(spec).__name__}")
+        raise fail(
+            where,
+            f"expected a prompt, a list of prompts or a mapping with 'prompts', "
+            f"got {type(spec).__name__}",
+        )
     for key in spec:
         if key not in _CLASS_KEYS:
-            raise fail(f"{where}.{key}", f"unknown key.{did_you_mean(str(key), _CLASS_KEYS)} "
-                       f"Expected one of: {', '.join(_CLASS_KEYS)}")
+            raise fail(
+                f"{where}.{key}",
+                f"unknown key.{did_you_mean(str(key), _CLASS_KEYS)} "
+                f"Expected one of: {', '.join(_CLASS_KEYS)}",
+            )
     if "prompts" in spec:
         prompts = _prompts(spec["prompts"], f"{where}.prompts", fail)
     else:

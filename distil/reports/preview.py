@@ -60,20 +60,26 @@ def annotate(rgb: np.ndarray, detections: sv.Detections, class_names: list[str])
     if detections.mask is not None:
         scene = sv.MaskAnnotator(opacity=0.45).annotate(scene, detections)
     scene = sv.BoxAnnotator(thickness=max(1, round(2 * scale))).annotate(scene, detections)
-    labels = [f"{class_names[c]} {s:.2f}"
-              for c, s in zip(detections.class_id, detections.confidence, strict=True)]
-    return sv.LabelAnnotator(text_scale=0.5 * scale, text_thickness=max(1, round(scale)),
-                             smart_position=True).annotate(scene, detections, labels)
+    labels = [
+        f"{class_names[c]} {s:.2f}"
+        for c, s in zip(detections.class_id, detections.confidence, strict=True)
+    ]
+    return sv.LabelAnnotator(
+        text_scale=0.5 * scale, text_thickness=max(1, round(scale)), smart_position=True
+    ).annotate(scene, detections, labels)
 
 
 def _letterbox(image: np.ndarray, size: int) -> np.ndarray:
     height, width = image.shape[:2]
     scale = size / max(height, width)
-    resized = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                         interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(
+        image,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
     canvas = np.full((size, size, 3), 32, dtype=np.uint8)
     top, left = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
-    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return canvas
 
 
@@ -83,5 +89,7 @@ def _tile(tiles: list[np.ndarray], columns: int, cell: int, gap: int = 4) -> np.
     grid = np.full((rows * (cell + gap) - gap, columns * (cell + gap) - gap, 3), 255, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        grid[r * (cell + gap):r * (cell + gap) + cell, c * (cell + gap):c * (cell + gap) + cell] = tile
+        grid[
+            r * (cell + gap) : r * (cell + gap) + cell, c * (cell + gap) : c * (cell + gap) + cell
+        ] = tile
     return grid

@@ -49,9 +49,9 @@ def test_assign_prompts_with_crafted_token_scores():
     # 4 ., 5 person, 6 in, 7 vest, 8 ., 9 [SEP]. Prompts 0,1 -> class 0; prompt 2 -> class 1.
     caption = Caption("person. worker. person in vest.", (0, 1, 2), ((1,), (3,), (5, 6, 7)))
     probs = np.zeros((4, 10))
-    probs[0, [1, 5]] = 0.9          # plain person: "person" alone beats the multi-word phrase
+    probs[0, [1, 5]] = 0.9  # plain person: "person" alone beats the multi-word phrase
     probs[1, [5, 6, 7]] = [0.8, 0.7, 0.9]  # whole phrase matches
-    probs[2, 3] = 0.6               # synonym "worker"
+    probs[2, 3] = 0.6  # synonym "worker"
     probs[3, [1, 5, 6, 7]] = [0.95, 0.9, 0.6, 0.9]  # person in vest, phrase mean 0.8 < 0.95
     prompt_id, confidence, text_score = assign_prompts(probs, caption)
     assert prompt_id.tolist() == [0, 2, 1, 0]

@@ -21,8 +21,14 @@ def test_cached_queries_give_the_full_forward_result(tiny_owlv2):
     results = detector.detect(images, onto, min_confidence=0.0)
 
     processor = detector.processor
-    inputs = processor(text=[list(onto.prompts)] * 2, images=images, return_tensors="pt",
-                       padding="max_length", truncation=True, max_length=16)
+    inputs = processor(
+        text=[list(onto.prompts)] * 2,
+        images=images,
+        return_tensors="pt",
+        padding="max_length",
+        truncation=True,
+        max_length=16,
+    )
     with torch.no_grad():
         reference = detector.model(**inputs)
     ref_probs = reference.logits.sigmoid().numpy()
@@ -30,8 +36,9 @@ def test_cached_queries_give_the_full_forward_result(tiny_owlv2):
         assert len(result) == ref_probs.shape[1]
         np.testing.assert_allclose(result.confidence, ref_probs[i].max(axis=1), atol=1e-5)
         np.testing.assert_array_equal(result.data["prompt_id"], ref_probs[i].argmax(axis=1))
-        np.testing.assert_array_equal(result.class_id,
-                                      np.array(onto.prompt_class_ids)[ref_probs[i].argmax(1)])
+        np.testing.assert_array_equal(
+            result.class_id, np.array(onto.prompt_class_ids)[ref_probs[i].argmax(1)]
+        )
         side = max(image.shape[:2])
         boxes = reference.pred_boxes[i].numpy()
         x0 = ((boxes[:, 0] - boxes[:, 2] / 2) * side).clip(0, image.shape[1])

@@ -18,15 +18,21 @@ def segmenter(request, tiny_sam, tiny_sam2):
 
 def boxes(*xyxy) -> sv.Detections:
     n = len(xyxy)
-    return sv.Detections(xyxy=np.array(xyxy, np.float32), confidence=np.ones(n, np.float32),
-                         class_id=np.zeros(n, int),
-                         data={"prompt_id": np.zeros(n, int), "text_score": np.ones(n)})
+    return sv.Detections(
+        xyxy=np.array(xyxy, np.float32),
+        confidence=np.ones(n, np.float32),
+        class_id=np.zeros(n, int),
+        data={"prompt_id": np.zeros(n, int), "text_score": np.ones(n)},
+    )
 
 
 def test_one_encoder_call_per_batch_one_decoder_call_per_image(segmenter):
     images = [shapes_image(1, (96, 128)), shapes_image(2, (80, 64)), shapes_image(3)]
-    detections = [boxes([0, 0, 50, 40], [10, 10, 90, 90], [5, 5, 20, 20]), empty_detections(),
-                  boxes([1, 2, 30, 30])]
+    detections = [
+        boxes([0, 0, 50, 40], [10, 10, 90, 90], [5, 5, 20, 20]),
+        empty_detections(),
+        boxes([1, 2, 30, 30]),
+    ]
     encoder_calls, decoder_calls = [], []
     encoder = segmenter.model.vision_encoder
     encoder.register_forward_hook(lambda *_: encoder_calls.append(1))
@@ -50,5 +56,8 @@ def test_boxes_reach_the_model_as_the_processor_would_scale_them(segmenter):
     prompt_encoder.register_forward_pre_hook(grab, with_kwargs=True)
     segmenter.segment([image], [boxes(*xyxy)])
     expected = segmenter.processor(images=image, input_boxes=[xyxy], return_tensors="pt")
-    np.testing.assert_allclose(captured["boxes"].reshape(-1, 4).numpy(),
-                               expected["input_boxes"].reshape(-1, 4).numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        captured["boxes"].reshape(-1, 4).numpy(),
+        expected["input_boxes"].reshape(-1, 4).numpy(),
+        atol=1e-3,
+    )

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
+from distil.base_models import GroundedModel
 from distil.base_models.ultralytics_yolo import UltralyticsDetector, match_prompts
 from distil.datasets import ExportOptions, export_dataset
 from distil.labeling import label_images
-from distil.base_models import GroundedModel
 from distil.ontologies import Ontology
 from tests.conftest import COCO128, YOLO11N, needs_shared
 
@@ -16,8 +16,11 @@ NAMES = {0: "person", 1: "traffic light", 2: "cell_phone"}
 
 def test_prompts_match_names_loosely_and_unknown_ones_list_known_names():
     assert match_prompts(("Person", "traffic-light", "cell phone"), NAMES) == [0, 1, 2]
-    with pytest.raises(ValueError, match=r"'forklift' are not classes.*It knows: person, "
-                                         r"traffic light, cell_phone"):
+    with pytest.raises(
+        ValueError,
+        match=r"'forklift' are not classes.*It knows: person, "
+        r"traffic light, cell_phone",
+    ):
         match_prompts(("person", "forklift"), NAMES)
     with pytest.raises(ValueError, match="name the same class"):
         match_prompts(("cell phone", "cell_phone"), NAMES)
@@ -44,8 +47,9 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
     teacher = GroundedModel(UltralyticsDetector(str(YOLO11N), device="cpu"))
     summary = label_images(subset, coco_ontology(), teacher, tmp_path / "run", batch_size=8)
     assert summary.labeled == len(images) and not summary.skipped
-    export_dataset(tmp_path / "run", tmp_path / "ds", ExportOptions(box_threshold=0.25,
-                                                                    split=(1.0, 0.0, 0.0)))
+    export_dataset(
+        tmp_path / "run", tmp_path / "ds", ExportOptions(box_threshold=0.25, split=(1.0, 0.0, 0.0))
+    )
     reference = YOLO(str(YOLO11N))
     compared = 0
     for image in images:
@@ -55,12 +59,19 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
         assert len(rows) == len(result.boxes), image.name
         if not len(rows):
             continue
-        cx, cy, w, h = rows[:, 1] * width, rows[:, 2] * height, rows[:, 3] * width, rows[:, 4] * height
+        cx, cy, w, h = (
+            rows[:, 1] * width,
+            rows[:, 2] * height,
+            rows[:, 3] * width,
+            rows[:, 4] * height,
+        )
         ours = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         theirs = result.boxes.xyxy.numpy()
         cost = np.abs(ours[:, None] - theirs[None]).max(axis=2)
         r, c = linear_sum_assignment(cost)
         assert cost[r, c].max() <= 1.0, image.name
-        np.testing.assert_array_equal(rows[r, 0].astype(int), result.boxes.cls.numpy()[c].astype(int))
+        np.testing.assert_array_equal(
+            rows[r, 0].astype(int), result.boxes.cls.numpy()[c].astype(int)
+        )
         compared += len(r)
     assert compared > 100

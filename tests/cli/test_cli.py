@@ -26,7 +26,9 @@ def test_version_and_help_on_every_command():
 @pytest.fixture
 def ontology(tmp_path):
     path = tmp_path / "onto.yaml"
-    path.write_text("classes:\n  animal: [cat, dog]\n  car: {prompts: red car, box_threshold: 0.2}\n")
+    path.write_text(
+        "classes:\n  animal: [cat, dog]\n  car: {prompts: red car, box_threshold: 0.2}\n"
+    )
     return path
 
 
@@ -35,8 +37,21 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
 ):
     monkeypatch.chdir(tmp_path)
     (image_folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    result = invoke("label", image_folder, "-o", ontology, "--detector", tiny_grounding_dino,
-                    "--segmenter", tiny_sam, "--device", "cpu", "--batch-size", "4", "--json")
+    result = invoke(
+        "label",
+        image_folder,
+        "-o",
+        ontology,
+        "--detector",
+        tiny_grounding_dino,
+        "--segmenter",
+        tiny_sam,
+        "--device",
+        "cpu",
+        "--batch-size",
+        "4",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["out"] == "runs/label/exp"
@@ -45,13 +60,35 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
     assert set(summary["detections_per_class"]) == {"animal", "car"}
     assert summary["images_per_s"] > 0
 
-    again = invoke("label", image_folder, "-o", ontology, "--detector", tiny_grounding_dino,
-                   "--segmenter", tiny_sam, "--device", "cpu", "--json")
+    again = invoke(
+        "label",
+        image_folder,
+        "-o",
+        ontology,
+        "--detector",
+        tiny_grounding_dino,
+        "--segmenter",
+        tiny_sam,
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert json.loads(again.stdout)["out"] == "runs/label/exp"  # same job resumes in place
     assert json.loads(again.stdout)["labeled"] == 0
 
-    result = invoke("export", "runs/label/exp", "--task", "segment", "--box-threshold", "0.0",
-                    "--text-threshold", "0.0", "--split", "0.5,0.5", "--json")
+    result = invoke(
+        "export",
+        "runs/label/exp",
+        "--task",
+        "segment",
+        "--box-threshold",
+        "0.0",
+        "--text-threshold",
+        "0.0",
+        "--split",
+        "0.5,0.5",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     exported = json.loads(result.stdout)
     assert exported["images"] == 8 and exported["polygons"]["instances"] > 0
@@ -66,8 +103,9 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
 def test_bad_ontology_fails_before_any_model_loads(tmp_path, image_folder, monkeypatch):
     import distil.cli.label as label_cli
 
-    monkeypatch.setattr(label_cli, "load_base_model",
-                        lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(
+        label_cli, "load_base_model", lambda *a, **k: pytest.fail("a model was loaded")
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("classes:\n  car: {prompts: car, box_treshold: 0.3}\n")
     result = invoke("label", image_folder, "-o", bad, "--detector", "no/such-model")

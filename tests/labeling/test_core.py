@@ -24,8 +24,9 @@ def teacher(tiny_grounding_dino, tiny_sam2):
 
 def store_rows(folder):
     with sqlite3.connect(folder / "labels.sqlite") as db:
-        predictions = db.execute("SELECT hash, width, height, detections FROM predictions "
-                                 "ORDER BY hash").fetchall()
+        predictions = db.execute(
+            "SELECT hash, width, height, detections FROM predictions ORDER BY hash"
+        ).fetchall()
         sources = db.execute("SELECT path, hash FROM sources ORDER BY path").fetchall()
     return predictions, sources
 
@@ -36,17 +37,26 @@ def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, 
     summary = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=3)
     assert summary.images == 10 and summary.labeled == 8
     assert sorted((s.path.name, s.reason.split(" (")[0]) for s in summary.skipped) == [
-        ("broken.jpg", "not a readable image"), ("empty.png", "empty file")]
+        ("broken.jpg", "not a readable image"),
+        ("empty.png", "empty file"),
+    ]
     assert set(summary.detections_per_class) == {"animal", "car"}
     data = summary.to_dict()
-    assert {"images", "labeled", "skipped", "detections_per_class", "elapsed_s",
-            "images_per_s"} <= set(data)
+    assert {
+        "images",
+        "labeled",
+        "skipped",
+        "detections_per_class",
+        "elapsed_s",
+        "images_per_s",
+    } <= set(data)
     json.dumps(data)
     with LabelStore.open(tmp_path / "run") as store:
         assert store.count() == (8, 8)
         stored = list(store.images())
-        assert all(s.detections.mask.shape == (len(s.detections), s.height, s.width)
-                   for s in stored)
+        assert all(
+            s.detections.mask.shape == (len(s.detections), s.height, s.width) for s in stored
+        )
         assert len(store.skipped()) == 2
 
 
@@ -66,8 +76,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tm
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2,
-                     progress=interrupt)
+        label_images(
+            image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2, progress=interrupt
+        )
     partial, _ = store_rows(tmp_path / "cut")
     assert len(partial) == 4
     resumed = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2)
@@ -101,12 +112,30 @@ def test_duplicate_content_is_labeled_once(teacher, image_folder, tmp_path):
 def test_kill_9_loses_at_most_the_batch_in_flight(tiny_grounding_dino, image_folder, tmp_path):
     for i in range(40):  # enough batches that the kill lands mid-run
         (image_folder / f"more{i}.jpg").write_bytes(
-            (image_folder / f"img{i % 3}.jpg").read_bytes() + bytes([i]))
+            (image_folder / f"img{i % 3}.jpg").read_bytes() + bytes([i])
+        )
     ontology = tmp_path / "onto.yaml"
     ontology.write_text("classes:\n  animal: [cat, dog]\n  car: red car\n")
-    command = [sys.executable, "-m", "distil.cli.main", "label", str(image_folder), "-o",
-               str(ontology), "--detector", tiny_grounding_dino, "--segmenter", "none",
-               "--device", "cpu", "--batch-size", "2", "--out", str(tmp_path / "run"), "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "distil.cli.main",
+        "label",
+        str(image_folder),
+        "-o",
+        str(ontology),
+        "--detector",
+        tiny_grounding_dino,
+        "--segmenter",
+        "none",
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        "-q",
+    ]
     process = subprocess.Popen(command)
     database = tmp_path / "run" / "labels.sqlite"
     deadline = time.time() + 120

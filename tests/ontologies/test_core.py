@@ -12,7 +12,10 @@ def write(tmp_path, text: str):
 
 
 def test_all_class_forms_and_synonyms_share_one_class_id(tmp_path):
-    onto = Ontology.from_yaml(write(tmp_path, """
+    onto = Ontology.from_yaml(
+        write(
+            tmp_path,
+            """
 box_threshold: 0.4
 classes:
   forklift: forklift
@@ -24,7 +27,9 @@ classes:
     min_area: 10
     max_area: 1000
   cone:
-"""))
+""",
+        )
+    )
     assert onto.class_names == ["forklift", "person", "vest", "cone"]
     assert onto.prompts == ("forklift", "person", "worker", "pedestrian", "hi-vis vest", "cone")
     assert onto.prompt_class_ids == (0, 1, 1, 1, 2, 3)
@@ -51,21 +56,45 @@ def test_with_defaults_keeps_per_class_values():
         ("classes: [a", "invalid YAML"),
         ("classes:\n  a: a\n  a: b\n", "duplicate key 'a'"),
         ("- a\n", "top level: expected a mapping"),
-        ("box_treshold: 0.3\nclasses: {a: a}\n", "box_treshold: unknown key. Did you mean 'box_threshold'?"),
-        ("classes: {a: a}\nbox_threshold: 2\n", "box_threshold: expected a number between 0 and 1, got 2"),
-        ("classes: {a: a}\ntext_threshold: high\n", "text_threshold: expected a number between 0 and 1"),
+        (
+            "box_treshold: 0.3\nclasses: {a: a}\n",
+            "box_treshold: unknown key. Did you mean 'box_threshold'?",
+        ),
+        (
+            "classes: {a: a}\nbox_threshold: 2\n",
+            "box_threshold: expected a number between 0 and 1, got 2",
+        ),
+        (
+            "classes: {a: a}\ntext_threshold: high\n",
+            "text_threshold: expected a number between 0 and 1",
+        ),
         ("box_threshold: 0.3\n", "classes: missing"),
         ("classes: {}\n", "classes: is empty"),
         ("classes: 3\n", "classes: expected a mapping of class name -> prompt(s), got int"),
         ("classes: {a: {promts: [x]}}\n", "classes.a.promts: unknown key. Did you mean 'prompts'?"),
-        ("classes: {a: {prompts: []}}\n", "classes.a.prompts: expected a prompt or a non-empty list"),
+        (
+            "classes: {a: {prompts: []}}\n",
+            "classes.a.prompts: expected a prompt or a non-empty list",
+        ),
         ("classes: {a: [x, 3]}\n", "classes.a[1]: expected a text prompt, got 3"),
         ("classes: {a: '   '}\n", "classes.a[0]: prompt is empty"),
-        ("classes: {a: [dog], b: [Dog]}\n", "classes.b.prompts: prompt 'Dog' appears also in class 'a'"),
+        (
+            "classes: {a: [dog], b: [Dog]}\n",
+            "classes.b.prompts: prompt 'Dog' appears also in class 'a'",
+        ),
         ("classes: {a: [dog, dog]}\n", "prompt 'dog' appears twice in this class"),
-        ("classes: {a: {prompts: x, min_area: -1}}\n", "classes.a.min_area: expected a non-negative area"),
-        ("classes: {a: {prompts: x, min_area: 5, max_area: 1}}\n", "classes.a.min_area: 5.0 is larger than max_area 1.0"),
-        ("classes: {a: {prompts: x, box_threshold: true}}\n", "classes.a.box_threshold: expected a number"),
+        (
+            "classes: {a: {prompts: x, min_area: -1}}\n",
+            "classes.a.min_area: expected a non-negative area",
+        ),
+        (
+            "classes: {a: {prompts: x, min_area: 5, max_area: 1}}\n",
+            "classes.a.min_area: 5.0 is larger than max_area 1.0",
+        ),
+        (
+            "classes: {a: {prompts: x, box_threshold: true}}\n",
+            "classes.a.box_threshold: expected a number",
+        ),
         ("classes: {a: 5}\n", "classes.a: expected a prompt, a list of prompts or a mapping"),
         ("classes: [[a]]\n", "classes[0]: expected a class name or a one-key mapping"),
     ],

@@ -10,8 +10,12 @@ def test_annotate_draws_on_a_copy():
     image = np.full((50, 80, 3), 128, np.uint8)
     mask = np.zeros((1, 50, 80), bool)
     mask[0, 10:30, 10:40] = True
-    detections = sv.Detections(xyxy=np.array([[10, 10, 40, 30]], float), mask=mask,
-                               confidence=np.array([0.9]), class_id=np.array([0]))
+    detections = sv.Detections(
+        xyxy=np.array([[10, 10, 40, 30]], float),
+        mask=mask,
+        confidence=np.array([0.9]),
+        class_id=np.array([0]),
+    )
     drawn = annotate(image, detections, ["car"])
     assert (image == 128).all() and (drawn != 128).any()
 

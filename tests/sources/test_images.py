@@ -17,8 +17,18 @@ def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
 
 
 def test_scan_is_recursive_sorted_case_insensitive_and_skips_hidden(tmp_path):
-    for name in ["b.JPG", "a.png", "sub/c.TIFF", "sub/d.webp", "e.bmp", "f.jpeg", "g.tif",
-                 "notes.txt", ".hidden/x.jpg", ".y.jpg"]:
+    for name in [
+        "b.JPG",
+        "a.png",
+        "sub/c.TIFF",
+        "sub/d.webp",
+        "e.bmp",
+        "f.jpeg",
+        "g.tif",
+        "notes.txt",
+        ".hidden/x.jpg",
+        ".y.jpg",
+    ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in scan_images(tmp_path)]
@@ -54,8 +64,7 @@ def test_modes_become_8bit_rgb(image, expected):
 
 
 def test_cmyk_jpeg_converts_to_rgb():
-    decoded = decode_image(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG",
-                                  quality=100))
+    decoded = decode_image(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", quality=100))
     red, green, blue = decoded[4, 4].astype(int)
     assert red > 200 and green < 60 and blue < 60
 
@@ -90,6 +99,7 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
     path = tmp_path / "locked.png"
     path.write_bytes(encode(Image.new("RGB", (4, 4))))
     if os.geteuid() == 0:  # root reads any file; simulate what a normal user gets
+
         def denied(self):
             raise PermissionError(13, "Permission denied")
 
