@@ -51,3 +51,13 @@ def model_type_of(name: str) -> str:
     from transformers import AutoConfig
 
     return AutoConfig.from_pretrained(name).model_type
+
+
+def describe_model(family: str, name: str, revision: str, dtype: torch.dtype) -> dict[str, Any]:
+    """What identifies a transformers teacher's output, for the store fingerprint."""
+    return {
+        "family": family,
+        "model": name,
+        "revision": revision,
+        "dtype": str(dtype).replace("torch.", ""),
+    }

@@ -10,7 +10,7 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import load_pretrained
+from distil.base_models.hf import describe_model, load_pretrained
 from distil.ontologies import Ontology
 from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
 from distil.utils.device import default_dtype, resolve_device
@@ -49,12 +49,7 @@ class Owlv2Detector(Detector):
         self._queries: dict[tuple[str, ...], torch.Tensor] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "model": self.name,
-            "revision": self.revision,
-            "dtype": str(self.dtype).replace("torch.", ""),
-        }
+        return describe_model(self.family, self.name, self.revision, self.dtype)
 
     @torch.inference_mode()
     def query_embeddings(self, ontology: Ontology) -> torch.Tensor:

@@ -14,7 +14,7 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Segmenter
-from distil.base_models.hf import load_pretrained
+from distil.base_models.hf import describe_model, load_pretrained
 from distil.utils.device import default_dtype, resolve_device
 
 DEFAULT_SAM = "facebook/sam-vit-base"
@@ -36,12 +36,7 @@ class _BoxPromptedSegmenter(Segmenter):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "model": self.name,
-            "revision": self.revision,
-            "dtype": str(self.dtype).replace("torch.", ""),
-        }
+        return describe_model(self.family, self.name, self.revision, self.dtype)
 
     def prepare(self, images: list[np.ndarray]) -> Any:
         return self.processor.image_processor(images=images, return_tensors="pt")
