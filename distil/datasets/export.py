@@ -1,0 +1,268 @@
+"""Model-free export of a label store to a YOLO or COCO dataset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from distil import __version__
+from distil.datasets.card import write_card
+from distil.datasets.coco import CocoBuilder
+from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.polygons import DEFAULT_MIN_FRAGMENT_AREA, DEFAULT_POLYGON_TOLERANCE
+from distil.datasets.split import SPLIT_NAMES, assign_splits
+from distil.datasets.yolo import PolygonStats, write_data_yaml, yolo_box_lines, yolo_polygon_lines
+from distil.labeling.store import LabelStore
+from distil.ontologies import Ontology, OntologyError
+from distil.utils.files import atomic_write_text
+from distil.utils.suggest import did_you_mean
+
+logger = logging.getLogger(__name__)
+
+CARD_FILE = "dataset_card.json"
+
+
+class ExportFormat(str, Enum):
+    YOLO = "yolo"
+    COCO = "coco"
+
+
+class ExportTask(str, Enum):
+    DETECT = "detect"
+    SEGMENT = "segment"
+
+
+class ImageMode(str, Enum):
+    """How images reach the dataset; never re-encoded."""
+
+    LINK = "link"  # hard link; a copy where the filesystem cannot link
+    COPY = "copy"
+    SYMLINK = "symlink"
+
+
+@dataclass
+class ExportOptions:
+    format: ExportFormat = ExportFormat.YOLO
+    task: ExportTask = ExportTask.DETECT
+    box_threshold: float | None = None
+    text_threshold: float | None = None
+    nms_iou: float = DEFAULT_NMS_IOU
+    classes: list[str] | None = None
+    split: tuple[float, float, float] = (0.8, 0.2, 0.0)
+    seed: int = 0
+    images: ImageMode = ImageMode.LINK
+    min_fragment_area: float = DEFAULT_MIN_FRAGMENT_AREA
+    polygon_tolerance: float = DEFAULT_POLYGON_TOLERANCE
+    coco_rle: bool = False
+    ontology: Ontology | None = None
+
+
+@dataclass
+class ExportSummary:
+    out: str
+    images: int = 0
+    unlabeled: int = 0
+    images_per_split: dict[str, int] = field(default_factory=dict)
+    instances_per_class: dict[str, int] = field(default_factory=dict)
+    polygons: dict[str, int] = field(default_factory=dict)
+    copied_instead_of_linked: int = 0
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def export_dataset(label_dir: Path, out_dir: Path, options: ExportOptions) -> ExportSummary:
+    """Write a dataset from the store in `label_dir` to `out_dir` (replaced atomically)."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    with LabelStore.open(label_dir) as store:
+        ontology = _export_ontology(store, options)
+        class_filter = _class_filter(ontology, options.classes)
+        if options.task is ExportTask.SEGMENT and not store.has_masks():
+            raise ValueError(f"{label_dir} has no masks (labeled with --segmenter none): "
+                             "relabel with a segmenter, or export with --task detect")
+        total, labeled = store.count()
+        sources = store.sources()
+        splits = dict(zip((p for p, _ in sources),
+                          assign_splits([h for _, h in sources], options.split, options.seed),
+                          strict=True))
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        try:
+            summary = _write(store, staging, out_dir, ontology, class_filter, splits, options)
+            summary.unlabeled = total - labeled
+            _write_card(staging, out_dir.name, store, ontology, options, summary, label_dir)
+            _replace(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    summary.out = str(out_dir)
+    summary.elapsed_s = round(time.perf_counter() - start, 3)
+    if summary.unlabeled:
+        logger.warning("%d images in %s are not labeled yet and were left out; rerun "
+                       "`distil label` to finish them", summary.unlabeled, label_dir)
+    return summary
+
+
+def _export_ontology(store: LabelStore, options: ExportOptions) -> Ontology:
+    stored = Ontology.from_dict(store.ontology_dict, source=f"{store.path} (stored ontology)")
+    ontology = options.ontology or stored
+    if [[c.name, list(c.prompts)] for c in ontology.classes] != store.settings["prompts"]:
+        raise OntologyError(
+            f"{ontology.source}: classes or prompts differ from those the labels were made "
+            "with; only thresholds and areas can change at export (relabel for the rest)"
+        )
+    return ontology.with_defaults(options.box_threshold, options.text_threshold)
+
+
+def _class_filter(ontology: Ontology, names: list[str] | None) -> set[int] | None:
+    if not names:
+        return None
+    known = ontology.class_names
+    for name in names:
+        if name not in known:
+            raise ValueError(f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
+                             f"Classes: {', '.join(known)}")
+    return {known.index(n) for n in names}
+
+
+def _write(store, root, final_root, ontology, class_filter, splits, options) -> ExportSummary:
+    summary = ExportSummary(out=str(root))
+    stats = PolygonStats()
+    instances: Counter[int] = Counter()
+    per_split: Counter[str] = Counter()
+    coco = {s: CocoBuilder(ontology.class_names) for s in SPLIT_NAMES}
+    used_names: set[Path] = set()
+    segment = options.task is ExportTask.SEGMENT
+    for image in store.images(with_masks=segment):
+        split = splits[str(image.path)]
+        relative = _unique(image.relative_path, image.hash, used_names)
+        target = root / "images" / split / relative
+        summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
+        detections = select_detections(image.detections, ontology, options.nms_iou,
+                                       class_filter)
+        if options.format is ExportFormat.YOLO:
+            if segment:
+                lines = yolo_polygon_lines(detections, image.width, image.height,
+                                           options.min_fragment_area,
+                                           options.polygon_tolerance, stats)
+            else:
+                lines = yolo_box_lines(detections, image.width, image.height)
+            label = (root / "labels" / split / relative).with_suffix(".txt")
+            atomic_write_text(label, "\n".join(lines) + ("\n" if lines else ""))
+        else:
+            masks = ("rle" if options.coco_rle else "polygon") if segment else None
+            coco[split].add(relative.as_posix(), image.width, image.height, detections, masks,
+                            options.min_fragment_area, options.polygon_tolerance, stats)
+        instances.update(detections.class_id.tolist())
+        per_split[split] += 1
+        summary.images += 1
+    if options.format is ExportFormat.COCO:
+        for split, builder in coco.items():
+            if per_split[split]:
+                builder.write(root / "annotations" / f"{split}.json")
+    else:
+        write_data_yaml(root, ontology.class_names, dict(per_split), final_root)
+    summary.images_per_split = {s: per_split[s] for s in SPLIT_NAMES if per_split[s]}
+    summary.instances_per_class = {n: instances[i] for i, n in enumerate(ontology.class_names)}
+    summary.polygons = asdict(stats) if segment else {}
+    return summary
+
+
+def _unique(relative: Path, digest: str, used: set[Path]) -> Path:
+    """Two inputs with the same relative path get distinct names (content hash suffix)."""
+    key = relative.with_suffix("")
+    if key in used:
+        relative = relative.with_name(f"{relative.stem}_{digest[:8]}{relative.suffix}")
+        key = relative.with_suffix("")
+    used.add(key)
+    return relative
+
+
+def _place_image(source: Path, target: Path, mode: ImageMode) -> int:
+    """Link or copy `source` to `target`; returns 1 when a link had to become a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if mode is ImageMode.SYMLINK:
+        target.symlink_to(source.resolve())
+        return 0
+    if mode is ImageMode.LINK:
+        try:
+            os.link(source, target)
+            return 0
+        except OSError:
+            shutil.copy2(source, target)
+            return 1
+    shutil.copy2(source, target)
+    return 0
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / CARD_FILE).is_file():
+        raise FileExistsError(f"{out_dir} exists and is not a distil dataset; refusing to "
+                              "replace it. Choose another --to.")
+
+
+def _replace(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+def _write_card(root, name, store, ontology, options, summary, label_dir) -> None:
+    settings = store.settings
+    notes = []
+    if summary.unlabeled:
+        notes.append(f"{summary.unlabeled} source images were not labeled yet and are absent")
+    if summary.copied_instead_of_linked:
+        notes.append(f"{summary.copied_instead_of_linked} images were copied: the filesystem "
+                     "could not hard-link them")
+    if options.split[1] == 0 and options.format is ExportFormat.YOLO:
+        notes.append("no val split was requested: data.yaml validates on train")
+    if summary.polygons.get("filled_holes"):
+        notes.append(f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
+                     "cannot carry holes; use --format coco --coco-rle for exact masks)")
+    card = {
+        "name": name,
+        "distil_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "source_labels": str(Path(label_dir).resolve()),
+        "fingerprint": store.fingerprint,
+        "teacher": {"detector": settings["detector"], "segmenter": settings["segmenter"],
+                    "store_threshold": settings["store_threshold"]},
+        "classes": [
+            {"id": i, "name": c.name, "prompts": list(c.prompts),
+             "box_threshold": ontology.class_box_threshold(i),
+             "text_threshold": ontology.class_text_threshold(i),
+             "min_area": c.min_area, "max_area": c.max_area,
+             "instances": summary.instances_per_class.get(c.name, 0)}
+            for i, c in enumerate(ontology.classes)
+        ],
+        "images": summary.images,
+        "images_per_split": summary.images_per_split,
+        "polygons": summary.polygons,
+        "export": {
+            "format": options.format.value, "task": options.task.value,
+            "nms_iou": options.nms_iou, "classes": options.classes or "all",
+            "split": list(options.split), "seed": options.seed,
+            "images": options.images.value,
+            "min_fragment_area": options.min_fragment_area,
+            "polygon_tolerance": options.polygon_tolerance, "coco_rle": options.coco_rle,
+        },
+        "notes": notes,
+    }
+    write_card(root, card)

@@ -1,0 +1,47 @@
+"""Export-time selection of stored detections: thresholds, classes, areas, then NMS."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+import supervision as sv
+
+from distil.ontologies import Ontology
+from distil.utils.boxes import class_aware_nms
+
+DEFAULT_NMS_IOU = 0.7
+
+
+def select_detections(
+    detections: sv.Detections,
+    ontology: Ontology,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    class_ids: Collection[int] | None = None,
+) -> sv.Detections:
+    """Keep what passes the per-class box and text thresholds, the class filter and the
+    per-class min/max area (mask area when there is a mask), then run class-aware NMS so
+    that synonyms finding one object leave one box.
+
+    Thresholds come first, as in Ultralytics, so NMS results match a teacher run at the
+    export threshold.
+    """
+    if len(detections) == 0:
+        return detections
+    class_id = detections.class_id
+    box_thr = np.array([ontology.class_box_threshold(c) for c in class_id])
+    text_thr = np.array([ontology.class_text_threshold(c) for c in class_id])
+    keep = (detections.confidence >= box_thr) & (detections.data["text_score"] >= text_thr)
+    if class_ids is not None:
+        keep &= np.isin(class_id, list(class_ids))
+    if detections.mask is not None:
+        areas = detections.mask.reshape(len(detections), -1).sum(axis=1).astype(np.float64)
+    else:
+        areas = detections.box_area
+    low = np.array([ontology.classes[c].min_area or 0.0 for c in class_id])
+    high = np.array([ontology.classes[c].max_area or np.inf for c in class_id])
+    keep &= (areas >= low) & (areas <= high)
+    selected = detections[keep]
+    kept = class_aware_nms(selected.xyxy, selected.confidence, selected.class_id, nms_iou)
+    # NMS returns highest score first; keep the stored order for stable label files.
+    return selected[np.sort(kept)]
