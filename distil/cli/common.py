@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from distil.base_models import ModelSpecError
 from distil.labeling import StoreError
 from distil.ontologies import OntologyError
+from distil.utils.files import increment_path  # noqa: F401 - re-exported for commands
 
 console = Console(stderr=True)
 
@@ -72,13 +73,3 @@ def handle_errors(command: F) -> F:
 
 def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def increment_path(base: Path, accept: Callable[[Path], bool] = lambda p: not p.exists()) -> Path:
-    """runs/label/exp, exp2, exp3 ... : the first that `accept`s (Ultralytics-style)."""
-    if accept(base):
-        return base
-    n = 2
-    while not accept(candidate := base.with_name(f"{base.name}{n}")):
-        n += 1
-    return candidate

@@ -95,6 +95,14 @@ class Ontology:
             text_threshold=self.text_threshold if text_threshold is None else text_threshold,
         )
 
+    def with_box_thresholds(self, thresholds: Mapping[int, float]) -> Ontology:
+        """A copy with per-class box thresholds set for the given class ids."""
+        classes = tuple(
+            replace(c, box_threshold=float(thresholds[i])) if i in thresholds else c
+            for i, c in enumerate(self.classes)
+        )
+        return replace(self, classes=classes)
+
     def to_dict(self) -> dict[str, Any]:
         classes: dict[str, Any] = {}
         for c in self.classes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def increment_path(base: Path, accept: Callable[[Path], bool] = lambda p: not p.exists()) -> Path:
+    """runs/label/exp, exp2, exp3 ... : the first that `accept`s (Ultralytics-style)."""
+    if accept(base):
+        return base
+    n = 2
+    while not accept(candidate := base.with_name(f"{base.name}{n}")):
+        n += 1
+    return candidate

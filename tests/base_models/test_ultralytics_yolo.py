@@ -53,7 +53,7 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
     reference = YOLO(str(YOLO11N))
     compared = 0
     for image in images:
-        result = reference.predict(str(image), conf=0.25, verbose=False)[0]
+        result = reference.predict(str(image), conf=0.25, rect=False, verbose=False)[0]
         height, width = result.orig_shape
         rows = np.loadtxt(tmp_path / "ds/labels/train" / f"{image.stem}.txt", ndmin=2)
         assert len(rows) == len(result.boxes), image.name

@@ -1,0 +1,209 @@
+"""Judge labels or a student against ground truth: COCO mAP, P/R/F1, threshold sweep."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import supervision as sv
+import yaml
+
+from distil.datasets.readers import LabeledSet, read_dataset
+from distil.evaluation.coco_map import coco_map
+from distil.evaluation.matching import (
+    ClassMatches,
+    accumulate,
+    best_f1_threshold,
+    operating_point,
+)
+from distil.evaluation.predictions import PredictionSet, empty_like, load_predictions
+from distil.ontologies import Ontology
+from distil.utils.files import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+MATCH_IOU = 0.5  # P/R/F1 and the sweep count a hit at IoU 0.5, like mAP50
+
+
+@dataclass
+class ClassReport:
+    name: str
+    ground_truth: int
+    predictions: int
+    map50_95: float | None
+    map50: float | None
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    best_threshold: float | None = None
+    best_f1: float | None = None
+
+
+@dataclass
+class EvalReport:
+    kind: str  # labels, dataset or student
+    images: int
+    map50_95: float
+    map50: float
+    map75: float
+    precision: float
+    recall: float
+    f1: float
+    classes: list[ClassReport]
+    images_without_predictions: int = 0
+    predictions_without_ground_truth: int = 0
+    classes_not_in_ground_truth: list[str] = field(default_factory=list)
+    classes_not_predicted: list[str] = field(default_factory=list)
+    sweep_ontology: str | None = None
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def metric(self, name: str) -> float:
+        """A headline metric by name (map50_95, map50, map75, precision, recall, f1)."""
+        if name not in METRICS:
+            from distil.utils.suggest import did_you_mean
+
+            raise ValueError(f"unknown metric '{name}'.{did_you_mean(name, METRICS)} "
+                             f"Metrics: {', '.join(METRICS)}")
+        return float(getattr(self, name))
+
+
+METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
+
+
+def align_classes(pred_names: list[str], truth_names: list[str]
+                  ) -> tuple[dict[int, int], list[str], list[str]]:
+    """Prediction class id -> ground-truth class id, matched by name (case, _ and - ignored).
+
+    Also returns the predicted names unknown to the ground truth and the ground-truth
+    names never predicted.
+    """
+    truth_ids = {_normalize(n): i for i, n in enumerate(truth_names)}
+    mapping = {i: truth_ids[_normalize(n)] for i, n in enumerate(pred_names)
+               if _normalize(n) in truth_ids}
+    unknown = [n for i, n in enumerate(pred_names) if i not in mapping]
+    unused = [n for i, n in enumerate(truth_names) if i not in mapping.values()]
+    return mapping, unknown, unused
+
+
+def _to_truth_ids(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
+    if len(detections) == 0:
+        return empty_like()
+    keep = np.isin(detections.class_id, list(mapping))
+    kept = detections[keep]
+    kept.class_id = np.array([mapping[c] for c in kept.class_id], dtype=int)
+    return kept
+
+
+def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False
+             ) -> EvalReport:
+    """Compare `predictions` with `truth` on the images both have, matched by file name."""
+    start = time.perf_counter()
+    mapping, unknown, unused = align_classes(predictions.names, truth.names)
+    if not mapping:
+        raise ValueError(f"no class names in common: predictions have "
+                         f"{', '.join(predictions.names)}; ground truth has "
+                         f"{', '.join(truth.names)}")
+    for name in unknown:
+        logger.warning("class '%s' is not in the ground truth; it is not judged", name)
+    class_ids = sorted(mapping.values())
+    threshold_of = {mapping[p]: t for p, t in predictions.thresholds.items() if p in mapping}
+    keys = [k for k in truth.images if k in predictions.images]
+    missing = len(truth.images) - len(keys)
+    extra = len(set(predictions.images) - set(truth.images))
+    if not keys:
+        raise ValueError("no image of the ground truth has predictions: images are matched "
+                         "by file name (without extension)")
+    if missing:
+        logger.warning("%d ground-truth images have no predictions (not labeled?) and are "
+                       "left out", missing)
+
+    truths = [truth.images[k].detections for k in keys]
+    scored = [_to_truth_ids(predictions.images[k], mapping) for k in keys]
+    operating = [_at_thresholds(d, threshold_of) for d in scored]
+    sizes = [(truth.images[k].width, truth.images[k].height) for k in keys]
+    # mAP of what is judged: exported labels as they are; a student's full score range.
+    ranked = scored if predictions.kind == "student" else operating
+    result = coco_map(truths, ranked, sizes, class_ids)
+
+    matches: dict[int, ClassMatches] = {}
+    for t, p in zip(truths, scored, strict=True):
+        accumulate(matches, p, t, class_ids, MATCH_IOU)
+    classes, totals = [], np.zeros(3, dtype=int)
+    for cls in class_ids:
+        scores, hits = matches[cls].arrays()
+        n_truth = matches[cls].ground_truth
+        point = operating_point(scores, hits, n_truth, threshold_of[cls])
+        totals += (point.true_positives, point.false_positives, point.false_negatives)
+        best = best_f1_threshold(scores, hits, n_truth) if sweep else None
+        classes.append(ClassReport(
+            name=truth.names[cls], ground_truth=n_truth,
+            predictions=point.true_positives + point.false_positives,
+            map50_95=_round(result.per_class_map50_95.get(cls)),
+            map50=_round(result.per_class_map50.get(cls)),
+            threshold=threshold_of[cls], precision=_round(point.precision),
+            recall=_round(point.recall), f1=_round(point.f1),
+            best_threshold=_round(best.threshold) if best else None,
+            best_f1=_round(best.f1) if best else None))
+    tp, fp, fn = (int(v) for v in totals)
+    return EvalReport(
+        kind=predictions.kind, images=len(keys), map50_95=_round(result.map50_95),
+        map50=_round(result.map50), map75=_round(result.map75),
+        precision=_round(tp / (tp + fp) if tp + fp else 0.0),
+        recall=_round(tp / (tp + fn) if tp + fn else 0.0),
+        f1=_round(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0),
+        classes=classes, images_without_predictions=missing,
+        predictions_without_ground_truth=extra, classes_not_in_ground_truth=unknown,
+        classes_not_predicted=unused, elapsed_s=round(time.perf_counter() - start, 3))
+
+
+def _at_thresholds(detections: sv.Detections, thresholds: dict[int, float]) -> sv.Detections:
+    if len(detections) == 0:
+        return detections
+    limit = np.array([thresholds[c] for c in detections.class_id])
+    return detections[detections.confidence >= limit]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 5)
+
+
+def swept_ontology(report: EvalReport, ontology: Ontology) -> Ontology:
+    """The ontology with each judged class's box threshold set to its best-F1 value."""
+    index = {_normalize(n): i for i, n in enumerate(ontology.class_names)}
+    best = {index[_normalize(c.name)]: c.best_threshold for c in report.classes
+            if c.best_threshold is not None and _normalize(c.name) in index}
+    return ontology.with_box_thresholds(best)
+
+
+def evaluate_path(predictions: Path, ground_truth: Path, split: str | None = None,
+                  sweep: bool = False, sweep_out: Path | None = None, conf: float = 0.25,
+                  **student_options: Any) -> EvalReport:
+    """`distil eval` as a function: load both sides, judge, write the swept ontology."""
+    truth = read_dataset(ground_truth, split)
+    images = {k: v.path for k, v in truth.images.items()}
+    predicted = load_predictions(predictions, images, conf, **student_options)
+    report = evaluate(predicted, truth, sweep=sweep)
+    if sweep and predicted.ontology is not None and sweep_out is not None:
+        tuned = swept_ontology(report, predicted.ontology)
+        header = (f"# box thresholds tuned for best F1 on {ground_truth} by `distil eval "
+                  "--sweep`;\n# use it with `distil export LABEL_DIR --ontology THIS_FILE`\n")
+        atomic_write_text(sweep_out, header + yaml.safe_dump(tuned.to_dict(), sort_keys=False,
+                                                             allow_unicode=True))
+        report.sweep_ontology = str(sweep_out)
+    elif sweep and predicted.ontology is None:
+        logger.info("--sweep: best thresholds are reported; no ontology to write them to "
+                    "(the predictions are not auto-labels)")
+    return report

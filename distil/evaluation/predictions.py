@@ -1,0 +1,136 @@
+"""What gets judged: stored auto-labels, a dataset's labels, or a student's predictions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from distil.datasets.export import CARD_FILE
+from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.readers import read_dataset
+from distil.labeling.store import STORE_FILE, LabelStore
+from distil.ontologies import Ontology
+
+logger = logging.getLogger(__name__)
+
+STUDENT_SUFFIXES = (".pt", ".onnx")
+# Ultralytics' validation settings: scores down to 0.001 so that mAP sees the whole curve.
+STUDENT_EVAL_CONF = 0.001
+STUDENT_EVAL_IOU = 0.7
+STUDENT_EVAL_MAX_DET = 300
+
+
+@dataclass
+class PredictionSet:
+    """Scored boxes per image key, plus the per-class score at which they are used.
+
+    `ontology` is set when the predictions are auto-labels: a threshold sweep can then be
+    written back to it.
+    """
+
+    names: list[str]
+    images: dict[str, sv.Detections]
+    thresholds: dict[int, float]
+    kind: str
+    ontology: Ontology | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_predictions(path: Path, truth_images: dict[str, Path | None] | None = None,
+                     conf: float = 0.25, **student_options) -> PredictionSet:
+    """Dispatch on what `path` is: a student checkpoint, a label folder, or a dataset."""
+    path = Path(path)
+    if path.suffix in STUDENT_SUFFIXES:
+        return student_predictions(path, truth_images or {}, conf, **student_options)
+    if (path / STORE_FILE).is_file():
+        return label_predictions(path)
+    card = path / CARD_FILE
+    if card.is_file():
+        info = json.loads(card.read_text())
+        source = Path(info["source_labels"])
+        if (source / STORE_FILE).is_file():
+            return label_predictions(source, info)
+        logger.warning("%s: its label store %s is gone; judging the exported labels, which "
+                       "carry no scores", path, source)
+    dataset = read_dataset(path)
+    images = {k: v.detections for k, v in dataset.images.items()}
+    return PredictionSet(dataset.names, images, dict.fromkeys(range(len(dataset.names)), 0.0),
+                         "dataset")
+
+
+def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSet:
+    """Stored teacher predictions with export filters applied, scored for the sweep.
+
+    Every box down to the store threshold is kept (thresholding a score-sorted list commutes
+    with NMS, so the exported labels are exactly those at or above each class threshold).
+    """
+    with LabelStore.open(label_dir) as store:
+        ontology = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
+        nms_iou = DEFAULT_NMS_IOU
+        class_filter = None
+        if card is not None:
+            ontology = ontology.with_box_thresholds(
+                {c["id"]: c["box_threshold"] for c in card["classes"]})
+            ontology = _with_text_thresholds(ontology, card)
+            nms_iou = card["export"]["nms_iou"]
+            chosen = card["export"]["classes"]
+            if chosen != "all":
+                class_filter = {ontology.class_names.index(n) for n in chosen}
+        everything = ontology.with_box_thresholds(dict.fromkeys(range(len(ontology.classes)),
+                                                                0.0))
+        images: dict[str, sv.Detections] = {}
+        for image in store.images():
+            key = image.path.stem
+            if key in images:
+                logger.warning("two labeled images are named %s; only the first is judged", key)
+                continue
+            images[key] = select_detections(image.detections, everything, nms_iou,
+                                            class_filter)
+    thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
+    return PredictionSet(ontology.class_names, images, thresholds, "labels", ontology)
+
+
+def _with_text_thresholds(ontology: Ontology, card: dict) -> Ontology:
+    from dataclasses import replace
+
+    classes = tuple(replace(c, text_threshold=card["classes"][i]["text_threshold"])
+                    for i, c in enumerate(ontology.classes))
+    return replace(ontology, classes=classes)
+
+
+def student_predictions(weights: Path, images: dict[str, Path | None], conf: float,
+                        imgsz: int | None = None, device: str = "auto",
+                        batch: int = 8) -> PredictionSet:
+    """A student's boxes on the ground-truth images, at Ultralytics' validation settings."""
+    from distil.target_models.ultralytics_yolo import ultralytics_device
+    from distil.utils.ultralytics import import_ultralytics
+
+    if not weights.is_file():
+        raise FileNotFoundError(f"student weights not found: {weights}")
+    paths = {k: p for k, p in images.items() if p is not None}
+    if not paths:
+        raise ValueError("the ground truth gives no image files to run the student on")
+    yolo = import_ultralytics().YOLO(str(weights), task="detect" if weights.suffix == ".onnx"
+                                     else None)
+    keys = list(paths)
+    results: dict[str, sv.Detections] = {}
+    settings = {"conf": STUDENT_EVAL_CONF, "iou": STUDENT_EVAL_IOU,
+                "max_det": STUDENT_EVAL_MAX_DET, "device": ultralytics_device(device, "predicting"),
+                "verbose": False, **({"imgsz": imgsz} if imgsz else {})}
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        for key, result in zip(chunk, yolo.predict([str(paths[k]) for k in chunk], **settings),
+                               strict=True):
+            results[key] = sv.Detections.from_ultralytics(result)
+    names = [str(yolo.names[i]) for i in sorted(yolo.names)]
+    return PredictionSet(names, results, dict.fromkeys(range(len(names)), conf), "student")
+
+
+def empty_like() -> sv.Detections:
+    return sv.Detections(xyxy=np.zeros((0, 4), np.float32), class_id=np.zeros(0, int),
+                         confidence=np.zeros(0, np.float32))

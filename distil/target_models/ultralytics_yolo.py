@@ -1,0 +1,230 @@
+"""Ultralytics YOLO students (detect and segment): train, predict, export.
+
+A student starts from a local pretrained `.pt` (given, or `<name>.pt` in a weights folder)
+and otherwise from the model YAML with random weights; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distil.target_models.core import StudentTask, TargetModel
+from distil.target_models.data import dataset_task, find_data_yaml
+from distil.utils.device import resolve_device
+from distil.utils.files import atomic_write_json, increment_path
+from distil.utils.suggest import did_you_mean
+from distil.utils.ultralytics import import_ultralytics
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STUDENT = "yolo11n"
+WEIGHTS_DIR_ENV = "DISTIL_WEIGHTS_DIR"
+TRAIN_DONE_FILE = "distil_train.json"
+# Keys distil sets itself; the rest of Ultralytics' settings pass through.
+MANAGED_KEYS = {"model", "data", "project", "name", "exist_ok", "device", "mode", "task",
+                "resume", "source", "format"}
+
+
+@dataclass
+class StudentSource:
+    """Where a student's weights come from."""
+
+    model: str  # a .pt path or a model YAML name
+    pretrained: bool
+    task: StudentTask
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    best: str
+    last: str
+    model: str
+    pretrained: bool
+    task: str
+    device: str
+    epochs: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    resumed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ultralytics_keys() -> set[str]:
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return set(DEFAULT_CFG_DICT)
+
+
+def check_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Unknown or distil-managed keys fail with a suggestion; values are type-checked."""
+    import_ultralytics()
+    from ultralytics.cfg import check_cfg
+
+    known = ultralytics_keys() - MANAGED_KEYS
+    for key in options:
+        if key in MANAGED_KEYS:
+            raise ValueError(f"option '{key}' is set by distil; use its own flag instead")
+        if key not in known:
+            raise ValueError(f"unknown Ultralytics option '{key}'.{did_you_mean(key, known)}")
+    checked = dict(options)
+    try:
+        check_cfg(checked)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"invalid Ultralytics option: {e}") from None
+    return checked
+
+
+def weights_dirs(weights_dir: Path | None = None) -> list[Path]:
+    dirs = [weights_dir] if weights_dir else []
+    if os.environ.get(WEIGHTS_DIR_ENV):
+        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]))
+    return dirs
+
+
+def resolve_student(
+    model: str, task: StudentTask, weights_dir: Path | None = None
+) -> StudentSource:
+    """A `.pt`/`.yaml` path as given; a name like `yolo11n` -> local `.pt` or the YAML.
+
+    >>> resolve_student("yolo11n", StudentTask.SEGMENT).model  # no weights dir
+    'yolo11n-seg.yaml'
+    """
+    path = Path(model)
+    if path.suffix in (".pt", ".yaml", ".yml"):
+        if path.suffix == ".pt" or path.exists():
+            if not path.is_file():
+                raise FileNotFoundError(f"student weights not found: {model}")
+            return StudentSource(str(path), path.suffix == ".pt", task)
+        model = path.stem  # a bare YAML name such as yolo11n.yaml
+    name = model.lower()
+    if task is StudentTask.SEGMENT and not name.endswith("-seg"):
+        name += "-seg"
+    elif task is StudentTask.DETECT and name.endswith("-seg"):
+        raise ValueError(f"--model {model} is a segmentation model but the dataset has boxes "
+                         "only: use a detect model or export with --task segment")
+    for folder in weights_dirs(weights_dir):
+        candidate = folder / f"{name}.pt"
+        if candidate.is_file():
+            return StudentSource(str(candidate), True, task)
+    _check_yaml_exists(f"{name}.yaml")
+    return StudentSource(f"{name}.yaml", False, task)
+
+
+def _check_yaml_exists(name: str) -> None:
+    import_ultralytics()
+    from ultralytics.nn.tasks import yaml_model_load
+
+    try:
+        yaml_model_load(name)
+    except FileNotFoundError:
+        raise ValueError(f"unknown student model '{name[:-5]}': expected a .pt file or an "
+                         "Ultralytics model name such as yolo11n, yolo11s, yolov8n, "
+                         "yolo11n-seg") from None
+
+
+def ultralytics_device(device: str, purpose: str = "training") -> str:
+    """distil's device names -> Ultralytics' ('0', 'cpu', 'mps'); auto never hides a GPU."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        return str(resolved.index or 0)
+    if device == "auto" and resolved.type == "cpu":
+        logger.warning("no GPU found: %s on CPU, which is slow", purpose)
+    return resolved.type
+
+
+class YoloStudent(TargetModel):
+    """An Ultralytics YOLO student.
+
+    >>> YoloStudent().train(Path("runs/label/exp/dataset"), epochs=1, imgsz=64)  # doctest: +SKIP
+    """
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self.weights = Path(weights) if weights else None
+
+    def train(
+        self,
+        data: Path,
+        model: str = DEFAULT_STUDENT,
+        project: Path = Path("runs/train"),
+        name: str | None = None,
+        device: str = "auto",
+        weights_dir: Path | None = None,
+        **options: Any,
+    ) -> TrainResult:
+        """Train a student on a YOLO dataset in `project/name` (next free expN by default)."""
+        data_yaml = find_data_yaml(data)
+        options = check_options(options)
+        source = resolve_student(model, dataset_task(data_yaml), weights_dir)
+        device_arg = ultralytics_device(device)
+        run_dir = Path(project) / name if name else increment_path(Path(project) / "exp")
+        if (run_dir / "weights" / "last.pt").exists():
+            raise FileExistsError(f"{run_dir} already holds a training run: resume it with "
+                                  f"--resume {run_dir} or choose another --name")
+        if not source.pretrained:
+            logger.warning("no local %s.pt (looked in: %s): training %s from random weights",
+                           Path(source.model).stem,
+                           ", ".join(map(str, weights_dirs(weights_dir))) or "no weights dir",
+                           source.model)
+        yolo = import_ultralytics().YOLO(source.model, task=source.task.value)
+        start = time.perf_counter()
+        yolo.train(data=str(data_yaml.resolve()), project=str(run_dir.parent.resolve()),
+                   name=run_dir.name, exist_ok=True, device=device_arg, **options)
+        return self._finish(yolo, run_dir, source, device_arg, start, resumed=False)
+
+    def resume(self, run_dir: Path) -> TrainResult:
+        """Continue an interrupted run from its last.pt; a finished run is returned as is."""
+        run_dir = Path(run_dir)
+        done = run_dir / TRAIN_DONE_FILE
+        if done.is_file():
+            return TrainResult(**json.loads(done.read_text()))
+        last = run_dir / "weights" / "last.pt"
+        if not last.is_file():
+            raise FileNotFoundError(f"{run_dir} has no weights/last.pt to resume from")
+        yolo = import_ultralytics().YOLO(str(last))
+        args = yolo.ckpt.get("train_args", {}) if yolo.ckpt else {}
+        source = StudentSource(str(args.get("model", last)), bool(args.get("pretrained")),
+                               StudentTask(yolo.task))
+        start = time.perf_counter()
+        yolo.train(resume=True)
+        return self._finish(yolo, run_dir, source, str(args.get("device")), start, resumed=True)
+
+    def _finish(self, yolo, run_dir, source, device, start, resumed) -> TrainResult:
+        trainer = yolo.trainer
+        save_dir = Path(trainer.save_dir)
+        metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}
+        result = TrainResult(
+            run_dir=str(save_dir), best=str(save_dir / "weights" / "best.pt"),
+            last=str(save_dir / "weights" / "last.pt"), model=source.model,
+            pretrained=source.pretrained, task=source.task.value, device=device,
+            epochs=int(trainer.epochs), metrics=metrics,
+            elapsed_s=round(time.perf_counter() - start, 1), resumed=resumed,
+        )
+        atomic_write_json(save_dir / TRAIN_DONE_FILE, result.to_dict())
+        self.weights = Path(result.best)
+        return result
+
+    def _loaded(self):
+        if self.weights is None or not self.weights.is_file():
+            raise FileNotFoundError(f"student weights not found: {self.weights}")
+        return import_ultralytics().YOLO(str(self.weights))
+
+    def predict(self, sources: list[Path], out_dir: Path, **options: Any) -> Any:
+        from distil.target_models.predict import predict_student
+
+        return predict_student(self._loaded(), sources, out_dir, **options)
+
+    def export(self, format: str, **options: Any) -> Any:
+        from distil.target_models.export import export_student
+
+        if self.weights is None:
+            raise ValueError("no student weights to export")
+        return export_student(self.weights, format, **options)

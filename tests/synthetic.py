@@ -1,0 +1,50 @@
+"""A tiny YOLO dataset of drawn shapes whose labels are exact by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+SHAPE_NAMES = ["square", "disc"]
+
+
+def draw_shapes(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[tuple]]:
+    """An RGB image with 1-3 shapes and their (class_id, x1, y1, x2, y2) boxes."""
+    image = np.full((size, size, 3), 40, np.uint8)
+    boxes = []
+    for _ in range(rng.integers(1, 4)):
+        class_id = int(rng.integers(0, 2))
+        side = int(rng.integers(size // 6, size // 3))
+        x1, y1 = (int(v) for v in rng.integers(0, size - side, 2))
+        if class_id == 0:
+            cv2.rectangle(image, (x1, y1), (x1 + side - 1, y1 + side - 1), (230, 60, 60), -1)
+        else:
+            r = side // 2
+            cv2.circle(image, (x1 + r, y1 + r), r, (60, 220, 90), -1)
+            side = 2 * r + 1
+        boxes.append((class_id, x1, y1, x1 + side, y1 + side))
+    return image, boxes
+
+
+def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int = 0) -> Path:
+    """Write images/{train,val} + labels/{train,val} + data.yaml under `root`; returns root."""
+    rng = np.random.default_rng(seed)
+    for i in range(images):
+        split = "val" if i % 4 == 3 else "train"
+        image, boxes = draw_shapes(rng, size)
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / split / f"img{i:03d}.png"), image[..., ::-1])
+        lines = [
+            f"{c} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
+            f"{(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}"
+            for c, x1, y1, x2, y2 in boxes
+        ]
+        (root / "labels" / split / f"img{i:03d}.txt").write_text("\n".join(lines) + "\n")
+    data = {"path": str(root.resolve()), "train": "images/train", "val": "images/val",
+            "names": dict(enumerate(SHAPE_NAMES))}
+    (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return root
