@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -32,6 +31,7 @@ USAGE_ERRORS = (
 )
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_QUALITY = 3  # --fail-under: the model or the labels miss a quality bar
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,7 +1,8 @@
-"""`distil export`: label store -> YOLO / COCO dataset, no models needed."""
+"""`distil export`: label store -> YOLO / COCO dataset, or student .pt -> ONNX and others."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,15 +20,31 @@ from distil.datasets import (
 )
 from distil.datasets.polygons import DEFAULT_MIN_FRAGMENT_AREA, DEFAULT_POLYGON_TOLERANCE
 from distil.ontologies import Ontology
+from distil.target_models import ModelFormat, export_student
+from distil.utils.suggest import did_you_mean
 
 
 @handle_errors
 def export(
-    label_dir: Annotated[Path, typer.Argument(help="Folder written by `distil label`.")],
+    source: Annotated[
+        Path,
+        typer.Argument(help="Folder written by `distil label` (dataset export), or student "
+                       "weights .pt (model export)."),
+    ],
     to: Annotated[
         Path | None, typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.")
     ] = None,
-    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.YOLO,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Dataset: yolo (default), coco. Model: onnx "
+                     "(default), torchscript, openvino, tflite, coreml, engine."),
+    ] = None,
+    imgsz: Annotated[int, typer.Option(min=32, help="Model export: input size.")] = 640,
+    half: Annotated[bool, typer.Option(help="Model export: FP16 weights.")] = False,
+    dynamic: Annotated[bool, typer.Option(help="Model export: dynamic input shape.")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Model export: check ONNX against PyTorch in onnxruntime.")
+    ] = True,
     task: Annotated[
         ExportTask, typer.Option(help="detect (boxes) or segment (polygons/masks).")
     ] = ExportTask.DETECT,
@@ -71,10 +88,21 @@ def export(
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Write a YOLO or COCO dataset from stored labels, with export-time thresholds."""
+    """Write a YOLO / COCO dataset from stored labels, or export a trained student."""
     setup_logging(quiet)
+    if source.suffix == ".pt":
+        result = export_student(source, ModelFormat(_choice(format or "onnx", ModelFormat)),
+                                imgsz=imgsz, half=half, dynamic=dynamic, check=check)
+        if json_output:
+            print_json(result.to_dict())
+        elif not quiet:
+            checked = (f", onnxruntime matches PyTorch (max diff {result.check['max_abs_diff']:.2g})"
+                       if result.check else "")
+            console.print(f"[green]exported[/] {result.format} in {result.seconds:.1f}s{checked}"
+                          f" -> {result.path}")
+        return
     options = ExportOptions(
-        format=format,
+        format=ExportFormat(_choice(format or "yolo", ExportFormat)),
         task=task,
         box_threshold=box_threshold,
         text_threshold=text_threshold,
@@ -88,7 +116,7 @@ def export(
         coco_rle=coco_rle,
         ontology=Ontology.from_yaml(ontology) if ontology else None,
     )
-    summary = export_dataset(label_dir, to or Path(label_dir) / "dataset", options)
+    summary = export_dataset(source, to or Path(source) / "dataset", options)
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
@@ -97,3 +125,12 @@ def export(
             f"[green]exported[/] {summary.images} images ({splits}), "
             f"{sum(summary.instances_per_class.values())} instances -> {summary.out}"
         )
+
+
+def _choice(value: str, choices: type[Enum]) -> str:
+    allowed = [c.value for c in choices]
+    if value not in allowed:
+        kind = "model" if choices is ModelFormat else "dataset"
+        raise ValueError(f"--format {value}: not a {kind} format.{did_you_mean(value, allowed)} "
+                         f"Choose from: {', '.join(allowed)}")
+    return value

@@ -7,13 +7,17 @@ from typing import Annotated
 import typer
 
 from distil import __version__
+from distil.cli.evaluate import evaluate
 from distil.cli.export import export
 from distil.cli.label import label
+from distil.cli.predict import benchmark_student, predict
 from distil.cli.preview import preview
+from distil.cli.train import train
 
 app = typer.Typer(
     name="distil",
-    help="Auto-label images with open-vocabulary teachers; export YOLO / COCO datasets.",
+    help="Auto-label images with open-vocabulary teachers, export datasets, train, judge "
+    "and export small YOLO students.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -21,6 +25,10 @@ app = typer.Typer(
 app.command()(label)
 app.command()(export)
 app.command()(preview)
+app.command()(train)
+app.command("eval")(evaluate)
+app.command()(predict)
+app.command("benchmark-student")(benchmark_student)
 
 
 def _version(value: bool) -> None:

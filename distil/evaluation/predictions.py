@@ -70,13 +70,11 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
     with NMS, so the exported labels are exactly those at or above each class threshold).
     """
     with LabelStore.open(label_dir) as store:
-        ontology = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
-        nms_iou = DEFAULT_NMS_IOU
-        class_filter = None
-        if card is not None:
-            ontology = ontology.with_box_thresholds(
-                {c["id"]: c["box_threshold"] for c in card["classes"]})
-            ontology = _with_text_thresholds(ontology, card)
+        stored = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
+        ontology, nms_iou, class_filter = stored, DEFAULT_NMS_IOU, None
+        if card is not None:  # judge the dataset as it was exported
+            ontology = _with_text_thresholds(stored.with_box_thresholds(
+                {c["id"]: c["box_threshold"] for c in card["classes"]}), card)
             nms_iou = card["export"]["nms_iou"]
             chosen = card["export"]["classes"]
             if chosen != "all":
@@ -92,7 +90,8 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
             images[key] = select_detections(image.detections, everything, nms_iou,
                                             class_filter)
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
-    return PredictionSet(ontology.class_names, images, thresholds, "labels", ontology)
+    # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
+    return PredictionSet(ontology.class_names, images, thresholds, "labels", stored)
 
 
 def _with_text_thresholds(ontology: Ontology, card: dict) -> Ontology:

@@ -1,0 +1,100 @@
+"""`distil eval`: auto-labels or a student against hand labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from distil.cli.common import (
+    EXIT_QUALITY,
+    console,
+    handle_errors,
+    increment_path,
+    print_json,
+    setup_logging,
+)
+from distil.cli.options import missed_bars, parse_fail_under
+from distil.evaluation import METRICS, EvalReport, evaluate_path
+from distil.utils.files import atomic_write_json
+
+
+@handle_errors
+def evaluate(
+    predictions: Annotated[
+        Path,
+        typer.Argument(help="A label folder, a dataset from `distil export`, any YOLO/COCO "
+                       "dataset, or a student (.pt / .onnx)."),
+    ],
+    ground_truth: Annotated[
+        Path, typer.Option("--ground-truth", "-g", help="Hand-labeled YOLO or COCO dataset.")
+    ],
+    split: Annotated[
+        str | None, typer.Option(help="Only this split of the ground truth (train/val/test).")
+    ] = None,
+    sweep: Annotated[
+        bool, typer.Option(help="Find each class's box threshold with the best F1.")
+    ] = False,
+    sweep_out: Annotated[
+        Path | None,
+        typer.Option(help="Where the tuned ontology goes. Default: OUT/ontology_swept.yaml"),
+    ] = None,
+    conf: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Student: score for precision/recall.")
+    ] = 0.25,
+    imgsz: Annotated[int | None, typer.Option(help="Student: inference size.")] = None,
+    device: Annotated[str, typer.Option()] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Result folder. Default: runs/eval/expN.")
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """COCO mAP50-95 / mAP50 and per-class precision / recall against ground truth."""
+    setup_logging(quiet)
+    bars = parse_fail_under(fail_under)
+    out_dir = out or increment_path(Path("runs/eval/exp"))
+    report = evaluate_path(predictions, ground_truth, split=split, sweep=sweep,
+                           sweep_out=sweep_out or out_dir / "ontology_swept.yaml", conf=conf,
+                           imgsz=imgsz, device=device)
+    atomic_write_json(out_dir / "eval.json", report.to_dict())
+    if json_output:
+        print_json(report.to_dict())
+    elif not quiet:
+        print_report(report)
+        console.print(f"-> {out_dir / 'eval.json'}", style="dim")
+    missed = missed_bars({m: report.metric(m) for m in METRICS}, bars)
+    if missed:
+        console.print(f"[bold red]below the bar:[/] {'; '.join(missed)}")
+        raise typer.Exit(EXIT_QUALITY)
+
+
+def print_report(report: EvalReport) -> None:
+    table = Table(title=f"{report.kind} vs ground truth ({report.images} images)")
+    for column in ("class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    if any(c.best_threshold is not None for c in report.classes):
+        table.add_column("best thr", justify="right")
+        table.add_column("best F1", justify="right")
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for c in report.classes:
+        row = [c.name, str(c.ground_truth), str(c.predictions), fmt(c.map50_95), fmt(c.map50),
+               fmt(c.threshold), fmt(c.precision), fmt(c.recall), fmt(c.f1)]
+        if len(table.columns) > 9:
+            row += [fmt(c.best_threshold), fmt(c.best_f1)]
+        table.add_row(*row)
+    table.add_row("all", "", "", fmt(report.map50_95), fmt(report.map50), "",
+                  fmt(report.precision), fmt(report.recall), fmt(report.f1), style="bold")
+    console.print(table)
+    if report.sweep_ontology:
+        console.print(f"tuned thresholds -> {report.sweep_ontology} (apply them with "
+                      f"`distil export LABEL_DIR --ontology {report.sweep_ontology}`)")

@@ -1,0 +1,29 @@
+from distil.evaluation.coco_map import MapResult, coco_map
+from distil.evaluation.core import (
+    METRICS,
+    ClassReport,
+    EvalReport,
+    align_classes,
+    evaluate,
+    evaluate_path,
+    swept_ontology,
+)
+from distil.evaluation.matching import best_f1_threshold, match_boxes, operating_point
+from distil.evaluation.predictions import PredictionSet, load_predictions
+
+__all__ = [
+    "METRICS",
+    "ClassReport",
+    "EvalReport",
+    "MapResult",
+    "PredictionSet",
+    "align_classes",
+    "best_f1_threshold",
+    "coco_map",
+    "evaluate",
+    "evaluate_path",
+    "load_predictions",
+    "match_boxes",
+    "operating_point",
+    "swept_ontology",
+]

@@ -1,0 +1,64 @@
+"""How fast an exported student runs here: ms per image, p50 / p95."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Latency:
+    model: str
+    runtime: str
+    provider: str
+    input: list[int]
+    runs: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    images_per_s: float
+    threads: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def onnx_latency(model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5,
+                 threads: int | None = None) -> Latency:
+    """Time the ONNX model alone (batch 1), on the best onnxruntime provider present."""
+    import onnxruntime as ort
+
+    model = Path(model)
+    if not model.is_file():
+        raise FileNotFoundError(f"exported model not found: {model}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    available = ort.get_available_providers()
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    session = ort.InferenceSession(str(model), options, providers=providers)
+    spec = session.get_inputs()[0]
+    height, width = (d if isinstance(d, int) else imgsz for d in spec.shape[2:])
+    image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
+    feed = {spec.name: image}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append((time.perf_counter() - start) * 1000)
+    times_ms = np.array(times)
+    return Latency(
+        model=str(model), runtime=f"onnxruntime {ort.__version__}",
+        provider=session.get_providers()[0], input=[1, 3, height, width], runs=runs,
+        mean_ms=round(float(times_ms.mean()), 3),
+        p50_ms=round(float(np.percentile(times_ms, 50)), 3),
+        p95_ms=round(float(np.percentile(times_ms, 95)), 3),
+        images_per_s=round(1000 / float(times_ms.mean()), 2),
+        threads=options.intra_op_num_threads,
+    )
