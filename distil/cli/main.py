@@ -12,6 +12,7 @@ from distil.cli.export import export
 from distil.cli.label import label
 from distil.cli.predict import benchmark_student, predict
 from distil.cli.preview import preview
+from distil.cli.run import run as run_command
 from distil.cli.train import train
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.command()(train)
 app.command("eval")(evaluate)
 app.command()(predict)
 app.command("benchmark-student")(benchmark_student)
+app.command("run")(run_command)
 
 
 def _version(value: bool) -> None:
