@@ -1,0 +1,154 @@
+import json
+import socket
+
+import numpy as np
+import pytest
+
+from distil.target_models import (
+    StudentTask,
+    YoloStudent,
+    check_onnx,
+    check_options,
+    export_student,
+    onnx_latency,
+    resolve_student,
+)
+from distil.target_models.data import dataset_task, find_data_yaml
+from distil.target_models.ultralytics_yolo import TRAIN_DONE_FILE
+from tests.synthetic import make_shapes_dataset
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection (weights, fonts, hub checks) fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[1:] if len(args) > 1 else args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One 2-epoch yolo11n run from the YAML on drawn shapes (shared by several tests)."""
+    root = tmp_path_factory.mktemp("student")
+    data = make_shapes_dataset(root / "shapes", images=16, size=96)
+    result = YoloStudent().train(data, project=root / "runs", epochs=2, imgsz=64, batch=4,
+                                 workers=0, device="cpu")
+    return root, data, result
+
+
+def test_student_names_resolve_to_yaml_or_a_local_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISTIL_WEIGHTS_DIR", raising=False)
+    assert resolve_student("yolo11n", StudentTask.DETECT).model == "yolo11n.yaml"
+    assert resolve_student("yolov8s", StudentTask.SEGMENT).model == "yolov8s-seg.yaml"
+    assert not resolve_student("yolo11n-seg", StudentTask.SEGMENT).pretrained
+    (tmp_path / "yolo11s.pt").write_bytes(b"weights")
+    monkeypatch.setenv("DISTIL_WEIGHTS_DIR", str(tmp_path))
+    found = resolve_student("yolo11s", StudentTask.DETECT)
+    assert found.pretrained and found.model == str(tmp_path / "yolo11s.pt")
+    with pytest.raises(ValueError, match="segmentation model but the dataset has boxes"):
+        resolve_student("yolo11n-seg", StudentTask.DETECT)
+    with pytest.raises(ValueError, match="unknown student model 'yolo99z'"):
+        resolve_student("yolo99z", StudentTask.DETECT)
+    with pytest.raises(FileNotFoundError):
+        resolve_student(str(tmp_path / "missing.pt"), StudentTask.DETECT)
+
+
+def test_training_options_are_checked_with_suggestions():
+    assert check_options({"lr0": 0.01, "mosaic": 0.5}) == {"lr0": 0.01, "mosaic": 0.5}
+    with pytest.raises(ValueError, match="Did you mean 'lr0'"):
+        check_options({"lr_0": 0.01})
+    with pytest.raises(ValueError, match="Did you mean 'patience'"):
+        check_options({"patiense": 3})
+    with pytest.raises(ValueError, match="set by distil"):
+        check_options({"data": "x.yaml"})
+    with pytest.raises(ValueError, match="invalid Ultralytics option"):
+        check_options({"epochs": "many"})
+
+
+def test_dataset_task_and_data_yaml(tmp_path):
+    data = make_shapes_dataset(tmp_path / "ds", images=4)
+    assert find_data_yaml(data) == data / "data.yaml"
+    assert dataset_task(data / "data.yaml") is StudentTask.DETECT
+    label = next((data / "labels/train").glob("*.txt"))
+    label.write_text("0 0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5\n")
+    assert dataset_task(data / "data.yaml") is StudentTask.SEGMENT
+    (tmp_path / "coco" / "annotations").mkdir(parents=True)
+    with pytest.raises(ValueError, match="--format yolo"):
+        find_data_yaml(tmp_path / "coco")
+
+
+def test_training_from_yaml_offline_writes_an_incrementing_run(trained, no_network):
+    root, data, result = trained
+    assert result.model == "yolo11n.yaml" and not result.pretrained
+    assert result.device == "cpu" and result.epochs == 2 and result.task == "detect"
+    run = root / "runs" / "exp"
+    assert result.run_dir == str(run.resolve())
+    assert (run / "weights" / "best.pt").is_file() and (run / "results.csv").is_file()
+    assert json.loads((run / TRAIN_DONE_FILE).read_text())["best"] == result.best
+    assert "metrics/mAP50-95(B)" in result.metrics
+    second = YoloStudent().train(data, project=root / "runs", epochs=1, imgsz=64, batch=4,
+                                 workers=0, device="cpu", plots=False)
+    assert second.run_dir.endswith("exp2")
+    with pytest.raises(FileExistsError, match="--resume"):
+        YoloStudent().train(data, project=root / "runs", name="exp", epochs=1, imgsz=64)
+
+
+def test_an_interrupted_training_resumes_to_the_end(tmp_path, monkeypatch):
+    from ultralytics.engine.trainer import BaseTrainer
+
+    data = make_shapes_dataset(tmp_path / "ds", images=8)
+    original = BaseTrainer.save_model
+
+    def save_then_stop(self):
+        original(self)
+        if self.epoch == 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        YoloStudent().train(data, project=tmp_path / "runs", epochs=3, imgsz=64, batch=4,
+                            workers=0, device="cpu", plots=False)
+    monkeypatch.setattr(BaseTrainer, "save_model", original)
+    run = tmp_path / "runs" / "exp"
+    assert (run / "weights" / "last.pt").is_file() and not (run / TRAIN_DONE_FILE).exists()
+    result = YoloStudent().resume(run)
+    assert result.resumed and result.epochs == 3
+    assert len((run / "results.csv").read_text().strip().splitlines()) == 1 + 3
+    assert YoloStudent().resume(run).best == result.best  # finished: returned as is
+
+
+def test_onnx_export_runs_in_onnxruntime_and_matches_pytorch(trained):
+    _, _, result = trained
+    exported = export_student(result.best, "onnx", imgsz=64)
+    assert exported.path.endswith("best.onnx") and exported.check["passed"]
+    assert exported.check["max_abs_diff"] < 1e-3
+    again = check_onnx(result.best, exported.path, 64, seed=1)
+    assert again["input"] == [1, 3, 64, 64] and again["passed"]
+    latency = onnx_latency(exported.path, 64, runs=5, warmup=1)
+    assert 0 < latency.p50_ms <= latency.p95_ms and latency.provider == "CPUExecutionProvider"
+
+
+def test_missing_export_packages_name_the_extra(trained, monkeypatch):
+    import importlib.util
+
+    _, _, result = trained
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino" else real(name, *a))
+    with pytest.raises(ValueError, match=r'pip install "distil\[openvino\]"'):
+        export_student(result.best, "openvino")
+
+
+def test_predict_writes_annotated_images_and_scored_labels(trained, tmp_path):
+    _, data, result = trained
+    summary = YoloStudent(result.best).predict([data / "images" / "val"], tmp_path / "pred",
+                                               conf=0.0001, device="cpu")
+    assert summary.frames == 4
+    written = sorted(p.stem for p in (tmp_path / "pred").glob("*.*"))
+    assert written == sorted(p.stem for p in (data / "images/val").glob("*.png"))
+    for label in (tmp_path / "pred" / "labels").glob("*.txt"):
+        rows = np.loadtxt(label, ndmin=2)
+        assert rows.shape[1] == 6 and (rows[:, 5] >= 0.0001).all()
