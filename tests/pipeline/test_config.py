@@ -1,0 +1,54 @@
+import pytest
+
+from distil.pipeline import ConfigError, load_config, parse_config
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "onto.yaml").write_text("classes:\n  car: car\n")
+    path = tmp_path / "run.yaml"
+    path.write_text("inputs: images\nontology: onto.yaml\ntrain:\n  epochs: 3\n")
+    return path
+
+
+def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
+    config = load_config(config_file, {"train.imgsz": 320, "name": "b", "train.options.lr0": 0.1})
+    assert config.inputs == [str(tmp_path / "images")]
+    assert config.ontology == str(tmp_path / "onto.yaml")
+    assert (config.train.epochs, config.train.imgsz, config.name) == (3, 320, "b")
+    assert config.train.options == {"lr0": 0.1}
+    assert config.export.formats == ["onnx"] and config.dataset.split == "0.8,0.2"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"ontology": "onto.yaml"}, "'inputs' is required"),
+        ({"inputs": "images", "ontology": "onto.yaml", "trian": {}}, "Did you mean 'train'"),
+        ({"inputs": "images", "ontology": "onto.yaml", "train": {"epoch": 3}},
+         "unknown field 'train.epoch'. Did you mean 'epochs'"),
+        ({"inputs": "images", "ontology": "onto.yaml", "train": {"epochs": "x"}},
+         "'train.epochs' must be int"),
+        ({"inputs": "images", "ontology": "onto.yaml", "label": {"half": "yes"}},
+         "'label.half' must be true or false"),
+        ({"inputs": "missing", "ontology": "onto.yaml"}, "inputs: .*missing not found"),
+        ({"inputs": "images", "ontology": "onto.yaml", "fail_under": {"map": 0.5}},
+         "unknown metric 'map'"),
+        ({"inputs": "images", "ontology": "onto.yaml", "export": {"formats": ["onx"]}},
+         "Did you mean 'onnx'"),
+        ({"inputs": "images", "ontology": "onto.yaml", "dataset": {"task": "pose"}},
+         "dataset.task must be detect or segment"),
+    ],
+)
+def test_bad_configs_name_the_field(config_file, tmp_path, data, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, "run.yaml", base=tmp_path)
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("inputs: [a\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(tmp_path / "bad.yaml")
