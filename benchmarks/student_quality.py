@@ -36,10 +36,13 @@ def human_dataset(root: Path, images: list[Path], labels: Path, names: list[str]
         (root / "labels/train").mkdir(parents=True, exist_ok=True)
         (root / "images/train" / image.name).symlink_to(image)
         label = labels / f"{image.stem}.txt"
-        (root / "labels/train" / label.name).write_text(label.read_text() if label.exists()
-                                                        else "")
-    data = {"path": str(root), "train": "images/train", "val": "images/train",
-            "names": dict(enumerate(names))}
+        (root / "labels/train" / label.name).write_text(label.read_text() if label.exists() else "")
+    data = {
+        "path": str(root),
+        "train": "images/train",
+        "val": "images/train",
+        "names": dict(enumerate(names)),
+    }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root
 
@@ -48,9 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=SHARED / "data/coco128-train")
     parser.add_argument("--teacher", type=Path, default=SHARED / "weights/yolo11n-coco.pt")
-    parser.add_argument("--student", default=None,
-                        help="Student start: a .pt (default: the teacher file, i.e. "
-                        "pretrained) or a model name such as yolo11n (random weights).")
+    parser.add_argument(
+        "--student",
+        default=None,
+        help="Student start: a .pt (default: the teacher file, i.e. "
+        "pretrained) or a model name such as yolo11n (random weights).",
+    )
     parser.add_argument("--held-out", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--imgsz", type=int, default=320)
@@ -63,7 +69,7 @@ def main() -> None:
     data = yaml.safe_load((args.data / "data.yaml").read_text())
     names = [data["names"][k] for k in sorted(data["names"])]
     images = sorted((args.data / "images").glob("*.jpg"))
-    train, held = images[: -args.held_out], images[-args.held_out:]
+    train, held = images[: -args.held_out], images[-args.held_out :]
     held_out = human_dataset(work / "held_out", held, args.data / "labels", names)
     human = human_dataset(work / "human", train, args.data / "labels", names)
     train_dir = work / "train_images"
@@ -75,29 +81,51 @@ def main() -> None:
     teacher = GroundedModel(UltralyticsDetector(str(args.teacher)))
     start = time.perf_counter()
     labeled = label_images(train_dir, ontology, teacher, work / "label", store_threshold=0.01)
-    export_dataset(work / "label", work / "auto",
-                   ExportOptions(box_threshold=args.box_threshold, split=(1.0, 0.0, 0.0)))
+    export_dataset(
+        work / "label",
+        work / "auto",
+        ExportOptions(box_threshold=args.box_threshold, split=(1.0, 0.0, 0.0)),
+    )
     label_s = time.perf_counter() - start
 
-    result = {"train_images": len(train), "held_out_images": len(held),
-              "teacher": str(args.teacher), "label_images_per_s": labeled.images_per_s,
-              "label_s": round(label_s, 1), "epochs": args.epochs, "imgsz": args.imgsz}
+    result = {
+        "train_images": len(train),
+        "held_out_images": len(held),
+        "teacher": str(args.teacher),
+        "label_images_per_s": labeled.images_per_s,
+        "label_s": round(label_s, 1),
+        "epochs": args.epochs,
+        "imgsz": args.imgsz,
+    }
     auto_on_train = evaluate_path(work / "auto", human)
     result["auto_labels_vs_human_on_train_images"] = {
-        k: getattr(auto_on_train, k) for k in ("map50_95", "map50", "precision", "recall")}
+        k: getattr(auto_on_train, k) for k in ("map50_95", "map50", "precision", "recall")
+    }
     student = str(args.student or args.teacher)
     for name, dataset in (("auto", work / "auto"), ("human", human)):
         start = time.perf_counter()
-        trained = YoloStudent().train(dataset, model=student, project=work / "runs", name=name,
-                                      epochs=args.epochs, imgsz=args.imgsz, batch=16,
-                                      workers=2, seed=0, plots=False)
+        trained = YoloStudent().train(
+            dataset,
+            model=student,
+            project=work / "runs",
+            name=name,
+            epochs=args.epochs,
+            imgsz=args.imgsz,
+            batch=16,
+            workers=2,
+            seed=0,
+            plots=False,
+        )
         report = evaluate_path(Path(trained.best), held_out, imgsz=args.imgsz)
         result[f"student_on_{name}_labels"] = {
-            "train_s": round(time.perf_counter() - start, 1), "pretrained": trained.pretrained,
-            **{k: getattr(report, k) for k in ("map50_95", "map50", "precision", "recall")}}
+            "train_s": round(time.perf_counter() - start, 1),
+            "pretrained": trained.pretrained,
+            **{k: getattr(report, k) for k in ("map50_95", "map50", "precision", "recall")},
+        }
     teacher_report = evaluate_path(args.teacher, held_out, imgsz=args.imgsz)
-    result["teacher_on_held_out"] = {k: getattr(teacher_report, k)
-                                     for k in ("map50_95", "map50", "precision", "recall")}
+    result["teacher_on_held_out"] = {
+        k: getattr(teacher_report, k) for k in ("map50_95", "map50", "precision", "recall")
+    }
     print(json.dumps(result, indent=2))
 
 

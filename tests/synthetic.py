@@ -44,7 +44,11 @@ def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int 
             for c, x1, y1, x2, y2 in boxes
         ]
         (root / "labels" / split / f"img{i:03d}.txt").write_text("\n".join(lines) + "\n")
-    data = {"path": str(root.resolve()), "train": "images/train", "val": "images/val",
-            "names": dict(enumerate(SHAPE_NAMES))}
+    data = {
+        "path": str(root.resolve()),
+        "train": "images/train",
+        "val": "images/val",
+        "names": dict(enumerate(SHAPE_NAMES)),
+    }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root

@@ -127,6 +127,13 @@ class UltralyticsDetector(Detector):
             prompt_id = np.array([prompt_of[c] for c in cls], dtype=np.int64)
             # A closed-set class name has no text match to score; only the box threshold
             # applies (a text threshold would silently cut low scores).
-            results.append(make_detections(boxes.xyxy.cpu().numpy(), confidence, prompt_id,
-                                           np.ones_like(confidence), ontology))
+            results.append(
+                make_detections(
+                    boxes.xyxy.cpu().numpy(),
+                    confidence,
+                    prompt_id,
+                    np.ones_like(confidence),
+                    ontology,
+                )
+            )
         return results

@@ -25,8 +25,10 @@ from distil.utils.files import atomic_write_json
 def evaluate(
     predictions: Annotated[
         Path,
-        typer.Argument(help="A label folder, a dataset from `distil export`, any YOLO/COCO "
-                       "dataset, or a student (.pt / .onnx)."),
+        typer.Argument(
+            help="A label folder, a dataset from `distil export`, any YOLO/COCO "
+            "dataset, or a student (.pt / .onnx)."
+        ),
     ],
     ground_truth: Annotated[
         Path, typer.Option("--ground-truth", "-g", help="Hand-labeled YOLO or COCO dataset.")
@@ -51,7 +53,9 @@ def evaluate(
     ] = None,
     fail_under: Annotated[
         list[str] | None,
-        typer.Option(help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}."),
+        typer.Option(
+            help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -60,9 +64,16 @@ def evaluate(
     setup_logging(quiet)
     bars = parse_fail_under(fail_under)
     out_dir = out or increment_path(Path("runs/eval/exp"))
-    report = evaluate_path(predictions, ground_truth, split=split, sweep=sweep,
-                           sweep_out=sweep_out or out_dir / "ontology_swept.yaml", conf=conf,
-                           imgsz=imgsz, device=device)
+    report = evaluate_path(
+        predictions,
+        ground_truth,
+        split=split,
+        sweep=sweep,
+        sweep_out=sweep_out or out_dir / "ontology_swept.yaml",
+        conf=conf,
+        imgsz=imgsz,
+        device=device,
+    )
     atomic_write_json(out_dir / "eval.json", report.to_dict())
     if json_output:
         print_json(report.to_dict())
@@ -87,14 +98,35 @@ def print_report(report: EvalReport) -> None:
         return "-" if value is None else f"{value:.3f}"
 
     for c in report.classes:
-        row = [c.name, str(c.ground_truth), str(c.predictions), fmt(c.map50_95), fmt(c.map50),
-               fmt(c.threshold), fmt(c.precision), fmt(c.recall), fmt(c.f1)]
+        row = [
+            c.name,
+            str(c.ground_truth),
+            str(c.predictions),
+            fmt(c.map50_95),
+            fmt(c.map50),
+            fmt(c.threshold),
+            fmt(c.precision),
+            fmt(c.recall),
+            fmt(c.f1),
+        ]
         if len(table.columns) > 9:
             row += [fmt(c.best_threshold), fmt(c.best_f1)]
         table.add_row(*row)
-    table.add_row("all", "", "", fmt(report.map50_95), fmt(report.map50), "",
-                  fmt(report.precision), fmt(report.recall), fmt(report.f1), style="bold")
+    table.add_row(
+        "all",
+        "",
+        "",
+        fmt(report.map50_95),
+        fmt(report.map50),
+        "",
+        fmt(report.precision),
+        fmt(report.recall),
+        fmt(report.f1),
+        style="bold",
+    )
     console.print(table)
     if report.sweep_ontology:
-        console.print(f"tuned thresholds -> {report.sweep_ontology} (apply them with "
-                      f"`distil export LABEL_DIR --ontology {report.sweep_ontology}`)")
+        console.print(
+            f"tuned thresholds -> {report.sweep_ontology} (apply them with "
+            f"`distil export LABEL_DIR --ontology {report.sweep_ontology}`)"
+        )

@@ -28,16 +28,22 @@ from distil.utils.suggest import did_you_mean
 def export(
     source: Annotated[
         Path,
-        typer.Argument(help="Folder written by `distil label` (dataset export), or student "
-                       "weights .pt (model export)."),
+        typer.Argument(
+            help="Folder written by `distil label` (dataset export), or student "
+            "weights .pt (model export)."
+        ),
     ],
     to: Annotated[
         Path | None, typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.")
     ] = None,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="Dataset: yolo (default), coco. Model: onnx "
-                     "(default), torchscript, openvino, tflite, coreml, engine."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Dataset: yolo (default), coco. Model: onnx "
+            "(default), torchscript, openvino, tflite, coreml, engine.",
+        ),
     ] = None,
     imgsz: Annotated[int, typer.Option(min=32, help="Model export: input size.")] = 640,
     half: Annotated[bool, typer.Option(help="Model export: FP16 weights.")] = False,
@@ -91,15 +97,26 @@ def export(
     """Write a YOLO / COCO dataset from stored labels, or export a trained student."""
     setup_logging(quiet)
     if source.suffix == ".pt":
-        result = export_student(source, ModelFormat(_choice(format or "onnx", ModelFormat)),
-                                imgsz=imgsz, half=half, dynamic=dynamic, check=check)
+        result = export_student(
+            source,
+            ModelFormat(_choice(format or "onnx", ModelFormat)),
+            imgsz=imgsz,
+            half=half,
+            dynamic=dynamic,
+            check=check,
+        )
         if json_output:
             print_json(result.to_dict())
         elif not quiet:
-            checked = (f", onnxruntime matches PyTorch (max diff {result.check['max_abs_diff']:.2g})"
-                       if result.check else "")
-            console.print(f"[green]exported[/] {result.format} in {result.seconds:.1f}s{checked}"
-                          f" -> {result.path}")
+            checked = (
+                f", onnxruntime matches PyTorch (max diff {result.check['max_abs_diff']:.2g})"
+                if result.check
+                else ""
+            )
+            console.print(
+                f"[green]exported[/] {result.format} in {result.seconds:.1f}s{checked}"
+                f" -> {result.path}"
+            )
         return
     options = ExportOptions(
         format=ExportFormat(_choice(format or "yolo", ExportFormat)),
@@ -131,6 +148,8 @@ def _choice(value: str, choices: type[Enum]) -> str:
     allowed = [c.value for c in choices]
     if value not in allowed:
         kind = "model" if choices is ModelFormat else "dataset"
-        raise ValueError(f"--format {value}: not a {kind} format.{did_you_mean(value, allowed)} "
-                         f"Choose from: {', '.join(allowed)}")
+        raise ValueError(
+            f"--format {value}: not a {kind} format.{did_you_mean(value, allowed)} "
+            f"Choose from: {', '.join(allowed)}"
+        )
     return value

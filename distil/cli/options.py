@@ -31,8 +31,10 @@ def parse_fail_under(items: list[str] | None) -> dict[str, float]:
     bars = parse_assignments(items, "--fail-under")
     for metric, value in bars.items():
         if metric not in METRICS:
-            raise ValueError(f"--fail-under: unknown metric '{metric}'."
-                             f"{did_you_mean(metric, METRICS)} Metrics: {', '.join(METRICS)}")
+            raise ValueError(
+                f"--fail-under: unknown metric '{metric}'."
+                f"{did_you_mean(metric, METRICS)} Metrics: {', '.join(METRICS)}"
+            )
         if not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"--fail-under {metric}: expected a number in [0, 1], got {value!r}")
     return {k: float(v) for k, v in bars.items()}

@@ -30,8 +30,10 @@ def predict(
         print_json(summary.to_dict())
     elif not quiet:
         counts = ", ".join(f"{k} {v}" for k, v in summary.detections_per_class.items()) or "none"
-        console.print(f"[green]predicted[/] {summary.frames} images/frames in "
-                      f"{summary.elapsed_s:.1f}s ({counts}) -> {summary.out}")
+        console.print(
+            f"[green]predicted[/] {summary.frames} images/frames in "
+            f"{summary.elapsed_s:.1f}s ({counts}) -> {summary.out}"
+        )
 
 
 @handle_errors
@@ -66,6 +68,11 @@ def benchmark_student(
         for column in ("input", "mean ms", "p50 ms", "p95 ms", "img/s"):
             table.add_column(column, justify="right")
         for r in results:
-            table.add_row("x".join(map(str, r.input[2:])), f"{r.mean_ms:.2f}", f"{r.p50_ms:.2f}",
-                          f"{r.p95_ms:.2f}", f"{r.images_per_s:.1f}")
+            table.add_row(
+                "x".join(map(str, r.input[2:])),
+                f"{r.mean_ms:.2f}",
+                f"{r.p50_ms:.2f}",
+                f"{r.p95_ms:.2f}",
+                f"{r.images_per_s:.1f}",
+            )
         console.print(table)

@@ -21,8 +21,10 @@ def run(
     ] = None,
     fail_under: Annotated[
         list[str] | None,
-        typer.Option(help="Exit 3 when the student misses a bar, e.g. map50=0.5 (adds to the "
-                     "config's fail_under)."),
+        typer.Option(
+            help="Exit 3 when the student misses a bar, e.g. map50=0.5 (adds to the "
+            "config's fail_under)."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,

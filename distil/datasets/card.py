@@ -27,13 +27,21 @@ def render_card(card: dict[str, Any]) -> str:
     ]
     if models.get("segmenter"):
         seg = models["segmenter"]
-        lines.append(f"- segmenter: `{seg['model']}` ({seg['family']}, revision "
-                     f"`{seg['revision']}`)")
-    lines += ["", "## Classes", "", "| id | class | prompts | box thr | text thr | instances |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"- segmenter: `{seg['model']}` ({seg['family']}, revision `{seg['revision']}`)"
+        )
+    lines += [
+        "",
+        "## Classes",
+        "",
+        "| id | class | prompts | box thr | text thr | instances |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in card["classes"]:
-        lines.append(f"| {c['id']} | {c['name']} | {', '.join(c['prompts'])} | "
-                     f"{c['box_threshold']} | {c['text_threshold']} | {c['instances']} |")
+        lines.append(
+            f"| {c['id']} | {c['name']} | {', '.join(c['prompts'])} | "
+            f"{c['box_threshold']} | {c['text_threshold']} | {c['instances']} |"
+        )
     lines += ["", "## Splits", ""]
     for split, count in card["images_per_split"].items():
         lines.append(f"- {split}: {count} images")

@@ -90,13 +90,19 @@ def export_dataset(label_dir: Path, out_dir: Path, options: ExportOptions) -> Ex
         ontology = _export_ontology(store, options)
         class_filter = _class_filter(ontology, options.classes)
         if options.task is ExportTask.SEGMENT and not store.has_masks():
-            raise ValueError(f"{label_dir} has no masks (labeled with --segmenter none): "
-                             "relabel with a segmenter, or export with --task detect")
+            raise ValueError(
+                f"{label_dir} has no masks (labeled with --segmenter none): "
+                "relabel with a segmenter, or export with --task detect"
+            )
         total, labeled = store.count()
         sources = store.sources()
-        splits = dict(zip((p for p, _ in sources),
-                          assign_splits([h for _, h in sources], options.split, options.seed),
-                          strict=True))
+        splits = dict(
+            zip(
+                (p for p, _ in sources),
+                assign_splits([h for _, h in sources], options.split, options.seed),
+                strict=True,
+            )
+        )
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         try:
@@ -110,8 +116,12 @@ def export_dataset(label_dir: Path, out_dir: Path, options: ExportOptions) -> Ex
     summary.out = str(out_dir)
     summary.elapsed_s = round(time.perf_counter() - start, 3)
     if summary.unlabeled:
-        logger.warning("%d images in %s are not labeled yet and were left out; rerun "
-                       "`distil label` to finish them", summary.unlabeled, label_dir)
+        logger.warning(
+            "%d images in %s are not labeled yet and were left out; rerun "
+            "`distil label` to finish them",
+            summary.unlabeled,
+            label_dir,
+        )
     return summary
 
 
@@ -132,8 +142,10 @@ def _class_filter(ontology: Ontology, names: list[str] | None) -> set[int] | Non
     known = ontology.class_names
     for name in names:
         if name not in known:
-            raise ValueError(f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
-                             f"Classes: {', '.join(known)}")
+            raise ValueError(
+                f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
+                f"Classes: {', '.join(known)}"
+            )
     return {known.index(n) for n in names}
 
 
@@ -150,21 +162,33 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
         relative = _unique(image.relative_path, image.hash, used_names)
         target = root / "images" / split / relative
         summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
-        detections = select_detections(image.detections, ontology, options.nms_iou,
-                                       class_filter)
+        detections = select_detections(image.detections, ontology, options.nms_iou, class_filter)
         if options.format is ExportFormat.YOLO:
             if segment:
-                lines = yolo_polygon_lines(detections, image.width, image.height,
-                                           options.min_fragment_area,
-                                           options.polygon_tolerance, stats)
+                lines = yolo_polygon_lines(
+                    detections,
+                    image.width,
+                    image.height,
+                    options.min_fragment_area,
+                    options.polygon_tolerance,
+                    stats,
+                )
             else:
                 lines = yolo_box_lines(detections, image.width, image.height)
             label = (root / "labels" / split / relative).with_suffix(".txt")
             atomic_write_text(label, "\n".join(lines) + ("\n" if lines else ""))
         else:
             masks = ("rle" if options.coco_rle else "polygon") if segment else None
-            coco[split].add(relative.as_posix(), image.width, image.height, detections, masks,
-                            options.min_fragment_area, options.polygon_tolerance, stats)
+            coco[split].add(
+                relative.as_posix(),
+                image.width,
+                image.height,
+                detections,
+                masks,
+                options.min_fragment_area,
+                options.polygon_tolerance,
+                stats,
+            )
         instances.update(detections.class_id.tolist())
         per_split[split] += 1
         summary.images += 1
@@ -209,8 +233,10 @@ def _place_image(source: Path, target: Path, mode: ImageMode) -> int:
 
 def _check_target(out_dir: Path) -> None:
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / CARD_FILE).is_file():
-        raise FileExistsError(f"{out_dir} exists and is not a distil dataset; refusing to "
-                              "replace it. Choose another --to.")
+        raise FileExistsError(
+            f"{out_dir} exists and is not a distil dataset; refusing to "
+            "replace it. Choose another --to."
+        )
 
 
 def _replace(staging: Path, out_dir: Path) -> None:
@@ -229,39 +255,55 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
     if summary.unlabeled:
         notes.append(f"{summary.unlabeled} source images were not labeled yet and are absent")
     if summary.copied_instead_of_linked:
-        notes.append(f"{summary.copied_instead_of_linked} images were copied: the filesystem "
-                     "could not hard-link them")
+        notes.append(
+            f"{summary.copied_instead_of_linked} images were copied: the filesystem "
+            "could not hard-link them"
+        )
     if options.split[1] == 0 and options.format is ExportFormat.YOLO:
         notes.append("no val split was requested: data.yaml validates on train")
     if summary.polygons.get("filled_holes"):
-        notes.append(f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
-                     "cannot carry holes; use --format coco --coco-rle for exact masks)")
+        notes.append(
+            f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
+            "cannot carry holes; use --format coco --coco-rle for exact masks)"
+        )
     card = {
         "name": name,
         "distil_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "source_labels": str(Path(label_dir).resolve()),
         "fingerprint": store.fingerprint,
-        "teacher": {"detector": settings["detector"], "segmenter": settings["segmenter"],
-                    "store_threshold": settings["store_threshold"]},
+        "teacher": {
+            "detector": settings["detector"],
+            "segmenter": settings["segmenter"],
+            "store_threshold": settings["store_threshold"],
+        },
         "classes": [
-            {"id": i, "name": c.name, "prompts": list(c.prompts),
-             "box_threshold": ontology.class_box_threshold(i),
-             "text_threshold": ontology.class_text_threshold(i),
-             "min_area": c.min_area, "max_area": c.max_area,
-             "instances": summary.instances_per_class.get(c.name, 0)}
+            {
+                "id": i,
+                "name": c.name,
+                "prompts": list(c.prompts),
+                "box_threshold": ontology.class_box_threshold(i),
+                "text_threshold": ontology.class_text_threshold(i),
+                "min_area": c.min_area,
+                "max_area": c.max_area,
+                "instances": summary.instances_per_class.get(c.name, 0),
+            }
             for i, c in enumerate(ontology.classes)
         ],
         "images": summary.images,
         "images_per_split": summary.images_per_split,
         "polygons": summary.polygons,
         "export": {
-            "format": options.format.value, "task": options.task.value,
-            "nms_iou": options.nms_iou, "classes": options.classes or "all",
-            "split": list(options.split), "seed": options.seed,
+            "format": options.format.value,
+            "task": options.task.value,
+            "nms_iou": options.nms_iou,
+            "classes": options.classes or "all",
+            "split": list(options.split),
+            "seed": options.seed,
             "images": options.images.value,
             "min_fragment_area": options.min_fragment_area,
-            "polygon_tolerance": options.polygon_tolerance, "coco_rle": options.coco_rle,
+            "polygon_tolerance": options.polygon_tolerance,
+            "coco_rle": options.coco_rle,
         },
         "notes": notes,
     }

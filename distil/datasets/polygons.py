@@ -61,7 +61,7 @@ def join_parts(parts: list[np.ndarray]) -> np.ndarray:
     for part in parts[1:]:
         distances = np.linalg.norm(merged[:, None, :] - part[None, :, :], axis=2)
         a, b = np.unravel_index(int(np.argmin(distances)), distances.shape)
-        loop = np.concatenate([np.roll(part, -b, axis=0), part[b:b + 1]])
+        loop = np.concatenate([np.roll(part, -b, axis=0), part[b : b + 1]])
         merged = np.concatenate([merged[: a + 1], loop, merged[a:]])
     return merged
 

@@ -39,8 +39,10 @@ class LabeledSet:
 
     def add(self, image: LabeledImage) -> None:
         if image.key in self.images:
-            logger.warning("two images are named %s; only the first is used (images are "
-                           "matched by file name)", image.key)
+            logger.warning(
+                "two images are named %s; only the first is used (images are matched by file name)",
+                image.key,
+            )
             return
         self.images[image.key] = image
 
@@ -90,8 +92,11 @@ def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], lis
 def _list_images(entry: Path) -> list[Path]:
     if entry.suffix == ".txt" and entry.is_file():
         base = entry.parent
-        return [(base / line.strip()).resolve() for line in entry.read_text().splitlines()
-                if line.strip()]
+        return [
+            (base / line.strip()).resolve()
+            for line in entry.read_text().splitlines()
+            if line.strip()
+        ]
     if not entry.is_dir():
         raise FileNotFoundError(f"image folder not found: {entry}")
     return sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
@@ -129,22 +134,25 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
             box = [min(xs), min(ys), max(xs), max(ys)]
             scores.append(1.0)
         else:
-            raise ValueError(f"{label}:{number}: expected 5 values or a polygon, got "
-                             f"{len(values)}")
+            raise ValueError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
         classes.append(cls)
         boxes.append(box)
     if not boxes:
         return sv.Detections.empty()
     xyxy = np.array(boxes, dtype=np.float32) * np.array([width, height, width, height])
-    return sv.Detections(xyxy=xyxy, class_id=np.array(classes, dtype=int),
-                         confidence=np.array(scores, dtype=np.float32))
+    return sv.Detections(
+        xyxy=xyxy,
+        class_id=np.array(classes, dtype=int),
+        confidence=np.array(scores, dtype=np.float32),
+    )
 
 
 def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
     data_yaml = path if path.is_file() else path / "data.yaml"
     if not data_yaml.is_file():
-        raise FileNotFoundError(f"{path}: no data.yaml (a YOLO dataset needs one for its "
-                                "class names)")
+        raise FileNotFoundError(
+            f"{path}: no data.yaml (a YOLO dataset needs one for its class names)"
+        )
     names, entries = _yolo_image_dirs(data_yaml, split)
     labeled = LabeledSet(names)
     seen: set[Path] = set()
@@ -184,20 +192,34 @@ def read_coco(path: Path, split: str | None = None) -> LabeledSet:
         for ann in coco.get("annotations", []):
             x, y, w, h = ann["bbox"]
             boxes.setdefault(ann["image_id"], []).append(
-                (class_of[ann["category_id"]], x, y, x + w, y + h, ann.get("score", 1.0),
-                 int(ann.get("iscrowd", 0))))
+                (
+                    class_of[ann["category_id"]],
+                    x,
+                    y,
+                    x + w,
+                    y + h,
+                    ann.get("score", 1.0),
+                    int(ann.get("iscrowd", 0)),
+                )
+            )
         for image in coco["images"]:
             rows = boxes.get(image["id"], [])
-            detections = sv.Detections.empty() if not rows else sv.Detections(
-                xyxy=np.array([r[1:5] for r in rows], dtype=np.float32),
-                class_id=np.array([r[0] for r in rows], dtype=int),
-                confidence=np.array([r[5] for r in rows], dtype=np.float32),
-                data={CROWD: np.array([r[6] for r in rows], dtype=bool)})
+            detections = (
+                sv.Detections.empty()
+                if not rows
+                else sv.Detections(
+                    xyxy=np.array([r[1:5] for r in rows], dtype=np.float32),
+                    class_id=np.array([r[0] for r in rows], dtype=int),
+                    confidence=np.array([r[5] for r in rows], dtype=np.float32),
+                    data={CROWD: np.array([r[6] for r in rows], dtype=bool)},
+                )
+            )
             file_name = Path(image["file_name"])
             candidates = [images_root / file.stem / file_name, images_root / file_name]
             found = next((c for c in candidates if c.is_file()), None)
-            labeled.add(LabeledImage(file_name.stem, found, image["width"], image["height"],
-                                     detections))
+            labeled.add(
+                LabeledImage(file_name.stem, found, image["width"], image["height"], detections)
+            )
     if labeled is None:
         raise FileNotFoundError(f"{path}: no COCO annotation files")
     return labeled

@@ -22,9 +22,7 @@ def parse_split(text: str) -> tuple[float, float, float]:
     return tuple(values + [0.0] * (3 - len(values)))  # type: ignore[return-value]
 
 
-def assign_splits(
-    groups: Sequence[str], fractions: Sequence[float], seed: int = 0
-) -> list[str]:
+def assign_splits(groups: Sequence[str], fractions: Sequence[float], seed: int = 0) -> list[str]:
     """The split name of each item; items sharing a group always share a split.
 
     Groups are sorted, shuffled with `seed` and laid end to end; each group goes to the

@@ -39,13 +39,18 @@ def yolo_box_lines(detections: sv.Detections, width: int, height: int) -> list[s
 
 
 def yolo_polygon_lines(
-    detections: sv.Detections, width: int, height: int, min_fragment_area: float,
-    tolerance: float, stats: PolygonStats,
+    detections: sv.Detections,
+    width: int,
+    height: int,
+    min_fragment_area: float,
+    tolerance: float,
+    stats: PolygonStats,
 ) -> list[str]:
     """'class x1 y1 x2 y2 ...' lines, one polygon per instance, normalized to [0, 1]."""
     if detections.mask is None:
-        raise ValueError("these labels have no masks: label with a --segmenter, or export "
-                         "with --task detect")
+        raise ValueError(
+            "these labels have no masks: label with a --segmenter, or export with --task detect"
+        )
     lines = []
     for mask, cls in zip(detections.mask, detections.class_id, strict=True):
         result = mask_to_polygon(mask, min_fragment_area, tolerance)

@@ -27,8 +27,12 @@ def _xywh(xyxy: np.ndarray) -> list[list[float]]:
     return [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in xyxy]
 
 
-def coco_map(truth: list[sv.Detections], pred: list[sv.Detections],
-             sizes: list[tuple[int, int]], class_ids: list[int]) -> MapResult:
+def coco_map(
+    truth: list[sv.Detections],
+    pred: list[sv.Detections],
+    sizes: list[tuple[int, int]],
+    class_ids: list[int],
+) -> MapResult:
     """mAP over `class_ids` (classes without ground truth are left out, as COCO does).
 
     `truth[i]`, `pred[i]` and `sizes[i]` (width, height) describe image i.
@@ -43,22 +47,35 @@ def coco_map(truth: list[sv.Detections], pred: list[sv.Detections],
         crowd = t.data.get(CROWD, np.zeros(len(t), dtype=bool))
         for box, cls, is_crowd in zip(_xywh(t.xyxy), t.class_id, crowd, strict=True):
             if cls in wanted:
-                annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                    "category_id": int(cls) + 1, "bbox": box,
-                                    "area": box[2] * box[3], "iscrowd": int(is_crowd)})
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": int(cls) + 1,
+                        "bbox": box,
+                        "area": box[2] * box[3],
+                        "iscrowd": int(is_crowd),
+                    }
+                )
         for box, cls, score in zip(_xywh(p.xyxy), p.class_id, p.confidence, strict=True):
             if cls in wanted:
-                results.append({"image_id": image_id, "category_id": int(cls) + 1,
-                                "bbox": box, "score": float(score)})
+                results.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": int(cls) + 1,
+                        "bbox": box,
+                        "score": float(score),
+                    }
+                )
     categories = [{"id": c + 1, "name": str(c)} for c in class_ids]
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         ground = COCO()
-        ground.dataset = {"images": images, "annotations": annotations,
-                          "categories": categories}
+        ground.dataset = {"images": images, "annotations": annotations, "categories": categories}
         ground.createIndex()
         if not results:
-            return MapResult(0.0, 0.0, 0.0, dict.fromkeys(class_ids, 0.0),
-                             dict.fromkeys(class_ids, 0.0))
+            return MapResult(
+                0.0, 0.0, 0.0, dict.fromkeys(class_ids, 0.0), dict.fromkeys(class_ids, 0.0)
+            )
         detected = ground.loadRes(results)
         evaluator = COCOeval(ground, detected, "bbox")
         evaluator.params.catIds = [c + 1 for c in class_ids]
@@ -74,5 +91,10 @@ def coco_map(truth: list[sv.Detections], pred: list[sv.Detections],
             per_class[cls] = float(all_iou[all_iou > -1].mean())
             per_class50[cls] = float(at50[at50 > -1].mean())
     stats = evaluator.stats
-    return MapResult(max(float(stats[0]), 0.0), max(float(stats[1]), 0.0),
-                     max(float(stats[2]), 0.0), per_class, per_class50)
+    return MapResult(
+        max(float(stats[0]), 0.0),
+        max(float(stats[1]), 0.0),
+        max(float(stats[2]), 0.0),
+        per_class,
+        per_class50,
+    )

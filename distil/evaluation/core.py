@@ -71,8 +71,10 @@ class EvalReport:
         if name not in METRICS:
             from distil.utils.suggest import did_you_mean
 
-            raise ValueError(f"unknown metric '{name}'.{did_you_mean(name, METRICS)} "
-                             f"Metrics: {', '.join(METRICS)}")
+            raise ValueError(
+                f"unknown metric '{name}'.{did_you_mean(name, METRICS)} "
+                f"Metrics: {', '.join(METRICS)}"
+            )
         return float(getattr(self, name))
 
 
@@ -83,16 +85,18 @@ def _normalize(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().lower())
 
 
-def align_classes(pred_names: list[str], truth_names: list[str]
-                  ) -> tuple[dict[int, int], list[str], list[str]]:
+def align_classes(
+    pred_names: list[str], truth_names: list[str]
+) -> tuple[dict[int, int], list[str], list[str]]:
     """Prediction class id -> ground-truth class id, matched by name (case, _ and - ignored).
 
     Also returns the predicted names unknown to the ground truth and the ground-truth
     names never predicted.
     """
     truth_ids = {_normalize(n): i for i, n in enumerate(truth_names)}
-    mapping = {i: truth_ids[_normalize(n)] for i, n in enumerate(pred_names)
-               if _normalize(n) in truth_ids}
+    mapping = {
+        i: truth_ids[_normalize(n)] for i, n in enumerate(pred_names) if _normalize(n) in truth_ids
+    }
     unknown = [n for i, n in enumerate(pred_names) if i not in mapping]
     unused = [n for i, n in enumerate(truth_names) if i not in mapping.values()]
     return mapping, unknown, unused
@@ -107,15 +111,16 @@ def _to_truth_ids(detections: sv.Detections, mapping: dict[int, int]) -> sv.Dete
     return kept
 
 
-def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False
-             ) -> EvalReport:
+def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False) -> EvalReport:
     """Compare `predictions` with `truth` on the images both have, matched by file name."""
     start = time.perf_counter()
     mapping, unknown, unused = align_classes(predictions.names, truth.names)
     if not mapping:
-        raise ValueError(f"no class names in common: predictions have "
-                         f"{', '.join(predictions.names)}; ground truth has "
-                         f"{', '.join(truth.names)}")
+        raise ValueError(
+            f"no class names in common: predictions have "
+            f"{', '.join(predictions.names)}; ground truth has "
+            f"{', '.join(truth.names)}"
+        )
     for name in unknown:
         logger.warning("class '%s' is not in the ground truth; it is not judged", name)
     class_ids = sorted(mapping.values())
@@ -124,11 +129,14 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False
     missing = len(truth.images) - len(keys)
     extra = len(set(predictions.images) - set(truth.images))
     if not keys:
-        raise ValueError("no image of the ground truth has predictions: images are matched "
-                         "by file name (without extension)")
+        raise ValueError(
+            "no image of the ground truth has predictions: images are matched "
+            "by file name (without extension)"
+        )
     if missing:
-        logger.warning("%d ground-truth images have no predictions (not labeled?) and are "
-                       "left out", missing)
+        logger.warning(
+            "%d ground-truth images have no predictions (not labeled?) and are left out", missing
+        )
 
     truths = [truth.images[k].detections for k in keys]
     scored = [_to_truth_ids(predictions.images[k], mapping) for k in keys]
@@ -148,25 +156,38 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False
         point = operating_point(scores, hits, n_truth, threshold_of[cls])
         totals += (point.true_positives, point.false_positives, point.false_negatives)
         best = best_f1_threshold(scores, hits, n_truth) if sweep else None
-        classes.append(ClassReport(
-            name=truth.names[cls], ground_truth=n_truth,
-            predictions=point.true_positives + point.false_positives,
-            map50_95=_round(result.per_class_map50_95.get(cls)),
-            map50=_round(result.per_class_map50.get(cls)),
-            threshold=threshold_of[cls], precision=_round(point.precision),
-            recall=_round(point.recall), f1=_round(point.f1),
-            best_threshold=_round(best.threshold) if best else None,
-            best_f1=_round(best.f1) if best else None))
+        classes.append(
+            ClassReport(
+                name=truth.names[cls],
+                ground_truth=n_truth,
+                predictions=point.true_positives + point.false_positives,
+                map50_95=_round(result.per_class_map50_95.get(cls)),
+                map50=_round(result.per_class_map50.get(cls)),
+                threshold=threshold_of[cls],
+                precision=_round(point.precision),
+                recall=_round(point.recall),
+                f1=_round(point.f1),
+                best_threshold=_round(best.threshold) if best else None,
+                best_f1=_round(best.f1) if best else None,
+            )
+        )
     tp, fp, fn = (int(v) for v in totals)
     return EvalReport(
-        kind=predictions.kind, images=len(keys), map50_95=_round(result.map50_95),
-        map50=_round(result.map50), map75=_round(result.map75),
+        kind=predictions.kind,
+        images=len(keys),
+        map50_95=_round(result.map50_95),
+        map50=_round(result.map50),
+        map75=_round(result.map75),
         precision=_round(tp / (tp + fp) if tp + fp else 0.0),
         recall=_round(tp / (tp + fn) if tp + fn else 0.0),
         f1=_round(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0),
-        classes=classes, images_without_predictions=missing,
-        predictions_without_ground_truth=extra, classes_not_in_ground_truth=unknown,
-        classes_not_predicted=unused, elapsed_s=round(time.perf_counter() - start, 3))
+        classes=classes,
+        images_without_predictions=missing,
+        predictions_without_ground_truth=extra,
+        classes_not_in_ground_truth=unknown,
+        classes_not_predicted=unused,
+        elapsed_s=round(time.perf_counter() - start, 3),
+    )
 
 
 def _at_thresholds(detections: sv.Detections, thresholds: dict[int, float]) -> sv.Detections:
@@ -183,14 +204,23 @@ def _round(value: float | None) -> float | None:
 def swept_ontology(report: EvalReport, ontology: Ontology) -> Ontology:
     """The ontology with each judged class's box threshold set to its best-F1 value."""
     index = {_normalize(n): i for i, n in enumerate(ontology.class_names)}
-    best = {index[_normalize(c.name)]: c.best_threshold for c in report.classes
-            if c.best_threshold is not None and _normalize(c.name) in index}
+    best = {
+        index[_normalize(c.name)]: c.best_threshold
+        for c in report.classes
+        if c.best_threshold is not None and _normalize(c.name) in index
+    }
     return ontology.with_box_thresholds(best)
 
 
-def evaluate_path(predictions: Path, ground_truth: Path, split: str | None = None,
-                  sweep: bool = False, sweep_out: Path | None = None, conf: float = 0.25,
-                  **student_options: Any) -> EvalReport:
+def evaluate_path(
+    predictions: Path,
+    ground_truth: Path,
+    split: str | None = None,
+    sweep: bool = False,
+    sweep_out: Path | None = None,
+    conf: float = 0.25,
+    **student_options: Any,
+) -> EvalReport:
     """`distil eval` as a function: load both sides, judge, write the swept ontology."""
     truth = read_dataset(ground_truth, split)
     images = {k: v.path for k, v in truth.images.items()}
@@ -198,12 +228,17 @@ def evaluate_path(predictions: Path, ground_truth: Path, split: str | None = Non
     report = evaluate(predicted, truth, sweep=sweep)
     if sweep and predicted.ontology is not None and sweep_out is not None:
         tuned = swept_ontology(report, predicted.ontology)
-        header = (f"# box thresholds tuned for best F1 on {ground_truth} by `distil eval "
-                  "--sweep`;\n# use it with `distil export LABEL_DIR --ontology THIS_FILE`\n")
-        atomic_write_text(sweep_out, header + yaml.safe_dump(tuned.to_dict(), sort_keys=False,
-                                                             allow_unicode=True))
+        header = (
+            f"# box thresholds tuned for best F1 on {ground_truth} by `distil eval "
+            "--sweep`;\n# use it with `distil export LABEL_DIR --ontology THIS_FILE`\n"
+        )
+        atomic_write_text(
+            sweep_out, header + yaml.safe_dump(tuned.to_dict(), sort_keys=False, allow_unicode=True)
+        )
         report.sweep_ontology = str(sweep_out)
     elif sweep and predicted.ontology is None:
-        logger.info("--sweep: best thresholds are reported; no ontology to write them to "
-                    "(the predictions are not auto-labels)")
+        logger.info(
+            "--sweep: best thresholds are reported; no ontology to write them to "
+            "(the predictions are not auto-labels)"
+        )
     return report

@@ -27,8 +27,9 @@ class ClassMatches:
         return scores[order], hits[order]
 
 
-def match_boxes(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray,
-                iou_threshold: float = 0.5) -> np.ndarray:
+def match_boxes(
+    pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5
+) -> np.ndarray:
     """For each prediction, whether it matches a ground-truth box.
 
     Highest score first, each prediction takes the unmatched box it overlaps most
@@ -51,8 +52,13 @@ def match_boxes(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray,
     return hits
 
 
-def accumulate(matches: dict[int, ClassMatches], pred: sv.Detections, truth: sv.Detections,
-               class_ids: list[int], iou_threshold: float = 0.5) -> None:
+def accumulate(
+    matches: dict[int, ClassMatches],
+    pred: sv.Detections,
+    truth: sv.Detections,
+    class_ids: list[int],
+    iou_threshold: float = 0.5,
+) -> None:
     """Add one image's per-class matches to `matches` (crowd boxes are left out)."""
     crowd = truth.data.get(CROWD, np.zeros(len(truth), dtype=bool))
     for class_id in class_ids:
@@ -76,8 +82,9 @@ class OperatingPoint:
     false_negatives: int
 
 
-def operating_point(scores: np.ndarray, hits: np.ndarray, ground_truth: int,
-                    threshold: float) -> OperatingPoint:
+def operating_point(
+    scores: np.ndarray, hits: np.ndarray, ground_truth: int, threshold: float
+) -> OperatingPoint:
     """Precision, recall and F1 of the predictions scoring at least `threshold`."""
     kept = scores >= threshold
     tp = int(hits[kept].sum())
@@ -93,8 +100,9 @@ def _point(threshold: float, tp: int, fp: int, fn: int) -> OperatingPoint:
     return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn)
 
 
-def best_f1_threshold(scores: np.ndarray, hits: np.ndarray, ground_truth: int
-                      ) -> OperatingPoint | None:
+def best_f1_threshold(
+    scores: np.ndarray, hits: np.ndarray, ground_truth: int
+) -> OperatingPoint | None:
     """The threshold (one of the scores) whose kept predictions have the highest F1.
 
     Ties go to the higher threshold (fewer boxes for the same F1). None without data.

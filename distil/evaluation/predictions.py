@@ -41,8 +41,12 @@ class PredictionSet:
     notes: list[str] = field(default_factory=list)
 
 
-def load_predictions(path: Path, truth_images: dict[str, Path | None] | None = None,
-                     conf: float = 0.25, **student_options) -> PredictionSet:
+def load_predictions(
+    path: Path,
+    truth_images: dict[str, Path | None] | None = None,
+    conf: float = 0.25,
+    **student_options,
+) -> PredictionSet:
     """Dispatch on what `path` is: a student checkpoint, a label folder, or a dataset."""
     path = Path(path)
     if path.suffix in STUDENT_SUFFIXES:
@@ -55,12 +59,16 @@ def load_predictions(path: Path, truth_images: dict[str, Path | None] | None = N
         source = Path(info["source_labels"])
         if (source / STORE_FILE).is_file():
             return label_predictions(source, info)
-        logger.warning("%s: its label store %s is gone; judging the exported labels, which "
-                       "carry no scores", path, source)
+        logger.warning(
+            "%s: its label store %s is gone; judging the exported labels, which carry no scores",
+            path,
+            source,
+        )
     dataset = read_dataset(path)
     images = {k: v.detections for k, v in dataset.images.items()}
-    return PredictionSet(dataset.names, images, dict.fromkeys(range(len(dataset.names)), 0.0),
-                         "dataset")
+    return PredictionSet(
+        dataset.names, images, dict.fromkeys(range(len(dataset.names)), 0.0), "dataset"
+    )
 
 
 def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSet:
@@ -73,22 +81,22 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
         stored = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
         ontology, nms_iou, class_filter = stored, DEFAULT_NMS_IOU, None
         if card is not None:  # judge the dataset as it was exported
-            ontology = _with_text_thresholds(stored.with_box_thresholds(
-                {c["id"]: c["box_threshold"] for c in card["classes"]}), card)
+            ontology = _with_text_thresholds(
+                stored.with_box_thresholds({c["id"]: c["box_threshold"] for c in card["classes"]}),
+                card,
+            )
             nms_iou = card["export"]["nms_iou"]
             chosen = card["export"]["classes"]
             if chosen != "all":
                 class_filter = {ontology.class_names.index(n) for n in chosen}
-        everything = ontology.with_box_thresholds(dict.fromkeys(range(len(ontology.classes)),
-                                                                0.0))
+        everything = ontology.with_box_thresholds(dict.fromkeys(range(len(ontology.classes)), 0.0))
         images: dict[str, sv.Detections] = {}
         for image in store.images():
             key = image.path.stem
             if key in images:
                 logger.warning("two labeled images are named %s; only the first is judged", key)
                 continue
-            images[key] = select_detections(image.detections, everything, nms_iou,
-                                            class_filter)
+            images[key] = select_detections(image.detections, everything, nms_iou, class_filter)
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
     # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
     return PredictionSet(ontology.class_names, images, thresholds, "labels", stored)
@@ -97,14 +105,21 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
 def _with_text_thresholds(ontology: Ontology, card: dict) -> Ontology:
     from dataclasses import replace
 
-    classes = tuple(replace(c, text_threshold=card["classes"][i]["text_threshold"])
-                    for i, c in enumerate(ontology.classes))
+    classes = tuple(
+        replace(c, text_threshold=card["classes"][i]["text_threshold"])
+        for i, c in enumerate(ontology.classes)
+    )
     return replace(ontology, classes=classes)
 
 
-def student_predictions(weights: Path, images: dict[str, Path | None], conf: float,
-                        imgsz: int | None = None, device: str = "auto",
-                        batch: int = 8) -> PredictionSet:
+def student_predictions(
+    weights: Path,
+    images: dict[str, Path | None],
+    conf: float,
+    imgsz: int | None = None,
+    device: str = "auto",
+    batch: int = 8,
+) -> PredictionSet:
     """A student's boxes on the ground-truth images, at Ultralytics' validation settings."""
     from distil.target_models.ultralytics_yolo import ultralytics_device
     from distil.utils.ultralytics import import_ultralytics
@@ -114,22 +129,32 @@ def student_predictions(weights: Path, images: dict[str, Path | None], conf: flo
     paths = {k: p for k, p in images.items() if p is not None}
     if not paths:
         raise ValueError("the ground truth gives no image files to run the student on")
-    yolo = import_ultralytics().YOLO(str(weights), task="detect" if weights.suffix == ".onnx"
-                                     else None)
+    yolo = import_ultralytics().YOLO(
+        str(weights), task="detect" if weights.suffix == ".onnx" else None
+    )
     keys = list(paths)
     results: dict[str, sv.Detections] = {}
-    settings = {"conf": STUDENT_EVAL_CONF, "iou": STUDENT_EVAL_IOU,
-                "max_det": STUDENT_EVAL_MAX_DET, "device": ultralytics_device(device, "predicting"),
-                "verbose": False, **({"imgsz": imgsz} if imgsz else {})}
+    settings = {
+        "conf": STUDENT_EVAL_CONF,
+        "iou": STUDENT_EVAL_IOU,
+        "max_det": STUDENT_EVAL_MAX_DET,
+        "device": ultralytics_device(device, "predicting"),
+        "verbose": False,
+        **({"imgsz": imgsz} if imgsz else {}),
+    }
     for start in range(0, len(keys), batch):
-        chunk = keys[start:start + batch]
-        for key, result in zip(chunk, yolo.predict([str(paths[k]) for k in chunk], **settings),
-                               strict=True):
+        chunk = keys[start : start + batch]
+        for key, result in zip(
+            chunk, yolo.predict([str(paths[k]) for k in chunk], **settings), strict=True
+        ):
             results[key] = sv.Detections.from_ultralytics(result)
     names = [str(yolo.names[i]) for i in sorted(yolo.names)]
     return PredictionSet(names, results, dict.fromkeys(range(len(names)), conf), "student")
 
 
 def empty_like() -> sv.Detections:
-    return sv.Detections(xyxy=np.zeros((0, 4), np.float32), class_id=np.zeros(0, int),
-                         confidence=np.zeros(0, np.float32))
+    return sv.Detections(
+        xyxy=np.zeros((0, 4), np.float32),
+        class_id=np.zeros(0, int),
+        confidence=np.zeros(0, np.float32),
+    )

@@ -99,8 +99,13 @@ class RunConfig:
         return dataclasses.asdict(getattr(self, name))
 
 
-SECTIONS = {"label": LabelConfig, "dataset": DatasetConfig, "train": TrainConfig,
-            "eval": EvalConfig, "export": ExportConfig}
+SECTIONS = {
+    "label": LabelConfig,
+    "dataset": DatasetConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "export": ExportConfig,
+}
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -129,8 +134,9 @@ def _set_dotted(data: dict, key: str, value: Any, path: Path) -> None:
     target[parts[-1]] = value
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>", base: Path = Path(".")
-                 ) -> RunConfig:
+def parse_config(
+    data: dict[str, Any], source: str = "<config>", base: Path = Path(".")
+) -> RunConfig:
     top = {f.name for f in fields(RunConfig)} - {"source"}
     _check_keys(data, top, source, "")
     for required in ("inputs", "ontology"):
@@ -147,8 +153,9 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base: Path = Pa
             section = SECTIONS[key]
             _check_keys(value, {f.name for f in fields(section)}, source, f"{key}.")
             section_hints = get_type_hints(section)
-            values[key] = section(**{k: _typed(v, section_hints[k], source, f"{key}.{k}")
-                                     for k, v in value.items()})
+            values[key] = section(
+                **{k: _typed(v, section_hints[k], source, f"{key}.{k}") for k, v in value.items()}
+            )
         else:
             values[key] = _typed(value, hints[key], source, key)
     if isinstance(values["inputs"], str):
@@ -162,8 +169,9 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base: Path = Pa
 def _check_keys(data: dict, known: set[str], source: str, prefix: str) -> None:
     for key in data:
         if key not in known:
-            raise ConfigError(f"{source}: unknown field '{prefix}{key}'."
-                              f"{did_you_mean(str(key), known)}")
+            raise ConfigError(
+                f"{source}: unknown field '{prefix}{key}'.{did_you_mean(str(key), known)}"
+            )
 
 
 def _typed(value: Any, hint: Any, source: str, name: str) -> Any:
@@ -174,8 +182,11 @@ def _typed(value: Any, hint: Any, source: str, name: str) -> Any:
         if optional:
             return None
         raise ConfigError(f"{source}: '{name}' cannot be empty")
-    expected = [t for t in (bool, int, float, str) if t.__name__ in text.split("|")[0]
-                or f"| {t.__name__}" in text]
+    expected = [
+        t
+        for t in (bool, int, float, str)
+        if t.__name__ in text.split("|")[0] or f"| {t.__name__}" in text
+    ]
     if text.startswith("list"):
         if isinstance(value, str):
             value = [value]
@@ -190,8 +201,11 @@ def _typed(value: Any, hint: Any, source: str, name: str) -> Any:
         return float(value)
     if bool in expected and not isinstance(value, bool):
         raise ConfigError(f"{source}: '{name}' must be true or false, got {value!r}")
-    if expected and not isinstance(value, tuple(expected)) or (
-            isinstance(value, bool) and bool not in expected):
+    if (
+        expected
+        and not isinstance(value, tuple(expected))
+        or (isinstance(value, bool) and bool not in expected)
+    ):
         kinds = " or ".join(t.__name__ for t in expected)
         raise ConfigError(f"{source}: '{name}' must be {kinds}, got {value!r}")
     return value
@@ -227,8 +241,9 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(f"{source}: dataset.task must be detect or segment")
     for metric, bar in config.fail_under.items():
         if metric not in METRICS:
-            raise ConfigError(f"{source}: fail_under: unknown metric '{metric}'."
-                              f"{did_you_mean(metric, METRICS)}")
+            raise ConfigError(
+                f"{source}: fail_under: unknown metric '{metric}'.{did_you_mean(metric, METRICS)}"
+            )
         if not isinstance(bar, (int, float)) or not 0 <= bar <= 1:
             raise ConfigError(f"{source}: fail_under.{metric} must be a number in [0, 1]")
     from distil.target_models.export import ModelFormat
@@ -236,5 +251,6 @@ def _check_values(config: RunConfig) -> None:
     allowed = [f.value for f in ModelFormat]
     for fmt in config.export.formats:
         if fmt not in allowed:
-            raise ConfigError(f"{source}: export.formats: unknown format '{fmt}'."
-                              f"{did_you_mean(fmt, allowed)}")
+            raise ConfigError(
+                f"{source}: export.formats: unknown format '{fmt}'.{did_you_mean(fmt, allowed)}"
+            )

@@ -34,8 +34,13 @@ class RunResult:
     report: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": self.run_dir, "stages": self.stages, "metrics": self.metrics,
-                "missed_bars": self.missed_bars, "report": self.report}
+        return {
+            "run_dir": self.run_dir,
+            "stages": self.stages,
+            "metrics": self.metrics,
+            "missed_bars": self.missed_bars,
+            "report": self.report,
+        }
 
 
 def _digest(*parts: Any) -> str:
@@ -46,16 +51,16 @@ def _digest(*parts: Any) -> str:
 class _State:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / STATE_FILE
-        self.data: dict[str, Any] = (json.loads(self.path.read_text())
-                                     if self.path.is_file() else {"stages": {}})
+        self.data: dict[str, Any] = (
+            json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
+        )
 
     def done(self, stage: str, key: str) -> dict[str, Any] | None:
         entry = self.data["stages"].get(stage)
         return entry["result"] if entry and entry.get("key") == key else None
 
     def record(self, stage: str, key: str, result: dict[str, Any], seconds: float) -> None:
-        self.data["stages"][stage] = {"key": key, "result": result,
-                                      "seconds": round(seconds, 2)}
+        self.data["stages"][stage] = {"key": key, "result": result, "seconds": round(seconds, 2)}
         atomic_write_json(self.path, self.data)
 
 
@@ -87,15 +92,22 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
 
     stage("label", lambda: _label(config, ontology, run_dir))
     stage("dataset", lambda: _dataset(config, run_dir))
-    train_key = _digest(ontology_text, config.section_dict("label"),
-                        config.section_dict("dataset"), config.section_dict("train"))
+    train_key = _digest(
+        ontology_text,
+        config.section_dict("label"),
+        config.section_dict("dataset"),
+        config.section_dict("train"),
+    )
     trained = stage("train", lambda: _train(config, run_dir, train_key), key=train_key)
     evaluation = stage("eval", lambda: _eval(config, run_dir, trained))
     export_key = _digest(train_key, config.section_dict("export"))
     stage("export", lambda: _export(config, trained), key=export_key)
     result.metrics = evaluation["student"]["metrics"]
-    result.missed_bars = [f"{k} {result.metrics[k]:.4f} < {v}"
-                          for k, v in config.fail_under.items() if result.metrics[k] < v]
+    result.missed_bars = [
+        f"{k} {result.metrics[k]:.4f} < {v}"
+        for k, v in config.fail_under.items()
+        if result.metrics[k] < v
+    ]
     report = stage("report", lambda: _report(run_dir, state, result))
     result.report = report["html"]
     return result
@@ -116,14 +128,20 @@ def _label(config: RunConfig, ontology, run_dir: Path) -> dict[str, Any]:
     segmenter = config.label.segmenter
     if segmenter.lower() != "none":
         resolve(segmenter, "segmenter")
-    model = load_base_model(config.label.detector, segmenter, device=config.label.device,
-                            half=config.label.half)
+    model = load_base_model(
+        config.label.detector, segmenter, device=config.label.device, half=config.label.half
+    )
     check = getattr(model.detector, "check_ontology", None)
     if check:
         check(ontology)
-    summary = label_images([Path(p) for p in config.inputs], ontology, model,
-                           run_dir / "label", batch_size=config.label.batch_size,
-                           store_threshold=config.label.store_threshold)
+    summary = label_images(
+        [Path(p) for p in config.inputs],
+        ontology,
+        model,
+        run_dir / "label",
+        batch_size=config.label.batch_size,
+        store_threshold=config.label.store_threshold,
+    )
     return summary.to_dict()
 
 
@@ -131,9 +149,15 @@ def _dataset(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     from distil.datasets import ExportOptions, ExportTask, ImageMode, export_dataset, parse_split
 
     d = config.dataset
-    options = ExportOptions(task=ExportTask(d.task), box_threshold=d.box_threshold,
-                            text_threshold=d.text_threshold, nms_iou=d.nms_iou,
-                            split=parse_split(d.split), seed=d.seed, images=ImageMode(d.images))
+    options = ExportOptions(
+        task=ExportTask(d.task),
+        box_threshold=d.box_threshold,
+        text_threshold=d.text_threshold,
+        nms_iou=d.nms_iou,
+        split=parse_split(d.split),
+        seed=d.seed,
+        images=ImageMode(d.images),
+    )
     summary = export_dataset(run_dir / "label", run_dir / "dataset", options)
     if not summary.images_per_split.get("train"):
         raise ValueError("the dataset has no training images: label more images")
@@ -148,19 +172,34 @@ def _train(config: RunConfig, run_dir: Path, key: str) -> dict[str, Any]:
     if (train_dir / "weights" / "last.pt").is_file():
         previous = json.loads((run_dir / STATE_FILE).read_text()).get("train_key")
         if previous not in (None, key):
-            raise ValueError(f"{train_dir} was trained with other settings; choose another "
-                             "run name (name=...) or delete that folder")
+            raise ValueError(
+                f"{train_dir} was trained with other settings; choose another "
+                "run name (name=...) or delete that folder"
+            )
         logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
         return student.resume(train_dir).to_dict()
     state = _State(run_dir)
     state.data["train_key"] = key
     atomic_write_json(state.path, state.data)
     t = config.train
-    options = {"epochs": t.epochs, "imgsz": t.imgsz, "batch": t.batch, "patience": t.patience,
-               "workers": t.workers, "seed": t.seed, **t.options}
-    return student.train(run_dir / "dataset", model=t.model, project=run_dir, name="train",
-                         device=t.device, weights_dir=Path(t.weights_dir) if t.weights_dir
-                         else None, **options).to_dict()
+    options = {
+        "epochs": t.epochs,
+        "imgsz": t.imgsz,
+        "batch": t.batch,
+        "patience": t.patience,
+        "workers": t.workers,
+        "seed": t.seed,
+        **t.options,
+    }
+    return student.train(
+        run_dir / "dataset",
+        model=t.model,
+        project=run_dir,
+        name="train",
+        device=t.device,
+        weights_dir=Path(t.weights_dir) if t.weights_dir else None,
+        **options,
+    ).to_dict()
 
 
 def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
@@ -170,17 +209,31 @@ def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str
     out: dict[str, Any] = {}
     if e.ground_truth:
         truth, split = Path(e.ground_truth), e.split
-        labels = evaluate_path(run_dir / "dataset", truth, split=split, sweep=e.sweep,
-                               sweep_out=run_dir / "ontology_swept.yaml")
+        labels = evaluate_path(
+            run_dir / "dataset",
+            truth,
+            split=split,
+            sweep=e.sweep,
+            sweep_out=run_dir / "ontology_swept.yaml",
+        )
         out["labels"] = labels.to_dict()
         against = f"ground truth {truth}"
     else:
         truth, split = run_dir / "dataset", "val"
         against = "the auto-labels of the val split (no eval.ground_truth given)"
-    student = evaluate_path(Path(trained["best"]), truth, split=split, conf=e.conf,
-                            imgsz=config.train.imgsz, device=config.train.device)
-    out["student"] = {**student.to_dict(), "against": against,
-                      "metrics": {m: student.metric(m) for m in METRICS}}
+    student = evaluate_path(
+        Path(trained["best"]),
+        truth,
+        split=split,
+        conf=e.conf,
+        imgsz=config.train.imgsz,
+        device=config.train.device,
+    )
+    out["student"] = {
+        **student.to_dict(),
+        "against": against,
+        "metrics": {m: student.metric(m) for m in METRICS},
+    }
     atomic_write_json(run_dir / "eval.json", out)
     return out
 
@@ -189,13 +242,14 @@ def _export(config: RunConfig, trained: dict[str, Any]) -> dict[str, Any]:
     from distil.target_models import ModelFormat, export_student, onnx_latency
 
     imgsz = config.export.imgsz or config.train.imgsz
-    exports = [export_student(Path(trained["best"]), ModelFormat(f), imgsz=imgsz).to_dict()
-               for f in config.export.formats]
+    exports = [
+        export_student(Path(trained["best"]), ModelFormat(f), imgsz=imgsz).to_dict()
+        for f in config.export.formats
+    ]
     latency = []
     onnx = next((e["path"] for e in exports if e["format"] == "onnx"), None)
     if config.export.benchmark and onnx:
-        latency.append(onnx_latency(Path(onnx), imgsz, runs=config.export.benchmark_runs)
-                       .to_dict())
+        latency.append(onnx_latency(Path(onnx), imgsz, runs=config.export.benchmark_runs).to_dict())
     return {"exports": exports, "latency": latency}
 
 

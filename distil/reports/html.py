@@ -31,8 +31,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
         return html.escape("-" if value is None else str(value))
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -43,13 +42,38 @@ def _image(path: Path | None, root: Path, alt: str) -> str:
 
 
 def _eval_table(report: dict[str, Any]) -> str:
-    rows = [[c["name"], c["ground_truth"], c["predictions"], c["map50_95"], c["map50"],
-             c["threshold"], c["precision"], c["recall"], c["f1"], c.get("best_threshold")]
-            for c in report["classes"]]
-    rows.append(["all", "", "", report["map50_95"], report["map50"], "", report["precision"],
-                 report["recall"], report["f1"], ""])
-    return _table(["class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1",
-                   "best F1 thr"], rows)
+    rows = [
+        [
+            c["name"],
+            c["ground_truth"],
+            c["predictions"],
+            c["map50_95"],
+            c["map50"],
+            c["threshold"],
+            c["precision"],
+            c["recall"],
+            c["f1"],
+            c.get("best_threshold"),
+        ]
+        for c in report["classes"]
+    ]
+    rows.append(
+        [
+            "all",
+            "",
+            "",
+            report["map50_95"],
+            report["map50"],
+            "",
+            report["precision"],
+            report["recall"],
+            report["f1"],
+            "",
+        ]
+    )
+    return _table(
+        ["class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1", "best F1 thr"], rows
+    )
 
 
 def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[str]) -> Path:
@@ -57,12 +81,15 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     run_dir = Path(run_dir)
     root = run_dir / "report"
     root.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>distil run: {html.escape(run_dir.name)}</h1>",
-             f"<p>{html.escape(str(run_dir.resolve()))} &middot; distil {__version__} &middot; "
-             f"{dt.datetime.now().isoformat(timespec='seconds')}</p>"]
+    parts = [
+        f"<h1>distil run: {html.escape(run_dir.name)}</h1>",
+        f"<p>{html.escape(str(run_dir.resolve()))} &middot; distil {__version__} &middot; "
+        f"{dt.datetime.now().isoformat(timespec='seconds')}</p>",
+    ]
     if missed_bars:
-        parts.append(f"<p class='bad'>Quality gate failed: {html.escape('; '.join(missed_bars))}"
-                     "</p>")
+        parts.append(
+            f"<p class='bad'>Quality gate failed: {html.escape('; '.join(missed_bars))}</p>"
+        )
     parts += _labels_section(run_dir, root, stages)
     parts += _training_section(run_dir, root, stages)
     parts += _eval_section(stages)
@@ -70,9 +97,12 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     card = run_dir / "dataset" / "README.md"
     if card.is_file():
         parts += ["<h2>Dataset card</h2>", f"<pre>{html.escape(card.read_text())}</pre>"]
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>distil "
-            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
-            + "\n".join(parts) + "</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>distil "
+        f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>"
+    )
     path = root / "index.html"
     atomic_write_text(path, page)
     return path
@@ -84,23 +114,37 @@ def _labels_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     parts = ["<h2>Labels</h2>"]
     if label:
         skipped = label.get("skipped") or []
-        parts.append(_table(["images", "labeled now", "already labeled", "skipped", "img/s"],
-                            [[label["images"], label["labeled"], label["already_labeled"],
-                              len(skipped), label["images_per_s"]]]))
+        parts.append(
+            _table(
+                ["images", "labeled now", "already labeled", "skipped", "img/s"],
+                [
+                    [
+                        label["images"],
+                        label["labeled"],
+                        label["already_labeled"],
+                        len(skipped),
+                        label["images_per_s"],
+                    ]
+                ],
+            )
+        )
         if skipped:
-            parts.append(_table(["skipped file", "reason"],
-                                [[s["path"], s["reason"]] for s in skipped]))
+            parts.append(
+                _table(["skipped file", "reason"], [[s["path"], s["reason"]] for s in skipped])
+            )
     if dataset:
         counts = dataset["instances_per_class"]
-        parts.append(_image(plots.class_histogram(counts, root / "classes.png"), root,
-                            "instances per class"))
+        parts.append(
+            _image(plots.class_histogram(counts, root / "classes.png"), root, "instances per class")
+        )
         parts.append(_table(["split", "images"], list(dataset["images_per_split"].items())))
     parts += _label_statistics(run_dir, root)
     try:
         from distil.reports.preview import render_preview
 
-        grid, _ = render_preview(run_dir / "label", root / "samples.png", num=12, columns=4,
-                                 cell=320)
+        grid, _ = render_preview(
+            run_dir / "label", root / "samples.png", num=12, columns=4, cell=320
+        )
         parts += ["<h3>Sample labels</h3>", _image(grid, root, "sample labels")]
     except Exception as e:  # noqa: BLE001 - a report without the grid is still a report
         logger.warning("sample grid not drawn: %s", e)
@@ -118,16 +162,33 @@ def _label_statistics(run_dir: Path, root: Path) -> list[str]:
     labels = label_predictions(run_dir / "label", json.loads(card.read_text()))
     per_image, scores = [], []
     for detections in labels.images.values():
-        kept = [s for c, s in zip(detections.class_id, detections.confidence, strict=True)
-                if s >= labels.thresholds[int(c)]]
+        kept = [
+            s
+            for c, s in zip(detections.class_id, detections.confidence, strict=True)
+            if s >= labels.thresholds[int(c)]
+        ]
         per_image.append(len(kept))
         scores += [float(s) for s in kept]
     top = max(per_image, default=0)
     return [
-        _image(plots.histogram(per_image, root / "boxes_per_image.png", "boxes per image",
-                               "boxes", bins=list(range(top + 2))), root, "boxes per image"),
-        _image(plots.histogram(scores, root / "confidence.png", "label confidence",
-                               "score", bins=20), root, "confidence") if scores else "",
+        _image(
+            plots.histogram(
+                per_image,
+                root / "boxes_per_image.png",
+                "boxes per image",
+                "boxes",
+                bins=list(range(top + 2)),
+            ),
+            root,
+            "boxes per image",
+        ),
+        _image(
+            plots.histogram(scores, root / "confidence.png", "label confidence", "score", bins=20),
+            root,
+            "confidence",
+        )
+        if scores
+        else "",
     ]
 
 
@@ -136,12 +197,13 @@ def _training_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     if not trained:
         return []
     start = "pretrained " if trained["pretrained"] else "random weights, "
-    parts = ["<h2>Student training</h2>",
-             f"<p>{html.escape(trained['model'])} ({start}{trained['task']}) on "
-             f"{html.escape(str(trained['device']))}, {trained['epochs']} epochs, "
-             f"{trained['elapsed_s']:.0f} s &rarr; {html.escape(trained['best'])}</p>"]
-    curves = plots.training_curves(Path(trained["run_dir"]) / "results.csv",
-                                   root / "training.png")
+    parts = [
+        "<h2>Student training</h2>",
+        f"<p>{html.escape(trained['model'])} ({start}{trained['task']}) on "
+        f"{html.escape(str(trained['device']))}, {trained['epochs']} epochs, "
+        f"{trained['elapsed_s']:.0f} s &rarr; {html.escape(trained['best'])}</p>",
+    ]
+    curves = plots.training_curves(Path(trained["run_dir"]) / "results.csv", root / "training.png")
     parts.append(_image(curves, root, "training curves"))
     return parts
 
@@ -154,8 +216,9 @@ def _eval_section(stages: dict) -> list[str]:
     if "labels" in evaluation:
         parts += ["<h3>Auto-labels vs ground truth</h3>", _eval_table(evaluation["labels"])]
         if evaluation["labels"].get("sweep_ontology"):
-            parts.append(f"<p>Tuned thresholds: {html.escape(evaluation['labels']['sweep_ontology'])}"
-                         "</p>")
+            parts.append(
+                f"<p>Tuned thresholds: {html.escape(evaluation['labels']['sweep_ontology'])}</p>"
+            )
     student = evaluation["student"]
     parts += [f"<h3>Student vs {html.escape(student['against'])}</h3>", _eval_table(student)]
     return parts
@@ -165,15 +228,37 @@ def _export_section(stages: dict) -> list[str]:
     exported = stages.get("export", {}).get("result")
     if not exported:
         return []
-    parts = ["<h2>Export and latency</h2>",
-             _table(["format", "file", "imgsz", "check"],
-                    [[e["format"], e["path"], e["imgsz"],
-                      (f"max diff {e['check']['max_abs_diff']:.2g}" if e.get("check") else "")]
-                     for e in exported["exports"]])]
+    parts = [
+        "<h2>Export and latency</h2>",
+        _table(
+            ["format", "file", "imgsz", "check"],
+            [
+                [
+                    e["format"],
+                    e["path"],
+                    e["imgsz"],
+                    (f"max diff {e['check']['max_abs_diff']:.2g}" if e.get("check") else ""),
+                ]
+                for e in exported["exports"]
+            ],
+        ),
+    ]
     if exported["latency"]:
-        parts.append(_table(["model", "provider", "input", "mean ms", "p50 ms", "p95 ms",
-                             "img/s"],
-                            [[Path(r["model"]).name, r["provider"], "x".join(map(str, r["input"])),
-                              r["mean_ms"], r["p50_ms"], r["p95_ms"], r["images_per_s"]]
-                             for r in exported["latency"]]))
+        parts.append(
+            _table(
+                ["model", "provider", "input", "mean ms", "p50 ms", "p95 ms", "img/s"],
+                [
+                    [
+                        Path(r["model"]).name,
+                        r["provider"],
+                        "x".join(map(str, r["input"])),
+                        r["mean_ms"],
+                        r["p50_ms"],
+                        r["p95_ms"],
+                        r["images_per_s"],
+                    ]
+                    for r in exported["latency"]
+                ],
+            )
+        )
     return parts

@@ -36,8 +36,9 @@ def class_histogram(counts: dict[str, int], path: Path) -> Path:
     return _save(fig, path)
 
 
-def histogram(values: list[float], path: Path, title: str, xlabel: str, bins: int | list = 20
-              ) -> Path:
+def histogram(
+    values: list[float], path: Path, title: str, xlabel: str, bins: int | list = 20
+) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.hist(values, bins=bins, color="#e07b39", edgecolor="white")
@@ -62,8 +63,7 @@ def training_curves(results_csv: Path, path: Path) -> Path | None:
         if key.endswith("_loss"):
             losses.plot(epochs, [float(r[key]) for r in rows], label=key, marker=".")
         elif key.startswith("metrics/mAP"):
-            maps.plot(epochs, [float(r[key]) for r in rows], label=key.split("/")[-1],
-                      marker=".")
+            maps.plot(epochs, [float(r[key]) for r in rows], label=key.split("/")[-1], marker=".")
     losses.set_title("losses")
     maps.set_title("validation mAP")
     for ax in (losses, maps):

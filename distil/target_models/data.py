@@ -23,10 +23,14 @@ def find_data_yaml(dataset: Path) -> Path:
     if not dataset.exists():
         raise FileNotFoundError(f"dataset not found: {dataset}")
     if (dataset / "annotations").is_dir():
-        raise ValueError(f"{dataset} is a COCO dataset; students train on YOLO datasets: "
-                         "export it again with `distil export ... --format yolo`")
-    raise FileNotFoundError(f"{dataset} has no {DATA_YAML}; pass a YOLO dataset folder "
-                            "(as written by `distil export`) or its data.yaml")
+        raise ValueError(
+            f"{dataset} is a COCO dataset; students train on YOLO datasets: "
+            "export it again with `distil export ... --format yolo`"
+        )
+    raise FileNotFoundError(
+        f"{dataset} has no {DATA_YAML}; pass a YOLO dataset folder "
+        "(as written by `distil export`) or its data.yaml"
+    )
 
 
 def dataset_task(data_yaml: Path) -> StudentTask:

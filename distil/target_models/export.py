@@ -63,9 +63,15 @@ def check_format_available(format: ModelFormat) -> None:
             raise ValueError("--format engine (TensorRT) needs an NVIDIA GPU")
 
 
-def export_student(weights: Path, format: ModelFormat | str = ModelFormat.ONNX, imgsz: int = 640,
-                   half: bool = False, dynamic: bool = False, check: bool = True,
-                   device: str = "cpu") -> ExportResult:
+def export_student(
+    weights: Path,
+    format: ModelFormat | str = ModelFormat.ONNX,
+    imgsz: int = 640,
+    half: bool = False,
+    dynamic: bool = False,
+    check: bool = True,
+    device: str = "cpu",
+) -> ExportResult:
     """Export `weights` next to it (Ultralytics naming: best.onnx, best_openvino_model/...)."""
     format = ModelFormat(format)
     weights = Path(weights)
@@ -74,16 +80,19 @@ def export_student(weights: Path, format: ModelFormat | str = ModelFormat.ONNX, 
     check_format_available(format)
     yolo = import_ultralytics().YOLO(str(weights))
     start = time.perf_counter()
-    path = yolo.export(format=format.value, imgsz=imgsz, half=half, dynamic=dynamic,
-                       device=device, verbose=False)
+    path = yolo.export(
+        format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device, verbose=False
+    )
     if not path:
         raise RuntimeError(f"Ultralytics could not export {weights} to {format.value}")
     result = ExportResult(str(path), format.value, imgsz, round(time.perf_counter() - start, 2))
     if format is ModelFormat.ONNX and check:
         result.check = check_onnx(weights, Path(path), imgsz)
         if not result.check["passed"]:
-            raise RuntimeError(f"{path} does not match PyTorch: max abs difference "
-                               f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}")
+            raise RuntimeError(
+                f"{path} does not match PyTorch: max abs difference "
+                f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
+            )
     return result
 
 
@@ -111,6 +120,10 @@ def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dic
             raise RuntimeError(f"{onnx_path}: output shape {out.shape} != PyTorch {ref.shape}")
         diffs.append(float(np.abs(ref - out).max()))
     max_diff = max(diffs)
-    return {"runtime": f"onnxruntime {ort.__version__}", "input": [1, 3, height, width],
-            "max_abs_diff": max_diff, "tolerance": ONNX_CHECK_ATOL,
-            "passed": max_diff <= ONNX_CHECK_ATOL}
+    return {
+        "runtime": f"onnxruntime {ort.__version__}",
+        "input": [1, 3, height, width],
+        "max_abs_diff": max_diff,
+        "tolerance": ONNX_CHECK_ATOL,
+        "passed": max_diff <= ONNX_CHECK_ATOL,
+    }

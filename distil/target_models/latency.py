@@ -28,8 +28,9 @@ class Latency:
         return asdict(self)
 
 
-def onnx_latency(model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5,
-                 threads: int | None = None) -> Latency:
+def onnx_latency(
+    model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5, threads: int | None = None
+) -> Latency:
     """Time the ONNX model alone (batch 1), on the best onnxruntime provider present."""
     import onnxruntime as ort
 
@@ -54,8 +55,11 @@ def onnx_latency(model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5,
         times.append((time.perf_counter() - start) * 1000)
     times_ms = np.array(times)
     return Latency(
-        model=str(model), runtime=f"onnxruntime {ort.__version__}",
-        provider=session.get_providers()[0], input=[1, 3, height, width], runs=runs,
+        model=str(model),
+        runtime=f"onnxruntime {ort.__version__}",
+        provider=session.get_providers()[0],
+        input=[1, 3, height, width],
+        runs=runs,
         mean_ms=round(float(times_ms.mean()), 3),
         p50_ms=round(float(np.percentile(times_ms, 50)), 3),
         p95_ms=round(float(np.percentile(times_ms, 95)), 3),

@@ -22,9 +22,15 @@ class PredictSummary:
         return asdict(self)
 
 
-def predict_student(yolo, sources: list[Path], out_dir: Path | None = None, conf: float = 0.25,
-                    imgsz: int | None = None, device: str = "auto",
-                    save_images: bool = True) -> PredictSummary:
+def predict_student(
+    yolo,
+    sources: list[Path],
+    out_dir: Path | None = None,
+    conf: float = 0.25,
+    imgsz: int | None = None,
+    device: str = "auto",
+    save_images: bool = True,
+) -> PredictSummary:
     """Predict with a loaded Ultralytics model; streams, so long videos use flat memory.
 
     Writes `out_dir/<name>.jpg|.mp4` (annotated) and `out_dir/labels/<name>.txt` (YOLO
@@ -42,12 +48,20 @@ def predict_student(yolo, sources: list[Path], out_dir: Path | None = None, conf
     frames = 0
     for source in sources:
         results = yolo.predict(
-            str(source), conf=conf, device=device_arg, stream=True, verbose=False,
-            save=save_images, save_txt=True, save_conf=True, project=str(out_dir.resolve().parent),
-            name=out_dir.name, exist_ok=True, **({"imgsz": imgsz} if imgsz else {}),
+            str(source),
+            conf=conf,
+            device=device_arg,
+            stream=True,
+            verbose=False,
+            save=save_images,
+            save_txt=True,
+            save_conf=True,
+            project=str(out_dir.resolve().parent),
+            name=out_dir.name,
+            exist_ok=True,
+            **({"imgsz": imgsz} if imgsz else {}),
         )
         for result in results:
             frames += 1
             counts.update(result.names[int(c)] for c in result.boxes.cls.tolist())
-    return PredictSummary(str(out_dir), frames, dict(counts),
-                          round(time.perf_counter() - start, 2))
+    return PredictSummary(str(out_dir), frames, dict(counts), round(time.perf_counter() - start, 2))

@@ -27,8 +27,19 @@ DEFAULT_STUDENT = "yolo11n"
 WEIGHTS_DIR_ENV = "DISTIL_WEIGHTS_DIR"
 TRAIN_DONE_FILE = "distil_train.json"
 # Keys distil sets itself; the rest of Ultralytics' settings pass through.
-MANAGED_KEYS = {"model", "data", "project", "name", "exist_ok", "device", "mode", "task",
-                "resume", "source", "format"}
+MANAGED_KEYS = {
+    "model",
+    "data",
+    "project",
+    "name",
+    "exist_ok",
+    "device",
+    "mode",
+    "task",
+    "resume",
+    "source",
+    "format",
+}
 
 
 @dataclass
@@ -109,8 +120,10 @@ def resolve_student(
     if task is StudentTask.SEGMENT and not name.endswith("-seg"):
         name += "-seg"
     elif task is StudentTask.DETECT and name.endswith("-seg"):
-        raise ValueError(f"--model {model} is a segmentation model but the dataset has boxes "
-                         "only: use a detect model or export with --task segment")
+        raise ValueError(
+            f"--model {model} is a segmentation model but the dataset has boxes "
+            "only: use a detect model or export with --task segment"
+        )
     for folder in weights_dirs(weights_dir):
         candidate = folder / f"{name}.pt"
         if candidate.is_file():
@@ -126,9 +139,11 @@ def _check_yaml_exists(name: str) -> None:
     try:
         yaml_model_load(name)
     except FileNotFoundError:
-        raise ValueError(f"unknown student model '{name[:-5]}': expected a .pt file or an "
-                         "Ultralytics model name such as yolo11n, yolo11s, yolov8n, "
-                         "yolo11n-seg") from None
+        raise ValueError(
+            f"unknown student model '{name[:-5]}': expected a .pt file or an "
+            "Ultralytics model name such as yolo11n, yolo11s, yolov8n, "
+            "yolo11n-seg"
+        ) from None
 
 
 def ultralytics_device(device: str, purpose: str = "training") -> str:
@@ -167,17 +182,27 @@ class YoloStudent(TargetModel):
         device_arg = ultralytics_device(device)
         run_dir = Path(project) / name if name else increment_path(Path(project) / "exp")
         if (run_dir / "weights" / "last.pt").exists():
-            raise FileExistsError(f"{run_dir} already holds a training run: resume it with "
-                                  f"--resume {run_dir} or choose another --name")
+            raise FileExistsError(
+                f"{run_dir} already holds a training run: resume it with "
+                f"--resume {run_dir} or choose another --name"
+            )
         if not source.pretrained:
-            logger.warning("no local %s.pt (looked in: %s): training %s from random weights",
-                           Path(source.model).stem,
-                           ", ".join(map(str, weights_dirs(weights_dir))) or "no weights dir",
-                           source.model)
+            logger.warning(
+                "no local %s.pt (looked in: %s): training %s from random weights",
+                Path(source.model).stem,
+                ", ".join(map(str, weights_dirs(weights_dir))) or "no weights dir",
+                source.model,
+            )
         yolo = import_ultralytics().YOLO(source.model, task=source.task.value)
         start = time.perf_counter()
-        yolo.train(data=str(data_yaml.resolve()), project=str(run_dir.parent.resolve()),
-                   name=run_dir.name, exist_ok=True, device=device_arg, **options)
+        yolo.train(
+            data=str(data_yaml.resolve()),
+            project=str(run_dir.parent.resolve()),
+            name=run_dir.name,
+            exist_ok=True,
+            device=device_arg,
+            **options,
+        )
         return self._finish(yolo, run_dir, source, device_arg, start, resumed=False)
 
     def resume(self, run_dir: Path) -> TrainResult:
@@ -191,8 +216,9 @@ class YoloStudent(TargetModel):
             raise FileNotFoundError(f"{run_dir} has no weights/last.pt to resume from")
         yolo = import_ultralytics().YOLO(str(last))
         args = yolo.ckpt.get("train_args", {}) if yolo.ckpt else {}
-        source = StudentSource(str(args.get("model", last)), bool(args.get("pretrained")),
-                               StudentTask(yolo.task))
+        source = StudentSource(
+            str(args.get("model", last)), bool(args.get("pretrained")), StudentTask(yolo.task)
+        )
         start = time.perf_counter()
         yolo.train(resume=True)
         return self._finish(yolo, run_dir, source, str(args.get("device")), start, resumed=True)
@@ -202,11 +228,17 @@ class YoloStudent(TargetModel):
         save_dir = Path(trainer.save_dir)
         metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}
         result = TrainResult(
-            run_dir=str(save_dir), best=str(save_dir / "weights" / "best.pt"),
-            last=str(save_dir / "weights" / "last.pt"), model=source.model,
-            pretrained=source.pretrained, task=source.task.value, device=device,
-            epochs=int(trainer.epochs), metrics=metrics,
-            elapsed_s=round(time.perf_counter() - start, 1), resumed=resumed,
+            run_dir=str(save_dir),
+            best=str(save_dir / "weights" / "best.pt"),
+            last=str(save_dir / "weights" / "last.pt"),
+            model=source.model,
+            pretrained=source.pretrained,
+            task=source.task.value,
+            device=device,
+            epochs=int(trainer.epochs),
+            metrics=metrics,
+            elapsed_s=round(time.perf_counter() - start, 1),
+            resumed=resumed,
         )
         atomic_write_json(save_dir / TRAIN_DONE_FILE, result.to_dict())
         self.weights = Path(result.best)

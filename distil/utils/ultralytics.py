@@ -46,8 +46,9 @@ def _use_local_fonts() -> None:
         ):
             return original(font)
         fallback = font_manager.findfont("DejaVu Sans")
-        logger.debug("font %s is not installed; plots use %s instead of downloading it", font,
-                     fallback)
+        logger.debug(
+            "font %s is not installed; plots use %s instead of downloading it", font, fallback
+        )
         return fallback
 
     for module in (checks, data_utils, plotting):

@@ -24,8 +24,24 @@ def test_help_on_every_new_command():
 def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = make_shapes_dataset(tmp_path / "shapes", images=12)
-    result = invoke("train", data, "--epochs", 1, "--imgsz", 64, "--batch", 4, "--workers", 0,
-                    "--device", "cpu", "--set", "plots=false", "--json", "-q")
+    result = invoke(
+        "train",
+        data,
+        "--epochs",
+        1,
+        "--imgsz",
+        64,
+        "--batch",
+        4,
+        "--workers",
+        0,
+        "--device",
+        "cpu",
+        "--set",
+        "plots=false",
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout)
     assert trained["run_dir"].endswith("runs/train/exp") and trained["epochs"] == 1
@@ -33,15 +49,36 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     typo = invoke("train", data, "--set", "mosiac=0.5", "-q")
     assert typo.exit_code == EXIT_USAGE and "Did you mean 'mosaic'" in typo.output
 
-    result = invoke("eval", data, "-g", data, "--split", "val", "--json", "-q",
-                    "--fail-under", "map50=0.99,f1=1")
+    result = invoke(
+        "eval",
+        data,
+        "-g",
+        data,
+        "--split",
+        "val",
+        "--json",
+        "-q",
+        "--fail-under",
+        "map50=0.99,f1=1",
+    )
     assert result.exit_code == 0, result.output  # the labels judged against themselves
     report = json.loads(result.stdout)
     assert report["map50_95"] == pytest.approx(1.0) and report["images"] == 3
     assert (tmp_path / "runs/eval/exp/eval.json").is_file()
 
-    result = invoke("eval", trained["best"], "-g", data, "--imgsz", 64, "--device", "cpu",
-                    "--fail-under", "map50=0.99", "-q")
+    result = invoke(
+        "eval",
+        trained["best"],
+        "-g",
+        data,
+        "--imgsz",
+        64,
+        "--device",
+        "cpu",
+        "--fail-under",
+        "map50=0.99",
+        "-q",
+    )
     assert result.exit_code == EXIT_QUALITY and "below the bar" in result.output
     bad = invoke("eval", data, "-g", data, "--fail-under", "mAP=0.5", "-q")
     assert bad.exit_code == EXIT_USAGE and "unknown metric" in bad.output
@@ -57,8 +94,17 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["latency"][0]["input"] == [1, 3, 64, 64]
 
-    result = invoke("predict", trained["best"], data / "images/val", "--conf", 0.5, "--device",
-                    "cpu", "--json", "-q")
+    result = invoke(
+        "predict",
+        trained["best"],
+        data / "images/val",
+        "--conf",
+        0.5,
+        "--device",
+        "cpu",
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["frames"] == 3
 
@@ -67,12 +113,26 @@ def test_run_gate_and_config_errors(tmp_path, monkeypatch, tiny_grounding_dino):
     monkeypatch.chdir(tmp_path)
     data = make_shapes_dataset(tmp_path / "shapes", images=8)
     (tmp_path / "onto.yaml").write_text("box_threshold: 0.0\nclasses:\n  square: square\n")
-    config = {"inputs": str(data / "images"), "ontology": "onto.yaml", "name": "gate",
-              "label": {"detector": tiny_grounding_dino, "segmenter": "none", "device": "cpu",
-                        "store_threshold": 0.0},
-              "train": {"epochs": 1, "imgsz": 64, "batch": 4, "workers": 0, "device": "cpu",
-                        "options": {"plots": False}},
-              "export": {"benchmark": False}}
+    config = {
+        "inputs": str(data / "images"),
+        "ontology": "onto.yaml",
+        "name": "gate",
+        "label": {
+            "detector": tiny_grounding_dino,
+            "segmenter": "none",
+            "device": "cpu",
+            "store_threshold": 0.0,
+        },
+        "train": {
+            "epochs": 1,
+            "imgsz": 64,
+            "batch": 4,
+            "workers": 0,
+            "device": "cpu",
+            "options": {"plots": False},
+        },
+        "export": {"benchmark": False},
+    }
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     result = invoke("run", tmp_path / "run.yaml", "--fail-under", "map50=1.0", "--json", "-q")
     assert result.exit_code == EXIT_QUALITY, result.output

@@ -20,15 +20,21 @@ from distil.datasets import (
 from distil.labeling import LabelStore
 from distil.ontologies import Ontology, OntologyError
 
-ONTO = Ontology.from_dict({
-    "box_threshold": 0.3,
-    "classes": {"car": ["car", "automobile"],
-                "dog": {"prompts": "dog", "box_threshold": 0.6, "min_area": 50}},
-})
-SETTINGS = {"detector": {"family": "crafted", "model": "m", "revision": "r"},
-            "segmenter": {"family": "crafted", "model": "s", "revision": "r"},
-            "prompts": [["car", ["car", "automobile"]], ["dog", ["dog"]]],
-            "store_threshold": 0.1}
+ONTO = Ontology.from_dict(
+    {
+        "box_threshold": 0.3,
+        "classes": {
+            "car": ["car", "automobile"],
+            "dog": {"prompts": "dog", "box_threshold": 0.6, "min_area": 50},
+        },
+    }
+)
+SETTINGS = {
+    "detector": {"family": "crafted", "model": "m", "revision": "r"},
+    "segmenter": {"family": "crafted", "model": "s", "revision": "r"},
+    "prompts": [["car", ["car", "automobile"]], ["dog", ["dog"]]],
+    "store_threshold": 0.1,
+}
 
 
 def det(rows, height=40, width=60) -> sv.Detections:
@@ -38,10 +44,13 @@ def det(rows, height=40, width=60) -> sv.Detections:
     for m, (x0, y0, x1, y1) in zip(masks, xyxy.astype(int), strict=True):
         m[y0:y1, x0:x1] = True
     prompt_id = np.array([r[5] for r in rows], dtype=int)
-    return sv.Detections(xyxy=xyxy, mask=masks, confidence=np.array([r[4] for r in rows]),
-                         class_id=np.array(ONTO.prompt_class_ids)[prompt_id],
-                         data={"prompt_id": prompt_id,
-                               "text_score": np.array([r[4] for r in rows])})
+    return sv.Detections(
+        xyxy=xyxy,
+        mask=masks,
+        confidence=np.array([r[4] for r in rows]),
+        class_id=np.array(ONTO.prompt_class_ids)[prompt_id],
+        data={"prompt_id": prompt_id, "text_score": np.array([r[4] for r in rows])},
+    )
 
 
 @pytest.fixture
@@ -49,9 +58,12 @@ def crafted_store(tmp_path) -> Path:
     images = tmp_path / "images"
     images.mkdir()
     rows = {
-        "a.jpg": [(10, 10, 30, 30, 0.9, 0), (11, 10, 30, 31, 0.8, 1),  # synonyms, one car
-                  (40, 5, 55, 35, 0.5, 2),  # dog below its 0.6 threshold
-                  (0, 0, 5, 5, 0.2, 0)],  # car below 0.3
+        "a.jpg": [
+            (10, 10, 30, 30, 0.9, 0),
+            (11, 10, 30, 31, 0.8, 1),  # synonyms, one car
+            (40, 5, 55, 35, 0.5, 2),  # dog below its 0.6 threshold
+            (0, 0, 5, 5, 0.2, 0),
+        ],  # car below 0.3
         "b.jpg": [(20, 10, 50, 30, 0.7, 2), (0, 0, 6, 6, 0.9, 2)],  # second dog too small
         "c.jpg": [],
     }
@@ -68,9 +80,10 @@ def crafted_store(tmp_path) -> Path:
 
 
 def read_labels(root: Path) -> dict[str, list[list[float]]]:
-    return {p.name: [[round(float(v), 6) for v in line.split()]
-                     for line in p.read_text().splitlines()]
-            for p in sorted(root.rglob("labels/*/*.txt"))}
+    return {
+        p.name: [[round(float(v), 6) for v in line.split()] for line in p.read_text().splitlines()]
+        for p in sorted(root.rglob("labels/*/*.txt"))
+    }
 
 
 def test_select_applies_thresholds_area_and_cross_prompt_nms(crafted_store):
@@ -94,7 +107,9 @@ def test_yolo_detect_export_exact(crafted_store, tmp_path):
     data = yaml.safe_load((tmp_path / "ds/data.yaml").read_text())
     assert data["names"] == {0: "car", 1: "dog"} and data["val"] == "images/train"
     card = json.loads((tmp_path / "ds/dataset_card.json").read_text())
-    assert card["classes"][1]["box_threshold"] == 0.6 and card["teacher"]["detector"]["model"] == "m"
+    assert (
+        card["classes"][1]["box_threshold"] == 0.6 and card["teacher"]["detector"]["model"] == "m"
+    )
     assert "validates on train" in " ".join(card["notes"])
     assert (tmp_path / "ds/README.md").read_text().startswith("# ds")
     source = crafted_store.parent / "images" / "a.jpg"
@@ -102,8 +117,17 @@ def test_yolo_detect_export_exact(crafted_store, tmp_path):
 
 
 def test_export_time_settings_change_output_without_models(crafted_store, tmp_path):
-    export_dataset(crafted_store, tmp_path / "ds", ExportOptions(
-        split=(1, 0, 0), box_threshold=0.1, text_threshold=0.1, classes=["car"], images=ImageMode.COPY))
+    export_dataset(
+        crafted_store,
+        tmp_path / "ds",
+        ExportOptions(
+            split=(1, 0, 0),
+            box_threshold=0.1,
+            text_threshold=0.1,
+            classes=["car"],
+            images=ImageMode.COPY,
+        ),
+    )
     labels = read_labels(tmp_path / "ds")
     assert [row[0] for row in labels["a.txt"]] == [0, 0]
     assert labels["b.txt"] == []
@@ -114,8 +138,11 @@ def test_export_time_settings_change_output_without_models(crafted_store, tmp_pa
 
 
 def test_yolo_segment_polygons(crafted_store, tmp_path):
-    export_dataset(crafted_store, tmp_path / "ds",
-                   ExportOptions(task=ExportTask.SEGMENT, split=(1, 0, 0), polygon_tolerance=0))
+    export_dataset(
+        crafted_store,
+        tmp_path / "ds",
+        ExportOptions(task=ExportTask.SEGMENT, split=(1, 0, 0), polygon_tolerance=0),
+    )
     row = read_labels(tmp_path / "ds")["a.txt"][0]
     assert row[0] == 0
     points = np.round(np.array(row[1:]).reshape(-1, 2) * [60, 40], 3)
@@ -123,11 +150,18 @@ def test_yolo_segment_polygons(crafted_store, tmp_path):
 
 
 def test_coco_round_trip_through_supervision(crafted_store, tmp_path):
-    export_dataset(crafted_store, tmp_path / "coco", ExportOptions(
-        format=ExportFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True))
+    export_dataset(
+        crafted_store,
+        tmp_path / "coco",
+        ExportOptions(
+            format=ExportFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True
+        ),
+    )
     dataset = sv.DetectionDataset.from_coco(
         images_directory_path=str(tmp_path / "coco/images/train"),
-        annotations_path=str(tmp_path / "coco/annotations/train.json"), force_masks=True)
+        annotations_path=str(tmp_path / "coco/annotations/train.json"),
+        force_masks=True,
+    )
     assert dataset.classes == ["car", "dog"]
     by_name = {Path(path).name: d for path, _, d in dataset}
     assert by_name["a.jpg"].xyxy.tolist() == [[10, 10, 30, 30]]

@@ -22,7 +22,11 @@ def test_single_rectangle_is_exact():
     result = mask_to_polygon(mask, tolerance=0)
     assert len(result.parts) == 1 and result.dropped_fragments == 0 and result.filled_holes == 0
     assert sorted(map(tuple, result.polygon.astype(int).tolist())) == [
-        (10, 5), (10, 14), (29, 5), (29, 14)]
+        (10, 5),
+        (10, 14),
+        (29, 5),
+        (29, 14),
+    ]
 
 
 def test_multi_part_mask_stays_one_instance_and_rasterizes_back():
@@ -65,5 +69,15 @@ def test_join_parts_bridges_at_closest_points():
     a = np.array([[0, 0], [2, 0], [2, 2], [0, 2]], np.float32)
     b = np.array([[5, 0], [7, 0], [7, 2], [5, 2]], np.float32)
     joined = join_parts([a, b])
-    assert joined.tolist() == [[0, 0], [2, 0], [5, 0], [7, 0], [7, 2], [5, 2], [5, 0], [2, 0],
-                               [2, 2], [0, 2]]
+    assert joined.tolist() == [
+        [0, 0],
+        [2, 0],
+        [5, 0],
+        [7, 0],
+        [7, 2],
+        [5, 2],
+        [5, 0],
+        [2, 0],
+        [2, 2],
+        [0, 2],
+    ]

@@ -18,14 +18,18 @@ from tests.synthetic import SHAPE_NAMES, make_shapes_dataset
 
 def boxes(rows, scores=None):
     rows = np.array(rows, dtype=float).reshape(-1, 5)
-    return sv.Detections(xyxy=rows[:, 1:], class_id=rows[:, 0].astype(int),
-                         confidence=np.ones(len(rows)) if scores is None else np.array(scores))
+    return sv.Detections(
+        xyxy=rows[:, 1:],
+        class_id=rows[:, 0].astype(int),
+        confidence=np.ones(len(rows)) if scores is None else np.array(scores),
+    )
 
 
 def test_perfect_predictions_score_one(tmp_path):
     truth = read_dataset(make_shapes_dataset(tmp_path / "ds", images=12))
-    predictions = PredictionSet(truth.names, {k: v.detections for k, v in truth.images.items()},
-                                {0: 0.5, 1: 0.5}, "student")
+    predictions = PredictionSet(
+        truth.names, {k: v.detections for k, v in truth.images.items()}, {0: 0.5, 1: 0.5}, "student"
+    )
     report = evaluate(predictions, truth)
     assert report.map50_95 == pytest.approx(1.0) and report.map50 == pytest.approx(1.0)
     assert report.precision == 1.0 and report.recall == 1.0 and report.f1 == 1.0
@@ -47,7 +51,9 @@ def test_shifted_boxes_give_the_hand_computed_map():
 
 def test_missing_and_extra_boxes_set_precision_and_recall():
     truth = LabeledSet(["a", "b"])
-    truth.add(LabeledImage("x", None, 200, 200, boxes([[0, 0, 0, 50, 50], [1, 100, 100, 150, 150]])))
+    truth.add(
+        LabeledImage("x", None, 200, 200, boxes([[0, 0, 0, 50, 50], [1, 100, 100, 150, 150]]))
+    )
     # One hit on class a, one false box of class a, class b missed.
     pred = {"x": boxes([[0, 0, 0, 50, 50], [0, 120, 0, 180, 40]], [0.9, 0.8])}
     report = evaluate(PredictionSet(["a", "b"], pred, {0: 0.5, 1: 0.5}, "labels"), truth)
@@ -60,8 +66,9 @@ def test_classes_are_matched_by_name_and_unknown_ones_are_reported():
     truth = LabeledSet(["Traffic_Light", "car"])
     truth.add(LabeledImage("x", None, 100, 100, boxes([[0, 0, 0, 10, 10]])))
     pred = {"x": boxes([[0, 50, 50, 60, 60], [1, 0, 0, 10, 10]], [0.9, 0.9])}
-    report = evaluate(PredictionSet(["dog", "traffic light"], pred, {0: 0.1, 1: 0.1},
-                                    "labels"), truth)
+    report = evaluate(
+        PredictionSet(["dog", "traffic light"], pred, {0: 0.1, 1: 0.1}, "labels"), truth
+    )
     assert report.classes_not_in_ground_truth == ["dog"]
     assert report.classes_not_predicted == ["car"]
     assert report.map50 == pytest.approx(1.0)
@@ -73,24 +80,38 @@ def test_images_are_matched_by_file_name():
     truth = LabeledSet(["a"])
     truth.add(LabeledImage("x", None, 100, 100, boxes([[0, 0, 0, 10, 10]])))
     with pytest.raises(ValueError, match="matched by file name"):
-        evaluate(PredictionSet(["a"], {"y": boxes([[0, 0, 0, 10, 10]])}, {0: 0.1}, "labels"),
-                 truth)
+        evaluate(PredictionSet(["a"], {"y": boxes([[0, 0, 0, 10, 10]])}, {0: 0.1}, "labels"), truth)
 
 
 def test_coco_ground_truth_gives_the_same_answer_as_yolo(tmp_path):
     root = make_shapes_dataset(tmp_path / "ds", images=8)
     yolo = read_dataset(root)
-    coco = {"images": [], "annotations": [],
-            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(SHAPE_NAMES)]}
+    coco = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(SHAPE_NAMES)],
+    }
     for image_id, image in enumerate(yolo.images.values(), 1):
-        coco["images"].append({"id": image_id, "file_name": image.path.name,
-                               "width": image.width, "height": image.height})
-        for (x1, y1, x2, y2), c in zip(image.detections.xyxy, image.detections.class_id,
-                                       strict=True):
-            coco["annotations"].append({"id": len(coco["annotations"]) + 1,
-                                        "image_id": image_id, "category_id": int(c) + 1,
-                                        "bbox": [float(x1), float(y1), float(x2 - x1),
-                                                 float(y2 - y1)], "iscrowd": 0})
+        coco["images"].append(
+            {
+                "id": image_id,
+                "file_name": image.path.name,
+                "width": image.width,
+                "height": image.height,
+            }
+        )
+        for (x1, y1, x2, y2), c in zip(
+            image.detections.xyxy, image.detections.class_id, strict=True
+        ):
+            coco["annotations"].append(
+                {
+                    "id": len(coco["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": int(c) + 1,
+                    "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                    "iscrowd": 0,
+                }
+            )
     (tmp_path / "gt.json").write_text(json.dumps(coco))
     report = evaluate_path(root, tmp_path / "gt.json")
     assert report.images == 8 and report.map50_95 == pytest.approx(1.0)
@@ -105,18 +126,33 @@ def test_label_map_equals_ultralytics_val_on_coco128(tmp_path):
     names = yaml.safe_load((COCO128 / "data.yaml").read_text())["names"]
     ontology = Ontology.from_dict({"classes": {n: n for n in names.values()}})
     teacher = GroundedModel(UltralyticsDetector(str(YOLO11N), device="cpu"))
-    label_images(COCO128 / "images", ontology, teacher, tmp_path / "run", batch_size=16,
-                 store_threshold=0.001)
-    export_dataset(tmp_path / "run", tmp_path / "ds",
-                   ExportOptions(box_threshold=0.001, split=(1.0, 0.0, 0.0)))
+    label_images(
+        COCO128 / "images",
+        ontology,
+        teacher,
+        tmp_path / "run",
+        batch_size=16,
+        store_threshold=0.001,
+    )
+    export_dataset(
+        tmp_path / "run", tmp_path / "ds", ExportOptions(box_threshold=0.001, split=(1.0, 0.0, 0.0))
+    )
     ours = evaluate_path(tmp_path / "ds", COCO128)
 
     data = yaml.safe_load((COCO128 / "data.yaml").read_text())
     data["path"] = str(COCO128)
     (tmp_path / "coco128.yaml").write_text(yaml.safe_dump(data))
     yolo = import_ultralytics().YOLO(str(YOLO11N))
-    theirs = yolo.val(data=str(tmp_path / "coco128.yaml"), imgsz=640, batch=16, device="cpu",
-                      plots=False, verbose=False, project=str(tmp_path), name="val").box
+    theirs = yolo.val(
+        data=str(tmp_path / "coco128.yaml"),
+        imgsz=640,
+        batch=16,
+        device="cpu",
+        plots=False,
+        verbose=False,
+        project=str(tmp_path),
+        name="val",
+    ).box
     assert ours.images == 128
     assert ours.map50_95 == pytest.approx(theirs.map, abs=0.01)
     assert ours.map50 == pytest.approx(theirs.map50, abs=0.01)

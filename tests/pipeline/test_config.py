@@ -26,19 +26,31 @@ def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
     [
         ({"ontology": "onto.yaml"}, "'inputs' is required"),
         ({"inputs": "images", "ontology": "onto.yaml", "trian": {}}, "Did you mean 'train'"),
-        ({"inputs": "images", "ontology": "onto.yaml", "train": {"epoch": 3}},
-         "unknown field 'train.epoch'. Did you mean 'epochs'"),
-        ({"inputs": "images", "ontology": "onto.yaml", "train": {"epochs": "x"}},
-         "'train.epochs' must be int"),
-        ({"inputs": "images", "ontology": "onto.yaml", "label": {"half": "yes"}},
-         "'label.half' must be true or false"),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "train": {"epoch": 3}},
+            "unknown field 'train.epoch'. Did you mean 'epochs'",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "train": {"epochs": "x"}},
+            "'train.epochs' must be int",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "label": {"half": "yes"}},
+            "'label.half' must be true or false",
+        ),
         ({"inputs": "missing", "ontology": "onto.yaml"}, "inputs: .*missing not found"),
-        ({"inputs": "images", "ontology": "onto.yaml", "fail_under": {"map": 0.5}},
-         "unknown metric 'map'"),
-        ({"inputs": "images", "ontology": "onto.yaml", "export": {"formats": ["onx"]}},
-         "Did you mean 'onnx'"),
-        ({"inputs": "images", "ontology": "onto.yaml", "dataset": {"task": "pose"}},
-         "dataset.task must be detect or segment"),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "fail_under": {"map": 0.5}},
+            "unknown metric 'map'",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "export": {"formats": ["onx"]}},
+            "Did you mean 'onnx'",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "dataset": {"task": "pose"}},
+            "dataset.task must be detect or segment",
+        ),
     ],
 )
 def test_bad_configs_name_the_field(config_file, tmp_path, data, message):

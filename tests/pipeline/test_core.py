@@ -12,15 +12,29 @@ def run_config(tmp_path, tiny_grounding_dino, tiny_sam2):
     data = make_shapes_dataset(tmp_path / "shapes", images=12, size=96)
     (tmp_path / "onto.yaml").write_text(
         "box_threshold: 0.0\ntext_threshold: 0.0\nclasses:\n  square: [square, box]\n"
-        "  disc: green disc\n")
+        "  disc: green disc\n"
+    )
     config = {
-        "name": "tiny", "project": str(tmp_path / "runs"),
-        "inputs": [str(data / "images")], "ontology": "onto.yaml",
-        "label": {"detector": tiny_grounding_dino, "segmenter": tiny_sam2, "device": "cpu",
-                  "batch_size": 4, "store_threshold": 0.0},
+        "name": "tiny",
+        "project": str(tmp_path / "runs"),
+        "inputs": [str(data / "images")],
+        "ontology": "onto.yaml",
+        "label": {
+            "detector": tiny_grounding_dino,
+            "segmenter": tiny_sam2,
+            "device": "cpu",
+            "batch_size": 4,
+            "store_threshold": 0.0,
+        },
         "dataset": {"split": "0.75,0.25"},
-        "train": {"epochs": 2, "imgsz": 64, "batch": 4, "workers": 0, "device": "cpu",
-                  "options": {"plots": False}},
+        "train": {
+            "epochs": 2,
+            "imgsz": 64,
+            "batch": 4,
+            "workers": 0,
+            "device": "cpu",
+            "options": {"plots": False},
+        },
         "eval": {"ground_truth": str(data), "sweep": True},
         "export": {"benchmark_runs": 3},
     }
@@ -29,8 +43,9 @@ def run_config(tmp_path, tiny_grounding_dino, tiny_sam2):
     return path
 
 
-def test_run_completes_every_stage_and_resumes_after_interruption(run_config, tmp_path,
-                                                                   monkeypatch):
+def test_run_completes_every_stage_and_resumes_after_interruption(
+    run_config, tmp_path, monkeypatch
+):
     from ultralytics.engine.trainer import BaseTrainer
 
     original = BaseTrainer.save_model
@@ -50,19 +65,30 @@ def test_run_completes_every_stage_and_resumes_after_interruption(run_config, tm
     result = run_pipeline(load_config(run_config))
     run = tmp_path / "runs" / "tiny"
     assert list(result.stages) == list(STAGES)
-    assert result.stages["label"]["already_labeled"] == 12 and result.stages["label"]["labeled"] == 0
+    assert (
+        result.stages["label"]["already_labeled"] == 12 and result.stages["label"]["labeled"] == 0
+    )
     assert result.stages["train"]["resumed"] and result.stages["train"]["epochs"] == 2
     evaluation = result.stages["eval"]
     assert evaluation["labels"]["images"] == 12 and evaluation["student"]["images"] == 12
     assert (run / "ontology_swept.yaml").is_file() or all(
-        c["best_threshold"] is None for c in evaluation["labels"]["classes"])
+        c["best_threshold"] is None for c in evaluation["labels"]["classes"]
+    )
     onnx = result.stages["export"]["exports"][0]
     assert onnx["format"] == "onnx" and onnx["check"]["passed"]
     assert result.stages["export"]["latency"][0]["p50_ms"] > 0
     assert set(result.metrics) >= {"map50_95", "map50", "precision", "recall"}
     html = (run / "report" / "index.html").read_text()
-    for section in ("Labels", "Student training", "Evaluation", "Export and latency",
-                    "Dataset card", "samples.png", "training.png", "classes.png"):
+    for section in (
+        "Labels",
+        "Student training",
+        "Evaluation",
+        "Export and latency",
+        "Dataset card",
+        "samples.png",
+        "training.png",
+        "classes.png",
+    ):
         assert section in html
     for png in ("samples", "training", "classes", "boxes_per_image"):
         assert (run / "report" / f"{png}.png").stat().st_size > 1000

@@ -34,8 +34,9 @@ def trained(tmp_path_factory):
     """One 2-epoch yolo11n run from the YAML on drawn shapes (shared by several tests)."""
     root = tmp_path_factory.mktemp("student")
     data = make_shapes_dataset(root / "shapes", images=16, size=96)
-    result = YoloStudent().train(data, project=root / "runs", epochs=2, imgsz=64, batch=4,
-                                 workers=0, device="cpu")
+    result = YoloStudent().train(
+        data, project=root / "runs", epochs=2, imgsz=64, batch=4, workers=0, device="cpu"
+    )
     return root, data, result
 
 
@@ -89,8 +90,16 @@ def test_training_from_yaml_offline_writes_an_incrementing_run(trained, no_netwo
     assert (run / "weights" / "best.pt").is_file() and (run / "results.csv").is_file()
     assert json.loads((run / TRAIN_DONE_FILE).read_text())["best"] == result.best
     assert "metrics/mAP50-95(B)" in result.metrics
-    second = YoloStudent().train(data, project=root / "runs", epochs=1, imgsz=64, batch=4,
-                                 workers=0, device="cpu", plots=False)
+    second = YoloStudent().train(
+        data,
+        project=root / "runs",
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        workers=0,
+        device="cpu",
+        plots=False,
+    )
     assert second.run_dir.endswith("exp2")
     with pytest.raises(FileExistsError, match="--resume"):
         YoloStudent().train(data, project=root / "runs", name="exp", epochs=1, imgsz=64)
@@ -109,8 +118,16 @@ def test_an_interrupted_training_resumes_to_the_end(tmp_path, monkeypatch):
 
     monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        YoloStudent().train(data, project=tmp_path / "runs", epochs=3, imgsz=64, batch=4,
-                            workers=0, device="cpu", plots=False)
+        YoloStudent().train(
+            data,
+            project=tmp_path / "runs",
+            epochs=3,
+            imgsz=64,
+            batch=4,
+            workers=0,
+            device="cpu",
+            plots=False,
+        )
     monkeypatch.setattr(BaseTrainer, "save_model", original)
     run = tmp_path / "runs" / "exp"
     assert (run / "weights" / "last.pt").is_file() and not (run / TRAIN_DONE_FILE).exists()
@@ -136,16 +153,18 @@ def test_missing_export_packages_name_the_extra(trained, monkeypatch):
 
     _, _, result = trained
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "openvino" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a)
+    )
     with pytest.raises(ValueError, match=r'pip install "distil\[openvino\]"'):
         export_student(result.best, "openvino")
 
 
 def test_predict_writes_annotated_images_and_scored_labels(trained, tmp_path):
     _, data, result = trained
-    summary = YoloStudent(result.best).predict([data / "images" / "val"], tmp_path / "pred",
-                                               conf=0.0001, device="cpu")
+    summary = YoloStudent(result.best).predict(
+        [data / "images" / "val"], tmp_path / "pred", conf=0.0001, device="cpu"
+    )
     assert summary.frames == 4
     written = sorted(p.stem for p in (tmp_path / "pred").glob("*.*"))
     assert written == sorted(p.stem for p in (data / "images/val").glob("*.png"))
