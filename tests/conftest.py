@@ -66,3 +66,21 @@ def image_folder(tmp_path) -> Path:
         suffix = ".PNG" if i == 3 else ".jpg"
         Image.fromarray(shapes_image(i, size)).save(folder / f"img{i}{suffix}")
     return root
+
+
+@pytest.fixture
+def stop_training(monkeypatch):
+    """`stop_training(True)`: Ultralytics raises KeyboardInterrupt right after saving its
+    first checkpoint, as a kill mid-training would leave it; `stop_training(False)` undoes."""
+    from ultralytics.engine.trainer import BaseTrainer
+
+    original = BaseTrainer.save_model
+
+    def save_then_stop(self):
+        original(self)
+        raise KeyboardInterrupt
+
+    def arm(on: bool) -> None:
+        monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop if on else original)
+
+    return arm

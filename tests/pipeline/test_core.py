@@ -44,23 +44,14 @@ def run_config(tmp_path, tiny_grounding_dino, tiny_sam2):
 
 
 def test_run_completes_every_stage_and_resumes_after_interruption(
-    run_config, tmp_path, monkeypatch
+    run_config, tmp_path, stop_training
 ):
-    from ultralytics.engine.trainer import BaseTrainer
-
-    original = BaseTrainer.save_model
-
-    def save_then_stop(self):
-        original(self)
-        if self.epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop)
+    stop_training(True)
     seen = []
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(load_config(run_config), on_stage=seen.append)
     assert seen == ["label", "dataset", "train"]
-    monkeypatch.setattr(BaseTrainer, "save_model", original)
+    stop_training(False)
 
     result = run_pipeline(load_config(run_config))
     run = tmp_path / "runs" / "tiny"
@@ -99,18 +90,10 @@ def test_run_completes_every_stage_and_resumes_after_interruption(
     assert set(state["stages"]) == set(STAGES)
 
 
-def test_changed_training_settings_do_not_silently_reuse_a_run(run_config, monkeypatch):
-    from ultralytics.engine.trainer import BaseTrainer
-
-    original = BaseTrainer.save_model
-
-    def save_then_stop(self):
-        original(self)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop)
+def test_changed_training_settings_do_not_silently_reuse_a_run(run_config, stop_training):
+    stop_training(True)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(load_config(run_config))
-    monkeypatch.setattr(BaseTrainer, "save_model", original)
+    stop_training(False)
     with pytest.raises(ValueError, match="trained with other settings"):
         run_pipeline(load_config(run_config, {"train.epochs": 3}))

@@ -105,18 +105,9 @@ def test_training_from_yaml_offline_writes_an_incrementing_run(trained, no_netwo
         YoloStudent().train(data, project=root / "runs", name="exp", epochs=1, imgsz=64)
 
 
-def test_an_interrupted_training_resumes_to_the_end(tmp_path, monkeypatch):
-    from ultralytics.engine.trainer import BaseTrainer
-
+def test_an_interrupted_training_resumes_to_the_end(tmp_path, stop_training):
     data = make_shapes_dataset(tmp_path / "ds", images=8)
-    original = BaseTrainer.save_model
-
-    def save_then_stop(self):
-        original(self)
-        if self.epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop)
+    stop_training(True)
     with pytest.raises(KeyboardInterrupt):
         YoloStudent().train(
             data,
@@ -128,7 +119,7 @@ def test_an_interrupted_training_resumes_to_the_end(tmp_path, monkeypatch):
             device="cpu",
             plots=False,
         )
-    monkeypatch.setattr(BaseTrainer, "save_model", original)
+    stop_training(False)
     run = tmp_path / "runs" / "exp"
     assert (run / "weights" / "last.pt").is_file() and not (run / TRAIN_DONE_FILE).exists()
     result = YoloStudent().resume(run)
