@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from distil.base_models.core import Detector, GroundedModel, Segmenter
+from distil.ontologies import Ontology
 
 ULTRALYTICS_FAMILY = "ultralytics"
 ULTRALYTICS_SUFFIXES = (".pt", ".pth")
@@ -91,13 +92,22 @@ def load_segmenter(spec: str, **kwargs: Any) -> Segmenter | None:
 
 
 def load_base_model(
-    detector: str, segmenter: str = NO_SEGMENTER, device: str = "auto", half: bool = True
+    detector: str,
+    segmenter: str = NO_SEGMENTER,
+    device: str = "auto",
+    half: bool = True,
+    ontology: Ontology | None = None,
 ) -> GroundedModel:
-    """Check both specs first (config reads only), then load the weights."""
+    """Check both specs first (config reads only), then load the weights; with `ontology`,
+    a closed-set detector also checks that it knows every prompt."""
     resolve(detector, "detector")
     if segmenter.lower() != NO_SEGMENTER:
         resolve(segmenter, "segmenter")
-    return GroundedModel(
+    model = GroundedModel(
         load_detector(detector, device=device, half=half),
         load_segmenter(segmenter, device=device, half=half),
     )
+    check = getattr(model.detector, "check_ontology", None)
+    if ontology is not None and check is not None:
+        check(ontology)
+    return model

@@ -8,7 +8,6 @@ an error that lists the names it does know.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import supervision as sv
 from distil.base_models.core import Detector, make_detections
 from distil.ontologies import Ontology
 from distil.utils.device import resolve_device
+from distil.utils.suggest import normalize_name
 from distil.utils.ultralytics import import_ultralytics
 
 # Ultralytics' own prediction defaults; labels match `YOLO(...).predict` with these.
@@ -25,21 +25,17 @@ ULTRALYTICS_NMS_IOU = 0.7
 ULTRALYTICS_MAX_DET = 300
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
-
-
 def match_prompts(prompts: tuple[str, ...], names: dict[int, str]) -> list[int]:
     """The checkpoint class id of every prompt; raises ValueError for unknown prompts."""
-    by_name = {_normalize(n): i for i, n in names.items()}
-    unknown = [p for p in prompts if _normalize(p) not in by_name]
+    by_name = {normalize_name(n): i for i, n in names.items()}
+    unknown = [p for p in prompts if normalize_name(p) not in by_name]
     if unknown:
         known = ", ".join(names[i] for i in sorted(names))
         raise ValueError(
             f"prompt(s) {', '.join(repr(p) for p in unknown)} are not classes of this "
             f"closed-set detector. It knows: {known}"
         )
-    ids = [by_name[_normalize(p)] for p in prompts]
+    ids = [by_name[normalize_name(p)] for p in prompts]
     if len(set(ids)) < len(ids):
         repeated = [p for p, i in zip(prompts, ids, strict=True) if ids.count(i) > 1]
         raise ValueError(f"prompts {', '.join(map(repr, repeated))} name the same class")

@@ -16,8 +16,8 @@ from distil.cli.common import (
     print_json,
     setup_logging,
 )
-from distil.cli.options import missed_bars, parse_fail_under
-from distil.evaluation import METRICS, EvalReport, evaluate_path
+from distil.cli.options import parse_fail_under
+from distil.evaluation import METRICS, EvalReport, evaluate_path, missed_bars
 from distil.utils.files import atomic_write_json
 
 
@@ -80,7 +80,7 @@ def evaluate(
     elif not quiet:
         print_report(report)
         console.print(f"-> {out_dir / 'eval.json'}", style="dim")
-    missed = missed_bars({m: report.metric(m) for m in METRICS}, bars)
+    missed = missed_bars(report.metrics(), bars)
     if missed:
         console.print(f"[bold red]below the bar:[/] {'; '.join(missed)}")
         raise typer.Exit(EXIT_QUALITY)

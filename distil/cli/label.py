@@ -19,7 +19,6 @@ from rich.progress import (
 from rich.text import Text
 
 from distil.base_models import DEFAULT_DETECTOR, DEFAULT_SEGMENTER, load_base_model
-from distil.base_models.registry import resolve
 from distil.cli.common import console, handle_errors, increment_path, print_json, setup_logging
 from distil.labeling import (
     DEFAULT_BATCH_SIZE,
@@ -83,15 +82,9 @@ def label(
     for path in inputs:
         if not path.exists():
             raise FileNotFoundError(f"input not found: {path}")
-    resolve(detector, "detector")
-    if segmenter.lower() != "none":
-        resolve(segmenter, "segmenter")
     if not quiet:
         console.print(f"loading teacher: {detector} + {segmenter}", style="dim")
-    model = load_base_model(detector, segmenter, device=device, half=half)
-    check = getattr(model.detector, "check_ontology", None)
-    if check:
-        check(onto)
+    model = load_base_model(detector, segmenter, device=device, half=half, ontology=onto)
     settings = store_settings(model, onto, store_threshold)
     out_dir = out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, settings))
 

@@ -11,7 +11,7 @@ import numpy as np
 import supervision as sv
 import yaml
 
-from distil.sources.core import IMAGE_EXTENSIONS
+from distil.sources.core import scan_images
 from distil.sources.images import _pil_open
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _list_images(entry: Path) -> list[Path]:
         ]
     if not entry.is_dir():
         raise FileNotFoundError(f"image folder not found: {entry}")
-    return sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return list(scan_images(entry))
 
 
 def label_file_for(image: Path) -> Path:

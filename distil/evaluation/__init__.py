@@ -1,6 +1,5 @@
 from distil.evaluation.coco_map import MapResult, coco_map
 from distil.evaluation.core import (
-    METRICS,
     ClassReport,
     EvalReport,
     align_classes,
@@ -8,6 +7,7 @@ from distil.evaluation.core import (
     evaluate_path,
     swept_ontology,
 )
+from distil.evaluation.gates import METRICS, check_bars, missed_bars
 from distil.evaluation.matching import best_f1_threshold, match_boxes, operating_point
 from distil.evaluation.predictions import PredictionSet, load_predictions
 
@@ -19,11 +19,13 @@ __all__ = [
     "PredictionSet",
     "align_classes",
     "best_f1_threshold",
+    "check_bars",
     "coco_map",
     "evaluate",
     "evaluate_path",
     "load_predictions",
     "match_boxes",
+    "missed_bars",
     "operating_point",
     "swept_ontology",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,15 +14,17 @@ import yaml
 
 from distil.datasets.readers import LabeledSet, read_dataset
 from distil.evaluation.coco_map import coco_map
+from distil.evaluation.gates import METRICS
 from distil.evaluation.matching import (
     ClassMatches,
     accumulate,
     best_f1_threshold,
     operating_point,
 )
-from distil.evaluation.predictions import PredictionSet, empty_like, load_predictions
+from distil.evaluation.predictions import PredictionSet, load_predictions
 from distil.ontologies import Ontology
 from distil.utils.files import atomic_write_text
+from distil.utils.suggest import normalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -66,23 +67,9 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def metric(self, name: str) -> float:
-        """A headline metric by name (map50_95, map50, map75, precision, recall, f1)."""
-        if name not in METRICS:
-            from distil.utils.suggest import did_you_mean
-
-            raise ValueError(
-                f"unknown metric '{name}'.{did_you_mean(name, METRICS)} "
-                f"Metrics: {', '.join(METRICS)}"
-            )
-        return float(getattr(self, name))
-
-
-METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
+    def metrics(self) -> dict[str, float]:
+        """The headline metrics that quality bars can name."""
+        return {name: float(getattr(self, name)) for name in METRICS}
 
 
 def align_classes(
@@ -93,9 +80,11 @@ def align_classes(
     Also returns the predicted names unknown to the ground truth and the ground-truth
     names never predicted.
     """
-    truth_ids = {_normalize(n): i for i, n in enumerate(truth_names)}
+    truth_ids = {normalize_name(n): i for i, n in enumerate(truth_names)}
     mapping = {
-        i: truth_ids[_normalize(n)] for i, n in enumerate(pred_names) if _normalize(n) in truth_ids
+        i: truth_ids[normalize_name(n)]
+        for i, n in enumerate(pred_names)
+        if normalize_name(n) in truth_ids
     }
     unknown = [n for i, n in enumerate(pred_names) if i not in mapping]
     unused = [n for i, n in enumerate(truth_names) if i not in mapping.values()]
@@ -104,7 +93,7 @@ def align_classes(
 
 def _to_truth_ids(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
     if len(detections) == 0:
-        return empty_like()
+        return sv.Detections.empty()
     keep = np.isin(detections.class_id, list(mapping))
     kept = detections[keep]
     kept.class_id = np.array([mapping[c] for c in kept.class_id], dtype=int)
@@ -203,13 +192,13 @@ def _round(value: float | None) -> float | None:
 
 def swept_ontology(report: EvalReport, ontology: Ontology) -> Ontology:
     """The ontology with each judged class's box threshold set to its best-F1 value."""
-    index = {_normalize(n): i for i, n in enumerate(ontology.class_names)}
+    index = {normalize_name(n): i for i, n in enumerate(ontology.class_names)}
     best = {
-        index[_normalize(c.name)]: c.best_threshold
+        index[normalize_name(c.name)]: c.best_threshold
         for c in report.classes
-        if c.best_threshold is not None and _normalize(c.name) in index
+        if c.best_threshold is not None and normalize_name(c.name) in index
     }
-    return ontology.with_box_thresholds(best)
+    return ontology.with_class_thresholds(box=best)
 
 
 def evaluate_path(

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import supervision as sv
 
 from distil.datasets.export import CARD_FILE
@@ -81,15 +80,17 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
         stored = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
         ontology, nms_iou, class_filter = stored, DEFAULT_NMS_IOU, None
         if card is not None:  # judge the dataset as it was exported
-            ontology = _with_text_thresholds(
-                stored.with_box_thresholds({c["id"]: c["box_threshold"] for c in card["classes"]}),
-                card,
+            ontology = stored.with_class_thresholds(
+                box={c["id"]: c["box_threshold"] for c in card["classes"]},
+                text={c["id"]: c["text_threshold"] for c in card["classes"]},
             )
             nms_iou = card["export"]["nms_iou"]
             chosen = card["export"]["classes"]
             if chosen != "all":
                 class_filter = {ontology.class_names.index(n) for n in chosen}
-        everything = ontology.with_box_thresholds(dict.fromkeys(range(len(ontology.classes)), 0.0))
+        everything = ontology.with_class_thresholds(
+            box=dict.fromkeys(range(len(ontology.classes)), 0)
+        )
         images: dict[str, sv.Detections] = {}
         for image in store.images():
             key = image.path.stem
@@ -100,16 +101,6 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
     # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
     return PredictionSet(ontology.class_names, images, thresholds, "labels", stored)
-
-
-def _with_text_thresholds(ontology: Ontology, card: dict) -> Ontology:
-    from dataclasses import replace
-
-    classes = tuple(
-        replace(c, text_threshold=card["classes"][i]["text_threshold"])
-        for i, c in enumerate(ontology.classes)
-    )
-    return replace(ontology, classes=classes)
 
 
 def student_predictions(
@@ -150,11 +141,3 @@ def student_predictions(
             results[key] = sv.Detections.from_ultralytics(result)
     names = [str(yolo.names[i]) for i in sorted(yolo.names)]
     return PredictionSet(names, results, dict.fromkeys(range(len(names)), conf), "student")
-
-
-def empty_like() -> sv.Detections:
-    return sv.Detections(
-        xyxy=np.zeros((0, 4), np.float32),
-        class_id=np.zeros(0, int),
-        confidence=np.zeros(0, np.float32),
-    )

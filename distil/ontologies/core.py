@@ -95,10 +95,22 @@ class Ontology:
             text_threshold=self.text_threshold if text_threshold is None else text_threshold,
         )
 
-    def with_box_thresholds(self, thresholds: Mapping[int, float]) -> Ontology:
-        """A copy with per-class box thresholds set for the given class ids."""
+    def with_class_thresholds(
+        self, box: Mapping[int, float] | None = None, text: Mapping[int, float] | None = None
+    ) -> Ontology:
+        """A copy with per-class box / text thresholds set for the given class ids.
+
+        >>> onto = Ontology.from_dict({"classes": {"car": "car", "dog": "dog"}})
+        >>> onto.with_class_thresholds(box={1: 0.6}).class_box_threshold(1)
+        0.6
+        """
+        box, text = box or {}, text or {}
         classes = tuple(
-            replace(c, box_threshold=float(thresholds[i])) if i in thresholds else c
+            replace(
+                c,
+                box_threshold=float(box[i]) if i in box else c.box_threshold,
+                text_threshold=float(text[i]) if i in text else c.text_threshold,
+            )
             for i, c in enumerate(self.classes)
         )
         return replace(self, classes=classes)

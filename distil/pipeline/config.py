@@ -16,7 +16,7 @@ import yaml
 
 from distil.base_models import DEFAULT_DETECTOR, DEFAULT_SEGMENTER
 from distil.datasets import DEFAULT_NMS_IOU
-from distil.evaluation import METRICS
+from distil.evaluation.gates import check_bars
 from distil.target_models import DEFAULT_STUDENT
 from distil.utils.suggest import did_you_mean
 
@@ -239,13 +239,10 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError(f"{source}: eval.ground_truth: {config.eval.ground_truth} not found")
     if config.dataset.task not in ("detect", "segment"):
         raise ConfigError(f"{source}: dataset.task must be detect or segment")
-    for metric, bar in config.fail_under.items():
-        if metric not in METRICS:
-            raise ConfigError(
-                f"{source}: fail_under: unknown metric '{metric}'.{did_you_mean(metric, METRICS)}"
-            )
-        if not isinstance(bar, (int, float)) or not 0 <= bar <= 1:
-            raise ConfigError(f"{source}: fail_under.{metric} must be a number in [0, 1]")
+    try:
+        config.fail_under = check_bars(config.fail_under)
+    except ValueError as e:
+        raise ConfigError(f"{source}: fail_under: {e}") from None
     from distil.target_models.export import ModelFormat
 
     allowed = [f.value for f in ModelFormat]

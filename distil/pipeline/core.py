@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distil.evaluation.gates import missed_bars
 from distil.pipeline.config import RunConfig
 from distil.utils.files import atomic_write_json
 
@@ -61,6 +62,9 @@ class _State:
 
     def record(self, stage: str, key: str, result: dict[str, Any], seconds: float) -> None:
         self.data["stages"][stage] = {"key": key, "result": result, "seconds": round(seconds, 2)}
+        self.save()
+
+    def save(self) -> None:
         atomic_write_json(self.path, self.data)
 
 
@@ -69,7 +73,9 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
     from distil.ontologies import Ontology
 
     ontology = Ontology.from_yaml(config.ontology)  # fails before any model loads
-    _check_train_options(config)
+    from distil.target_models import check_options
+
+    check_options(config.train.options)
     run_dir = Path(config.project) / config.name
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / "config.json", config.to_dict())
@@ -98,42 +104,28 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
         config.section_dict("dataset"),
         config.section_dict("train"),
     )
-    trained = stage("train", lambda: _train(config, run_dir, train_key), key=train_key)
+    trained = stage("train", lambda: _train(config, run_dir, state, train_key), key=train_key)
     evaluation = stage("eval", lambda: _eval(config, run_dir, trained))
     export_key = _digest(train_key, config.section_dict("export"))
     stage("export", lambda: _export(config, trained), key=export_key)
     result.metrics = evaluation["student"]["metrics"]
-    result.missed_bars = [
-        f"{k} {result.metrics[k]:.4f} < {v}"
-        for k, v in config.fail_under.items()
-        if result.metrics[k] < v
-    ]
+    result.missed_bars = missed_bars(result.metrics, config.fail_under)
     report = stage("report", lambda: _report(run_dir, state, result))
     result.report = report["html"]
     return result
 
 
-def _check_train_options(config: RunConfig) -> None:
-    from distil.target_models import check_options
-
-    check_options(config.train.options)
-
-
 def _label(config: RunConfig, ontology, run_dir: Path) -> dict[str, Any]:
     from distil.base_models import load_base_model
-    from distil.base_models.registry import resolve
     from distil.labeling import label_images
 
-    resolve(config.label.detector, "detector")
-    segmenter = config.label.segmenter
-    if segmenter.lower() != "none":
-        resolve(segmenter, "segmenter")
     model = load_base_model(
-        config.label.detector, segmenter, device=config.label.device, half=config.label.half
+        config.label.detector,
+        config.label.segmenter,
+        device=config.label.device,
+        half=config.label.half,
+        ontology=ontology,
     )
-    check = getattr(model.detector, "check_ontology", None)
-    if check:
-        check(ontology)
     summary = label_images(
         [Path(p) for p in config.inputs],
         ontology,
@@ -164,23 +156,21 @@ def _dataset(config: RunConfig, run_dir: Path) -> dict[str, Any]:
     return summary.to_dict()
 
 
-def _train(config: RunConfig, run_dir: Path, key: str) -> dict[str, Any]:
+def _train(config: RunConfig, run_dir: Path, state: _State, key: str) -> dict[str, Any]:
     from distil.target_models import YoloStudent
 
     train_dir = run_dir / "train"
     student = YoloStudent()
     if (train_dir / "weights" / "last.pt").is_file():
-        previous = json.loads((run_dir / STATE_FILE).read_text()).get("train_key")
-        if previous not in (None, key):
+        if state.data.get("train_key") not in (None, key):
             raise ValueError(
                 f"{train_dir} was trained with other settings; choose another "
                 "run name (name=...) or delete that folder"
             )
         logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
         return student.resume(train_dir).to_dict()
-    state = _State(run_dir)
-    state.data["train_key"] = key
-    atomic_write_json(state.path, state.data)
+    state.data["train_key"] = key  # what train/ holds, so changed settings are caught
+    state.save()
     t = config.train
     options = {
         "epochs": t.epochs,
@@ -203,7 +193,7 @@ def _train(config: RunConfig, run_dir: Path, key: str) -> dict[str, Any]:
 
 
 def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
-    from distil.evaluation import METRICS, evaluate_path
+    from distil.evaluation import evaluate_path
 
     e = config.eval
     out: dict[str, Any] = {}
@@ -232,7 +222,7 @@ def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str
     out["student"] = {
         **student.to_dict(),
         "against": against,
-        "metrics": {m: student.metric(m) for m in METRICS},
+        "metrics": student.metrics(),
     }
     atomic_write_json(run_dir / "eval.json", out)
     return out

@@ -88,6 +88,8 @@ def test_run_completes_every_stage_and_resumes_after_interruption(
     assert again.stages["train"]["cached"] and again.stages["export"]["cached"]
     state = json.loads((run / "run_state.json").read_text())
     assert set(state["stages"]) == set(STAGES)
+    with pytest.raises(ValueError, match="trained with other settings"):
+        run_pipeline(load_config(run_config, {"train.epochs": 3}))
 
 
 def test_changed_training_settings_do_not_silently_reuse_a_run(run_config, stop_training):
