@@ -142,8 +142,11 @@ def test_kill_9_loses_at_most_the_batch_in_flight(tiny_grounding_dino, image_fol
     stored = 0
     while time.time() < deadline and process.poll() is None:
         if database.exists():
-            with sqlite3.connect(database) as db:
-                stored = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            try:
+                with sqlite3.connect(database) as db:
+                    stored = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+            except sqlite3.OperationalError:  # the file exists before its tables do
+                stored = 0
             if stored >= 4:
                 break
         time.sleep(0.05)
