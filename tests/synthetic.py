@@ -52,3 +52,54 @@ def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int 
     }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root
+
+
+def moving_shapes_frame(index: int, width: int = 160, height: int = 120) -> np.ndarray:
+    """Frame `index` of a clip: a red square moving right and a green disc moving down, with
+    the frame number drawn as a bright bar whose length encodes it (for order checks)."""
+    image = np.full((height, width, 3), 40, np.uint8)
+    x = 10 + (2 * index) % (width - 50)
+    cv2.rectangle(image, (x, 30), (x + 29, 59), (230, 60, 60), -1)
+    y = 10 + index % (height - 40)
+    cv2.circle(image, (110, y + 15), 15, (60, 220, 90), -1)
+    image[height - 4 :, : min(width, index + 1)] = 255
+    return image
+
+
+def make_video(
+    path: Path,
+    frames: int = 30,
+    fps: int = 10,
+    width: int = 160,
+    height: int = 120,
+    codec: str = "libx264",
+    rotation: int | None = None,
+    pts: list[int] | None = None,
+    draw=moving_shapes_frame,
+) -> Path:
+    """Encode `draw(i, width, height)` for i in 0..frames-1 with PyAV; `pts` (in 1/fps/100 s
+    units) gives variable frame timing, `rotation` display-matrix metadata."""
+    import av
+    from fractions import Fraction
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "10", "bf": "0"}
+        if pts is not None:
+            stream.codec_context.time_base = Fraction(1, fps * 100)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(draw(i, width, height), format="rgb24")
+            if pts is not None:
+                frame.pts = pts[i]
+                frame.time_base = stream.codec_context.time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

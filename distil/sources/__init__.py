@@ -1,4 +1,13 @@
-from distil.sources.core import IMAGE_EXTENSIONS, Frame, SkippedFile, is_image_file, scan_images
+from distil.sources.core import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    Frame,
+    SkippedFile,
+    is_image_file,
+    is_video_file,
+    scan_images,
+    scan_sources,
+)
 from distil.sources.images import (
     ImageReadError,
     content_hash,
@@ -6,9 +15,32 @@ from distil.sources.images import (
     load_frame,
     read_file,
 )
+from distil.sources.video import (
+    DecodedFrame,
+    FrameSampling,
+    VideoReadError,
+    VideoReport,
+    frame_hash,
+    iter_video,
+    read_frames_at,
+    read_video,
+    video_id,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "DecodedFrame",
+    "FrameSampling",
+    "VideoReadError",
+    "VideoReport",
+    "frame_hash",
+    "is_video_file",
+    "iter_video",
+    "read_frames_at",
+    "read_video",
+    "scan_sources",
+    "video_id",
     "Frame",
     "ImageReadError",
     "SkippedFile",

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Frame:
     hash: str
     frame_index: int | None = None
     video_id: str | None = None
+    timestamp: float | None = None  # seconds from the start of the video
 
     @property
     def height(self) -> int:
@@ -43,21 +45,34 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
 def scan_images(inputs: Path | Iterable[Path]) -> Iterator[Path]:
     """Yield image files under `inputs` (files or folders), recursively, in sorted order.
 
     Hidden files and folders (starting with '.') are ignored, so a label run's own output
     inside the input folder is never picked up twice.
     """
+    return scan_files(inputs, IMAGE_EXTENSIONS)
+
+
+def scan_sources(inputs: Path | Iterable[Path]) -> Iterator[Path]:
+    """Yield image and video files under `inputs`, like `scan_images`."""
+    return scan_files(inputs, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+
+
+def scan_files(inputs: Path | Iterable[Path], extensions: frozenset[str]) -> Iterator[Path]:
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     for root in paths:
         if root.is_file():
-            if is_image_file(root):
+            if root.suffix.lower() in extensions:
                 yield root
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 path = Path(dirpath) / name
-                if not name.startswith(".") and is_image_file(path):
+                if not name.startswith(".") and path.suffix.lower() in extensions:
                     yield path

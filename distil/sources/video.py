@@ -1,0 +1,279 @@
+"""Video files -> a lazy stream of sampled RGB frames, decoded with PyAV.
+
+Frames are decoded one at a time (never the whole video), numbered in presentation order
+from 0, and timed by their own timestamps, so variable-frame-rate video samples correctly.
+Rotation metadata (phones) is applied. A truncated or corrupt video yields the frames that
+could be read; `VideoReport` says what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distil.sources.core import Frame
+
+logger = logging.getLogger(__name__)
+
+# Tolerance for float timestamps when comparing them with sampling times.
+_TIME_EPS = 1e-6
+_HASH_CHUNK = 1 << 20
+
+
+class VideoReadError(Exception):
+    """A video could not be opened at all; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class FrameSampling:
+    """Which frames of a video to use.
+
+    `every`: keep every N-th frame; `fps`: keep frames at this rate by timestamp (exclusive
+    with `every`); `start` / `end`: time range in seconds; `max_frames`: cap per video;
+    `dedup`: drop a frame whose 64-bit difference hash is within this many bits of the last
+    kept frame (0 drops only identical-looking frames; None keeps all).
+
+    >>> FrameSampling(fps=2, max_frames=100)
+    """
+
+    every: int = 1
+    fps: float | None = None
+    start: float = 0.0
+    end: float | None = None
+    max_frames: int | None = None
+    dedup: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"--every must be at least 1, got {self.every}")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f"--fps must be positive, got {self.fps}")
+        if self.fps is not None and self.every != 1:
+            raise ValueError("--every and --fps both choose frames; give one of them")
+        if self.start < 0:
+            raise ValueError(f"--start must be 0 or more seconds, got {self.start}")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"--end ({self.end}) must be after --start ({self.start})")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"--max-frames must be at least 1, got {self.max_frames}")
+        if self.dedup is not None and not 0 <= self.dedup <= 64:
+            raise ValueError(f"--dedup is a bit distance from 0 to 64, got {self.dedup}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VideoReport:
+    """What reading one video did: frames decoded and kept, duplicates dropped, and the
+    error that stopped it early, if any."""
+
+    path: Path
+    decoded: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    expected: int | None = None  # frame count the container declares, when it does
+    duration: float | None = None  # seconds the container declares, when it does
+    last_timestamp: float | None = None
+    error: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """A one-line reason when the video was not read to its end, else None."""
+        if self.error:
+            return f"stopped after {self.decoded} frames: {self.error}"
+        if self.decoded == 0:
+            return "no frame could be decoded"
+        if self.expected and self.decoded < self.expected:
+            return f"truncated: {self.decoded} of {self.expected} frames could be decoded"
+        if self.duration and self.last_timestamp is not None:
+            # a frame or two short is normal (declared duration includes the last frame's)
+            if self.last_timestamp < self.duration - max(1.0, 0.1 * self.duration):
+                return (
+                    f"truncated: frames end at {self.last_timestamp:.1f} s of the "
+                    f"{self.duration:.1f} s the file declares"
+                )
+        return None
+
+
+@dataclass
+class DecodedFrame:
+    """A selected frame, still in the decoder's format: `rgb()` converts it on demand, so a
+    frame that is already labeled costs no conversion."""
+
+    index: int
+    timestamp: float
+    _frame: Any
+    _rotation: int
+
+    def rgb(self) -> np.ndarray:
+        image = self._frame.to_ndarray(format="rgb24")
+        if self._rotation:
+            image = np.rot90(image, k=self._rotation // 90)
+        return np.ascontiguousarray(image)
+
+
+def video_id(path: Path) -> str:
+    """A stable id for a video file: BLAKE2b-128 over its size and three 1 MiB samples.
+
+    Hashing every byte of a multi-gigabyte file would cost as much as decoding it; sampling
+    still changes whenever the file is re-encoded, trimmed or replaced.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as handle:
+        for offset in sorted({0, max(0, size // 2 - _HASH_CHUNK // 2), max(0, size - _HASH_CHUNK)}):
+            handle.seek(offset)
+            digest.update(handle.read(_HASH_CHUNK))
+    return digest.hexdigest()
+
+
+def frame_hash(video: str, index: int) -> str:
+    """The store key of frame `index` of the video with id `video`."""
+    return hashlib.blake2b(f"{video}:{index}".encode(), digest_size=16).hexdigest()
+
+
+def _open(path: Path):
+    import av
+
+    if not os.access(path, os.R_OK):
+        raise VideoReadError("permission denied" if Path(path).exists() else "file not found")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as e:
+        raise VideoReadError(f"not a readable video ({_reason(e)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError("no video stream in the file")
+    return container
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def iter_video(
+    path: Path, sampling: FrameSampling = FrameSampling(), report: VideoReport | None = None
+) -> Iterator[DecodedFrame]:
+    """Decode `path` and yield the frames `sampling` selects, in order.
+
+    Raises `VideoReadError` when the file cannot be opened; a decoding error later only ends
+    the stream and is recorded in `report.error`.
+    """
+    import av
+
+    report = report if report is not None else VideoReport(Path(path))
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        report.expected = int(stream.frames) or None
+        if container.duration:
+            report.duration = container.duration / 1_000_000  # AV_TIME_BASE units
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or None
+        selected_in_range = 0
+        next_time = sampling.start
+        last_hash: int | None = None
+        first_time: float | None = None
+        stopped_on_purpose = False
+        frames = container.decode(stream)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:
+                report.error = _reason(e)
+                break
+            index = report.decoded
+            report.decoded += 1
+            if frame.time is None:
+                timestamp = index / rate if rate else float(index)
+            else:
+                first_time = frame.time if first_time is None else first_time
+                timestamp = frame.time - first_time
+            report.last_timestamp = timestamp
+            if timestamp + _TIME_EPS < sampling.start:
+                continue
+            if sampling.end is not None and timestamp > sampling.end + _TIME_EPS:
+                stopped_on_purpose = True
+                break
+            position = selected_in_range
+            selected_in_range += 1
+            if sampling.fps is not None:
+                if timestamp + _TIME_EPS < next_time:
+                    continue
+                while next_time <= timestamp + _TIME_EPS:
+                    next_time += 1.0 / sampling.fps
+            elif position % sampling.every:
+                continue
+            if sampling.dedup is not None:
+                thumb_hash = _difference_hash(frame)
+                if last_hash is not None and (thumb_hash ^ last_hash).bit_count() <= sampling.dedup:
+                    report.duplicates += 1
+                    continue
+                last_hash = thumb_hash
+            report.kept += 1
+            yield DecodedFrame(index, timestamp, frame, _rotation(frame))
+            if sampling.max_frames is not None and report.kept >= sampling.max_frames:
+                stopped_on_purpose = True
+                break
+        if stopped_on_purpose:  # not read to the end on purpose: no truncation check
+            report.expected = report.duration = None
+    finally:
+        container.close()
+
+
+def read_video(
+    path: Path, sampling: FrameSampling = FrameSampling(), report: VideoReport | None = None
+) -> Iterator[Frame]:
+    """`iter_video` as RGB `Frame`s carrying video id, frame index and timestamp."""
+    identity = video_id(path)
+    for decoded in iter_video(path, sampling, report):
+        yield Frame(
+            image=decoded.rgb(),
+            path=Path(path),
+            hash=frame_hash(identity, decoded.index),
+            frame_index=decoded.index,
+            video_id=identity,
+            timestamp=decoded.timestamp,
+        )
+
+
+def read_frames_at(path: Path, indices: set[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode `path` once and yield (index, RGB) for the wanted frame indices, in order."""
+    if not indices:
+        return
+    last = max(indices)
+    for decoded in iter_video(path, FrameSampling()):
+        if decoded.index in indices:
+            yield decoded.index, decoded.rgb()
+        if decoded.index >= last:
+            return
+
+
+def _rotation(frame) -> int:
+    """Degrees counter-clockwise to turn the picture upright (a multiple of 90)."""
+    try:
+        degrees = int(round(frame.rotation or 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    if degrees % 90:
+        logger.warning("ignoring a %d degree display rotation (not a multiple of 90)", degrees)
+        return 0
+    return degrees % 360
+
+
+def _difference_hash(frame) -> int:
+    """64-bit dHash of a 9x8 grayscale thumbnail scaled by the decoder (cheap)."""
+    small = frame.reformat(width=9, height=8, format="gray").to_ndarray()
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int(np.packbits(bits).view(">u8")[0])
