@@ -79,8 +79,9 @@ def make_video(
 ) -> Path:
     """Encode `draw(i, width, height)` for i in 0..frames-1 with PyAV; `pts` (in 1/fps/100 s
     units) gives variable frame timing, `rotation` display-matrix metadata."""
-    import av
     from fractions import Fraction
+
+    import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:

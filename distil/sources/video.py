@@ -93,13 +93,16 @@ class VideoReport:
             return "no frame could be decoded"
         if self.expected and self.decoded < self.expected:
             return f"truncated: {self.decoded} of {self.expected} frames could be decoded"
-        if self.duration and self.last_timestamp is not None:
-            # a frame or two short is normal (declared duration includes the last frame's)
-            if self.last_timestamp < self.duration - max(1.0, 0.1 * self.duration):
-                return (
-                    f"truncated: frames end at {self.last_timestamp:.1f} s of the "
-                    f"{self.duration:.1f} s the file declares"
-                )
+        # A frame or two short is normal: the declared duration includes the last frame's.
+        if (
+            self.duration
+            and self.last_timestamp is not None
+            and self.last_timestamp < self.duration - max(1.0, 0.1 * self.duration)
+        ):
+            return (
+                f"truncated: frames end at {self.last_timestamp:.1f} s of the "
+                f"{self.duration:.1f} s the file declares"
+            )
         return None
 
 
