@@ -247,3 +247,71 @@ def build_sam2(path: Path, size: int = 256) -> Path:
     Sam2Model(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def build_sam2_video(path: Path, size: int = 128) -> Path:
+    """A tiny SAM 2 video model (memory attention, memory encoder) with its processor.
+
+    transformers fixes memory features at 64 channels and needs the model width to be a
+    multiple above that, so this one is 128 wide (real SAM 2: 256)."""
+    from transformers import (
+        Sam2HieraDetConfig,
+        Sam2ImageProcessorFast,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
+        Sam2VisionConfig,
+    )
+
+    width = 128
+    hiera = Sam2HieraDetConfig(
+        hidden_size=12,
+        num_attention_heads=1,
+        image_size=[size, size],
+        blocks_per_stage=[1, 2, 1, 1],
+        embed_dim_per_stage=[12, 24, 48, 96],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[8, 4, 8, 4],
+        global_attention_blocks=[2],
+        window_positional_embedding_background_size=[4, 4],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=hiera,
+        backbone_channel_list=[96, 48, 24, 12],
+        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+        fpn_hidden_size=width,
+    )
+    config = Sam2VideoConfig(
+        vision_config=vision,
+        prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=16),
+        mask_decoder_config=dict(
+            hidden_size=width,
+            mlp_dim=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            iou_head_hidden_dim=32,
+        ),
+        image_size=size,
+        num_maskmem=3,
+        memory_attention_hidden_size=width,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=32,
+        memory_attention_rope_feat_sizes=[size // 16, size // 16],
+        memory_encoder_hidden_size=width,
+        memory_encoder_output_channels=64,  # memory attention reads 64 channels
+        mask_downsampler_embed_dim=width,
+        memory_fuser_num_layers=1,
+        memory_fuser_embed_dim=width,
+        memory_fuser_intermediate_dim=32,
+    )
+    sizes = {"height": size, "width": size}
+    processor = Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessorFast(
+            size=sizes, mask_size={"height": size // 4, "width": size // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size=sizes),
+    )
+    Sam2VideoModel(config).save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

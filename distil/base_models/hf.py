@@ -20,12 +20,16 @@ def load_pretrained(
     device: torch.device,
     dtype: torch.dtype,
     revision: str | None = None,
+    processor_class: Any = None,
 ) -> tuple[Any, Any, str]:
-    """Load (model, processor, revision) through `from_pretrained`; weights only as data."""
+    """Load (model, processor, revision) through `from_pretrained`; weights only as data.
+
+    `processor_class` pins the processor where one checkpoint serves several (SAM 2's
+    image and video models share theirs)."""
     from transformers import AutoProcessor
 
     kwargs: dict[str, Any] = {"revision": revision} if revision else {}
-    processor = AutoProcessor.from_pretrained(name, **kwargs)
+    processor = (processor_class or AutoProcessor).from_pretrained(name, **kwargs)
     model = auto_model.from_pretrained(name, dtype=dtype, **kwargs)
     model = model.to(device).eval()
     return model, processor, model_revision(name, model.config)

@@ -26,13 +26,19 @@ MAX_BOXES_PER_CALL = 256
 
 class _BoxPromptedSegmenter(Segmenter):
     def __init__(
-        self, model_class: Any, model: str, device: str, half: bool, revision: str | None
+        self,
+        model_class: Any,
+        model: str,
+        device: str,
+        half: bool,
+        revision: str | None,
+        processor_class: Any = None,
     ) -> None:
         self.name = model
         self.device = resolve_device(device)
         self.dtype = default_dtype(self.device, half)
         self.model, self.processor, self.revision = load_pretrained(
-            model_class, model, self.device, self.dtype, revision
+            model_class, model, self.device, self.dtype, revision, processor_class
         )
 
     def describe(self) -> dict[str, Any]:
@@ -129,9 +135,9 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
         half: bool = True,
         revision: str | None = None,
     ) -> None:
-        from transformers import Sam2Model
+        from transformers import Sam2Model, Sam2Processor
 
-        super().__init__(Sam2Model, model, device, half, revision)
+        super().__init__(Sam2Model, model, device, half, revision, Sam2Processor)
 
     def _input_size(self, inputs, index):
         height, width = inputs["pixel_values"].shape[-2:]

@@ -14,6 +14,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
 from distil import __version__
 from distil.datasets.card import write_card
 from distil.datasets.coco import CocoBuilder
@@ -23,6 +26,7 @@ from distil.datasets.split import SPLIT_NAMES, assign_splits
 from distil.datasets.yolo import PolygonStats, write_data_yaml, yolo_box_lines, yolo_polygon_lines
 from distil.labeling.store import LabelStore
 from distil.ontologies import Ontology, OntologyError
+from distil.sources.video import VideoFrames
 from distil.utils.files import atomic_write_text
 from distil.utils.suggest import did_you_mean
 
@@ -42,7 +46,8 @@ class ExportTask(str, Enum):
 
 
 class ImageMode(str, Enum):
-    """How images reach the dataset; never re-encoded."""
+    """How image files reach the dataset; never re-encoded. Video frames are written as
+    JPEG (quality 95) whatever the mode."""
 
     LINK = "link"  # hard link; a copy where the filesystem cannot link
     COPY = "copy"
@@ -157,11 +162,15 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     coco = {s: CocoBuilder(ontology.class_names) for s in SPLIT_NAMES}
     used_names: set[Path] = set()
     segment = options.task is ExportTask.SEGMENT
+    frames = VideoFrames()
     for image in store.images(with_masks=segment):
-        split = splits[str(image.path)]
+        split = splits[image.key]
         relative = _unique(image.relative_path, image.hash, used_names)
         target = root / "images" / split / relative
-        summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
+        if image.frame_index is None:
+            summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
+        else:
+            _write_frame(frames.get(image.path, image.frame_index), target)
         detections = select_detections(image.detections, ontology, options.nms_iou, class_filter)
         if options.format is ExportFormat.YOLO:
             if segment:
@@ -212,6 +221,17 @@ def _unique(relative: Path, digest: str, used: set[Path]) -> Path:
         key = relative.with_suffix("")
     used.add(key)
     return relative
+
+
+def _write_frame(rgb: np.ndarray, target: Path) -> None:
+    """A video frame becomes a JPEG at quality 95 (what training reads)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ok, jpeg = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+    )
+    if not ok:
+        raise OSError(f"could not encode {target}")
+    target.write_bytes(jpeg.tobytes())
 
 
 def _place_image(source: Path, target: Path, mode: ImageMode) -> int:

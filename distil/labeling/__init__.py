@@ -5,7 +5,7 @@ from distil.labeling.core import (
     label_images,
     store_settings,
 )
-from distil.labeling.store import STORE_FILE, LabelStore, StoredImage, StoreError
+from distil.labeling.store import STORE_FILE, LabelStore, SourceRecord, StoredImage, StoreError
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -14,6 +14,7 @@ __all__ = [
     "LabelStore",
     "LabelSummary",
     "StoreError",
+    "SourceRecord",
     "StoredImage",
     "label_images",
     "store_settings",

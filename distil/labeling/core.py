@@ -1,4 +1,8 @@
-"""The labeling engine: scan -> background read/decode/preprocess -> teacher -> store."""
+"""The labeling engine: scan -> background read/decode/preprocess -> teacher -> store.
+
+Images and sampled video frames share one batched pipeline. With a tracker, videos are
+labeled by `distil.labeling.tracking` instead: detections on keyframes, SAM 2 memory between.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,32 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from distil.base_models.core import BaseModel
-from distil.labeling.store import LabelStore
+from distil.labeling.store import LabelStore, SourceRecord
 from distil.ontologies import Ontology
-from distil.sources import Frame, ImageReadError, SkippedFile, decode_image, read_file, scan_images
+from distil.sources import (
+    Frame,
+    FrameSampling,
+    ImageReadError,
+    SkippedFile,
+    VideoReadError,
+    VideoReport,
+    decode_image,
+    estimate_frames,
+    frame_hash,
+    is_video_file,
+    iter_video,
+    read_file,
+    scan_sources,
+    video_id,
+)
+
+if TYPE_CHECKING:
+    from distil.labeling.tracking import VideoTracker
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +52,14 @@ DEFAULT_STORE_THRESHOLD = 0.1
 class LabelSummary:
     """What a label run did; `to_dict()` is the CLI's --json output."""
 
-    images: int = 0
+    images: int = 0  # image files and video frames seen
     labeled: int = 0
     already_labeled: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
+    videos: int = 0
+    video_frames: int = 0  # of `images`, how many were video frames
+    video_problems: list[SkippedFile] = field(default_factory=list)  # read only in part
+    tracks: int = 0
     detections_per_class: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)
@@ -50,6 +76,12 @@ class LabelSummary:
             "labeled": self.labeled,
             "already_labeled": self.already_labeled,
             "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+            "videos": self.videos,
+            "video_frames": self.video_frames,
+            "video_problems": [
+                {"path": str(s.path), "problem": s.reason} for s in self.video_problems
+            ],
+            "tracks": self.tracks,
             "detections_per_class": self.detections_per_class,
             "elapsed_s": round(self.elapsed_s, 3),
             "images_per_s": round(self.images_per_s, 3),
@@ -59,22 +91,37 @@ class LabelSummary:
 
 @dataclass
 class _Batch:
-    frames: list[Frame]
-    roots: list[Path]
-    prepared: Any
-    aliases: list[tuple[Path, Path, str]]  # (path, root, hash) of already-known content
-    skipped: list[SkippedFile]
+    frames: list[Frame] = field(default_factory=list)
+    records: list[SourceRecord] = field(default_factory=list)
+    prepared: Any = None
+    aliases: list[SourceRecord] = field(default_factory=list)  # content already labeled
+    skipped: list[SkippedFile] = field(default_factory=list)
+    videos: int = 0
+    video_frames: int = 0
+    video_problems: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return len(self.frames) + len(self.aliases) + len(self.skipped)
 
 
-def store_settings(model: BaseModel, ontology: Ontology, store_threshold: float) -> dict:
+def store_settings(
+    model: BaseModel,
+    ontology: Ontology,
+    store_threshold: float,
+    tracker: VideoTracker | None = None,
+) -> dict:
     """What makes stored labels comparable: the fingerprint is taken over this."""
     described = model.describe()
-    return {
+    settings = {
         "detector": described.get("detector", described),
         "segmenter": described.get("segmenter"),
         "prompts": [[c.name, list(c.prompts)] for c in ontology.classes],
         "store_threshold": store_threshold,
     }
+    if tracker is not None:
+        settings["tracking"] = tracker.describe(ontology)
+    return settings
 
 
 def label_images(
@@ -86,47 +133,51 @@ def label_images(
     store_threshold: float = DEFAULT_STORE_THRESHOLD,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sampling: FrameSampling | None = None,
+    tracker: VideoTracker | None = None,
 ) -> LabelSummary:
-    """Label every image under `inputs` into the store in `out_dir`; resumable.
+    """Label every image and video under `inputs` into the store in `out_dir`; resumable.
 
-    `progress(done, total)` is called after each batch and each skipped or known image.
+    Videos give the frames `sampling` selects; with a `tracker` they are tracked instead of
+    labeled frame by frame. `progress(done, total)` is called as work completes (total
+    counts video frames by estimate).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    sampling = sampling or FrameSampling()
     roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     for root in roots:
         if not root.exists():
             raise FileNotFoundError(f"input not found: {root}")
     start = time.perf_counter()
-    work = [(path, root) for root in roots for path in scan_images(root)]
-    summary = LabelSummary(images=len(work), out=str(out_dir))
-    timings: dict[str, float] = {
-        "read": 0.0,
-        "prepare": 0.0,
-        "detect": 0.0,
-        "segment": 0.0,
-        "store": 0.0,
-    }
+    work = [(path, root) for root in roots for path in scan_sources(root)]
+    videos = [(p, r) for p, r in work if is_video_file(p)]
+    batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))]
+    total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
+    summary = LabelSummary(out=str(out_dir))
+    timings: dict[str, float] = dict.fromkeys(
+        ("read", "prepare", "detect", "segment", "store"), 0.0
+    )
     counts: Counter[int] = Counter()
     done = 0
 
+    def advance(count: int) -> None:
+        nonlocal done, total
+        done += count
+        total = max(total, done)
+        if progress:
+            progress(done, total)
+
     store = LabelStore.create(
-        out_dir, store_settings(model, ontology, store_threshold), overwrite=overwrite
+        out_dir,
+        store_settings(model, ontology, store_threshold, tracker),
+        overwrite=overwrite,
     )
     store.set_ontology(ontology.to_dict())
-    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read_batches,
-        args=(work, store, model, ontology, batch_size, batches, stop, timings),
-        name="distil-reader",
-        daemon=True,
-    )
-    reader.start()
     try:
-        while (batch := batches.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
+        for batch in _prefetched_batches(
+            batched, store, model, ontology, batch_size, sampling, timings
+        ):
             detections = []
             if batch.frames:
                 images = [f.image for f in batch.frames]
@@ -135,10 +186,7 @@ def label_images(
                 )
             t0 = time.perf_counter()
             store.write_batch(
-                [
-                    (f.path, r, f.hash, f.width, f.height)
-                    for f, r in zip(batch.frames, batch.roots, strict=True)
-                ],
+                [(r, f.width, f.height) for f, r in zip(batch.frames, batch.records, strict=True)],
                 detections,
                 batch.aliases,
                 [(s.path, s.reason) for s in batch.skipped],
@@ -146,21 +194,15 @@ def label_images(
             timings["store"] += time.perf_counter() - t0
             for d in detections:
                 counts.update(d.class_id[d.confidence >= _threshold_of(ontology, d)].tolist())
-            summary.labeled += len(batch.frames)
-            summary.already_labeled += len(batch.aliases)
-            summary.skipped.extend(batch.skipped)
-            for s in batch.skipped:
-                logger.warning("skipped %s: %s", s.path, s.reason)
-            done += len(batch.frames) + len(batch.aliases) + len(batch.skipped)
-            if progress:
-                progress(done, len(work))
+            _add_batch(summary, batch)
+            advance(batch.seen)
+        if tracker is not None:
+            for path, root in videos:
+                result = tracker.label_video(
+                    path, root, ontology, model, store, sampling, timings, advance
+                )
+                _add_tracked(summary, result, counts)
     finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                batches.get_nowait()
-            except queue.Empty:
-                reader.join(0.05)
         store.close()
     summary.elapsed_s = time.perf_counter() - start
     summary.stage_s = timings
@@ -170,16 +212,71 @@ def label_images(
     return summary
 
 
+def _add_batch(summary: LabelSummary, batch: _Batch) -> None:
+    summary.images += batch.seen
+    summary.labeled += len(batch.frames)
+    summary.already_labeled += len(batch.aliases)
+    summary.skipped.extend(batch.skipped)
+    summary.videos += batch.videos
+    summary.video_frames += batch.video_frames
+    summary.video_problems.extend(batch.video_problems)
+    for s in batch.skipped:
+        logger.warning("skipped %s: %s", s.path, s.reason)
+    for s in batch.video_problems:
+        logger.warning("video %s: %s", s.path, s.reason)
+
+
+def _add_tracked(summary: LabelSummary, result, counts: Counter[int]) -> None:
+    summary.videos += 1
+    summary.images += result.frames
+    summary.video_frames += result.frames
+    summary.labeled += result.labeled
+    summary.already_labeled += result.frames - result.labeled
+    summary.tracks += result.tracks
+    counts.update(result.instances)
+    if result.skipped:
+        summary.skipped.append(result.skipped)
+        logger.warning("skipped %s: %s", result.skipped.path, result.skipped.reason)
+    if result.problem:
+        summary.video_problems.append(result.problem)
+        logger.warning("video %s: %s", result.problem.path, result.problem.reason)
+
+
 def _threshold_of(ontology: Ontology, detections) -> np.ndarray:
     return np.array([ontology.class_box_threshold(int(c)) for c in detections.class_id])
 
 
-def _read_batches(work, store, model, ontology, batch_size, out, stop, timings) -> None:
+def _prefetched_batches(work, store, model, ontology, batch_size, sampling, timings):
+    """Batches read, decoded and preprocessed by a background thread, two ahead."""
+    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_batches,
+        args=(work, store, model, ontology, batch_size, sampling, batches, stop, timings),
+        name="distil-reader",
+        daemon=True,
+    )
+    reader.start()
+    try:
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                batches.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
+
+
+def _read_batches(work, store, model, ontology, batch_size, sampling, out, stop, timings) -> None:
     """Reader thread: hash, skip known content, decode and preprocess whole batches."""
     try:
         known = store.reader()
         try:
-            for batch in _batches(work, known, batch_size, timings):
+            for batch in _batches(work, known, batch_size, sampling, timings):
                 if stop.is_set():
                     return
                 t0 = time.perf_counter()
@@ -194,24 +291,72 @@ def _read_batches(work, store, model, ontology, batch_size, out, stop, timings) 
         out.put(e)
 
 
-def _batches(work, known: LabelStore, batch_size: int, timings) -> Iterator[_Batch]:
+def _batches(
+    work, known: LabelStore, batch_size: int, sampling: FrameSampling, timings
+) -> Iterator[_Batch]:
     seen: set[str] = set()
-    batch = _Batch([], [], None, [], [])
+    batch = _Batch()
     for path, root in work:
         t0 = time.perf_counter()
+        if is_video_file(path):
+            batch.videos += 1
+            for frame, record in _video_frames(path, root, sampling, known, seen, batch):
+                if frame is None:
+                    batch.aliases.append(record)
+                else:
+                    batch.frames.append(frame)
+                    batch.records.append(record)
+                batch.video_frames += 1
+                timings["read"] += time.perf_counter() - t0
+                if len(batch.frames) >= batch_size or len(batch.aliases) >= 256:
+                    yield batch
+                    batch = _Batch()
+                t0 = time.perf_counter()
+            continue
         try:
             data, digest = read_file(path)
+            record = SourceRecord(path, root, digest)
             if digest in seen or known.has(digest):
-                batch.aliases.append((path, root, digest))
+                batch.aliases.append(record)
             else:
                 batch.frames.append(Frame(image=decode_image(data), path=path, hash=digest))
-                batch.roots.append(root)
+                batch.records.append(record)
                 seen.add(digest)
         except ImageReadError as e:
             batch.skipped.append(SkippedFile(path, str(e)))
         timings["read"] += time.perf_counter() - t0
         if len(batch.frames) >= batch_size or len(batch.aliases) >= 256:
             yield batch
-            batch = _Batch([], [], None, [], [])
-    if batch.frames or batch.aliases or batch.skipped:
+            batch = _Batch()
+    if batch.seen or batch.videos:
         yield batch
+
+
+def _video_frames(path, root, sampling, known, seen, batch: _Batch):
+    """(Frame or None when already labeled, its record) for each sampled frame of a video;
+    an unreadable video lands in `batch.skipped`, a partly readable one in its problems."""
+    try:
+        identity = video_id(path)
+    except OSError as e:
+        batch.skipped.append(SkippedFile(path, f"cannot read file ({e.strerror or e})"))
+        return
+    report = VideoReport(path)
+    try:
+        for decoded in iter_video(path, sampling, report):
+            digest = frame_hash(identity, decoded.index)
+            record = SourceRecord(
+                path, root, digest, decoded.index, identity, round(decoded.timestamp, 6)
+            )
+            if digest in seen or known.has(digest):
+                yield None, record
+                continue
+            seen.add(digest)
+            image = decoded.rgb()
+            yield Frame(image, path, digest, decoded.index, identity, decoded.timestamp), record
+    except VideoReadError as e:
+        batch.skipped.append(SkippedFile(path, str(e)))
+        return
+    if report.problem and report.kept == 0:
+        batch.skipped.append(SkippedFile(path, report.problem))
+    elif report.problem:
+        batch.video_problems.append(SkippedFile(path, report.problem))

@@ -3,6 +3,10 @@
 Keyed by image content hash and a fingerprint of (models, revisions, prompts, settings).
 Each batch is one transaction, so a killed run loses at most the batch in flight, and a
 rerun skips every image already stored. A store refuses to mix fingerprints.
+
+A video frame is a source like an image: its key is `<video path>#<frame index>`, its hash
+comes from the video's id and the index. Tracked objects carry a track id; a track's class
+lives in `tracks`, so every frame of a track reads back with the track's one class.
 """
 
 from __future__ import annotations
@@ -33,9 +37,18 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (fingerprint, hash));
 CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY, root TEXT NOT NULL, hash TEXT NOT NULL,
-    frame_index INTEGER, video_id TEXT);
+    frame_index INTEGER, video_id TEXT, timestamp REAL, file TEXT);
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, track_id INTEGER NOT NULL,
+    class_id INTEGER NOT NULL, prompt_id INTEGER NOT NULL, confidence REAL NOT NULL,
+    PRIMARY KEY (fingerprint, video_id, track_id));
+CREATE TABLE IF NOT EXISTS videos (
+    fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, video_id));
 """
+# Columns added after the first release; older stores gain them on open.
+_ADDED_COLUMNS = {"sources": {"timestamp": "REAL", "file": "TEXT"}}
 
 
 class StoreError(Exception):
@@ -47,9 +60,27 @@ def fingerprint_of(settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where a stored frame came from: an image file, or frame `frame_index` of a video."""
+
+    path: Path
+    root: Path
+    hash: str
+    frame_index: int | None = None
+    video_id: str | None = None
+    timestamp: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique per source: the image path, or `<video path>#<frame index>`."""
+        return str(self.path) if self.frame_index is None else f"{self.path}#{self.frame_index}"
+
+
 @dataclass
 class StoredImage:
-    """One labeled source image: its path, where it was found and its raw detections."""
+    """One labeled source: an image, or a video frame (`frame_index` set), and its raw
+    detections. `path` is the file: the image, or the video the frame comes from."""
 
     path: Path
     root: Path
@@ -57,15 +88,28 @@ class StoredImage:
     width: int
     height: int
     detections: sv.Detections
+    frame_index: int | None = None
+    video_id: str | None = None
+    timestamp: float | None = None
+
+    @property
+    def key(self) -> str:
+        return str(self.path) if self.frame_index is None else f"{self.path}#{self.frame_index}"
 
     @property
     def relative_path(self) -> Path:
+        """Where it goes in a dataset: the image's path under its input folder; a video
+        frame becomes `<video name>_<frame index>.jpg` beside where the video was."""
         if self.root == self.path:
-            return Path(self.path.name)
-        try:
-            return self.path.relative_to(self.root)
-        except ValueError:
-            return Path(self.path.name)
+            relative = Path(self.path.name)
+        else:
+            try:
+                relative = self.path.relative_to(self.root)
+            except ValueError:
+                relative = Path(self.path.name)
+        if self.frame_index is None:
+            return relative
+        return relative.with_name(f"{relative.stem}_{self.frame_index:06d}.jpg")
 
 
 def detections_to_json(detections: sv.Detections) -> str:
@@ -76,6 +120,8 @@ def detections_to_json(detections: sv.Detections) -> str:
         "prompt_id": np.asarray(detections.data["prompt_id"]).astype(int).tolist(),
         "text_score": np.round(np.asarray(detections.data["text_score"], np.float64), 5).tolist(),
     }
+    if detections.tracker_id is not None:
+        record["tracker_id"] = detections.tracker_id.astype(int).tolist()
     if detections.mask is not None:
         record["masks"] = encode_masks(detections.mask)
     return json.dumps(record, separators=(",", ":"))
@@ -93,6 +139,9 @@ def detections_from_json(text: str, height: int, width: int) -> sv.Detections:
         confidence=np.asarray(record["confidence"], dtype=np.float32),
         class_id=np.asarray(record["class_id"], dtype=np.int64),
         mask=decode_masks(record["masks"], height, width) if "masks" in record else None,
+        tracker_id=np.asarray(record["tracker_id"], dtype=np.int64)
+        if "tracker_id" in record
+        else None,
         data={
             "prompt_id": np.asarray(record["prompt_id"], dtype=np.int64),
             "text_score": np.asarray(record["text_score"], dtype=np.float32),
@@ -119,7 +168,15 @@ class LabelStore:
         self.path = self.folder / STORE_FILE
         self._db = connection
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self.fingerprint = self.get_meta("fingerprint")
+
+    def _add_missing_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     @classmethod
     def create(cls, folder: Path, settings: dict[str, Any], overwrite: bool = False) -> LabelStore:
@@ -206,13 +263,14 @@ class LabelStore:
 
     def has_masks(self) -> bool:
         settings = self.settings
-        return bool(settings.get("segmenter"))
+        return bool(settings.get("segmenter") or settings.get("tracking"))
 
     def sources(self) -> list[tuple[str, str]]:
-        """(path, hash) of every labeled source, in path order."""
+        """(key, group) of every labeled source, in order. Frames of one video share their
+        video id as group; an image's group is its content hash (duplicates stay together)."""
         return self._db.execute(
-            "SELECT s.path, s.hash FROM sources s JOIN predictions p ON p.hash = s.hash "
-            "AND p.fingerprint = ? ORDER BY s.path",
+            "SELECT s.path, COALESCE(s.video_id, s.hash) FROM sources s JOIN predictions p "
+            f"ON p.hash = s.hash AND p.fingerprint = ? ORDER BY {_SOURCE_ORDER}",
             (self.fingerprint,),
         ).fetchall()
 
@@ -231,32 +289,74 @@ class LabelStore:
 
     def write_batch(
         self,
-        images: list[tuple[Path, Path, str, int, int]],
+        images: list[tuple[SourceRecord, int, int]],
         detections: list[sv.Detections],
-        sources: list[tuple[Path, Path, str]] = (),
+        sources: list[SourceRecord] = (),
         skipped: list[tuple[Path, str]] = (),
+        tracks: dict[int, tuple[int, int, float]] | None = None,
+        video_state: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Store one batch atomically: (path, root, hash, width, height) per image and its
-        detections, plus extra source paths of known images and skipped files."""
+        """Store one batch atomically: (source, width, height) per labeled frame and its
+        detections, extra sources whose content is already labeled, skipped files, and for
+        tracking the (class id, prompt id, confidence) of each track plus the tracker's
+        resume state."""
         now = time.time()
         with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (self.fingerprint, digest, w, h, detections_to_json(d), now)
-                    for (_, _, digest, w, h), d in zip(images, detections, strict=True)
+                    (self.fingerprint, source.hash, w, h, detections_to_json(d), now)
+                    for (source, w, h), d in zip(images, detections, strict=True)
                 ],
             )
-            rows = [(str(p), str(r), digest) for p, r, digest, _, _ in images]
-            rows += [(str(p), str(r), digest) for p, r, digest in sources]
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sources (path, root, hash) VALUES (?, ?, ?)", rows
-            )
+            rows = [
+                (
+                    s.key,
+                    str(s.root),
+                    s.hash,
+                    s.frame_index,
+                    s.video_id,
+                    s.timestamp,
+                    str(s.path),
+                )
+                for s in [source for source, _, _ in images] + list(sources)
+            ]
+            self._db.executemany("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?)", rows)
             self._db.executemany("DELETE FROM skipped WHERE path = ?", [(r[0],) for r in rows])
             self._db.executemany(
                 "INSERT OR REPLACE INTO skipped VALUES (?, ?)",
                 [(str(p), reason) for p, reason in skipped],
             )
+            if video_state is not None:
+                video, state = video_state
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (self.fingerprint, video, track, *values)
+                        for track, values in (tracks or {}).items()
+                    ],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO videos VALUES (?, ?, ?)",
+                    (self.fingerprint, video, json.dumps(state)),
+                )
+
+    def video_state(self, video: str) -> dict[str, Any] | None:
+        """The tracker's state after the last stored window of `video`, if any."""
+        row = self._db.execute(
+            "SELECT state FROM videos WHERE fingerprint = ? AND video_id = ?",
+            (self.fingerprint, video),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def track_classes(self) -> dict[tuple[str, int], tuple[int, int, float]]:
+        """(video id, track id) -> (class id, prompt id, confidence) of every stored track."""
+        rows = self._db.execute(
+            "SELECT video_id, track_id, class_id, prompt_id, confidence FROM tracks "
+            "WHERE fingerprint = ?",
+            (self.fingerprint,),
+        )
+        return {(v, t): (c, p, s) for v, t, c, p, s in rows}
 
     def skipped(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
@@ -275,27 +375,49 @@ class LabelStore:
     ) -> Iterator[StoredImage]:
         """Labeled source paths (all, or `paths`) in path order, one at a time."""
         query = (
-            "SELECT s.path, s.root, s.hash, p.width, p.height, p.detections FROM sources s "
+            "SELECT COALESCE(s.file, s.path), s.root, s.hash, p.width, p.height, p.detections, "
+            "s.frame_index, s.video_id, s.timestamp FROM sources s "
             "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ?"
         )
         params: list[Any] = [self.fingerprint]
         if paths is not None:
             query += f" WHERE s.path IN ({','.join('?' * len(paths))})"
             params += list(paths)
-        cursor = self._db.execute(query + " ORDER BY s.path", params)
-        for path, root, digest, width, height, blob in cursor:
+        tracks = self.track_classes()
+        cursor = self._db.execute(f"{query} ORDER BY {_SOURCE_ORDER}", params)
+        for path, root, digest, width, height, blob, index, video, timestamp in cursor:
             if not with_masks:
                 record = json.loads(blob)
                 record.pop("masks", None)
                 blob = json.dumps(record)
+            detections = detections_from_json(blob, height, width)
+            if detections.tracker_id is not None and len(detections):
+                _apply_track_classes(detections, tracks, video)
             yield StoredImage(
                 Path(path),
                 Path(root),
                 digest,
                 width,
                 height,
-                detections_from_json(blob, height, width),
+                detections,
+                index,
+                video,
+                timestamp,
             )
+
+
+# Frames of one video together and in order, so export decodes each video once.
+_SOURCE_ORDER = "COALESCE(s.file, s.path), s.frame_index, s.path"
+
+
+def _apply_track_classes(detections: sv.Detections, tracks, video: str | None) -> None:
+    """Every frame of a track reads back with the track's final class and confidence."""
+    for i, track in enumerate(detections.tracker_id.tolist()):
+        if (video, track) in tracks:
+            class_id, prompt_id, confidence = tracks[(video, track)]
+            detections.class_id[i] = class_id
+            detections.data["prompt_id"][i] = prompt_id
+            detections.confidence[i] = confidence
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -251,18 +251,6 @@ def read_video(
         )
 
 
-def read_frames_at(path: Path, indices: set[int]) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode `path` once and yield (index, RGB) for the wanted frame indices, in order."""
-    if not indices:
-        return
-    last = max(indices)
-    for decoded in iter_video(path, FrameSampling()):
-        if decoded.index in indices:
-            yield decoded.index, decoded.rgb()
-        if decoded.index >= last:
-            return
-
-
 def _rotation(frame) -> int:
     """Degrees counter-clockwise to turn the picture upright (a multiple of 90)."""
     try:
@@ -280,3 +268,57 @@ def _difference_hash(frame) -> int:
     small = frame.reformat(width=9, height=8, format="gray").to_ndarray()
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int(np.packbits(bits).view(">u8")[0])
+
+
+def estimate_frames(path: Path, sampling: FrameSampling = FrameSampling()) -> int:
+    """About how many frames `sampling` will select (for progress bars; 0 if unknown)."""
+    try:
+        container = _open(path)
+    except VideoReadError:
+        return 0
+    try:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        duration = container.duration / 1_000_000 if container.duration else None
+        total = int(stream.frames) or (round(duration * rate) if duration and rate else 0)
+    finally:
+        container.close()
+    if not total or not rate:
+        return total
+    end = min(sampling.end, total / rate) if sampling.end is not None else total / rate
+    seconds = max(0.0, end - sampling.start)
+    count = seconds * sampling.fps if sampling.fps else seconds * rate / sampling.every
+    count = max(1, round(count)) if seconds > 0 else 0
+    return min(count, sampling.max_frames) if sampling.max_frames else count
+
+
+class VideoFrames:
+    """Random access to frames by index for callers that ask in increasing order per video
+    (export, preview): each video is decoded once, forward only; asking for an earlier
+    frame restarts that video."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._frames: Iterator[DecodedFrame] | None = None
+        self._current: DecodedFrame | None = None
+
+    def get(self, path: Path, index: int) -> np.ndarray:
+        """RGB of frame `index` of `path`; raises VideoReadError if the video no longer has it."""
+        restart = path != self._path or self._current is None or self._current.index > index
+        if restart:
+            self.close()
+            self._path, self._frames = path, iter_video(path)
+            self._current = None
+        while self._current is None or self._current.index < index:
+            self._current = next(self._frames, None)
+            if self._current is None:
+                self.close()
+                raise VideoReadError(f"{path} has no frame {index} (changed since labeling?)")
+        if self._current.index != index:
+            raise VideoReadError(f"{path} has no frame {index}")
+        return self._current.rgb()
+
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+        self._path = self._frames = self._current = None

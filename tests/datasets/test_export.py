@@ -17,7 +17,7 @@ from distil.datasets import (
     export_dataset,
     select_detections,
 )
-from distil.labeling import LabelStore
+from distil.labeling import LabelStore, SourceRecord
 from distil.ontologies import Ontology, OntologyError
 
 ONTO = Ontology.from_dict(
@@ -73,7 +73,7 @@ def crafted_store(tmp_path) -> Path:
         batch, detections = [], []
         for name, r in rows.items():
             Image.new("RGB", (60, 40), (100, 100, 100)).save(images / name)
-            batch.append((images / name, images, name, 60, 40))
+            batch.append((SourceRecord(images / name, images, name), 60, 40))
             detections.append(det(r))
         store.write_batch(batch, detections)
     return label_dir

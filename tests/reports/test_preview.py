@@ -2,7 +2,7 @@ import numpy as np
 import supervision as sv
 from PIL import Image
 
-from distil.labeling import LabelStore
+from distil.labeling import LabelStore, SourceRecord
 from distil.reports import annotate, render_preview
 
 
@@ -30,7 +30,7 @@ def test_preview_grid_png(tmp_path):
         for i in range(5):
             path = tmp_path / "images" / f"{i}.png"
             Image.new("RGB", (64, 48), (i * 40, 0, 0)).save(path)
-            rows.append((path, tmp_path / "images", f"h{i}", 64, 48))
+            rows.append((SourceRecord(path, tmp_path / "images", f"h{i}"), 64, 48))
         store.write_batch(rows, [empty_detections() for _ in rows])
     path, shown = render_preview(tmp_path / "run", num=4, columns=2, cell=100)
     assert shown == 4 and path == tmp_path / "run" / "preview.png"

@@ -6,11 +6,11 @@ import pytest
 from distil.sources import scan_sources
 from distil.sources.video import (
     FrameSampling,
+    VideoFrames,
     VideoReadError,
     VideoReport,
     frame_hash,
     iter_video,
-    read_frames_at,
     read_video,
     video_id,
 )
@@ -118,10 +118,12 @@ def test_identity_and_random_access(clip, tmp_path):
     copy = tmp_path / "copy.mp4"
     copy.write_bytes(clip.read_bytes())
     assert video_id(copy) == identity
-    picked = dict(read_frames_at(clip, {3, 17}))
-    assert sorted(picked) == [3, 17]
-    again = {f.index: f.rgb() for f in iter_video(clip) if f.index in (3, 17)}
-    assert all(np.array_equal(picked[i], again[i]) for i in (3, 17))
+    frames = VideoFrames()
+    picked = {i: frames.get(clip, i) for i in (3, 17, 5)}  # 5 after 17: restarts the video
+    again = {f.index: f.rgb() for f in iter_video(clip) if f.index in (3, 5, 17)}
+    assert all(np.array_equal(picked[i], again[i]) for i in (3, 5, 17))
+    with pytest.raises(VideoReadError, match="no frame 99"):
+        frames.get(clip, 99)
 
 
 def test_sampling_options_are_checked():

@@ -1,0 +1,136 @@
+"""SAM 2 / 2.1 video memory through transformers: carry object masks from frame to frame.
+
+Frames are streamed one at a time. At a keyframe the caller asks for masks of new boxes
+(`segment_boxes`) and then restarts the memory from one mask per track (`reseed`); between
+keyframes `propagate` returns each track's mask on the next frame. Restarting at every
+keyframe keeps the session to one window of frames, so memory stays bounded on long video.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from distil.base_models.hf import describe_model, load_pretrained
+from distil.base_models.sam import DEFAULT_SAM2
+from distil.utils.device import default_dtype, resolve_device
+
+
+class Sam2VideoPropagator:
+    """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default).
+
+    >>> propagator = Sam2VideoPropagator(device="cuda")
+    >>> propagator.start(height, width)
+    >>> propagator.add_frame(first_rgb); masks = propagator.segment_boxes(boxes)
+    >>> propagator.reseed({1: masks[0]}); ids, masks, present = propagator.propagate(next_rgb)
+    """
+
+    family = "sam2_video"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_SAM2,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+        offload_state: bool = False,
+    ) -> None:
+        from transformers import Sam2VideoModel, Sam2VideoProcessor
+
+        self.name = model
+        self.device = resolve_device(device)
+        self.dtype = default_dtype(self.device, half)
+        self.offload_state = offload_state
+        self.model, self.processor, self.revision = load_pretrained(
+            Sam2VideoModel, model, self.device, self.dtype, revision, Sam2VideoProcessor
+        )
+        self.session: Any = None
+        self.position = -1
+        self.size: tuple[int, int] = (0, 0)
+        self.track_ids: list[int] = []
+
+    def describe(self) -> dict[str, Any]:
+        return describe_model(self.family, self.name, self.revision, self.dtype)
+
+    def start(self, height: int, width: int) -> None:
+        """Begin a new clip of frames `height` x `width`."""
+        state_device = "cpu" if self.offload_state else self.device
+        self.session = self.processor.init_video_session(
+            inference_device=self.device,
+            inference_state_device=state_device,
+            video_storage_device=state_device,
+            dtype=self.dtype,
+        )
+        self.session.video_height, self.session.video_width = height, width
+        self.position = -1
+        self.size = (height, width)
+        self.track_ids = []
+
+    def prepare(self, image: np.ndarray) -> torch.Tensor:
+        """CPU preprocessing of one RGB frame (resize + normalise)."""
+        return self.processor(images=image, return_tensors="pt").pixel_values[0]
+
+    def add_frame(self, pixels: torch.Tensor) -> None:
+        """Take the next frame without running the model (no live tracks to carry)."""
+        self.position += 1
+        self.session.add_new_frame(pixels, frame_idx=self.position)
+
+    @torch.inference_mode()
+    def propagate(self, pixels: torch.Tensor) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Take the next frame and carry every track onto it: (track ids, masks (n, H, W)
+        bool, present (n,) bool: SAM 2's object score says the object is visible)."""
+        if not self.track_ids:
+            self.add_frame(pixels)
+            return [], np.zeros((0, *self.size), dtype=bool), np.zeros(0, dtype=bool)
+        self.position += 1
+        out = self.model(inference_session=self.session, frame=pixels, frame_idx=self.position)
+        present = (out.object_score_logits.float().reshape(-1) > 0).cpu().numpy()
+        masks = self._masks(out.pred_masks) & present[:, None, None]
+        return list(out.object_ids), masks, present
+
+    @torch.inference_mode()
+    def segment_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """Masks (n, H, W) for xyxy `boxes` on the current frame, without tracking them."""
+        if len(boxes) == 0:
+            return np.zeros((0, *self.size), dtype=bool)
+        self.session.reset_tracking_data()
+        self.processor.add_inputs_to_inference_session(
+            self.session,
+            frame_idx=self.position,
+            obj_ids=list(range(len(boxes))),
+            input_boxes=[np.asarray(boxes, dtype=np.float32).tolist()],
+            original_size=self.size,
+        )
+        out = self.model(
+            inference_session=self.session, frame_idx=self.position, run_mem_encoder=False
+        )
+        self.session.reset_tracking_data()
+        self.track_ids = []
+        return self._masks(out.pred_masks)
+
+    @torch.inference_mode()
+    def reseed(self, masks: dict[int, np.ndarray]) -> None:
+        """Restart the memory on the current frame from one mask per track id; earlier
+        frames are dropped from the session."""
+        self.session.reset_tracking_data()
+        kept = {t: m for t, m in masks.items() if m.any()}
+        self.track_ids = list(kept)
+        if kept:
+            self.processor.add_inputs_to_inference_session(
+                self.session,
+                frame_idx=self.position,
+                obj_ids=list(self.track_ids),  # transformers consumes this list
+                input_masks=[torch.from_numpy(np.ascontiguousarray(m)) for m in kept.values()],
+            )
+            self.model(inference_session=self.session, frame_idx=self.position)
+        frames = self.session.processed_frames or {}
+        for index in [i for i in frames if i < self.position]:
+            del frames[index]
+
+    def _masks(self, logits: torch.Tensor) -> np.ndarray:
+        masks = self.processor.post_process_masks(
+            [logits.float()], original_sizes=[list(self.size)], binarize=True
+        )[0]
+        return masks[:, 0].cpu().numpy().astype(bool)

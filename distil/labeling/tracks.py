@@ -1,0 +1,176 @@
+"""Track bookkeeping for video labeling: match keyframe detections to live tracks by mask
+IoU, start tracks for new objects, end tracks lost for too long, and vote each track's
+one class. Pure logic on masks and scores; no model here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+DEFAULT_MATCH_IOU = 0.3
+DEFAULT_MAX_LOST = 1
+
+
+@dataclass
+class Track:
+    """One object through a clip. `votes[class_id]` sums the confidences of the keyframe
+    detections matched to it; the class with the largest sum is the track's class."""
+
+    track_id: int
+    votes: dict[int, float] = field(default_factory=dict)
+    prompts: dict[int, int] = field(default_factory=dict)  # class id -> best prompt id
+    best: dict[int, float] = field(default_factory=dict)  # class id -> best confidence seen
+    matches: int = 0
+    lost: int = 0  # keyframes in a row without a matching detection
+
+    @property
+    def class_id(self) -> int:
+        return max(self.votes, key=lambda c: (self.votes[c], -c))
+
+    @property
+    def prompt_id(self) -> int:
+        return self.prompts[self.class_id]
+
+    @property
+    def confidence(self) -> float:
+        """Mean confidence of the track's class over the keyframes it was matched on."""
+        return self.votes[self.class_id] / max(1, self.matches)
+
+    def vote(self, class_id: int, prompt_id: int, confidence: float) -> None:
+        self.votes[class_id] = self.votes.get(class_id, 0.0) + confidence
+        if confidence > self.best.get(class_id, -1.0):
+            self.best[class_id] = confidence
+            self.prompts[class_id] = prompt_id
+        self.matches += 1
+        self.lost = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Track:
+        def keys_to_int(d):
+            return {int(k): v for k, v in d.items()}
+
+        return cls(
+            track_id=int(data["track_id"]),
+            votes=keys_to_int(data["votes"]),
+            prompts=keys_to_int(data["prompts"]),
+            best=keys_to_int(data["best"]),
+            matches=int(data["matches"]),
+            lost=int(data["lost"]),
+        )
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every mask in `a` (n, H, W) with every mask in `b` (m, H, W) -> (n, m)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float64)
+    flat_a = a.reshape(len(a), -1).astype(np.float32)
+    flat_b = b.reshape(len(b), -1).astype(np.float32)
+    intersection = flat_a @ flat_b.T
+    union = flat_a.sum(1)[:, None] + flat_b.sum(1)[None, :] - intersection
+    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
+
+
+@dataclass
+class KeyframeUpdate:
+    """What one keyframe did: detection index -> track id for every kept detection
+    (continued or new), the tracks kept alive without a detection, and those ended."""
+
+    assigned: dict[int, int]
+    coasting: list[int]
+    ended: list[int]
+
+
+class TrackBook:
+    """The live tracks of one clip and the rules that update them at keyframes.
+
+    A detection matches the live track whose propagated mask overlaps it best (Hungarian
+    assignment on mask IoU, at least `match_iou`), whatever its class: the class is voted.
+    An unmatched detection with a non-empty mask starts a track; a track
+    with no match for more than `max_lost` keyframes in a row, or whose mask vanished, ends.
+    """
+
+    def __init__(
+        self, match_iou: float = DEFAULT_MATCH_IOU, max_lost: int = DEFAULT_MAX_LOST
+    ) -> None:
+        self.match_iou = match_iou
+        self.max_lost = max_lost
+        self.live: dict[int, Track] = {}
+        self.next_id = 1
+        self.ended: set[int] = set()
+
+    def update(
+        self,
+        track_ids: list[int],
+        track_masks: np.ndarray,
+        detection_masks: np.ndarray,
+        class_ids: np.ndarray,
+        prompt_ids: np.ndarray,
+        confidences: np.ndarray,
+    ) -> KeyframeUpdate:
+        """Apply one keyframe. `track_masks[i]` is track `track_ids[i]`'s propagated mask on
+        this frame; detections (already thresholded) are given by their masks, classes,
+        prompts and confidences."""
+        if set(track_ids) != set(self.live):
+            raise ValueError("track_ids must list every live track once")
+        iou = mask_iou(track_masks, detection_masks)
+        assigned: dict[int, int] = {}
+        if iou.size:
+            rows, cols = linear_sum_assignment(-iou)
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                if iou[row, col] >= self.match_iou:
+                    assigned[col] = track_ids[row]
+        for det, track_id in assigned.items():
+            self.live[track_id].vote(
+                int(class_ids[det]), int(prompt_ids[det]), float(confidences[det])
+            )
+        for det in range(len(detection_masks)):
+            if det in assigned or not detection_masks[det].any():
+                continue
+            track = Track(self.next_id)
+            self.next_id += 1
+            track.vote(int(class_ids[det]), int(prompt_ids[det]), float(confidences[det]))
+            self.live[track.track_id] = track
+            assigned[det] = track.track_id
+        matched = set(assigned.values())
+        coasting, ended = [], []
+        for i, track_id in enumerate(track_ids):
+            if track_id in matched:
+                continue
+            track = self.live[track_id]
+            track.lost += 1
+            if track.lost > self.max_lost or not track_masks[i].any():
+                ended.append(track_id)
+            else:
+                coasting.append(track_id)
+        for track_id in ended:
+            self.ended.add(track_id)
+            del self.live[track_id]
+        return KeyframeUpdate(assigned, coasting, ended)
+
+    def classes(self) -> dict[int, tuple[int, int, float]]:
+        """track id -> (class id, prompt id, confidence) of every live track."""
+        return {t.track_id: (t.class_id, t.prompt_id, t.confidence) for t in self.live.values()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "match_iou": self.match_iou,
+            "max_lost": self.max_lost,
+            "next_id": self.next_id,
+            "live": [t.to_dict() for t in self.live.values()],
+            "ended": sorted(self.ended),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackBook:
+        book = cls(data["match_iou"], data["max_lost"])
+        book.next_id = int(data["next_id"])
+        book.live = {int(t["track_id"]): Track.from_dict(t) for t in data["live"]}
+        book.ended = set(data["ended"])
+        return book
