@@ -11,6 +11,7 @@ from distil.base_models.core import (
 from distil.base_models.registry import (
     NO_SEGMENTER,
     ModelSpecError,
+    check_tracker_model,
     family_of,
     load_base_model,
     load_detector,
@@ -29,6 +30,7 @@ __all__ = [
     "GroundedModel",
     "ModelSpecError",
     "Segmenter",
+    "check_tracker_model",
     "empty_detections",
     "family_of",
     "load_base_model",

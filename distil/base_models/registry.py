@@ -79,6 +79,19 @@ def resolve(spec: str, role: str) -> tuple[str, str]:
     return family, known[family]
 
 
+TRACKER_FAMILIES = ("sam2", "sam2_video")
+
+
+def check_tracker_model(spec: str) -> None:
+    """Fail before any weights load unless `spec` is a SAM 2 / 2.1 checkpoint."""
+    family = family_of(spec)
+    if family not in TRACKER_FAMILIES:
+        raise ModelSpecError(
+            f"--tracker-model '{spec}' is a '{family}' model; tracking needs SAM 2 / 2.1 "
+            "video memory (e.g. facebook/sam2.1-hiera-tiny)"
+        )
+
+
 def load_detector(spec: str, **kwargs: Any) -> Detector:
     _, path = resolve(spec, "detector")
     return _load_class(path)(spec, **kwargs)

@@ -21,6 +21,7 @@ from distil import __version__
 from distil.datasets.card import write_card
 from distil.datasets.coco import CocoBuilder
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.mot import mot_rows, write_mot
 from distil.datasets.polygons import DEFAULT_MIN_FRAGMENT_AREA, DEFAULT_POLYGON_TOLERANCE
 from distil.datasets.split import SPLIT_NAMES, assign_splits
 from distil.datasets.yolo import PolygonStats, write_data_yaml, yolo_box_lines, yolo_polygon_lines
@@ -80,6 +81,7 @@ class ExportSummary:
     instances_per_class: dict[str, int] = field(default_factory=dict)
     polygons: dict[str, int] = field(default_factory=dict)
     copied_instead_of_linked: int = 0
+    tracked_videos: int = 0  # videos with a MOT track file in tracks/
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +165,8 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     used_names: set[Path] = set()
     segment = options.task is ExportTask.SEGMENT
     frames = VideoFrames()
+    tracks: dict[Path, list[str]] = {}
+    tracked = bool(store.settings.get("tracking"))
     for image in store.images(with_masks=segment):
         split = splits[image.key]
         relative = _unique(image.relative_path, image.hash, used_names)
@@ -198,9 +202,16 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
                 options.polygon_tolerance,
                 stats,
             )
+        if tracked and image.frame_index is not None:
+            video = image.relative_path.parent / Path(image.path).stem
+            tracks.setdefault(video, []).extend(mot_rows(image.frame_index, detections))
         instances.update(detections.class_id.tolist())
         per_split[split] += 1
         summary.images += 1
+    frames.close()
+    for video, rows in tracks.items():
+        write_mot(root / "tracks" / video.parent / f"{video.name}.txt", rows)
+    summary.tracked_videos = len(tracks)
     if options.format is ExportFormat.COCO:
         for split, builder in coco.items():
             if per_split[split]:

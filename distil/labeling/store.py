@@ -358,6 +358,15 @@ class LabelStore:
         )
         return {(v, t): (c, p, s) for v, t, c, p, s in rows}
 
+    def videos(self) -> list[str]:
+        """Paths of the videos with labeled frames."""
+        rows = self._db.execute(
+            "SELECT DISTINCT s.file FROM sources s JOIN predictions p ON p.hash = s.hash "
+            "AND p.fingerprint = ? WHERE s.frame_index IS NOT NULL ORDER BY s.file",
+            (self.fingerprint,),
+        )
+        return [r[0] for r in rows]
+
     def skipped(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
 
@@ -371,9 +380,10 @@ class LabelStore:
         return int(total), int(labeled)
 
     def images(
-        self, with_masks: bool = True, paths: list[str] | None = None
+        self, with_masks: bool = True, paths: list[str] | None = None, video: Path | None = None
     ) -> Iterator[StoredImage]:
-        """Labeled source paths (all, or `paths`) in path order, one at a time."""
+        """Labeled sources (all, those keyed `paths`, or the frames of `video`) one at a
+        time, in path order with video frames in frame order."""
         query = (
             "SELECT COALESCE(s.file, s.path), s.root, s.hash, p.width, p.height, p.detections, "
             "s.frame_index, s.video_id, s.timestamp FROM sources s "
@@ -383,6 +393,9 @@ class LabelStore:
         if paths is not None:
             query += f" WHERE s.path IN ({','.join('?' * len(paths))})"
             params += list(paths)
+        elif video is not None:
+            query += " WHERE s.file = ? AND s.frame_index IS NOT NULL"
+            params.append(str(video))
         tracks = self.track_classes()
         cursor = self._db.execute(f"{query} ORDER BY {_SOURCE_ORDER}", params)
         for path, root, digest, width, height, blob, index, video, timestamp in cursor:

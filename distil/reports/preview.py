@@ -12,7 +12,7 @@ import supervision as sv
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
 from distil.labeling.store import LabelStore
 from distil.ontologies import Ontology
-from distil.sources import ImageReadError, decode_image, read_file
+from distil.sources import ImageReadError, VideoFrames, VideoReadError, decode_image, read_file
 from distil.utils.files import atomic_write_bytes
 
 
@@ -34,13 +34,18 @@ def render_preview(
         paths = [p for p, _ in store.sources()]
         chosen = sorted(random.Random(seed).sample(paths, min(num, len(paths))))
         tiles = []
+        frames = VideoFrames()
         for image in store.images(with_masks=True, paths=chosen):
             try:
-                rgb = decode_image(read_file(image.path)[0])
-            except ImageReadError:
+                if image.frame_index is None:
+                    rgb = decode_image(read_file(image.path)[0])
+                else:
+                    rgb = frames.get(image.path, image.frame_index)
+            except (ImageReadError, VideoReadError):
                 continue  # moved or changed since labeling; the grid shows the rest
             detections = select_detections(image.detections, ontology, nms_iou)
             tiles.append(_letterbox(annotate(rgb, detections, ontology.class_names), cell))
+        frames.close()
     if not tiles:
         raise ValueError(f"{label_dir} has no labeled images to preview")
     grid = _tile(tiles, columns, cell)
