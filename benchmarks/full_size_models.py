@@ -86,7 +86,7 @@ def build_sam21_tiny(path: Path) -> Path:
     """facebook/sam2.1-hiera-tiny's architecture as a video model (which the image model
     also loads, like the real checkpoint)."""
     from transformers import (
-        Sam2ImageProcessorFast,
+        Sam2ImageProcessor,
         Sam2VideoConfig,
         Sam2VideoModel,
         Sam2VideoProcessor,
@@ -95,7 +95,7 @@ def build_sam21_tiny(path: Path) -> Path:
 
     config = Sam2VideoConfig(vision_config=_sam21_tiny_vision())
     processor = Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessorFast(), video_processor=Sam2VideoVideoProcessor()
+        image_processor=Sam2ImageProcessor(), video_processor=Sam2VideoVideoProcessor()
     )
     Sam2VideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)

@@ -45,6 +45,11 @@ def tiny_sam2(tiny_dir) -> str:
     return str(tiny_models.build_sam2(tiny_dir / "sam2"))
 
 
+@pytest.fixture(scope="session")
+def tiny_sam2_video(tiny_dir) -> str:
+    return str(tiny_models.build_sam2_video(tiny_dir / "sam2-video"))
+
+
 def shapes_image(seed: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
     """A small RGB picture with a few filled rectangles and circles."""
     rng = np.random.default_rng(seed)

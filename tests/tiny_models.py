@@ -256,7 +256,7 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
     multiple above that, so this one is 128 wide (real SAM 2: 256)."""
     from transformers import (
         Sam2HieraDetConfig,
-        Sam2ImageProcessorFast,
+        Sam2ImageProcessor,
         Sam2VideoConfig,
         Sam2VideoModel,
         Sam2VideoProcessor,
@@ -307,7 +307,7 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
     )
     sizes = {"height": size, "width": size}
     processor = Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessorFast(
+        image_processor=Sam2ImageProcessor(
             size=sizes, mask_size={"height": size // 4, "width": size // 4}
         ),
         video_processor=Sam2VideoVideoProcessor(size=sizes),

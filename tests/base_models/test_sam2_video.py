@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from distil.base_models import ModelSpecError, check_tracker_model, load_segmenter
+from distil.base_models.sam2_video import Sam2VideoPropagator
+from tests.synthetic import moving_shapes_frame
+
+
+@pytest.fixture(scope="module")
+def propagator(tiny_sam2_video) -> Sam2VideoPropagator:
+    return Sam2VideoPropagator(tiny_sam2_video, device="cpu")
+
+
+def test_boxes_give_masks_and_reseeded_tracks_propagate(propagator):
+    propagator.start(120, 160)
+    propagator.add_frame(propagator.prepare(moving_shapes_frame(0)))
+    masks = propagator.segment_boxes(np.array([[10, 30, 40, 60], [95, 10, 125, 40]], float))
+    assert masks.shape == (2, 120, 160) and masks.dtype == bool
+    square, disc = np.zeros((2, 120, 160), bool)
+    square[30:60, 10:40] = True
+    disc[10:40, 95:125] = True
+    propagator.reseed({7: square, 3: disc, 9: np.zeros((120, 160), bool)})
+    assert propagator.track_ids == [7, 3]  # an empty mask is not tracked
+    for index in range(1, 4):
+        ids, carried, present = propagator.propagate(propagator.prepare(moving_shapes_frame(index)))
+        assert ids == [7, 3] and carried.shape == (2, 120, 160) and present.shape == (2,)
+        assert not carried[~present].any()  # an absent object has no mask
+
+
+def test_session_holds_one_window_of_frames(propagator):
+    propagator.start(120, 160)
+    square = np.zeros((120, 160), bool)
+    square[30:60, 10:40] = True
+    for index in range(30):
+        pixels = propagator.prepare(moving_shapes_frame(index))
+        if index % 5 == 0:
+            propagator.propagate(pixels)
+            propagator.reseed({1: square})
+        else:
+            propagator.propagate(pixels)
+    frames = propagator.session.processed_frames
+    assert len(frames) <= 5 and max(frames) == 29
+    assert all(
+        len(o["non_cond_frame_outputs"]) <= 4
+        for o in propagator.session.output_dict_per_obj.values()
+    )
+
+
+def test_no_tracks_means_no_model_call(propagator):
+    propagator.start(120, 160)
+    ids, masks, present = propagator.propagate(propagator.prepare(moving_shapes_frame(0)))
+    assert ids == [] and masks.shape == (0, 120, 160) and present.shape == (0,)
+
+
+def test_tracker_model_must_be_sam2(tiny_sam2_video, tiny_sam, tiny_sam2):
+    check_tracker_model(tiny_sam2_video)
+    check_tracker_model(tiny_sam2)
+    with pytest.raises(ModelSpecError, match="tracking needs SAM 2"):
+        check_tracker_model(tiny_sam)
+
+
+def test_image_segmenter_loads_a_video_checkpoint(tiny_sam2_video):
+    # facebook/sam2.1-hiera-* are video checkpoints; the image model must load them too
+    segmenter = load_segmenter(tiny_sam2_video, device="cpu")
+    assert segmenter.family == "sam2"
