@@ -120,3 +120,36 @@ def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
     assert result.exit_code == 2 and "input not found" in result.output
     result = invoke("label", tmp_path, "-o", ontology, "--detector", tmp_path / "x.pt")
     assert result.exit_code == 2 and "checkpoint file not found" in result.output
+
+
+def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino, tiny_sam2_video):
+    from tests.synthetic import make_video
+
+    make_video(tmp_path / "clips" / "walk.mp4", frames=8)
+    out = tmp_path / "run"
+    common = ("-o", ontology, "--detector", tiny_grounding_dino, "--device", "cpu", "--out", out)
+    result = invoke("label", tmp_path / "clips", *common, "--track", "--detect-every", "4",
+                    "--tracker-model", tiny_sam2_video, "--segmenter", "none", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["videos"] == 1 and summary["video_frames"] == 8 and summary["tracks"] >= 0
+    result = invoke("preview", out, "--video", "walk.mp4", "--json")
+    assert result.exit_code == 0, result.output
+    preview = json.loads(result.stdout)
+    assert preview == {"out": str(out / "preview_walk.mp4"), "frames": 8}
+    import av
+
+    with av.open(preview["out"]) as container:
+        assert container.streams.video[0].frames == 8
+    gif = invoke("preview", out, "--out", tmp_path / "walk.gif", "--json")
+    assert gif.exit_code == 0 and (tmp_path / "walk.gif").stat().st_size > 0
+
+
+def test_video_options_are_checked_before_models_load(tmp_path, ontology, tiny_sam):
+    (tmp_path / "clips").mkdir()
+    both = invoke("label", tmp_path / "clips", "-o", ontology, "--every", "2", "--fps", "5")
+    assert both.exit_code == 2 and "--every and --fps" in both.output
+    sam1 = invoke(
+        "label", tmp_path / "clips", "-o", ontology, "--track", "--tracker-model", tiny_sam
+    )
+    assert sam1.exit_code == 2 and "tracking needs SAM 2" in sam1.output
