@@ -93,7 +93,7 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
         )
         images: dict[str, sv.Detections] = {}
         for image in store.images():
-            key = image.path.stem
+            key = image.relative_path.stem  # a video frame: <video>_<index>
             if key in images:
                 logger.warning("two labeled images are named %s; only the first is judged", key)
                 continue

@@ -8,6 +8,7 @@ Relative paths are relative to the config file.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -33,6 +34,26 @@ class LabelConfig:
     batch_size: int = 8
     store_threshold: float = 0.1
     half: bool = True
+    # videos: which frames (as `distil label --every/--fps/...`)
+    every: int = 1
+    fps: float | None = None
+    start: float = 0.0
+    end: float | None = None
+    max_frames: int | None = None
+    dedup: int | None = None
+    # videos: track objects with SAM 2 video memory between keyframes
+    track: bool = False
+    detect_every: int = 15
+    tracker_model: str = DEFAULT_SEGMENTER
+    match_iou: float = 0.3
+    max_lost: int = 1
+
+    def sampling(self):
+        from distil.sources import FrameSampling
+
+        return FrameSampling(
+            self.every, self.fps, self.start, self.end, self.max_frames, self.dedup
+        )
 
 
 @dataclass
@@ -222,7 +243,7 @@ def _resolve_paths(config: RunConfig, base: Path) -> None:
         config.eval.ground_truth = resolve(config.eval.ground_truth)
     if config.train.weights_dir:
         config.train.weights_dir = resolve(config.train.weights_dir)
-    for role in ("detector", "segmenter"):
+    for role in ("detector", "segmenter", "tracker_model"):
         value = getattr(config.label, role)
         if (base / value).exists():
             setattr(config.label, role, resolve(value))
@@ -237,6 +258,11 @@ def _check_values(config: RunConfig) -> None:
             raise ConfigError(f"{source}: inputs: {path} not found")
     if config.eval.ground_truth and not Path(config.eval.ground_truth).exists():
         raise ConfigError(f"{source}: eval.ground_truth: {config.eval.ground_truth} not found")
+    try:
+        config.label.sampling()
+    except ValueError as e:
+        named = re.sub(r"--([a-z-]+)", lambda m: "label." + m[1].replace("-", "_"), str(e))
+        raise ConfigError(f"{source}: {named}") from None
     if config.dataset.task not in ("detect", "segment"):
         raise ConfigError(f"{source}: dataset.task must be detect or segment")
     try:

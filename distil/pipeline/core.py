@@ -116,23 +116,36 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
 
 
 def _label(config: RunConfig, ontology, run_dir: Path) -> dict[str, Any]:
-    from distil.base_models import load_base_model
+    from distil.base_models import check_tracker_model, load_base_model
+    from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.labeling import label_images
+    from distil.labeling.tracking import VideoTracker
 
+    settings = config.label
+    if settings.track:
+        check_tracker_model(settings.tracker_model)
     model = load_base_model(
-        config.label.detector,
-        config.label.segmenter,
-        device=config.label.device,
-        half=config.label.half,
+        settings.detector,
+        settings.segmenter,
+        device=settings.device,
+        half=settings.half,
         ontology=ontology,
     )
+    tracker = None
+    if settings.track:
+        propagator = Sam2VideoPropagator(settings.tracker_model, settings.device, settings.half)
+        tracker = VideoTracker(
+            propagator, settings.detect_every, settings.match_iou, settings.max_lost
+        )
     summary = label_images(
         [Path(p) for p in config.inputs],
         ontology,
         model,
         run_dir / "label",
-        batch_size=config.label.batch_size,
-        store_threshold=config.label.store_threshold,
+        batch_size=settings.batch_size,
+        store_threshold=settings.store_threshold,
+        sampling=settings.sampling(),
+        tracker=tracker,
     )
     return summary.to_dict()
 

@@ -51,6 +51,14 @@ def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
             {"inputs": "images", "ontology": "onto.yaml", "dataset": {"task": "pose"}},
             "dataset.task must be detect or segment",
         ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "label": {"every": 2, "fps": 1.0}},
+            "label.every and label.fps both choose frames",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "label": {"detect_evry": 5}},
+            "Did you mean 'detect_every'",
+        ),
     ],
 )
 def test_bad_configs_name_the_field(config_file, tmp_path, data, message):
