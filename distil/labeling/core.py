@@ -300,7 +300,8 @@ def _batches(
         t0 = time.perf_counter()
         if is_video_file(path):
             batch.videos += 1
-            for frame, record in _video_frames(path, root, sampling, known, seen, batch):
+            outcome = _VideoOutcome()
+            for frame, record in _video_frames(path, root, sampling, known, seen, outcome):
                 if frame is None:
                     batch.aliases.append(record)
                 else:
@@ -312,6 +313,9 @@ def _batches(
                     yield batch
                     batch = _Batch()
                 t0 = time.perf_counter()
+            # known only once the video is read to its end, maybe batches later
+            batch.skipped.extend(outcome.unreadable)
+            batch.video_problems.extend(outcome.partial)
             continue
         try:
             data, digest = read_file(path)
@@ -332,13 +336,19 @@ def _batches(
         yield batch
 
 
-def _video_frames(path, root, sampling, known, seen, batch: _Batch):
+@dataclass
+class _VideoOutcome:
+    unreadable: list[SkippedFile] = field(default_factory=list)
+    partial: list[SkippedFile] = field(default_factory=list)
+
+
+def _video_frames(path, root, sampling, known, seen, outcome: _VideoOutcome):
     """(Frame or None when already labeled, its record) for each sampled frame of a video;
-    an unreadable video lands in `batch.skipped`, a partly readable one in its problems."""
+    why the video could not be read, or was read only in part, goes to `outcome`."""
     try:
         identity = video_id(path)
     except OSError as e:
-        batch.skipped.append(SkippedFile(path, f"cannot read file ({e.strerror or e})"))
+        outcome.unreadable.append(SkippedFile(path, f"cannot read file ({e.strerror or e})"))
         return
     report = VideoReport(path)
     try:
@@ -354,9 +364,9 @@ def _video_frames(path, root, sampling, known, seen, batch: _Batch):
             image = decoded.rgb()
             yield Frame(image, path, digest, decoded.index, identity, decoded.timestamp), record
     except VideoReadError as e:
-        batch.skipped.append(SkippedFile(path, str(e)))
+        outcome.unreadable.append(SkippedFile(path, str(e)))
         return
     if report.problem and report.kept == 0:
-        batch.skipped.append(SkippedFile(path, report.problem))
+        outcome.unreadable.append(SkippedFile(path, report.problem))
     elif report.problem:
-        batch.video_problems.append(SkippedFile(path, report.problem))
+        outcome.partial.append(SkippedFile(path, report.problem))
