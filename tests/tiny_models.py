@@ -6,7 +6,22 @@ ids for [CLS], [SEP], '.' and '?' because the model hard-codes them as phrase se
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+
+import torch
+
+
+def _seeded(build):
+    """Random weights, but the same ones every run: tests must not depend on luck."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return build(*args, **kwargs)
+
+    return wrapper
 
 WORDS = [
     "a",
@@ -38,6 +53,7 @@ WORDS = [
 ]
 
 
+@_seeded
 def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
     from transformers import (
         BertConfig,
@@ -114,6 +130,7 @@ def _byte_chars() -> list[str]:
     return [chr(c) for c in chars]
 
 
+@_seeded
 def build_owlv2(path: Path) -> Path:
     from transformers import (
         CLIPTokenizer,
@@ -160,6 +177,7 @@ def build_owlv2(path: Path) -> Path:
     return path
 
 
+@_seeded
 def build_sam(path: Path, size: int = 128) -> Path:
     from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
 
@@ -200,6 +218,7 @@ def build_sam(path: Path, size: int = 128) -> Path:
     return path
 
 
+@_seeded
 def build_sam2(path: Path, size: int = 256) -> Path:
     from transformers import (
         Sam2Config,
@@ -249,6 +268,7 @@ def build_sam2(path: Path, size: int = 256) -> Path:
     return path
 
 
+@_seeded
 def build_sam2_video(path: Path, size: int = 128) -> Path:
     """A tiny SAM 2 video model (memory attention, memory encoder) with its processor.
 
