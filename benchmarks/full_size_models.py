@@ -13,14 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.tiny_models import WORDS  # noqa: E402
+from tests.tiny_models import grounding_dino_tokenizer  # noqa: E402
 
 
 def build_grounding_dino_tiny(path: Path) -> Path:
     """IDEA-Research/grounding-dino-tiny's architecture: Swin-T, BERT-base, 6+6 layers."""
     from transformers import (
         BertConfig,
-        BertTokenizerFast,
         GroundingDinoConfig,
         GroundingDinoForObjectDetection,
         GroundingDinoImageProcessor,
@@ -28,20 +27,7 @@ def build_grounding_dino_tiny(path: Path) -> Path:
         SwinConfig,
     )
 
-    vocab = [f"[unused{i}]" for i in range(1030)]
-    for index, token in {
-        0: "[PAD]",
-        100: "[UNK]",
-        101: "[CLS]",
-        102: "[SEP]",
-        103: "[MASK]",
-    }.items():
-        vocab[index] = token
-    vocab[1012], vocab[1029] = ".", "?"
-    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
-    extra = list(letters + "-,'") + [f"##{c}" for c in letters] + list(WORDS)
-    vocab += [t for t in dict.fromkeys(extra) if t not in vocab]
-    tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
+    tokenizer = grounding_dino_tokenizer()
     processor = GroundingDinoProcessor(
         image_processor=GroundingDinoImageProcessor(
             size={"shortest_edge": 800, "longest_edge": 1333}
@@ -57,7 +43,7 @@ def build_grounding_dino_tiny(path: Path) -> Path:
             image_size=224,
             out_indices=[2, 3, 4],
         ),
-        text_config=BertConfig(vocab_size=len(vocab)),
+        text_config=BertConfig(vocab_size=tokenizer.vocab_size),
         num_queries=900,
         max_text_len=256,
     )

@@ -23,6 +23,7 @@ def _seeded(build):
 
     return wrapper
 
+
 WORDS = [
     "a",
     "an",
@@ -53,17 +54,9 @@ WORDS = [
 ]
 
 
-@_seeded
-def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
-    from transformers import (
-        BertConfig,
-        BertTokenizerFast,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
-        GroundingDinoImageProcessor,
-        GroundingDinoProcessor,
-        SwinConfig,
-    )
+def grounding_dino_tokenizer():
+    """A BERT tokenizer with a small vocabulary that keeps BERT's special ids."""
+    from transformers import BertTokenizerFast
 
     vocab = [f"[unused{i}]" for i in range(1030)]
     for index, token in {
@@ -79,7 +72,21 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     extra = list(letters + "-,'") + [f"##{c}" for c in letters] + list(WORDS)
     vocab += [t for t in dict.fromkeys(extra) if t not in vocab]
-    tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
+    return BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
+
+
+@_seeded
+def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
+    from transformers import (
+        BertConfig,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
+
+    tokenizer = grounding_dino_tokenizer()
     processor = GroundingDinoProcessor(
         image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
         tokenizer=tokenizer,
@@ -94,7 +101,7 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
             out_indices=[2, 3, 4],
         ),
         text_config=BertConfig(
-            vocab_size=len(vocab),
+            vocab_size=tokenizer.vocab_size,
             hidden_size=32,
             num_hidden_layers=1,
             num_attention_heads=2,
@@ -152,7 +159,7 @@ def build_owlv2(path: Path) -> Path:
     )
     config = Owlv2Config(
         text_config=dict(
-            vocab_size=len(vocab),
+            vocab_size=tokenizer.vocab_size,
             hidden_size=32,
             intermediate_size=37,
             num_hidden_layers=1,
@@ -218,16 +225,9 @@ def build_sam(path: Path, size: int = 128) -> Path:
     return path
 
 
-@_seeded
-def build_sam2(path: Path, size: int = 256) -> Path:
-    from transformers import (
-        Sam2Config,
-        Sam2HieraDetConfig,
-        Sam2ImageProcessor,
-        Sam2Model,
-        Sam2Processor,
-        Sam2VisionConfig,
-    )
+def tiny_sam2_vision(size: int, width: int):
+    """A two-block Hiera image encoder with an FPN of `width` channels."""
+    from transformers import Sam2HieraDetConfig, Sam2VisionConfig
 
     hiera = Sam2HieraDetConfig(
         hidden_size=12,
@@ -244,8 +244,21 @@ def build_sam2(path: Path, size: int = 256) -> Path:
         backbone_config=hiera,
         backbone_channel_list=[96, 48, 24, 12],
         backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
-        fpn_hidden_size=32,
+        fpn_hidden_size=width,
     )
+    return vision
+
+
+@_seeded
+def build_sam2(path: Path, size: int = 256) -> Path:
+    from transformers import (
+        Sam2Config,
+        Sam2ImageProcessor,
+        Sam2Model,
+        Sam2Processor,
+    )
+
+    vision = tiny_sam2_vision(size, width=32)
     config = Sam2Config(
         vision_config=vision,
         prompt_encoder_config=dict(hidden_size=32, image_size=size, patch_size=16),
@@ -275,33 +288,15 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
     transformers fixes memory features at 64 channels and needs the model width to be a
     multiple above that, so this one is 128 wide (real SAM 2: 256)."""
     from transformers import (
-        Sam2HieraDetConfig,
         Sam2ImageProcessor,
         Sam2VideoConfig,
         Sam2VideoModel,
         Sam2VideoProcessor,
         Sam2VideoVideoProcessor,
-        Sam2VisionConfig,
     )
 
     width = 128
-    hiera = Sam2HieraDetConfig(
-        hidden_size=12,
-        num_attention_heads=1,
-        image_size=[size, size],
-        blocks_per_stage=[1, 2, 1, 1],
-        embed_dim_per_stage=[12, 24, 48, 96],
-        num_attention_heads_per_stage=[1, 1, 1, 1],
-        window_size_per_stage=[8, 4, 8, 4],
-        global_attention_blocks=[2],
-        window_positional_embedding_background_size=[4, 4],
-    )
-    vision = Sam2VisionConfig(
-        backbone_config=hiera,
-        backbone_channel_list=[96, 48, 24, 12],
-        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
-        fpn_hidden_size=width,
-    )
+    vision = tiny_sam2_vision(size, width)
     config = Sam2VideoConfig(
         vision_config=vision,
         prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=16),

@@ -7,8 +7,6 @@ labeled by `distil.labeling.tracking` instead: detections on keyframes, SAM 2 me
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from distil.sources import (
     scan_sources,
     video_id,
 )
+from distil.utils.threads import prefetch
 
 if TYPE_CHECKING:
     from distil.labeling.tracking import VideoTracker
@@ -247,48 +246,21 @@ def _threshold_of(ontology: Ontology, detections) -> np.ndarray:
 
 
 def _prefetched_batches(work, store, model, ontology, batch_size, sampling, timings):
-    """Batches read, decoded and preprocessed by a background thread, two ahead."""
-    batches: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    reader = threading.Thread(
-        target=_read_batches,
-        args=(work, store, model, ontology, batch_size, sampling, batches, stop, timings),
-        name="distil-reader",
-        daemon=True,
-    )
-    reader.start()
-    try:
-        while (batch := batches.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
-            yield batch
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                batches.get_nowait()
-            except queue.Empty:
-                reader.join(0.05)
+    """Batches read, hashed, decoded and preprocessed by a background thread, two ahead."""
 
-
-def _read_batches(work, store, model, ontology, batch_size, sampling, out, stop, timings) -> None:
-    """Reader thread: hash, skip known content, decode and preprocess whole batches."""
-    try:
-        known = store.reader()
+    def prepared():
+        known = store.reader()  # SQLite connections are per thread: opened in the reader
         try:
             for batch in _batches(work, known, batch_size, sampling, timings):
-                if stop.is_set():
-                    return
                 t0 = time.perf_counter()
                 if batch.frames:
                     batch.prepared = model.prepare([f.image for f in batch.frames], ontology)
                 timings["prepare"] += time.perf_counter() - t0
-                out.put(batch)
+                yield batch
         finally:
             known.close()
-        out.put(None)
-    except BaseException as e:  # surfaced in the main thread
-        out.put(e)
+
+    return prefetch(prepared(), depth=2)
 
 
 def _batches(

@@ -60,6 +60,11 @@ def fingerprint_of(settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def source_key(path: Path, frame_index: int | None) -> str:
+    """Unique per source: the image path, or `<video path>#<frame index>`."""
+    return str(path) if frame_index is None else f"{path}#{frame_index}"
+
+
 @dataclass(frozen=True)
 class SourceRecord:
     """Where a stored frame came from: an image file, or frame `frame_index` of a video."""
@@ -73,8 +78,7 @@ class SourceRecord:
 
     @property
     def key(self) -> str:
-        """Unique per source: the image path, or `<video path>#<frame index>`."""
-        return str(self.path) if self.frame_index is None else f"{self.path}#{self.frame_index}"
+        return source_key(self.path, self.frame_index)
 
 
 @dataclass
@@ -94,7 +98,7 @@ class StoredImage:
 
     @property
     def key(self) -> str:
-        return str(self.path) if self.frame_index is None else f"{self.path}#{self.frame_index}"
+        return source_key(self.path, self.frame_index)
 
     @property
     def relative_path(self) -> Path:

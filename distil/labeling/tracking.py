@@ -10,11 +10,9 @@ memory restarts from the masks of the last stored frame.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,7 @@ import supervision as sv
 
 from distil.base_models.core import empty_detections
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
-from distil.labeling.store import LabelStore, SourceRecord
+from distil.labeling.store import LabelStore, SourceRecord, source_key
 from distil.labeling.tracks import DEFAULT_MATCH_IOU, DEFAULT_MAX_LOST, TrackBook
 from distil.ontologies import Ontology
 from distil.sources import (
@@ -37,6 +35,7 @@ from distil.sources import (
     video_id,
 )
 from distil.utils.boxes import class_aware_nms
+from distil.utils.threads import prefetch
 
 if TYPE_CHECKING:
     from distil.base_models.core import GroundedModel
@@ -132,19 +131,48 @@ class VideoTracker:
             return result
         report = VideoReport(path)
         try:
-            self._track(
-                path,
-                root,
-                identity,
-                state,
-                ontology,
-                model,
-                store,
-                sampling,
-                report,
-                timings,
-                advance,
-                result,
+            book = (
+                TrackBook.from_dict(state["book"])
+                if state
+                else TrackBook(self.match_iou, self.max_lost)
+            )
+            resume_at = state["next_position"] if state else 0
+            carried = _stored_masks(store, path, state) if state else {}
+            propagator = self.propagator
+            window = _Window()
+            last_index = state["last_index"] if state else -1
+            position = -1
+            for position, decoded, rgb, pixels in prefetch(
+                _frames(path, sampling, report, propagator, resume_at, timings), _PREFETCH_FRAMES
+            ):
+                result.frames += 1
+                if rgb is None:  # stored by an earlier run
+                    advance(1)
+                    continue
+                if position == resume_at:
+                    propagator.start(rgb.shape[0], rgb.shape[1])
+                if position % self.detect_every == 0:
+                    if window.frames:
+                        self._flush(store, identity, window, book, position, last_index, timings)
+                        window = _Window()
+                    detections = self._keyframe(rgb, pixels, ontology, model, book, carried, timings)
+                    carried = {}
+                else:
+                    t0 = time.perf_counter()
+                    ids, masks, _ = propagator.propagate(pixels)
+                    timings["track"] = timings.get("track", 0.0) + time.perf_counter() - t0
+                    detections = _track_detections(ids, masks, book)
+                digest = frame_hash(identity, decoded.index)
+                timestamp = round(decoded.timestamp, 6)
+                record = SourceRecord(path, root, digest, decoded.index, identity, timestamp)
+                window.frames.append((record, rgb.shape[1], rgb.shape[0]))
+                window.detections.append(detections)
+                last_index = decoded.index
+                result.labeled += 1
+                result.instances.update(detections.class_id.tolist())
+                advance(1)
+            result.tracks = self._flush(
+                store, identity, window, book, position + 1, last_index, timings, done=True
             )
         except VideoReadError as e:
             result.skipped = SkippedFile(path, str(e))
@@ -155,68 +183,7 @@ class VideoTracker:
             result.problem = SkippedFile(path, report.problem)
         return result
 
-    def _track(
-        self,
-        path,
-        root,
-        identity,
-        state,
-        ontology,
-        model,
-        store,
-        sampling,
-        report,
-        timings,
-        advance,
-        result,
-    ) -> None:
-        book = (
-            TrackBook.from_dict(state["book"])
-            if state
-            else TrackBook(self.match_iou, self.max_lost)
-        )
-        resume_at = state["next_position"] if state else 0
-        carried = _stored_masks(store, path, state) if state else {}
-        propagator = self.propagator
-        window = _Window()
-        last_index = state["last_index"] if state else -1
-        position = -1
-        for position, decoded, rgb, pixels in _prefetch(
-            _frames(path, sampling, report, propagator, resume_at, timings)
-        ):
-            result.frames += 1
-            if rgb is None:  # stored by an earlier run
-                advance(1)
-                continue
-            if position == resume_at:
-                propagator.start(rgb.shape[0], rgb.shape[1])
-            if position % self.detect_every == 0:
-                if window.frames:
-                    self._flush(store, identity, window, book, position, last_index, timings)
-                    window = _Window()
-                detections = self._keyframe(
-                    rgb, pixels, ontology, model, book, carried, timings, result
-                )
-                carried = {}
-            else:
-                t0 = time.perf_counter()
-                ids, masks, _ = propagator.propagate(pixels)
-                timings["track"] = timings.get("track", 0.0) + time.perf_counter() - t0
-                detections = _track_detections(ids, masks, book)
-            digest = frame_hash(identity, decoded.index)
-            timestamp = round(decoded.timestamp, 6)
-            record = SourceRecord(path, root, digest, decoded.index, identity, timestamp)
-            window.frames.append((record, rgb.shape[1], rgb.shape[0]))
-            window.detections.append(detections)
-            last_index = decoded.index
-            result.labeled += 1
-            result.instances.update(detections.class_id.tolist())
-            advance(1)
-        result.tracks = self._flush(
-            store, identity, window, book, position + 1, last_index, timings, done=True
-        )
-
-    def _keyframe(self, rgb, pixels, ontology, model, book, carried, timings, result):
+    def _keyframe(self, rgb, pixels, ontology, model, book, carried, timings):
         """Detect, match to the live tracks, start new ones, restart the memory."""
         propagator = self.propagator
         t0 = time.perf_counter()
@@ -311,7 +278,7 @@ def _stored_masks(store: LabelStore, path: Path, state: dict[str, Any]) -> dict[
     """track id -> mask on the last stored frame of a resumed video."""
     if state["last_index"] < 0:
         return {}
-    key = f"{path}#{state['last_index']}"
+    key = source_key(path, state["last_index"])
     for image in store.images(with_masks=True, paths=[key]):
         d = image.detections
         if d.tracker_id is None or d.mask is None:
@@ -340,35 +307,3 @@ def _frames(
         timings["read"] += time.perf_counter() - t0
         yield position, decoded, rgb, pixels
         t0 = time.perf_counter()
-
-
-def _prefetch(items: Iterable[Any], depth: int = _PREFETCH_FRAMES) -> Iterator[Any]:
-    """Iterate `items` in a background thread, up to `depth` ahead; errors re-raise here."""
-    out: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    finished = object()
-
-    def run() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                out.put(item)
-            out.put(finished)
-        except BaseException as e:  # surfaced in the consumer
-            out.put(e)
-
-    thread = threading.Thread(target=run, name="distil-video-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := out.get()) is not finished:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                out.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
