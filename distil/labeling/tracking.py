@@ -221,7 +221,8 @@ class VideoTracker:
         timings["detect"] += t2 - t1
         timings["segment"] += t3 - t2
         ids = list(seeds)
-        return _track_detections(ids, np.array([seeds[t] for t in ids]), book)
+        masks = np.array([seeds[t] for t in ids], dtype=bool).reshape(-1, *rgb.shape[:2])
+        return _track_detections(ids, masks, book)
 
     def _flush(
         self, store, identity, window, book, next_position, last_index, timings, done=False
@@ -256,7 +257,7 @@ def _track_detections(ids: list[int], masks: np.ndarray, book: TrackBook) -> sv.
     keep = [i for i, t in enumerate(ids) if t in classes and masks[i].any()]
     if not keep:
         detections = empty_detections()
-        detections.mask = np.zeros((0, *masks.shape[1:]), dtype=bool) if masks.ndim == 3 else None
+        detections.mask = np.zeros((0, *masks.shape[1:]), dtype=bool)
         detections.tracker_id = np.zeros(0, dtype=np.int64)
         return detections
     chosen = masks[keep]
