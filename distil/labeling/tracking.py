@@ -155,7 +155,9 @@ class VideoTracker:
                     if window.frames:
                         self._flush(store, identity, window, book, position, last_index, timings)
                         window = _Window()
-                    detections = self._keyframe(rgb, pixels, ontology, model, book, carried, timings)
+                    detections = self._keyframe(
+                        rgb, pixels, ontology, model, book, carried, timings
+                    )
                     carried = {}
                 else:
                     t0 = time.perf_counter()
