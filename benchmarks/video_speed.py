@@ -165,7 +165,7 @@ def main() -> None:
         result["tracking"] = run("track", tracker_model, tracker)
         result["peak_rss_mb"] = round(peak_rss_mb())
     else:
-        warm = FrameSampling(max_frames=args.detect_every + 2)
+        warm = FrameSampling(max_frames=2)  # a keyframe and one propagated frame
         label_images(
             clip.parent, ontology, tracker_model, work / "warm-t", sampling=warm, tracker=tracker
         )
