@@ -204,13 +204,7 @@ def build_sam(path: Path, size: int = 128) -> Path:
         prompt_encoder_config=dict(
             hidden_size=32, image_size=size, patch_size=16, image_embedding_size=size // 16
         ),
-        mask_decoder_config=dict(
-            hidden_size=32,
-            mlp_dim=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            iou_head_hidden_dim=32,
-        ),
+        mask_decoder_config=tiny_mask_decoder(32),
     )
     processor = SamProcessor(
         image_processor=SamImageProcessor(
@@ -223,6 +217,14 @@ def build_sam(path: Path, size: int = 128) -> Path:
     SamModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def tiny_mask_decoder(width: int) -> dict:
+    """A two-layer SAM mask decoder `width` channels wide."""
+    return dict(
+        hidden_size=width, mlp_dim=32, num_hidden_layers=2, num_attention_heads=2,
+        iou_head_hidden_dim=32,
+    )  # fmt: skip
 
 
 def tiny_sam2_vision(size: int, width: int):
@@ -262,13 +264,7 @@ def build_sam2(path: Path, size: int = 256) -> Path:
     config = Sam2Config(
         vision_config=vision,
         prompt_encoder_config=dict(hidden_size=32, image_size=size, patch_size=16),
-        mask_decoder_config=dict(
-            hidden_size=32,
-            mlp_dim=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            iou_head_hidden_dim=32,
-        ),
+        mask_decoder_config=tiny_mask_decoder(32),
     )
     processor = Sam2Processor(
         image_processor=Sam2ImageProcessor(
@@ -300,13 +296,7 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
     config = Sam2VideoConfig(
         vision_config=vision,
         prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=16),
-        mask_decoder_config=dict(
-            hidden_size=width,
-            mlp_dim=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            iou_head_hidden_dim=32,
-        ),
+        mask_decoder_config=tiny_mask_decoder(width),
         image_size=size,
         num_maskmem=3,
         memory_attention_hidden_size=width,
