@@ -1,4 +1,4 @@
-"""A tiny YOLO dataset of drawn shapes whose labels are exact by construction."""
+"""Drawn images and clips whose labels are exact by construction."""
 
 from __future__ import annotations
 
@@ -104,3 +104,55 @@ def make_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+# (class, size, start x, start y, velocity x, velocity y): paths cross, so objects occlude
+BOUNCING_SHAPES = [
+    ("square", 56, 40, 60, 5, 2),
+    ("circle", 60, 500, 80, -4, 3),
+    ("square", 48, 300, 350, 3, -4),
+    ("circle", 52, 120, 300, 6, -2),
+]
+BOUNCING_COLORS = {"square": (220, 50, 50), "circle": (50, 200, 80)}
+
+
+def _bounce(start: int, velocity: int, span: int, index: int) -> int:
+    """Position after `index` steps moving at `velocity` between 0 and `span`, reflecting."""
+    position = (start + velocity * index) % (2 * span)
+    return int(position if position <= span else 2 * span - position)
+
+
+def bouncing_boxes(index: int, width: int, height: int) -> list[tuple[int, str, int, int, int]]:
+    """(track id, class, left, top, size) of every shape on frame `index`."""
+    boxes = []
+    for k, (cls, size, x, y, vx, vy) in enumerate(BOUNCING_SHAPES):
+        left, top = _bounce(x, vx, width - size, index), _bounce(y, vy, height - size, index)
+        boxes.append((k + 1, cls, left, top, size))
+    return boxes
+
+
+def bouncing_frame(index: int, width: int = 640, height: int = 480) -> np.ndarray:
+    """Frame `index` of a clip of squares and discs bouncing off the edges, crossing paths."""
+    image = np.full((height, width, 3), 90, np.uint8)
+    image[::24] = 110
+    for _, cls, left, top, size in bouncing_boxes(index, width, height):
+        if cls == "square":
+            cv2.rectangle(
+                image, (left, top), (left + size - 1, top + size - 1), BOUNCING_COLORS[cls], -1
+            )
+        else:
+            r = (size - 1) // 2  # the disc spans 2r + 1 pixels
+            cv2.circle(image, (left + r, top + r), r, BOUNCING_COLORS[cls], -1)
+    return image
+
+
+def bouncing_truth(frames: int, width: int = 640, height: int = 480) -> np.ndarray:
+    """The clip's true tracks as MOT rows (frame, id, left, top, width, height)."""
+    return np.array(
+        [
+            [index + 1, track, left, top, size, size]
+            for index in range(frames)
+            for track, _, left, top, size in bouncing_boxes(index, width, height)
+        ],
+        dtype=np.float64,
+    )

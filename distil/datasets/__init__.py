@@ -7,6 +7,7 @@ from distil.datasets.export import (
     export_dataset,
 )
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.mot import read_mot, write_mot
 from distil.datasets.polygons import PolygonResult, join_parts, mask_to_polygon
 from distil.datasets.split import SPLIT_NAMES, assign_splits, parse_split
 
@@ -24,5 +25,7 @@ __all__ = [
     "join_parts",
     "mask_to_polygon",
     "parse_split",
+    "read_mot",
     "select_detections",
+    "write_mot",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import supervision as sv
 
 from distil.utils.files import atomic_write_text
@@ -34,3 +35,25 @@ def write_mot(path: Path, rows: list[str]) -> None:
     """Write rows sorted by frame then track id, as MOT tools expect."""
     rows = sorted(rows, key=lambda r: tuple(int(v) for v in r.split(",", 2)[:2]))
     atomic_write_text(Path(path), "\n".join(rows) + ("\n" if rows else ""))
+
+
+def read_mot(path: Path) -> np.ndarray:
+    """A MOT file's rows as floats (n, columns); MOTChallenge ground truth and distil's own
+    track files alike. Ground-truth rows marked not to be evaluated (conf 0 in a column-7
+    file) are dropped.
+
+    >>> read_mot(Path("tracks/walk.txt"))[:, :6]  # frame, id, left, top, width, height
+    """
+    text = Path(path).read_text()
+    rows = [line.split(",") for line in text.splitlines() if line.strip()]
+    try:
+        table = np.array([[float(v) for v in row[:9]] for row in rows], dtype=np.float64)
+    except ValueError as e:
+        raise ValueError(f"{path}: not a MOT file of comma-separated numbers ({e})") from None
+    if len(table) == 0:
+        return np.zeros((0, 6))
+    if table.ndim != 2 or table.shape[1] < 6:
+        raise ValueError(f"{path}: MOT rows need at least 6 columns (frame, id, box)")
+    if table.shape[1] >= 7:
+        table = table[table[:, 6] != 0]
+    return table

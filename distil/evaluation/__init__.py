@@ -10,6 +10,7 @@ from distil.evaluation.core import (
 from distil.evaluation.gates import METRICS, check_bars, missed_bars
 from distil.evaluation.matching import best_f1_threshold, match_boxes, operating_point
 from distil.evaluation.predictions import PredictionSet, load_predictions
+from distil.evaluation.tracking import TrackScore, clear_mot
 
 __all__ = [
     "METRICS",
@@ -17,9 +18,11 @@ __all__ = [
     "EvalReport",
     "MapResult",
     "PredictionSet",
+    "TrackScore",
     "align_classes",
     "best_f1_threshold",
     "check_bars",
+    "clear_mot",
     "coco_map",
     "evaluate",
     "evaluate_path",
