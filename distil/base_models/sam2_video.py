@@ -48,9 +48,9 @@ class Sam2VideoPropagator:
         self.offload_state = offload_state
         if self.device.type == "cpu":
             logger.warning(
-                "tracking on CPU: SAM 2.1-tiny takes about 6 s per frame plus 3.6 s per "
-                "tracked object on 2 cores; with more than about 4 objects per frame, "
-                "labeling frames without --track is faster"
+                "tracking on CPU is slow: SAM 2.1-tiny took about 6 s per frame plus 3.6 s "
+                "per tracked object on 2 cores; with more than about 4 objects per frame, "
+                "labeling frames without --track is faster there"
             )
         self.model, self.processor, self.revision = load_pretrained(
             Sam2VideoModel, model, self.device, self.dtype, revision, Sam2VideoProcessor
