@@ -75,7 +75,7 @@ def _match_frame(
     """(truth row, predicted row) pairs of one frame."""
     if len(gt) == 0 or len(pr) == 0:
         return []
-    iou = sv.box_iou_batch(_xyxy(gt), _xyxy(pr))
+    iou = sv.box_iou_batch(sv.xywh_to_xyxy(gt[:, 2:6]), sv.xywh_to_xyxy(pr[:, 2:6]))
     pairs = []
     free_gt, free_pr = np.ones(len(gt), bool), np.ones(len(pr), bool)
     for g, gt_id in enumerate(gt[:, 1].astype(int)):
@@ -93,8 +93,3 @@ def _match_frame(
             if sub[r, c] >= iou_threshold:
                 pairs.append((int(rows[r]), int(cols[c])))
     return pairs
-
-
-def _xyxy(rows: np.ndarray) -> np.ndarray:
-    left, top, width, height = (rows[:, i].astype(np.float64) for i in range(2, 6))
-    return np.stack([left, top, left + width, top + height], axis=1)
