@@ -1,5 +1,5 @@
 """Teacher interfaces: a detector finds classed boxes, a segmenter adds masks, a base model
-chains them and inherits `label`.
+chains them (`distil.labeling.label_images` runs any of them over folders).
 
 Every teacher returns `supervision.Detections` with `xyxy`, `confidence`, `class_id` and two
 data fields: `prompt_id` (which ontology prompt matched) and `text_score` (how well the whole
@@ -9,26 +9,16 @@ prompt matched; equal to `confidence` for models without token-level scores).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import supervision as sv
 
+from distil.detections import empty_detections
+from distil.utils.profiling import profile
+
 if TYPE_CHECKING:
-    from distil.labeling.core import LabelSummary
     from distil.ontologies import Ontology
-
-
-def empty_detections() -> sv.Detections:
-    detections = sv.Detections.empty()
-    detections.class_id = np.zeros(0, dtype=np.int64)
-    detections.confidence = np.zeros(0, dtype=np.float32)
-    detections.data = {
-        "prompt_id": np.zeros(0, dtype=np.int64),
-        "text_score": np.zeros(0, dtype=np.float32),
-    }
-    return detections
 
 
 def make_detections(
@@ -93,7 +83,7 @@ class Segmenter(ABC):
 
 
 class BaseModel(ABC):
-    """A teacher: implements `predict`, inherits `label`."""
+    """A teacher: implements `predict`."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]: ...
@@ -108,16 +98,8 @@ class BaseModel(ABC):
         ontology: Ontology,
         min_confidence: float,
         prepared: Any = None,
-        timings: dict[str, float] | None = None,
-    ) -> list[sv.Detections]: ...
-
-    def label(
-        self, inputs: Path | list[Path], ontology: Ontology, out_dir: Path, **kwargs: Any
-    ) -> LabelSummary:
-        """Label every image under `inputs` into the store in `out_dir` (resumable)."""
-        from distil.labeling.core import label_images
-
-        return label_images(inputs, ontology, self, out_dir, **kwargs)
+    ) -> list[sv.Detections]:
+        """One batch: boxes (and masks) with class ids, down to `min_confidence`."""
 
 
 class GroundedModel(BaseModel):
@@ -139,17 +121,11 @@ class GroundedModel(BaseModel):
             self.segmenter.prepare(images) if self.segmenter else None,
         )
 
-    def predict(self, images, ontology, min_confidence, prepared=None, timings=None):
-        import time
-
+    def predict(self, images, ontology, min_confidence, prepared=None):
         detector_inputs, segmenter_inputs = prepared if prepared is not None else (None, None)
-        start = time.perf_counter()
-        detections = self.detector.detect(images, ontology, min_confidence, detector_inputs)
-        middle = time.perf_counter()
+        with profile("detect"):
+            detections = self.detector.detect(images, ontology, min_confidence, detector_inputs)
         if self.segmenter is not None:
-            detections = self.segmenter.segment(images, detections, segmenter_inputs)
-        end = time.perf_counter()
-        if timings is not None:
-            timings["detect"] = timings.get("detect", 0.0) + middle - start
-            timings["segment"] = timings.get("segment", 0.0) + end - middle
+            with profile("segment"):
+                detections = self.segmenter.segment(images, detections, segmenter_inputs)
         return detections

@@ -19,10 +19,10 @@ import torch
 from distil.base_models.core import Detector, make_detections
 from distil.base_models.hf import describe_model, load_pretrained
 from distil.ontologies import Ontology
+from distil.settings import DEFAULT_DETECTOR
 from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
 from distil.utils.device import default_dtype, resolve_device
 
-DEFAULT_GROUNDING_DINO = "IDEA-Research/grounding-dino-tiny"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class GroundingDinoDetector(Detector):
 
     def __init__(
         self,
-        model: str = DEFAULT_GROUNDING_DINO,
+        model: str = DEFAULT_DETECTOR,
         device: str = "auto",
         half: bool = True,
         revision: str | None = None,

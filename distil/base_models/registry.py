@@ -15,8 +15,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from distil.base_models.core import Detector, GroundedModel, Segmenter
-from distil.ontologies import Ontology
+from typing import TYPE_CHECKING
+
+from distil.settings import NO_SEGMENTER
+
+if TYPE_CHECKING:
+    from distil.base_models.core import Detector, GroundedModel, Segmenter
+    from distil.ontologies import Ontology
 
 ULTRALYTICS_FAMILY = "ultralytics"
 ULTRALYTICS_SUFFIXES = (".pt", ".pth")
@@ -31,7 +36,6 @@ SEGMENTERS = {
     "sam2": "distil.base_models.sam:Sam2Segmenter",
     "sam2_video": "distil.base_models.sam:Sam2Segmenter",
 }
-NO_SEGMENTER = "none"
 
 
 class ModelSpecError(ValueError):
@@ -116,6 +120,8 @@ def load_base_model(
     resolve(detector, "detector")
     if segmenter.lower() != NO_SEGMENTER:
         resolve(segmenter, "segmenter")
+    from distil.base_models.core import GroundedModel
+
     model = GroundedModel(
         load_detector(detector, device=device, half=half),
         load_segmenter(segmenter, device=device, half=half),

@@ -15,10 +15,10 @@ import torch
 
 from distil.base_models.core import Segmenter
 from distil.base_models.hf import describe_model, load_pretrained
+from distil.settings import DEFAULT_SEGMENTER
 from distil.utils.device import default_dtype, resolve_device
 
 DEFAULT_SAM = "facebook/sam-vit-base"
-DEFAULT_SAM2 = "facebook/sam2.1-hiera-tiny"
 
 # Bounds decoder memory when a low store threshold leaves hundreds of boxes on one image.
 MAX_BOXES_PER_CALL = 256
@@ -130,7 +130,7 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
 
     def __init__(
         self,
-        model: str = DEFAULT_SAM2,
+        model: str = DEFAULT_SEGMENTER,
         device: str = "auto",
         half: bool = True,
         revision: str | None = None,

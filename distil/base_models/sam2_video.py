@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from distil.base_models.hf import describe_model, load_pretrained
-from distil.base_models.sam import DEFAULT_SAM2
+from distil.settings import DEFAULT_SEGMENTER
 from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Sam2VideoPropagator:
 
     def __init__(
         self,
-        model: str = DEFAULT_SAM2,
+        model: str = DEFAULT_SEGMENTER,
         device: str = "auto",
         half: bool = True,
         revision: str | None = None,

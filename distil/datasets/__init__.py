@@ -1,31 +1,23 @@
-from distil.datasets.export import (
-    ExportFormat,
-    ExportOptions,
-    ExportSummary,
-    ExportTask,
-    ImageMode,
-    export_dataset,
-)
-from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
-from distil.datasets.mot import read_mot, write_mot
-from distil.datasets.polygons import PolygonResult, join_parts, mask_to_polygon
-from distil.datasets.split import SPLIT_NAMES, assign_splits, parse_split
+"""Datasets: export from the store, splits, the card, and the formats (read and write).
 
-__all__ = [
-    "DEFAULT_NMS_IOU",
-    "SPLIT_NAMES",
-    "ExportFormat",
-    "ExportOptions",
-    "ExportSummary",
-    "ExportTask",
-    "ImageMode",
-    "PolygonResult",
-    "assign_splits",
-    "export_dataset",
-    "join_parts",
-    "mask_to_polygon",
-    "parse_split",
-    "read_mot",
-    "select_detections",
-    "write_mot",
-]
+Names are imported on first use."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["formats"],
+    submod_attrs={
+        "card": ["CARD_FILE", "DatasetCard"],
+        "export": ["ExportSummary", "export_dataset"],
+        "filters": ["DEFAULT_NMS_IOU", "select_detections"],
+        "formats.coco": ["read_coco"],
+        "formats.mot": ["read_mot", "write_mot"],
+        "formats.yolo": ["read_yolo"],
+        "labeled": ["LabeledImage", "LabeledSet"],
+        "naming": ["dataset_path"],
+        "polygons": ["PolygonResult", "PolygonStats", "join_parts", "mask_to_polygon"],
+        "readers": ["read_dataset"],
+        "split": ["assign_splits"],
+    },
+)

@@ -10,7 +10,6 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -18,58 +17,22 @@ import cv2
 import numpy as np
 
 from distil import __version__
-from distil.datasets.card import write_card
-from distil.datasets.coco import CocoBuilder
-from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
-from distil.datasets.mot import mot_rows, write_mot
-from distil.datasets.polygons import DEFAULT_MIN_FRAGMENT_AREA, DEFAULT_POLYGON_TOLERANCE
-from distil.datasets.split import SPLIT_NAMES, assign_splits
-from distil.datasets.yolo import PolygonStats, write_data_yaml, yolo_box_lines, yolo_polygon_lines
-from distil.labeling.store import LabelStore
+from distil.datasets.card import CARD_FILE, CardClass, CardExport, CardTeacher, DatasetCard
+from distil.datasets.filters import select_detections
+from distil.datasets.formats.coco import CocoBuilder
+from distil.datasets.formats.mot import mot_rows, write_mot
+from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_polygon_lines
+from distil.datasets.naming import dataset_path, unique_path
+from distil.datasets.polygons import PolygonStats
+from distil.datasets.split import assign_splits
 from distil.ontologies import Ontology, OntologyError
+from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
 from distil.sources.video import VideoFrames
+from distil.store import LabelStore
 from distil.utils.files import atomic_write_text
 from distil.utils.suggest import did_you_mean
 
 logger = logging.getLogger(__name__)
-
-CARD_FILE = "dataset_card.json"
-
-
-class ExportFormat(str, Enum):
-    YOLO = "yolo"
-    COCO = "coco"
-
-
-class ExportTask(str, Enum):
-    DETECT = "detect"
-    SEGMENT = "segment"
-
-
-class ImageMode(str, Enum):
-    """How image files reach the dataset; never re-encoded. Video frames are written as
-    JPEG (quality 95) whatever the mode."""
-
-    LINK = "link"  # hard link; a copy where the filesystem cannot link
-    COPY = "copy"
-    SYMLINK = "symlink"
-
-
-@dataclass
-class ExportOptions:
-    format: ExportFormat = ExportFormat.YOLO
-    task: ExportTask = ExportTask.DETECT
-    box_threshold: float | None = None
-    text_threshold: float | None = None
-    nms_iou: float = DEFAULT_NMS_IOU
-    classes: list[str] | None = None
-    split: tuple[float, float, float] = (0.8, 0.2, 0.0)
-    seed: int = 0
-    images: ImageMode = ImageMode.LINK
-    min_fragment_area: float = DEFAULT_MIN_FRAGMENT_AREA
-    polygon_tolerance: float = DEFAULT_POLYGON_TOLERANCE
-    coco_rle: bool = False
-    ontology: Ontology | None = None
 
 
 @dataclass
@@ -88,13 +51,30 @@ class ExportSummary:
         return asdict(self)
 
 
-def export_dataset(label_dir: Path, out_dir: Path, options: ExportOptions) -> ExportSummary:
-    """Write a dataset from the store in `label_dir` to `out_dir` (replaced atomically)."""
+def export_dataset(
+    label_dir: Path,
+    out_dir: Path,
+    options: DatasetSettings | None = None,
+    *,
+    ontology: Ontology | None = None,
+    **settings: Any,
+) -> ExportSummary:
+    """Write a dataset from the store in `label_dir` to `out_dir` (replaced atomically).
+
+    `options` (or any of its fields as keywords: `task="segment"`) choose format,
+    thresholds, filters and splits; `ontology` (or `options.ontology`, a YAML file) changes
+    thresholds and areas, with the classes and prompts the labels were made with.
+
+    >>> export_dataset(Path("runs/label/exp"), Path("datasets/exp"), task="segment")
+    """
     start = time.perf_counter()
+    options = DatasetSettings.build(options.model_dump() if options else {}, **settings)
+    if ontology is None and options.ontology is not None:
+        ontology = Ontology.from_yaml(options.ontology)
     out_dir = Path(out_dir)
     _check_target(out_dir)
     with LabelStore.open(label_dir) as store:
-        ontology = _export_ontology(store, options)
+        ontology = _export_ontology(store, options, ontology)
         class_filter = _class_filter(ontology, options.classes)
         if options.task is ExportTask.SEGMENT and not store.has_masks():
             raise ValueError(
@@ -132,9 +112,11 @@ def export_dataset(label_dir: Path, out_dir: Path, options: ExportOptions) -> Ex
     return summary
 
 
-def _export_ontology(store: LabelStore, options: ExportOptions) -> Ontology:
+def _export_ontology(
+    store: LabelStore, options: DatasetSettings, ontology: Ontology | None
+) -> Ontology:
     stored = Ontology.from_dict(store.ontology_dict, source=f"{store.path} (stored ontology)")
-    ontology = options.ontology or stored
+    ontology = ontology or stored
     if [[c.name, list(c.prompts)] for c in ontology.classes] != store.settings["prompts"]:
         raise OntologyError(
             f"{ontology.source}: classes or prompts differ from those the labels were made "
@@ -167,35 +149,36 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     frames = VideoFrames()
     tracks: dict[Path, list[str]] = {}
     tracked = bool(store.settings.get("tracking"))
-    for image in store.images(with_masks=segment):
+    for frame in store.frames(with_masks=segment):
+        image = frame.identity
         split = splits[image.key]
-        relative = _unique(image.relative_path, image.hash, used_names)
+        relative = unique_path(dataset_path(image), image.hash, used_names)
         target = root / "images" / split / relative
         if image.frame_index is None:
             summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
         else:
             _write_frame(frames.get(image.path, image.frame_index), target)
-        detections = select_detections(image.detections, ontology, options.nms_iou, class_filter)
-        if options.format is ExportFormat.YOLO:
+        detections = select_detections(frame.detections, ontology, options.nms_iou, class_filter)
+        if options.format is DatasetFormat.YOLO:
             if segment:
                 lines = yolo_polygon_lines(
                     detections,
-                    image.width,
-                    image.height,
+                    frame.width,
+                    frame.height,
                     options.min_fragment_area,
                     options.polygon_tolerance,
                     stats,
                 )
             else:
-                lines = yolo_box_lines(detections, image.width, image.height)
+                lines = yolo_box_lines(detections, frame.width, frame.height)
             label = (root / "labels" / split / relative).with_suffix(".txt")
             atomic_write_text(label, "\n".join(lines) + ("\n" if lines else ""))
         else:
             masks = ("rle" if options.coco_rle else "polygon") if segment else None
             coco[split].add(
                 relative.as_posix(),
-                image.width,
-                image.height,
+                frame.width,
+                frame.height,
                 detections,
                 masks,
                 options.min_fragment_area,
@@ -203,7 +186,7 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
                 stats,
             )
         if tracked and image.frame_index is not None:
-            video = image.relative_path.parent / Path(image.path).stem
+            video = dataset_path(image).parent / Path(image.path).stem
             tracks.setdefault(video, []).extend(mot_rows(image.frame_index, detections))
         instances.update(detections.class_id.tolist())
         per_split[split] += 1
@@ -212,7 +195,7 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     for video, rows in tracks.items():
         write_mot(root / "tracks" / video.parent / f"{video.name}.txt", rows)
     summary.tracked_videos = len(tracks)
-    if options.format is ExportFormat.COCO:
+    if options.format is DatasetFormat.COCO:
         for split, builder in coco.items():
             if per_split[split]:
                 builder.write(root / "annotations" / f"{split}.json")
@@ -222,16 +205,6 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     summary.instances_per_class = {n: instances[i] for i, n in enumerate(ontology.class_names)}
     summary.polygons = asdict(stats) if segment else {}
     return summary
-
-
-def _unique(relative: Path, digest: str, used: set[Path]) -> Path:
-    """Two inputs with the same relative path get distinct names (content hash suffix)."""
-    key = relative.with_suffix("")
-    if key in used:
-        relative = relative.with_name(f"{relative.stem}_{digest[:8]}{relative.suffix}")
-        key = relative.with_suffix("")
-    used.add(key)
-    return relative
 
 
 def _write_frame(rgb: np.ndarray, target: Path) -> None:
@@ -290,52 +263,44 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
             f"{summary.copied_instead_of_linked} images were copied: the filesystem "
             "could not hard-link them"
         )
-    if options.split[1] == 0 and options.format is ExportFormat.YOLO:
+    if options.split[1] == 0 and options.format is DatasetFormat.YOLO:
         notes.append("no val split was requested: data.yaml validates on train")
     if summary.polygons.get("filled_holes"):
         notes.append(
             f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
             "cannot carry holes; use --format coco --coco-rle for exact masks)"
         )
-    card = {
-        "name": name,
-        "distil_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "source_labels": str(Path(label_dir).resolve()),
-        "fingerprint": store.fingerprint,
-        "teacher": {
-            "detector": settings["detector"],
-            "segmenter": settings["segmenter"],
-            "store_threshold": settings["store_threshold"],
-        },
-        "classes": [
-            {
-                "id": i,
-                "name": c.name,
-                "prompts": list(c.prompts),
-                "box_threshold": ontology.class_box_threshold(i),
-                "text_threshold": ontology.class_text_threshold(i),
-                "min_area": c.min_area,
-                "max_area": c.max_area,
-                "instances": summary.instances_per_class.get(c.name, 0),
-            }
+    card = DatasetCard(
+        name=name,
+        distil_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        source_labels=str(Path(label_dir).resolve()),
+        fingerprint=store.fingerprint,
+        teacher=CardTeacher(
+            detector=settings["detector"],
+            segmenter=settings["segmenter"],
+            store_threshold=settings["store_threshold"],
+        ),
+        classes=[
+            CardClass(
+                id=i,
+                name=c.name,
+                prompts=list(c.prompts),
+                box_threshold=ontology.class_box_threshold(i),
+                text_threshold=ontology.class_text_threshold(i),
+                min_area=c.min_area,
+                max_area=c.max_area,
+                instances=summary.instances_per_class.get(c.name, 0),
+            )
             for i, c in enumerate(ontology.classes)
         ],
-        "images": summary.images,
-        "images_per_split": summary.images_per_split,
-        "polygons": summary.polygons,
-        "export": {
-            "format": options.format.value,
-            "task": options.task.value,
-            "nms_iou": options.nms_iou,
-            "classes": options.classes or "all",
-            "split": list(options.split),
-            "seed": options.seed,
-            "images": options.images.value,
-            "min_fragment_area": options.min_fragment_area,
-            "polygon_tolerance": options.polygon_tolerance,
-            "coco_rle": options.coco_rle,
-        },
-        "notes": notes,
-    }
-    write_card(root, card)
+        images=summary.images,
+        images_per_split=summary.images_per_split,
+        polygons=summary.polygons,
+        export=CardExport(
+            **options.model_dump(exclude={"box_threshold", "text_threshold", "ontology", "classes"}),
+            classes=options.classes or "all",
+        ),  # fmt: skip
+        notes=notes,
+    )
+    card.write(root)

@@ -8,9 +8,10 @@ import numpy as np
 import supervision as sv
 
 from distil.ontologies import Ontology
+from distil.settings import DatasetSettings, default
 from distil.utils.boxes import class_aware_nms
 
-DEFAULT_NMS_IOU = 0.7
+DEFAULT_NMS_IOU = default(DatasetSettings, "nms_iou")
 
 
 def select_detections(

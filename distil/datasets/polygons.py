@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-DEFAULT_MIN_FRAGMENT_AREA = 16.0
-DEFAULT_POLYGON_TOLERANCE = 1.0
+from distil.settings import DatasetSettings, default
+
+DEFAULT_MIN_FRAGMENT_AREA = default(DatasetSettings, "min_fragment_area")
+DEFAULT_POLYGON_TOLERANCE = default(DatasetSettings, "polygon_tolerance")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,23 @@ class PolygonResult:
     parts: tuple[np.ndarray, ...]  # the kept parts before joining, for COCO multi-polygons
     dropped_fragments: int
     filled_holes: int
+
+
+@dataclass
+class PolygonStats:
+    """What turning masks into polygons did, over a whole export (for the card)."""
+
+    instances: int = 0
+    multi_part: int = 0
+    dropped_fragments: int = 0
+    filled_holes: int = 0
+    empty_masks: int = 0
+
+    def record(self, result: PolygonResult) -> None:
+        self.instances += 1
+        self.multi_part += len(result.parts) > 1
+        self.dropped_fragments += result.dropped_fragments
+        self.filled_holes += result.filled_holes
 
 
 def mask_to_polygon(

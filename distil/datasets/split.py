@@ -5,21 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-SPLIT_NAMES = ("train", "val", "test")
-
-
-def parse_split(text: str) -> tuple[float, float, float]:
-    """'0.8,0.1,0.1' or '0.8,0.2' -> fractions that sum to 1 (train, val, test)."""
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--split '{text}': expected numbers like 0.8,0.1,0.1") from None
-    if not 1 <= len(values) <= 3 or any(v < 0 for v in values):
-        raise ValueError(f"--split '{text}': expected 1 to 3 non-negative fractions")
-    total = sum(values)
-    if abs(total - 1) > 1e-6:
-        raise ValueError(f"--split '{text}': fractions must sum to 1, they sum to {total:g}")
-    return tuple(values + [0.0] * (3 - len(values)))  # type: ignore[return-value]
+from distil.settings import SPLIT_NAMES
 
 
 def assign_splits(groups: Sequence[str], fractions: Sequence[float], seed: int = 0) -> list[str]:

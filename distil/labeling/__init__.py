@@ -1,21 +1,14 @@
-from distil.labeling.core import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_STORE_THRESHOLD,
-    LabelSummary,
-    label_images,
-    store_settings,
-)
-from distil.labeling.store import STORE_FILE, LabelStore, SourceRecord, StoredImage, StoreError
+"""Labelers: the batch labeler for images and frames, and the video tracker.
 
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_STORE_THRESHOLD",
-    "STORE_FILE",
-    "LabelStore",
-    "LabelSummary",
-    "StoreError",
-    "SourceRecord",
-    "StoredImage",
-    "label_images",
-    "store_settings",
-]
+Names are imported on first use."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "core": ["LabelSummary", "label_images", "store_settings"],
+        "tracking": ["TrackedVideo", "VideoTracker"],
+        "tracks": ["TrackBook"],
+    },
+)

@@ -1,4 +1,4 @@
-"""The labeling engine: scan -> background read/decode/preprocess -> teacher -> store.
+"""The labeling engine: frame stream -> background read/decode/preprocess -> teacher -> store.
 
 Images and sampled video frames share one batched pipeline. With a tracker, videos are
 labeled by `distil.labeling.tracking` instead: detections on keyframes, SAM 2 memory between.
@@ -16,35 +16,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil.base_models.core import BaseModel
-from distil.labeling.store import LabelStore, SourceRecord
-from distil.ontologies import Ontology
+from distil.settings import LabelSettings
 from distil.sources import (
     Frame,
-    FrameSampling,
-    ImageReadError,
     SkippedFile,
-    VideoReadError,
-    VideoReport,
-    decode_image,
+    SourceFrame,
     estimate_frames,
-    frame_hash,
     is_video_file,
-    iter_video,
-    read_file,
+    iter_frames,
     scan_sources,
-    video_id,
 )
+from distil.store import LabelStore, StoreBatch, StoredFrame
+from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
 
 if TYPE_CHECKING:
+    from distil.base_models import BaseModel
     from distil.labeling.tracking import VideoTracker
+    from distil.ontologies import Ontology
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 8
-# Stored predictions go this far below any threshold, so export can raise thresholds freely.
-DEFAULT_STORE_THRESHOLD = 0.1
+STAGES = ("read", "prepare", "detect", "segment", "store")
+_MAX_ALIASES = 256  # a batch of already-labeled frames is stored at this size
 
 
 @dataclass
@@ -87,21 +81,27 @@ class LabelSummary:
             "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
         }
 
+    def add_problem(self, problem: SkippedFile) -> None:
+        if problem.partial:
+            self.video_problems.append(problem)
+            logger.warning("video %s: %s", problem.path, problem.reason)
+        else:
+            self.skipped.append(problem)
+            logger.warning("skipped %s: %s", problem.path, problem.reason)
+
 
 @dataclass
 class _Batch:
+    """Frames to label plus what else the stream gave since the last batch."""
+
     frames: list[Frame] = field(default_factory=list)
-    records: list[SourceRecord] = field(default_factory=list)
+    aliases: list[SourceFrame] = field(default_factory=list)  # content already labeled
+    problems: list[SkippedFile] = field(default_factory=list)
     prepared: Any = None
-    aliases: list[SourceRecord] = field(default_factory=list)  # content already labeled
-    skipped: list[SkippedFile] = field(default_factory=list)
-    videos: int = 0
-    video_frames: int = 0
-    video_problems: list[SkippedFile] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
-        return len(self.frames) + len(self.aliases) + len(self.skipped)
+        return len(self.frames) + len(self.aliases) + sum(not p.partial for p in self.problems)
 
 
 def store_settings(
@@ -128,22 +128,23 @@ def label_images(
     ontology: Ontology,
     model: BaseModel,
     out_dir: Path,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    store_threshold: float = DEFAULT_STORE_THRESHOLD,
-    overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    sampling: FrameSampling | None = None,
+    settings: LabelSettings | None = None,
+    *,
     tracker: VideoTracker | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
 ) -> LabelSummary:
     """Label every image and video under `inputs` into the store in `out_dir`; resumable.
 
-    Videos give the frames `sampling` selects; with a `tracker` they are tracked instead of
-    labeled frame by frame. `progress(done, total)` is called as work completes (total
-    counts video frames by estimate).
+    `settings` (or any of its fields as keywords: `batch_size=4`) choose batch size, stored
+    threshold and video sampling. Videos give the frames the sampling selects; with a
+    `tracker` they are tracked instead of labeled frame by frame. `progress(done, total)` is
+    called as work completes (total counts video frames by estimate).
+
+    >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch_size=4)
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    sampling = sampling or FrameSampling()
+    settings = LabelSettings.build(settings.model_dump() if settings else {}, **options)
+    sampling = settings.sampling()
     roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     for root in roots:
         if not root.exists():
@@ -153,10 +154,8 @@ def label_images(
     videos = [(p, r) for p, r in work if is_video_file(p)]
     batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))]
     total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
-    summary = LabelSummary(out=str(out_dir))
-    timings: dict[str, float] = dict.fromkeys(
-        ("read", "prepare", "detect", "segment", "store"), 0.0
-    )
+    summary = LabelSummary(out=str(out_dir), videos=len(videos))
+    timings = Timings.fromkeys(STAGES, 0.0)
     counts: Counter[int] = Counter()
     done = 0
 
@@ -169,93 +168,87 @@ def label_images(
 
     store = LabelStore.create(
         out_dir,
-        store_settings(model, ontology, store_threshold, tracker),
-        overwrite=overwrite,
+        store_settings(model, ontology, settings.store_threshold, tracker),
+        overwrite=settings.overwrite,
     )
     store.set_ontology(ontology.to_dict())
     try:
-        for batch in _prefetched_batches(
-            batched, store, model, ontology, batch_size, sampling, timings
-        ):
-            detections = []
-            if batch.frames:
+        with timings.active():
+            for batch in _prefetched_batches(batched, store, model, ontology, settings, timings):
                 images = [f.image for f in batch.frames]
-                detections = model.predict(
-                    images, ontology, store_threshold, batch.prepared, timings
+                detections = (
+                    model.predict(images, ontology, settings.store_threshold, batch.prepared)
+                    if images
+                    else []
                 )
-            t0 = time.perf_counter()
-            store.write_batch(
-                [(r, f.width, f.height) for f, r in zip(batch.frames, batch.records, strict=True)],
-                detections,
-                batch.aliases,
-                [(s.path, s.reason) for s in batch.skipped],
-            )
-            timings["store"] += time.perf_counter() - t0
-            for d in detections:
-                counts.update(d.class_id[d.confidence >= _threshold_of(ontology, d)].tolist())
-            _add_batch(summary, batch)
-            advance(batch.seen)
-        if tracker is not None:
-            for path, root in videos:
-                result = tracker.label_video(
-                    path, root, ontology, model, store, sampling, timings, advance
-                )
-                _add_tracked(summary, result, counts)
+                with timings.measure("store"):
+                    store.write_batch(_store_batch(batch, detections))
+                for d in detections:
+                    counts.update(d.class_id[d.confidence >= _threshold_of(ontology, d)].tolist())
+                _add_batch(summary, batch)
+                advance(batch.seen)
+            if tracker is not None:
+                for path, root in videos:
+                    result = tracker.label_video(
+                        path, root, ontology, model, store, sampling, timings, advance
+                    )
+                    _add_tracked(summary, result, counts)
     finally:
         store.close()
     summary.elapsed_s = time.perf_counter() - start
-    summary.stage_s = timings
+    summary.stage_s = dict(timings)
     summary.detections_per_class = {
         name: counts.get(i, 0) for i, name in enumerate(ontology.class_names)
     }
     return summary
 
 
+def _store_batch(batch: _Batch, detections: list) -> StoreBatch:
+    return StoreBatch(
+        frames=[
+            StoredFrame(f.identity, f.width, f.height, d)
+            for f, d in zip(batch.frames, detections, strict=True)
+        ],
+        aliases=[a.identity for a in batch.aliases],
+        skipped=[p for p in batch.problems if not p.partial],
+    )
+
+
 def _add_batch(summary: LabelSummary, batch: _Batch) -> None:
     summary.images += batch.seen
     summary.labeled += len(batch.frames)
     summary.already_labeled += len(batch.aliases)
-    summary.skipped.extend(batch.skipped)
-    summary.videos += batch.videos
-    summary.video_frames += batch.video_frames
-    summary.video_problems.extend(batch.video_problems)
-    for s in batch.skipped:
-        logger.warning("skipped %s: %s", s.path, s.reason)
-    for s in batch.video_problems:
-        logger.warning("video %s: %s", s.path, s.reason)
+    summary.video_frames += sum(f.identity.frame_index is not None for f in batch.frames)
+    summary.video_frames += sum(a.identity.frame_index is not None for a in batch.aliases)
+    for problem in batch.problems:
+        summary.add_problem(problem)
 
 
 def _add_tracked(summary: LabelSummary, result, counts: Counter[int]) -> None:
-    summary.videos += 1
     summary.images += result.frames
     summary.video_frames += result.frames
     summary.labeled += result.labeled
     summary.already_labeled += result.frames - result.labeled
     summary.tracks += result.tracks
     counts.update(result.instances)
-    if result.skipped:
-        summary.skipped.append(result.skipped)
-        logger.warning("skipped %s: %s", result.skipped.path, result.skipped.reason)
     if result.problem:
-        summary.video_problems.append(result.problem)
-        logger.warning("video %s: %s", result.problem.path, result.problem.reason)
+        summary.add_problem(result.problem)
 
 
 def _threshold_of(ontology: Ontology, detections) -> np.ndarray:
     return np.array([ontology.class_box_threshold(int(c)) for c in detections.class_id])
 
 
-def _prefetched_batches(work, store, model, ontology, batch_size, sampling, timings):
+def _prefetched_batches(work, store, model, ontology, settings: LabelSettings, timings: Timings):
     """Batches read, hashed, decoded and preprocessed by a background thread, two ahead."""
 
     def prepared():
         known = store.reader()  # SQLite connections are per thread: opened in the reader
         try:
-            for batch in _batches(work, known, batch_size, sampling, timings):
-                t0 = time.perf_counter()
-                if batch.frames:
-                    batch.prepared = model.prepare([f.image for f in batch.frames], ontology)
-                timings["prepare"] += time.perf_counter() - t0
+            for batch in _batches(work, known, settings, timings):
+                with timings.measure("prepare"):
+                    if batch.frames:
+                        batch.prepared = model.prepare([f.image for f in batch.frames], ontology)
                 yield batch
         finally:
             known.close()
@@ -263,82 +256,22 @@ def _prefetched_batches(work, store, model, ontology, batch_size, sampling, timi
     return prefetch(prepared(), depth=2)
 
 
-def _batches(
-    work, known: LabelStore, batch_size: int, sampling: FrameSampling, timings
-) -> Iterator[_Batch]:
-    seen: set[str] = set()
+def _batches(work, known: LabelStore, settings: LabelSettings, timings: Timings) -> Iterator[_Batch]:
     batch = _Batch()
-    for path, root in work:
-        t0 = time.perf_counter()
-        if is_video_file(path):
-            batch.videos += 1
-            outcome = _VideoOutcome()
-            for frame, record in _video_frames(path, root, sampling, known, seen, outcome):
-                if frame is None:
-                    batch.aliases.append(record)
-                else:
-                    batch.frames.append(frame)
-                    batch.records.append(record)
-                batch.video_frames += 1
-                timings["read"] += time.perf_counter() - t0
-                if len(batch.frames) >= batch_size or len(batch.aliases) >= 256:
-                    yield batch
-                    batch = _Batch()
-                t0 = time.perf_counter()
-            # known only once the video is read to its end, maybe batches later
-            batch.skipped.extend(outcome.unreadable)
-            batch.video_problems.extend(outcome.partial)
-            continue
-        try:
-            data, digest = read_file(path)
-            record = SourceRecord(path, root, digest)
-            if digest in seen or known.has(digest):
-                batch.aliases.append(record)
-            else:
-                batch.frames.append(Frame(image=decode_image(data), path=path, hash=digest))
-                batch.records.append(record)
-                seen.add(digest)
-        except ImageReadError as e:
-            batch.skipped.append(SkippedFile(path, str(e)))
-        timings["read"] += time.perf_counter() - t0
-        if len(batch.frames) >= batch_size or len(batch.aliases) >= 256:
+    stream = iter_frames(work, settings.sampling(), known.has)
+    while True:
+        with timings.measure("read"):
+            item = next(stream, None)
+        if item is None:
+            break
+        if isinstance(item, SkippedFile):
+            batch.problems.append(item)
+        elif item.known:
+            batch.aliases.append(item)
+        else:
+            batch.frames.append(Frame(item.image, item.identity))
+        if len(batch.frames) >= settings.batch_size or len(batch.aliases) >= _MAX_ALIASES:
             yield batch
             batch = _Batch()
-    if batch.seen or batch.videos:
+    if batch.seen or batch.problems:
         yield batch
-
-
-@dataclass
-class _VideoOutcome:
-    unreadable: list[SkippedFile] = field(default_factory=list)
-    partial: list[SkippedFile] = field(default_factory=list)
-
-
-def _video_frames(path, root, sampling, known, seen, outcome: _VideoOutcome):
-    """(Frame or None when already labeled, its record) for each sampled frame of a video;
-    why the video could not be read, or was read only in part, goes to `outcome`."""
-    try:
-        identity = video_id(path)
-    except OSError as e:
-        outcome.unreadable.append(SkippedFile(path, f"cannot read file ({e.strerror or e})"))
-        return
-    report = VideoReport(path)
-    try:
-        for decoded in iter_video(path, sampling, report):
-            digest = frame_hash(identity, decoded.index)
-            record = SourceRecord(
-                path, root, digest, decoded.index, identity, round(decoded.timestamp, 6)
-            )
-            if digest in seen or known.has(digest):
-                yield None, record
-                continue
-            seen.add(digest)
-            image = decoded.rgb()
-            yield Frame(image, path, digest, decoded.index, identity, decoded.timestamp), record
-    except VideoReadError as e:
-        outcome.unreadable.append(SkippedFile(path, str(e)))
-        return
-    if report.problem and report.kept == 0:
-        outcome.unreadable.append(SkippedFile(path, report.problem))
-    elif report.problem:
-        outcome.partial.append(SkippedFile(path, report.problem))

@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import supervision as sv
 from scipy.optimize import linear_sum_assignment
 
-DEFAULT_MATCH_IOU = 0.3
-DEFAULT_MAX_LOST = 1
+from distil.detections import TrackClass
+from distil.settings import TrackingSettings, default
 
 
 @dataclass
@@ -66,17 +67,6 @@ class Track:
         )
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every mask in `a` (n, H, W) with every mask in `b` (m, H, W) -> (n, m)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), dtype=np.float64)
-    flat_a = a.reshape(len(a), -1).astype(np.float32)
-    flat_b = b.reshape(len(b), -1).astype(np.float32)
-    intersection = flat_a @ flat_b.T
-    union = flat_a.sum(1)[:, None] + flat_b.sum(1)[None, :] - intersection
-    return np.divide(intersection, union, out=np.zeros_like(intersection), where=union > 0)
-
-
 @dataclass
 class KeyframeUpdate:
     """What one keyframe did: detection index -> track id for every kept detection
@@ -97,7 +87,9 @@ class TrackBook:
     """
 
     def __init__(
-        self, match_iou: float = DEFAULT_MATCH_IOU, max_lost: int = DEFAULT_MAX_LOST
+        self,
+        match_iou: float = default(TrackingSettings, "match_iou"),
+        max_lost: int = default(TrackingSettings, "max_lost"),
     ) -> None:
         self.match_iou = match_iou
         self.max_lost = max_lost
@@ -119,7 +111,7 @@ class TrackBook:
         prompts and confidences."""
         if set(track_ids) != set(self.live):
             raise ValueError("track_ids must list every live track once")
-        iou = mask_iou(track_masks, detection_masks)
+        iou = sv.mask_iou_batch(track_masks, detection_masks)
         assigned: dict[int, int] = {}
         if iou.size:
             rows, cols = linear_sum_assignment(-iou)
@@ -154,9 +146,11 @@ class TrackBook:
             del self.live[track_id]
         return KeyframeUpdate(assigned, coasting, ended)
 
-    def classes(self) -> dict[int, tuple[int, int, float]]:
-        """track id -> (class id, prompt id, confidence) of every live track."""
-        return {t.track_id: (t.class_id, t.prompt_id, t.confidence) for t in self.live.values()}
+    def classes(self) -> dict[int, TrackClass]:
+        """track id -> class, prompt and confidence of every live track."""
+        return {
+            t.track_id: TrackClass(t.class_id, t.prompt_id, t.confidence) for t in self.live.values()
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,55 +1,34 @@
-from distil.sources.core import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    Frame,
-    SkippedFile,
-    is_image_file,
-    is_video_file,
-    scan_images,
-    scan_sources,
-)
-from distil.sources.images import (
-    ImageReadError,
-    content_hash,
-    decode_image,
-    load_frame,
-    read_file,
-)
-from distil.sources.video import (
-    DecodedFrame,
-    FrameSampling,
-    VideoFrames,
-    VideoReadError,
-    VideoReport,
-    estimate_frames,
-    frame_hash,
-    iter_video,
-    read_video,
-    video_id,
-)
+"""Sources: files and videos -> one lazy stream of frames with identity.
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "VIDEO_EXTENSIONS",
-    "DecodedFrame",
-    "FrameSampling",
-    "VideoReadError",
-    "VideoFrames",
-    "VideoReport",
-    "estimate_frames",
-    "frame_hash",
-    "is_video_file",
-    "iter_video",
-    "read_video",
-    "scan_sources",
-    "video_id",
-    "Frame",
-    "ImageReadError",
-    "SkippedFile",
-    "content_hash",
-    "decode_image",
-    "is_image_file",
-    "load_frame",
-    "read_file",
-    "scan_images",
-]
+Names are imported on first use."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "core": [
+            "IMAGE_EXTENSIONS",
+            "VIDEO_EXTENSIONS",
+            "Frame",
+            "SkippedFile",
+            "is_image_file",
+            "is_video_file",
+            "scan_images",
+            "scan_sources",
+        ],
+        "images": ["ImageReadError", "content_hash", "decode_image", "load_frame", "read_file"],
+        "stream": ["SourceFrame", "iter_frames"],
+        "video": [
+            "DecodedFrame",
+            "VideoFrames",
+            "VideoReadError",
+            "VideoReport",
+            "estimate_frames",
+            "frame_hash",
+            "iter_video",
+            "read_video",
+            "video_id",
+        ],
+    },
+)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from distil.detections import FrameIdentity
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 
@@ -18,11 +20,15 @@ class Frame:
     """An RGB image (H, W, 3, uint8) plus its identity."""
 
     image: np.ndarray
-    path: Path
-    hash: str
-    frame_index: int | None = None
-    video_id: str | None = None
-    timestamp: float | None = None  # seconds from the start of the video
+    identity: FrameIdentity
+
+    @property
+    def path(self) -> Path:
+        return self.identity.path
+
+    @property
+    def hash(self) -> str:
+        return self.identity.hash
 
     @property
     def height(self) -> int:
@@ -35,10 +41,12 @@ class Frame:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file that could not be used, with a human-readable reason."""
+    """A file that could not be used, with a human-readable reason; `partial`: a video that
+    was read only in part (its readable frames are used)."""
 
     path: Path
     reason: str
+    partial: bool = False
 
 
 def is_image_file(path: Path) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from distil.detections import FrameIdentity
 from distil.sources.core import Frame, SkippedFile
 
 
@@ -106,6 +107,7 @@ def load_frame(path: Path) -> Frame | SkippedFile:
     """Read and decode one image file; a bad file becomes a `SkippedFile` with its reason."""
     try:
         data, digest = read_file(path)
-        return Frame(image=decode_image(data), path=Path(path), hash=digest)
+        identity = FrameIdentity(Path(path), Path(path).parent, digest)
+        return Frame(decode_image(data), identity)
     except ImageReadError as e:
         return SkippedFile(Path(path), str(e))

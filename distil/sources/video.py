@@ -12,12 +12,14 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from distil.detections import FrameIdentity
+from distil.settings import FrameSampling
 from distil.sources.core import Frame
 
 logger = logging.getLogger(__name__)
@@ -29,45 +31,6 @@ _HASH_CHUNK = 1 << 20
 
 class VideoReadError(Exception):
     """A video could not be opened at all; the message is the reason shown to the user."""
-
-
-@dataclass(frozen=True)
-class FrameSampling:
-    """Which frames of a video to use.
-
-    `every`: keep every N-th frame; `fps`: keep frames at this rate by timestamp (exclusive
-    with `every`); `start` / `end`: time range in seconds; `max_frames`: cap per video;
-    `dedup`: drop a frame whose 64-bit difference hash is within this many bits of the last
-    kept frame (0 drops only identical-looking frames; None keeps all).
-
-    >>> FrameSampling(fps=2, max_frames=100)
-    """
-
-    every: int = 1
-    fps: float | None = None
-    start: float = 0.0
-    end: float | None = None
-    max_frames: int | None = None
-    dedup: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ValueError(f"--every must be at least 1, got {self.every}")
-        if self.fps is not None and self.fps <= 0:
-            raise ValueError(f"--fps must be positive, got {self.fps}")
-        if self.fps is not None and self.every != 1:
-            raise ValueError("--every and --fps both choose frames; give one of them")
-        if self.start < 0:
-            raise ValueError(f"--start must be 0 or more seconds, got {self.start}")
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"--end ({self.end}) must be after --start ({self.start})")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"--max-frames must be at least 1, got {self.max_frames}")
-        if self.dedup is not None and not 0 <= self.dedup <= 64:
-            raise ValueError(f"--dedup is a bit distance from 0 to 64, got {self.dedup}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -115,6 +78,11 @@ class DecodedFrame:
     timestamp: float
     _frame: Any
     _rotation: int
+
+    def identity(self, path: Path, root: Path, video: str) -> FrameIdentity:
+        """This frame's identity in the video with id `video`."""
+        digest = frame_hash(video, self.index)
+        return FrameIdentity(path, root, digest, self.index, video, round(self.timestamp, 6))
 
     def rgb(self) -> np.ndarray:
         image = self._frame.to_ndarray(format="rgb24")
@@ -241,14 +209,7 @@ def read_video(
     """`iter_video` as RGB `Frame`s carrying video id, frame index and timestamp."""
     identity = video_id(path)
     for decoded in iter_video(path, sampling, report):
-        yield Frame(
-            image=decoded.rgb(),
-            path=Path(path),
-            hash=frame_hash(identity, decoded.index),
-            frame_index=decoded.index,
-            video_id=identity,
-            timestamp=decoded.timestamp,
-        )
+        yield Frame(decoded.rgb(), decoded.identity(Path(path), Path(path).parent, identity))
 
 
 def _rotation(frame) -> int:

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from distil.labeling.tracks import TrackBook, mask_iou
+from supervision import mask_iou_batch as mask_iou
+
+from distil.labeling.tracks import TrackBook
 
 H, W = 40, 60
 

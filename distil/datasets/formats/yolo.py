@@ -1,0 +1,168 @@
+"""YOLO datasets: label files and the data.yaml that Ultralytics trains on as-is, written
+and read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+import yaml
+
+from distil.datasets.labeled import LabeledImage, LabeledSet, image_size
+from distil.datasets.polygons import PolygonStats, mask_to_polygon
+from distil.sources.core import scan_images
+from distil.utils.files import atomic_write_text
+
+DATA_YAML = "data.yaml"
+
+
+def yolo_box_lines(detections: sv.Detections, width: int, height: int) -> list[str]:
+    """'class cx cy w h' lines, normalized to [0, 1]."""
+    lines = []
+    for (x0, y0, x1, y1), cls in zip(detections.xyxy, detections.class_id, strict=True):
+        cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
+        w, h = (x1 - x0) / width, (y1 - y0) / height
+        lines.append(f"{int(cls)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+    return lines
+
+
+def yolo_polygon_lines(
+    detections: sv.Detections,
+    width: int,
+    height: int,
+    min_fragment_area: float,
+    tolerance: float,
+    stats: PolygonStats,
+) -> list[str]:
+    """'class x1 y1 x2 y2 ...' lines, one polygon per instance, normalized to [0, 1]."""
+    if detections.mask is None:
+        raise ValueError(
+            "these labels have no masks: label with a --segmenter, or export with --task detect"
+        )
+    lines = []
+    for mask, cls in zip(detections.mask, detections.class_id, strict=True):
+        result = mask_to_polygon(mask, min_fragment_area, tolerance)
+        if len(result.polygon) == 0:
+            stats.empty_masks += 1
+            continue
+        stats.record(result)
+        points = (result.polygon / np.array([width, height])).clip(0, 1)
+        lines.append(f"{int(cls)} " + " ".join(f"{v:.6f}" for v in points.reshape(-1)))
+    return lines
+
+
+def write_data_yaml(
+    root: Path, class_names: list[str], splits: dict[str, int], final_root: Path | None = None
+) -> Path:
+    """data.yaml in `root` with the absolute `path` of `final_root` (where the dataset will
+    live once moved into place), so Ultralytics finds the images from anywhere."""
+    data = {"path": str(Path(final_root or root).resolve())}
+    for split in ("train", "val", "test"):
+        if splits.get(split):
+            data[split] = f"images/{split}"
+    if "val" not in data:
+        # Ultralytics requires a val set; with none requested, validate on train and say so.
+        data["val"] = data.get("train", "images/train")
+    data["nc"] = len(class_names)
+    data["names"] = dict(enumerate(class_names))
+    path = Path(root) / DATA_YAML
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], list[Path]]:
+    data = yaml.safe_load(data_yaml.read_text()) or {}
+    names = data.get("names")
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    if not names:
+        raise ValueError(f"{data_yaml}: no 'names'")
+    root = Path(data.get("path") or ".")
+    if not root.is_absolute():
+        root = (data_yaml.parent / root).resolve()
+    splits = [s for s in ("train", "val", "test") if data.get(s)]
+    if split is not None:
+        if split not in splits:
+            raise ValueError(f"{data_yaml}: no '{split}' split (it has: {', '.join(splits)})")
+        splits = [split]
+    entries: list[Path] = []
+    for s in splits:
+        value = data[s]
+        for item in value if isinstance(value, list) else [value]:
+            entries.append(root / item)
+    return [str(n) for n in names], entries
+
+
+def _list_images(entry: Path) -> list[Path]:
+    if entry.suffix == ".txt" and entry.is_file():
+        base = entry.parent
+        return [
+            (base / line.strip()).resolve()
+            for line in entry.read_text().splitlines()
+            if line.strip()
+        ]
+    if not entry.is_dir():
+        raise FileNotFoundError(f"image folder not found: {entry}")
+    return list(scan_images(entry))
+
+
+def label_file_for(image: Path) -> Path:
+    """Ultralytics' own rule: the last /images/ in the path becomes /labels/, suffix .txt."""
+    from ultralytics.data.utils import img2label_paths
+
+    return Path(img2label_paths([str(image)])[0])
+
+
+def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
+    """Boxes from a YOLO label file (boxes or polygons; a 6th box column is a confidence)."""
+    classes, boxes, scores = [], [], []
+    text = label.read_text() if label.is_file() else ""
+    for number, line in enumerate(text.splitlines(), 1):
+        values = line.split()
+        if not values:
+            continue
+        try:
+            numbers = [float(v) for v in values]
+        except ValueError:
+            raise ValueError(f"{label}:{number}: not a YOLO label line: {line!r}") from None
+        cls, rest = int(numbers[0]), numbers[1:]
+        if len(rest) in (4, 5):
+            box = sv.xcycwh_to_xyxy(np.array([rest[:4]]))[0].tolist()
+            scores.append(rest[4] if len(rest) == 5 else 1.0)
+        elif len(rest) >= 6 and len(rest) % 2 == 0:
+            xs, ys = rest[0::2], rest[1::2]
+            box = [min(xs), min(ys), max(xs), max(ys)]
+            scores.append(1.0)
+        else:
+            raise ValueError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
+        classes.append(cls)
+        boxes.append(box)
+    if not boxes:
+        return sv.Detections.empty()
+    xyxy = np.array(boxes, dtype=np.float32) * np.array([width, height, width, height])
+    return sv.Detections(
+        xyxy=xyxy,
+        class_id=np.array(classes, dtype=int),
+        confidence=np.array(scores, dtype=np.float32),
+    )
+
+
+def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
+    data_yaml = path if path.is_file() else path / DATA_YAML
+    if not data_yaml.is_file():
+        raise FileNotFoundError(
+            f"{path}: no data.yaml (a YOLO dataset needs one for its class names)"
+        )
+    names, entries = _yolo_image_dirs(data_yaml, split)
+    labeled = LabeledSet(names)
+    seen: set[Path] = set()
+    for entry in entries:
+        for image in _list_images(entry):
+            if image in seen:  # coco128-style yaml lists one folder as train and val
+                continue
+            seen.add(image)
+            width, height = image_size(image)
+            detections = read_yolo_labels(label_file_for(image), width, height)
+            labeled.add(LabeledImage(image.stem, image, width, height, detections))
+    return labeled

@@ -1,0 +1,85 @@
+"""Core types: one frame identity, and helpers for `supervision.Detections`.
+
+Detections are `sv.Detections` with `xyxy`, `confidence`, `class_id` and, from teachers,
+`data["prompt_id"]` (which ontology prompt matched) and `data["text_score"]` (how well the
+whole prompt matched); tracked ones carry `tracker_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import supervision as sv
+
+
+def source_key(path: Path | str, frame_index: int | None = None) -> str:
+    """Unique per source: the image path, or `<video path>#<frame index>`."""
+    return str(path) if frame_index is None else f"{path}#{frame_index}"
+
+
+@dataclass(frozen=True)
+class FrameIdentity:
+    """Which frame this is: an image file, or frame `frame_index` of the video `path`.
+
+    `root` is the input folder it was found under, `hash` its content hash (for a video
+    frame, derived from the video's id and the frame index), `timestamp` seconds from the
+    start of the video.
+
+    >>> FrameIdentity(Path("clips/a.mp4"), Path("clips"), "ab12", frame_index=3).key
+    'clips/a.mp4#3'
+    """
+
+    path: Path
+    root: Path
+    hash: str
+    frame_index: int | None = None
+    video_id: str | None = None
+    timestamp: float | None = None
+
+    @property
+    def key(self) -> str:
+        return source_key(self.path, self.frame_index)
+
+    @property
+    def group(self) -> str:
+        """Frames that must share a split: a video's frames, or identical images."""
+        return self.video_id or self.hash
+
+
+class TrackClass(NamedTuple):
+    """The one class of a track, decided over its keyframes."""
+
+    class_id: int
+    prompt_id: int
+    confidence: float
+
+
+def empty_detections() -> sv.Detections:
+    """No boxes, with the fields every teacher's detections carry."""
+    import supervision as sv
+
+    detections = sv.Detections.empty()
+    detections.class_id = np.zeros(0, dtype=np.int64)
+    detections.confidence = np.zeros(0, dtype=np.float32)
+    detections.data = {
+        "prompt_id": np.zeros(0, dtype=np.int64),
+        "text_score": np.zeros(0, dtype=np.float32),
+    }
+    return detections
+
+
+def apply_track_classes(detections: sv.Detections, tracks: dict[int, TrackClass]) -> None:
+    """Give every tracked box its track's final class, prompt and confidence (in place)."""
+    if detections.tracker_id is None:
+        return
+    for i, track in enumerate(detections.tracker_id.tolist()):
+        if track in tracks:
+            chosen = tracks[track]
+            detections.class_id[i] = chosen.class_id
+            detections.data["prompt_id"][i] = chosen.prompt_id
+            detections.confidence[i] = chosen.confidence

@@ -1,0 +1,633 @@
+"""Every option of every stage, defined once: name, type, default, allowed range, help.
+
+The CLI flags (`distil.cli.params`), the `distil run` YAML sections (`RunSettings`) and the
+library functions all read these models, so a new option appears everywhere at once and
+defaults cannot drift. Validation happens here, before any model loads or file is written;
+`SettingsError` names the field in the user's own terms: `label.batch_size` in a run
+config, `--batch-size` on the command line.
+
+>>> LabelSettings(batch_size=4).batch_size
+4
+>>> RunSettings.build({"inputs": ["x"], "ontology": "o.yaml", "label": {"batch_size": 0}})
+Traceback (most recent call last):
+SettingsError: label.batch_size: must be at least 1, got 0
+
+Field extras understood by the CLI: `panel` (help section), `flags` (option names),
+`cli: False` (not a flag of the command that takes the section).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from distil.utils.suggest import did_you_mean
+
+DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
+DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
+DEFAULT_STUDENT = "yolo11n"
+NO_SEGMENTER = "none"
+SPLIT_NAMES = ("train", "val", "test")
+METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
+VIDEO = "Video"
+MODEL_EXPORT = "Model export (SOURCE is a .pt)"
+
+
+class SettingsError(ValueError):
+    """Invalid settings; the message names each bad field and what it expects."""
+
+
+# -- string options as enums ---------------------------------------------------------------
+
+
+class DatasetFormat(str, Enum):
+    YOLO = "yolo"
+    COCO = "coco"
+
+
+class ExportTask(str, Enum):
+    DETECT = "detect"
+    SEGMENT = "segment"
+
+
+class ImageMode(str, Enum):
+    """How image files reach a dataset; never re-encoded (video frames become JPEG)."""
+
+    LINK = "link"  # hard link; a copy where the filesystem cannot link
+    COPY = "copy"
+    SYMLINK = "symlink"
+
+
+class ModelFormat(str, Enum):
+    ONNX = "onnx"
+    TORCHSCRIPT = "torchscript"
+    OPENVINO = "openvino"
+    TFLITE = "tflite"
+    COREML = "coreml"
+    ENGINE = "engine"
+
+
+class SplitName(str, Enum):
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+
+# -- value parsers shared by the CLI (strings) and YAML (lists) ----------------------------
+
+
+def _comma_list(value: Any) -> Any:
+    """'a, b' -> ['a', 'b']; lists pass through."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+def parse_split(value: Any) -> tuple[float, float, float]:
+    """'0.8,0.1,0.1', '0.8,0.2' or a list -> (train, val, test) fractions summing to 1."""
+    items = _comma_list(value)
+    try:
+        values = [float(v) for v in items]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected fractions like 0.8,0.1,0.1, got {value!r}") from None
+    if not 1 <= len(values) <= 3 or any(v < 0 for v in values):
+        raise ValueError(f"expected 1 to 3 non-negative fractions, got {value!r}")
+    total = sum(values)
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"fractions must sum to 1, they sum to {total:g}")
+    return tuple(values + [0.0] * (3 - len(values)))  # type: ignore[return-value]
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$")
+# A Hugging Face repo id: `name` or `owner/name`, letters, digits, '-', '_', '.'.
+_HUB_ID = re.compile(r"^[\w][\w.-]*(/[\w][\w.-]*)?$")
+
+
+def _check_device(value: str) -> str:
+    value = value.strip().lower()
+    if not _DEVICE.match(value):
+        raise ValueError(
+            f"unknown device {value!r}: use auto, cpu, mps, cuda, cuda:N or GPU numbers (0,1)"
+        )
+    return value
+
+
+def check_model_spec(value: str, allow_none: bool = False) -> str:
+    """A model named by Hugging Face id, local folder or checkpoint file: its form only,
+    the hub is never asked."""
+    value = value.strip()
+    if allow_none and value.lower() == NO_SEGMENTER:
+        return NO_SEGMENTER
+    path = Path(value).expanduser()
+    if path.exists():
+        return value
+    if value.lower().endswith((".pt", ".pth", ".yaml", ".yml")):
+        raise ValueError(f"checkpoint file not found: {value}")
+    if value.startswith((".", "/", "~")) or value.count("/") > 1 or "\\" in value:
+        raise ValueError(f"model folder not found: {value}")
+    if not _HUB_ID.match(value):
+        raise ValueError(f"{value!r} is neither a Hugging Face id (owner/name) nor a local path")
+    return value
+
+
+def option(
+    default: Any = ...,
+    description: str = "",
+    *,
+    panel: str | None = None,
+    flags: list[str] | None = None,
+    cli: bool = True,
+    **constraints: Any,
+) -> Any:
+    """A field with its help line; `panel`, `flags` and `cli` say how the CLI shows it."""
+    extra: dict[str, Any] = {"cli": cli}
+    if panel:
+        extra["panel"] = panel
+    if flags:
+        extra["flags"] = flags
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+Device = Annotated[
+    str,
+    BeforeValidator(lambda v: _check_device(str(v))),
+    Field(description="auto (GPU when present), cpu, mps, cuda, cuda:N, or GPU numbers 0,1."),
+]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+CommaList = BeforeValidator(_comma_list)
+
+
+class Section(BaseModel):
+    """One stage's settings: unknown keys are errors, values are checked when set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
+    # What a user calls this section in a run config (`label`), for messages.
+    section: ClassVar[str] = ""
+
+    @classmethod
+    def build(cls, values: dict[str, Any] | None = None, *, flags: bool = False, **kwargs: Any):
+        """Validate `values` (and `kwargs`); errors name fields as flags or config keys."""
+        try:
+            return cls.model_validate({**(values or {}), **kwargs})
+        except ValidationError as e:
+            raise SettingsError(describe_errors(e, cls, flags=flags)) from None
+
+    def replace(self, **changes: Any):
+        """A copy with `changes`, validated."""
+        return type(self).build({**self.model_dump(), **changes})
+
+
+# -- labeling ------------------------------------------------------------------------------
+
+
+class FrameSampling(Section):
+    """Which frames of a video are used.
+
+    >>> FrameSampling(fps=2, max_frames=100).every
+    1
+    """
+
+    every: int = option(1, ge=1, description="Video: keep every N-th frame.", panel=VIDEO)
+    fps: float | None = option(
+        None, gt=0, description="Video: keep frames at this rate (by timestamp).", panel=VIDEO
+    )
+    start: float = option(0.0, ge=0, description="Video: start at this second.", panel=VIDEO)
+    end: float | None = option(None, gt=0, description="Video: stop after this second.", panel=VIDEO)
+    max_frames: int | None = option(
+        None, ge=1, description="Video: at most this many frames each.", panel=VIDEO
+    )
+    dedup: int | None = option(
+        None,
+        ge=0,
+        le=64,
+        description="Video: drop a frame within this many bits (64-bit difference hash) of the "
+        "last kept one; 0 drops only identical-looking frames.",
+        panel=VIDEO,
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_sample(self) -> FrameSampling:
+        if self.fps is not None and self.every != 1:
+            raise ValueError("`every` and `fps` both choose frames; give one of them")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"`end` ({self.end:g}) must be after `start` ({self.start:g})")
+        return self
+
+    def sampling(self) -> FrameSampling:
+        """Just the sampling fields (a `LabelSettings` is one too)."""
+        return FrameSampling.model_validate(self.model_dump(include=set(FrameSampling.model_fields)))
+
+
+class TrackingSettings(Section):
+    """Video labeling by keyframe detection plus SAM 2 video memory."""
+
+    track: bool = option(
+        False,
+        description="Video: detect on keyframes and carry masks and track ids between them "
+        "with SAM 2 video memory.",
+        panel=VIDEO,
+    )
+    detect_every: int = option(
+        15, ge=1, description="With --track: detect on every K-th kept frame.", panel=VIDEO
+    )
+    tracker_model: str = option(
+        DEFAULT_SEGMENTER,
+        description="With --track: SAM 2 / 2.1 checkpoint (id or folder).",
+        panel=VIDEO,
+    )
+    match_iou: float = option(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="With --track: mask IoU for a detection to continue a track.",
+        panel=VIDEO,
+    )
+    max_lost: int = option(
+        1, ge=0, description="With --track: keyframes a track may go unmatched before it ends.",
+        panel=VIDEO,
+    )  # fmt: skip
+    offload_state: bool = option(
+        False, description="With --track: keep SAM 2's memory in CPU RAM.", panel=VIDEO
+    )
+
+    @field_validator("tracker_model")
+    @classmethod
+    def _tracker_model(cls, value: str) -> str:
+        return check_model_spec(value)
+
+
+class LabelSettings(TrackingSettings, FrameSampling):
+    """`distil label` and the `label:` section of a run config."""
+
+    section: ClassVar[str] = "label"
+
+    detector: str = option(
+        DEFAULT_DETECTOR, description="Hugging Face id, local folder or YOLO/RT-DETR .pt."
+    )
+    segmenter: str = option(
+        DEFAULT_SEGMENTER,
+        description="Hugging Face id or local folder of SAM / SAM 2; 'none' for boxes only.",
+    )
+    device: Device = "auto"
+    batch_size: int = option(8, ge=1, description="Images per detector forward.")
+    store_threshold: Fraction = option(
+        0.1, description="Keep raw boxes down to this score (export filters later)."
+    )
+    half: bool = option(True, description="Half precision on GPUs.")
+    overwrite: bool = option(
+        False, description="Delete labels already in the output made with other models or prompts."
+    )
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        return check_model_spec(value)
+
+    @field_validator("segmenter")
+    @classmethod
+    def _segmenter(cls, value: str) -> str:
+        return check_model_spec(value, allow_none=True)
+
+
+# -- dataset export ------------------------------------------------------------------------
+
+
+class DatasetSettings(Section):
+    """`distil export LABEL_DIR` and the `dataset:` section of a run config."""
+
+    section: ClassVar[str] = "dataset"
+
+    format: DatasetFormat = option(DatasetFormat.YOLO, description="Dataset format.", cli=False)
+    task: ExportTask = option(
+        ExportTask.DETECT, description="detect (boxes) or segment (polygons / masks)."
+    )
+    box_threshold: Fraction | None = option(
+        None, description="Default box threshold; per-class values in the ontology win."
+    )
+    text_threshold: Fraction | None = option(
+        None, description="Default text threshold; per-class values win."
+    )
+    nms_iou: Fraction = option(0.7, description="Class-aware NMS IoU.")
+    classes: Annotated[list[str] | None, CommaList] = option(
+        None, description="Only these classes, comma-separated."
+    )
+    split: Annotated[tuple[float, float, float], BeforeValidator(parse_split)] = option(
+        (0.8, 0.2, 0.0), description="train,val[,test] fractions."
+    )
+    seed: int = option(0, description="Split seed.")
+    images: ImageMode = option(ImageMode.LINK, description="link (hard link), copy or symlink.")
+    min_fragment_area: float = option(
+        16.0, ge=0, description="Mask parts smaller than this many pixels are dropped."
+    )
+    polygon_tolerance: float = option(
+        1.0, ge=0, description="Polygon simplification, in pixels (0 = exact outline)."
+    )
+    coco_rle: bool = option(
+        False, description="COCO segment export: exact RLE masks (holes kept) instead of polygons."
+    )
+    ontology: Path | None = option(
+        None, description="Ontology YAML with changed thresholds / areas (same classes, prompts)."
+    )
+
+
+# -- students ------------------------------------------------------------------------------
+
+
+class TrainSettings(Section):
+    """`distil train` and the `train:` section of a run config."""
+
+    section: ClassVar[str] = "train"
+
+    model: str = option(
+        DEFAULT_STUDENT,
+        description="yolo11n/s/m, yolov8n/s, *-seg, or a .pt; a local <name>.pt in "
+        "--weights-dir / $DISTIL_WEIGHTS_DIR is used when present.",
+    )
+    epochs: int = option(100, ge=1, description="Training epochs.")
+    imgsz: int = option(640, ge=32, description="Training image size.")
+    batch: int = option(16, ge=-1, description="Images per batch (-1: fit GPU memory).")
+    patience: int = option(100, ge=0, description="Stop after N epochs without gain.")
+    lr0: float | None = option(None, gt=0, description="Initial learning rate.")
+    workers: int = option(8, ge=0, description="Data loader workers.")
+    seed: int = option(0, description="Training seed.")
+    device: Device = "auto"
+    weights_dir: Path | None = option(None, description="Where to look for <model>.pt.")
+    options: dict[str, Any] = option(
+        default_factory=dict,
+        description="Any other Ultralytics train setting (mosaic: 0.5).",
+        cli=False,
+    )
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be -1 (fit GPU memory) or at least 1")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must name a model")
+        if value.lower().endswith((".pt", ".pth")) and not Path(value).expanduser().is_file():
+            raise ValueError(f"weights file not found: {value}")
+        return value
+
+    def ultralytics_options(self) -> dict[str, Any]:
+        """The Ultralytics train settings these stand for."""
+        fixed = self.model_dump(include={"epochs", "imgsz", "batch", "patience", "workers", "seed"})
+        if self.lr0 is not None:
+            fixed["lr0"] = self.lr0
+        return {**fixed, **self.options}
+
+
+class EvalSettings(Section):
+    """`distil eval` and the `eval:` section of a run config."""
+
+    section: ClassVar[str] = "eval"
+
+    ground_truth: Path | None = option(
+        None,
+        description="Hand-labeled YOLO or COCO dataset (run config: else the val split).",
+        flags=["--ground-truth", "-g"],
+    )
+    split: SplitName | None = option(None, description="Only this split of the ground truth.")
+    sweep: bool = option(False, description="Find each class's box threshold with the best F1.")
+    conf: Fraction = option(0.25, description="Student: score for precision / recall.")
+    imgsz: int | None = option(None, ge=32, description="Student: inference size (default: trained).")
+    device: Device = "auto"
+
+
+class StudentExportSettings(Section):
+    """`distil export MODEL.pt` and the `export:` section of a run config."""
+
+    section: ClassVar[str] = "export"
+
+    formats: Annotated[list[ModelFormat], CommaList] = option(
+        default_factory=lambda: [ModelFormat.ONNX],
+        min_length=1,
+        description="Model formats.",
+        cli=False,
+    )
+    imgsz: int | None = option(
+        None, ge=32, description="Model input size (default: the training size).", panel=MODEL_EXPORT
+    )
+    half: bool = option(False, description="FP16 weights.", panel=MODEL_EXPORT)
+    dynamic: bool = option(False, description="Dynamic input shape.", panel=MODEL_EXPORT)
+    check: bool = option(
+        True, description="Check ONNX against PyTorch in onnxruntime.", panel=MODEL_EXPORT
+    )
+    benchmark: bool = option(True, description="Time the ONNX model after export.", cli=False)
+    benchmark_runs: int = option(50, ge=1, description="Timed runs of the benchmark.", cli=False)
+
+
+class PredictSettings(Section):
+    """`distil predict`."""
+
+    conf: Fraction = option(0.25, description="Keep boxes from this score.")
+    imgsz: int | None = option(None, ge=32, description="Inference size (default: trained).")
+    device: Device = "auto"
+
+
+class BenchmarkSettings(Section):
+    """`distil benchmark-student`."""
+
+    imgsz: Annotated[list[Annotated[int, Field(ge=32)]], CommaList] = option(
+        default_factory=lambda: [640],
+        min_length=1,
+        description="Comma-separated sizes (a .pt is exported once per size).",
+    )
+    runs: int = option(100, ge=1, description="Timed runs per size.")
+    threads: int | None = option(None, ge=1, description="CPU threads (default: all).")
+
+
+class PreviewSettings(Section):
+    """`distil preview`."""
+
+    num: int = option(16, ge=1, description="Images in the grid.", flags=["--num", "-n"])
+    columns: int = option(4, ge=1, description="Columns of the grid.")
+    seed: int = option(0, description="Which images are sampled.")
+    box_threshold: Fraction | None = option(None, description="Default box threshold.")
+    nms_iou: Fraction = option(0.7, description="Class-aware NMS IoU.")
+
+
+# -- the whole run -------------------------------------------------------------------------
+
+_RUN_NAME = re.compile(r"^[\w][\w.+-]*$")
+
+
+def check_bars(bars: dict[str, Any]) -> dict[str, float]:
+    """Quality bars `metric -> minimum in [0, 1]`; raises ValueError naming the bad one."""
+    for metric, value in bars.items():
+        if metric not in METRICS:
+            raise ValueError(
+                f"unknown metric '{metric}'.{did_you_mean(str(metric), METRICS)} "
+                f"Metrics: {', '.join(METRICS)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"{metric}: expected a number in [0, 1], got {value!r}")
+    return {k: float(v) for k, v in bars.items()}
+
+
+class RunSettings(Section):
+    """A `distil run` config: label -> dataset -> train -> eval -> export."""
+
+    inputs: Annotated[list[Path], CommaList] = option(
+        ..., min_length=1, description="Image / video files or folders."
+    )
+    ontology: Path = option(..., description="Ontology YAML.")
+    name: str = option("exp", description="Run name: the run lives in PROJECT/NAME.")
+    project: Path = option(Path("runs/run"), description="Folder of runs.")
+    label: LabelSettings = option(default_factory=LabelSettings)
+    dataset: DatasetSettings = option(default_factory=DatasetSettings)
+    train: TrainSettings = option(default_factory=TrainSettings)
+    eval: EvalSettings = option(default_factory=EvalSettings)
+    export: StudentExportSettings = option(default_factory=StudentExportSettings)
+    fail_under: dict[str, float] = option(
+        default_factory=dict, description="Exit 3 below these bars (map50: 0.5)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value in (".", "..") or not _RUN_NAME.match(value):
+            raise ValueError(
+                "must be a plain folder name (letters, digits, '_', '-', '.', '+'; "
+                "no path separators, not '..' and not empty)"
+            )
+        return value
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: Path) -> Path:
+        if not str(value).strip() or ".." in value.parts:
+            raise ValueError("must be a folder path without '..'")
+        return value
+
+    @field_validator("fail_under", mode="before")
+    @classmethod
+    def _bars(cls, value: Any) -> Any:
+        return check_bars(value) if isinstance(value, dict) else value
+
+    @property
+    def run_dir(self) -> Path:
+        return self.project / self.name
+
+
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of one field, for library signatures.
+
+    >>> default(LabelSettings, "batch_size")
+    8
+    """
+    return model.model_fields[name].get_default(call_default_factory=True)
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in RunSettings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+}
+
+
+# -- messages ------------------------------------------------------------------------------
+
+_EXCERPT = 60
+
+
+def excerpt(value: Any, limit: int = _EXCERPT) -> str:
+    """`repr(value)` cut to `limit` characters: a huge value never floods a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ...>"
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def _owner(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
+    """The (sub)model that holds the field at `path`."""
+    for part in path[:-1]:
+        annotation = getattr(model.model_fields.get(part), "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model
+
+
+def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool = False) -> str:
+    """One line per problem, naming the field as the user wrote it: `--batch-size` on the
+    command line, `label.batch_size` in a run config."""
+    section = getattr(model, "section", "")
+    lines = []
+    for item in error.errors(include_url=False):
+        path = [str(p) for p in item["loc"] if not isinstance(p, int)]
+        if flags:
+            where = flag_name(path[-1]) if path else ""
+        else:
+            where = ".".join(([section] if section else []) + path)
+        message = _explain(item, _owner(model, path) if path else model)
+        if "`" in message:
+            # A rule across fields (from a model validator at `where`) names them itself.
+            def named(match: re.Match) -> str:
+                if flags:
+                    return flag_name(match[1])
+                return f"{where}.{match[1]}" if where else match[1]
+
+            lines.append(re.sub(r"`(\w+)`", named, message))
+        else:
+            lines.append(f"{where or 'settings'}: {message}")
+    return "; ".join(lines)
+
+
+def _explain(item: dict[str, Any], owner: type[BaseModel]) -> str:
+    kind, ctx, value = item["type"], item.get("ctx") or {}, item.get("input")
+    got = f", got {excerpt(value)}"
+    if kind == "extra_forbidden":
+        return f"unknown field.{did_you_mean(str(item['loc'][-1]), list(owner.model_fields))}"
+    if kind == "missing":
+        return "is required"
+    if kind in ("greater_than_equal", "too_short") and "ge" in ctx:
+        return f"must be at least {ctx['ge']}{got}"
+    if kind == "greater_than":
+        return f"must be more than {ctx['gt']}{got}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}{got}"
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']}{got}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length', 1)} item{got}"
+    if kind == "enum":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return f"must be one of {', '.join(choices)}{got}.{did_you_mean(str(value), choices)}"
+    if kind.startswith("int_"):
+        return f"must be a whole number{got}"
+    if kind.startswith("float_"):
+        return f"must be a number{got}"
+    if kind.startswith("bool_"):
+        return f"must be true or false{got}"
+    if kind.startswith("string_"):
+        return f"must be text{got}"
+    if kind in ("list_type", "tuple_type"):
+        return f"must be a list{got}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping of settings{got}"
+    if kind == "path_type":
+        return f"must be a path{got}"
+    return str(item["msg"]).removeprefix("Value error, ")

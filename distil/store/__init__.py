@@ -1,0 +1,22 @@
+"""The label store: schema and migrations, codec, and the store itself.
+
+Names are imported on first use, so `import distil.store` costs nothing.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "schema": ["SCHEMA_VERSION", "SchemaError"],
+        "store": [
+            "STORE_FILE",
+            "LabelStore",
+            "StoreBatch",
+            "StoreError",
+            "StoredFrame",
+            "VideoProgress",
+            "fingerprint_of",
+        ],
+    },
+)

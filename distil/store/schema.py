@@ -1,0 +1,118 @@
+"""The store's tables, its schema version, and the migrations that bring an older store up.
+
+Version 1 (distil 0.1.0) kept each frame's boxes and masks in one JSON column. Version 2
+keeps masks in their own column, so reading boxes never parses masks. The version lives in
+SQLite's `user_version`; a store of version 1 says so in its `meta` table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_VERSION = 2
+
+TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE predictions (
+    fingerprint TEXT NOT NULL, hash TEXT NOT NULL, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, boxes TEXT NOT NULL, masks TEXT, labeled_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, hash));
+CREATE TABLE sources (
+    path TEXT PRIMARY KEY, root TEXT NOT NULL, hash TEXT NOT NULL,
+    frame_index INTEGER, video_id TEXT, timestamp REAL, file TEXT);
+CREATE TABLE skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE tracks (
+    fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, track_id INTEGER NOT NULL,
+    class_id INTEGER NOT NULL, prompt_id INTEGER NOT NULL, confidence REAL NOT NULL,
+    PRIMARY KEY (fingerprint, video_id, track_id));
+CREATE TABLE videos (
+    fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, video_id));
+"""
+
+
+class SchemaError(ValueError):
+    """The database is not a distil store this version can read."""
+
+
+STATEMENTS = {s.split()[2]: s.strip() for s in TABLES.split(";") if s.strip()}
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def stored_version(db: sqlite3.Connection) -> int | None:
+    """The schema version of an existing store; None for an empty database."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version:
+        return int(version)
+    if "meta" not in _tables(db):
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _from_1(db: sqlite3.Connection) -> None:
+    """Masks move out of the detections JSON into their own column; stores older than the
+    video release also gain the `timestamp` and `file` columns of `sources`."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(sources)")}
+    for name, kind in (("timestamp", "REAL"), ("file", "TEXT")):
+        if name not in present:
+            db.execute(f"ALTER TABLE sources ADD COLUMN {name} {kind}")
+    for table in ("tracks", "videos", "skipped"):
+        if table not in _tables(db):
+            db.execute(STATEMENTS[table])
+    db.execute("ALTER TABLE predictions RENAME TO predictions_v1")
+    db.execute(STATEMENTS["predictions"])
+    db.execute(
+        "INSERT INTO predictions SELECT fingerprint, hash, width, height, "
+        "json_remove(detections, '$.masks'), json_extract(detections, '$.masks'), labeled_at "
+        "FROM predictions_v1"
+    )
+    db.execute("DROP TABLE predictions_v1")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1}
+
+
+def prepare(db: sqlite3.Connection, writable: bool) -> int:
+    """Create the tables of a new store, or migrate an older one in one transaction.
+
+    Returns the version the store has now. A store newer than this release, or an old one
+    that cannot be written, is a `SchemaError`."""
+    version = stored_version(db)
+    if version == SCHEMA_VERSION:
+        return version
+    if version is not None and version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"this store has schema version {version}; this distil reads up to "
+            f"{SCHEMA_VERSION}: upgrade distil"
+        )
+    if not writable:
+        raise SchemaError(
+            f"this store has schema version {version or 0} and must be upgraded to "
+            f"{SCHEMA_VERSION}, but it cannot be written: open it once where it is writable"
+        )
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = stored_version(db)  # another process may have prepared it meanwhile
+        if version == SCHEMA_VERSION:
+            pass
+        elif version is None:
+            for statement in STATEMENTS.values():
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        else:
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](db)
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION

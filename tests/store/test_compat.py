@@ -1,0 +1,88 @@
+"""A store written by distil 0.1.0 (schema 1) opens, migrates and exports exactly as that
+release exported it; and labeling the same inputs today stores the same labels."""
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distil.datasets import export_dataset
+from distil.store import SCHEMA_VERSION, LabelStore
+
+FIXTURE = Path(__file__).parents[1] / "data" / "store_v1"
+EXPECTED = json.loads((FIXTURE / "expected_exports.json").read_text())
+# The four export settings the fixture was exported with.
+CASES = {
+    "yolo-detect": {},
+    "yolo-segment": {"task": "segment", "split": (0.5, 0.5, 0.0), "seed": 1},
+    "coco-segment-rle": {"format": "coco", "task": "segment", "coco_rle": True, "nms_iou": 0.5},
+    "coco-segment-polygon": {
+        "format": "coco",
+        "task": "segment",
+        "classes": ["disc"],
+        "polygon_tolerance": 2.0,
+    },
+}
+
+
+def snapshot(root: Path) -> dict:
+    """Every file of an exported dataset: text as text, images as SHA-256, the card and
+    data.yaml without what changes from run to run (time, version, absolute paths)."""
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        data = path.read_bytes()
+        if path.name == "dataset_card.json":
+            card = json.loads(data)
+            for key in ("created", "source_labels", "distil_version"):
+                card.pop(key)
+            files[relative] = card
+        elif path.name == "data.yaml":
+            content = yaml.safe_load(data)
+            content.pop("path")
+            files[relative] = content
+        elif path.name == "README.md":
+            lines = data.decode().splitlines()
+            files[relative] = "\n".join(x for x in lines if not x.startswith("Auto-labeled by"))
+        elif path.suffix in (".txt", ".json"):
+            files[relative] = data.decode()
+        else:
+            files[relative] = hashlib.sha256(data).hexdigest()
+    return json.loads(json.dumps(files))  # as stored in expected_exports.json
+
+
+@pytest.fixture
+def old_store(tmp_path, monkeypatch):
+    """A copy of the fixture; its sources are relative to the fixture folder."""
+    copy = tmp_path / "store_v1"
+    shutil.copytree(FIXTURE, copy)
+    monkeypatch.chdir(copy)
+    return copy
+
+
+def test_a_v1_store_migrates_and_exports_exactly_as_0_1_0(old_store, tmp_path):
+    with sqlite3.connect(old_store / "label" / "labels.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    for name, options in CASES.items():
+        export_dataset(Path("label"), tmp_path / name, **options)
+        assert snapshot(tmp_path / name) == EXPECTED[name], name
+    with sqlite3.connect(old_store / "label" / "labels.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = [row[1] for row in db.execute("PRAGMA table_info(predictions)")]
+        assert "masks" in columns and "detections" not in columns
+
+
+def test_boxes_are_read_without_masks(old_store):
+    with LabelStore.open(Path("label")) as store:
+        with_masks = {f.identity.key: f.detections for f in store.frames(with_masks=True)}
+        boxes = {f.identity.key: f.detections for f in store.frames(with_masks=False)}
+    assert boxes.keys() == with_masks.keys()
+    assert any(d.mask is not None and len(d) for d in with_masks.values())
+    for key, detections in boxes.items():
+        assert detections.mask is None
+        assert detections.xyxy.tolist() == with_masks[key].xyxy.tolist()
+        assert detections.class_id.tolist() == with_masks[key].class_id.tolist()
