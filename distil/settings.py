@@ -28,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -178,6 +179,12 @@ class Section(BaseModel):
     # What a user calls this section in a run config (`label`), for messages.
     section: ClassVar[str] = ""
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise SettingsError(describe_errors(e, type(self))) from None
+
     @classmethod
     def build(cls, values: dict[str, Any] | None = None, *, flags: bool = False, **kwargs: Any):
         """Validate `values` (and `kwargs`); errors name fields as flags or config keys."""
@@ -186,9 +193,9 @@ class Section(BaseModel):
         except ValidationError as e:
             raise SettingsError(describe_errors(e, cls, flags=flags)) from None
 
-    def replace(self, **changes: Any):
+    def replace(self, *, flags: bool = False, **changes: Any):
         """A copy with `changes`, validated."""
-        return type(self).build({**self.model_dump(), **changes})
+        return type(self).build({**self.model_dump(), **changes}, flags=flags)
 
 
 # -- labeling ------------------------------------------------------------------------------
@@ -206,7 +213,9 @@ class FrameSampling(Section):
         None, gt=0, description="Video: keep frames at this rate (by timestamp).", panel=VIDEO
     )
     start: float = option(0.0, ge=0, description="Video: start at this second.", panel=VIDEO)
-    end: float | None = option(None, gt=0, description="Video: stop after this second.", panel=VIDEO)
+    end: float | None = option(
+        None, gt=0, description="Video: stop after this second.", panel=VIDEO
+    )
     max_frames: int | None = option(
         None, ge=1, description="Video: at most this many frames each.", panel=VIDEO
     )
@@ -229,13 +238,15 @@ class FrameSampling(Section):
 
     def sampling(self) -> FrameSampling:
         """Just the sampling fields (a `LabelSettings` is one too)."""
-        return FrameSampling.model_validate(self.model_dump(include=set(FrameSampling.model_fields)))
+        return FrameSampling.model_validate(
+            self.model_dump(include=set(FrameSampling.model_fields))
+        )
 
 
 class TrackingSettings(Section):
     """Video labeling by keyframe detection plus SAM 2 video memory."""
 
-    track: bool = option(
+    track: StrictBool = option(
         False,
         description="Video: detect on keyframes and carry masks and track ids between them "
         "with SAM 2 video memory.",
@@ -260,7 +271,7 @@ class TrackingSettings(Section):
         1, ge=0, description="With --track: keyframes a track may go unmatched before it ends.",
         panel=VIDEO,
     )  # fmt: skip
-    offload_state: bool = option(
+    offload_state: StrictBool = option(
         False, description="With --track: keep SAM 2's memory in CPU RAM.", panel=VIDEO
     )
 
@@ -287,8 +298,8 @@ class LabelSettings(TrackingSettings, FrameSampling):
     store_threshold: Fraction = option(
         0.1, description="Keep raw boxes down to this score (export filters later)."
     )
-    half: bool = option(True, description="Half precision on GPUs.")
-    overwrite: bool = option(
+    half: StrictBool = option(True, description="Half precision on GPUs.")
+    overwrite: StrictBool = option(
         False, description="Delete labels already in the output made with other models or prompts."
     )
 
@@ -336,7 +347,7 @@ class DatasetSettings(Section):
     polygon_tolerance: float = option(
         1.0, ge=0, description="Polygon simplification, in pixels (0 = exact outline)."
     )
-    coco_rle: bool = option(
+    coco_rle: StrictBool = option(
         False, description="COCO segment export: exact RLE masks (holes kept) instead of polygons."
     )
     ontology: Path | None = option(
@@ -408,9 +419,13 @@ class EvalSettings(Section):
         flags=["--ground-truth", "-g"],
     )
     split: SplitName | None = option(None, description="Only this split of the ground truth.")
-    sweep: bool = option(False, description="Find each class's box threshold with the best F1.")
+    sweep: StrictBool = option(
+        False, description="Find each class's box threshold with the best F1."
+    )
     conf: Fraction = option(0.25, description="Student: score for precision / recall.")
-    imgsz: int | None = option(None, ge=32, description="Student: inference size (default: trained).")
+    imgsz: int | None = option(
+        None, ge=32, description="Student: inference size (default: trained)."
+    )
     device: Device = "auto"
 
 
@@ -426,14 +441,17 @@ class StudentExportSettings(Section):
         cli=False,
     )
     imgsz: int | None = option(
-        None, ge=32, description="Model input size (default: the training size).", panel=MODEL_EXPORT
+        None,
+        ge=32,
+        description="Model input size (default: the training size).",
+        panel=MODEL_EXPORT,
     )
-    half: bool = option(False, description="FP16 weights.", panel=MODEL_EXPORT)
-    dynamic: bool = option(False, description="Dynamic input shape.", panel=MODEL_EXPORT)
-    check: bool = option(
+    half: StrictBool = option(False, description="FP16 weights.", panel=MODEL_EXPORT)
+    dynamic: StrictBool = option(False, description="Dynamic input shape.", panel=MODEL_EXPORT)
+    check: StrictBool = option(
         True, description="Check ONNX against PyTorch in onnxruntime.", panel=MODEL_EXPORT
     )
-    benchmark: bool = option(True, description="Time the ONNX model after export.", cli=False)
+    benchmark: StrictBool = option(True, description="Time the ONNX model after export.", cli=False)
     benchmark_runs: int = option(50, ge=1, description="Timed runs of the benchmark.", cli=False)
 
 
@@ -525,6 +543,15 @@ class RunSettings(Section):
     def _bars(cls, value: Any) -> Any:
         return check_bars(value) if isinstance(value, dict) else value
 
+    @model_validator(mode="after")
+    def _students_train_on_yolo(self) -> RunSettings:
+        if self.dataset.format is not DatasetFormat.YOLO:
+            raise ValueError(
+                "`dataset.format` must be yolo in a run: the student trains on a YOLO dataset "
+                "(export COCO separately with `distil export`)"
+            )
+        return self
+
     @property
     def run_dir(self) -> Path:
         return self.project / self.name
@@ -585,12 +612,12 @@ def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool 
         message = _explain(item, _owner(model, path) if path else model)
         if "`" in message:
             # A rule across fields (from a model validator at `where`) names them itself.
-            def named(match: re.Match) -> str:
+            def named(match: re.Match, where: str = where) -> str:
                 if flags:
                     return flag_name(match[1])
                 return f"{where}.{match[1]}" if where else match[1]
 
-            lines.append(re.sub(r"`(\w+)`", named, message))
+            lines.append(re.sub(r"`([\w.]+)`", named, message))
         else:
             lines.append(f"{where or 'settings'}: {message}")
     return "; ".join(lines)

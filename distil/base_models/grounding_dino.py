@@ -24,7 +24,6 @@ from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
 from distil.utils.device import default_dtype, resolve_device
 
 
-
 @dataclass(frozen=True)
 class Caption:
     """One caption text and, per phrase, its ontology prompt index and token positions."""

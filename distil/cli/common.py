@@ -11,24 +11,12 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
-
-from distil.base_models import ModelSpecError
-from distil.labeling import StoreError
-from distil.ontologies import OntologyError
-from distil.utils.files import increment_path  # noqa: F401 - re-exported for commands
 
 console = Console(stderr=True)
 
-# Bad input from the user (exit 2) vs. a failure while running (exit 1).
-USAGE_ERRORS = (
-    OntologyError,
-    ModelSpecError,
-    StoreError,
-    ValueError,
-    FileNotFoundError,
-    FileExistsError,
-)
+# Bad input from the user (exit 2) vs. a failure while running (exit 1). distil's own
+# input errors (settings, ontology, model names, store) are all ValueErrors.
+USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_QUALITY = 3  # --fail-under: the model or the labels miss a quality bar
@@ -37,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def setup_logging(quiet: bool, verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = RichHandler(console=console, show_time=False, show_path=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
@@ -46,8 +36,15 @@ def setup_logging(quiet: bool, verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def escape(value: object) -> str:
+    """Text printed through rich as written: `[train]` in a path is not markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(value))
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

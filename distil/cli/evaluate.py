@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from distil.cli.common import (
     EXIT_QUALITY,
     console,
+    escape,
     handle_errors,
-    increment_path,
     print_json,
     setup_logging,
 )
 from distil.cli.options import parse_fail_under
-from distil.evaluation import METRICS, EvalReport, evaluate_path, missed_bars
-from distil.utils.files import atomic_write_json
+from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.settings import METRICS, EvalSettings
+
+if TYPE_CHECKING:
+    from distil.evaluation import EvalReport
 
 
 @handle_errors
+@takes(EvalSettings)
 def evaluate(
     predictions: Annotated[
         Path,
@@ -30,24 +33,12 @@ def evaluate(
             "dataset, or a student (.pt / .onnx)."
         ),
     ],
-    ground_truth: Annotated[
-        Path, typer.Option("--ground-truth", "-g", help="Hand-labeled YOLO or COCO dataset.")
-    ],
-    split: Annotated[
-        str | None, typer.Option(help="Only this split of the ground truth (train/val/test).")
-    ] = None,
-    sweep: Annotated[
-        bool, typer.Option(help="Find each class's box threshold with the best F1.")
-    ] = False,
+    settings: EvalSettings,
+    *,
     sweep_out: Annotated[
         Path | None,
         typer.Option(help="Where the tuned ontology goes. Default: OUT/ontology_swept.yaml"),
     ] = None,
-    conf: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Student: score for precision/recall.")
-    ] = 0.25,
-    imgsz: Annotated[int | None, typer.Option(help="Student: inference size.")] = None,
-    device: Annotated[str, typer.Option()] = "auto",
     out: Annotated[
         Path | None, typer.Option(help="Result folder. Default: runs/eval/expN.")
     ] = None,
@@ -57,36 +48,38 @@ def evaluate(
             help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}."
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """COCO mAP50-95 / mAP50 and per-class precision / recall against ground truth."""
     setup_logging(quiet)
     bars = parse_fail_under(fail_under)
+    if settings.ground_truth is None:
+        raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
+    from distil.evaluation import evaluate_path, missed_bars
+    from distil.utils.files import atomic_write_json, increment_path
+
     out_dir = out or increment_path(Path("runs/eval/exp"))
     report = evaluate_path(
         predictions,
-        ground_truth,
-        split=split,
-        sweep=sweep,
+        settings=settings,
         sweep_out=sweep_out or out_dir / "ontology_swept.yaml",
-        conf=conf,
-        imgsz=imgsz,
-        device=device,
     )
     atomic_write_json(out_dir / "eval.json", report.to_dict())
     if json_output:
         print_json(report.to_dict())
     elif not quiet:
         print_report(report)
-        console.print(f"-> {out_dir / 'eval.json'}", style="dim")
+        console.print(f"-> {escape(out_dir / 'eval.json')}", style="dim")
     missed = missed_bars(report.metrics(), bars)
     if missed:
-        console.print(f"[bold red]below the bar:[/] {'; '.join(missed)}")
+        console.print(f"[bold red]below the bar:[/] {escape('; '.join(missed))}")
         raise typer.Exit(EXIT_QUALITY)
 
 
 def print_report(report: EvalReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{report.kind} vs ground truth ({report.images} images)")
     for column in ("class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1"):
         table.add_column(column, justify="left" if column == "class" else "right")
@@ -99,7 +92,7 @@ def print_report(report: EvalReport) -> None:
 
     for c in report.classes:
         row = [
-            c.name,
+            escape(c.name),
             str(c.ground_truth),
             str(c.predictions),
             fmt(c.map50_95),
@@ -126,7 +119,8 @@ def print_report(report: EvalReport) -> None:
     )
     console.print(table)
     if report.sweep_ontology:
+        tuned = escape(report.sweep_ontology)
         console.print(
-            f"tuned thresholds -> {report.sweep_ontology} (apply them with "
-            f"`distil export LABEL_DIR --ontology {report.sweep_ontology}`)"
+            f"tuned thresholds -> {tuned} (apply them with "
+            f"`distil export LABEL_DIR --ontology {tuned}`)"
         )

@@ -53,17 +53,14 @@ def _cli_default(field: FieldInfo) -> Any:
 
 
 def _bounds(field: FieldInfo) -> dict[str, Any]:
-    """The field's range, for click to show (`[x>=1]`) and check."""
+    """The field's closed range, for click to show (`[x>=1]`) and check; open bounds are
+    left to the settings model, which names the flag too."""
     bounds: dict[str, Any] = {}
     for item in field.metadata:
         if isinstance(item, annotated_types.Ge):
             bounds["min"] = item.ge
-        elif isinstance(item, annotated_types.Gt):
-            bounds.update(min=item.gt, min_open=True)
         elif isinstance(item, annotated_types.Le):
             bounds["max"] = item.le
-        elif isinstance(item, annotated_types.Lt):
-            bounds.update(max=item.lt, max_open=True)
     return bounds
 
 
@@ -106,7 +103,12 @@ def takes(
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command)
-        own = [p for p in signature.parameters.values() if p.name != name]
+        hints = typing.get_type_hints(command, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != name
+        ]
         added = option_parameters(model, exclude, panel)
         fields = [p.name for p in added]
 
@@ -119,11 +121,7 @@ def takes(
         parameters = [p for p in own if p.kind is not inspect.Parameter.KEYWORD_ONLY]
         parameters += added + [p for p in own if p.kind is inspect.Parameter.KEYWORD_ONLY]
         wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-        hints = typing.get_type_hints(command, include_extras=True)
-        wrapper.__annotations__ = {
-            **{k: v for k, v in hints.items() if k != name},
-            **{p.name: p.annotation for p in added},
-        }
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
         return wrapper  # type: ignore[return-value]
 
     return decorate

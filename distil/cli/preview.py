@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
-from distil.cli.common import console, handle_errors, print_json, setup_logging
-from distil.datasets import DEFAULT_NMS_IOU
-from distil.reports import render_preview, render_video_preview
+from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
+from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.settings import PreviewSettings
 
 
 @handle_errors
+@takes(PreviewSettings)
 def preview(
     label_dir: Annotated[Path, typer.Argument(help="Folder written by `distil label`.")],
+    settings: PreviewSettings,
+    *,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -26,34 +29,25 @@ def preview(
         Path | None,
         typer.Option(help="Annotate this labeled video (path or file name) as a clip."),
     ] = None,
-    num: Annotated[int, typer.Option("--num", "-n", min=1, help="Images in the grid.")] = 16,
-    columns: Annotated[int, typer.Option(min=1)] = 4,
-    seed: Annotated[int, typer.Option(help="Which images are sampled.")] = 0,
-    box_threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
-    nms_iou: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_NMS_IOU,
-    json_output: Annotated[bool, typer.Option("--json")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Draw boxes, masks and class names on sample images into one PNG grid; with --video,
     draw masks and track ids on every labeled frame of a video into an mp4 or GIF."""
     setup_logging(quiet)
+    from distil.reports import render_preview, render_video_preview
+
     if video is not None or (out is not None and out.suffix.lower() in (".mp4", ".gif")):
-        path, shown = render_video_preview(label_dir, video, out, box_threshold, nms_iou)
+        path, shown = render_video_preview(
+            label_dir, video, out, settings.box_threshold, settings.nms_iou
+        )
         if json_output:
             print_json({"out": str(path), "frames": shown})
         elif not quiet:
-            console.print(f"[green]preview[/] {shown} frames -> {path}")
+            console.print(f"[green]preview[/] {shown} frames -> {escape(path)}")
         return
-    path, shown = render_preview(
-        label_dir,
-        out,
-        num=num,
-        columns=columns,
-        seed=seed,
-        box_threshold=box_threshold,
-        nms_iou=nms_iou,
-    )
+    path, shown = render_preview(label_dir, out, settings)
     if json_output:
         print_json({"out": str(path), "images": shown})
     elif not quiet:
-        console.print(f"[green]preview[/] {shown} images -> {path}")
+        console.print(f"[green]preview[/] {shown} images -> {escape(path)}")

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from distil.cli.common import EXIT_QUALITY, console, handle_errors, print_json, setup_logging
+from distil.cli.common import (
+    EXIT_QUALITY,
+    console,
+    escape,
+    handle_errors,
+    print_json,
+    setup_logging,
+)
 from distil.cli.options import parse_assignments, parse_fail_under
-from distil.pipeline import load_config, run_pipeline
+from distil.cli.params import JsonFlag, QuietFlag
+
+if TYPE_CHECKING:
+    from distil.ontologies import Ontology
+    from distil.settings import RunSettings
 
 
 @handle_errors
@@ -26,13 +37,33 @@ def run(
             "config's fail_under)."
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Validate the config, ontology, inputs and model names, print what would "
+            "run, and exit (0 or 2). Loads no model, writes nothing.",
+        ),
+    ] = False,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
     """Label -> export dataset -> train -> eval -> export model -> HTML report; rerun resumes."""
     setup_logging(quiet)
+    from distil.pipeline import load_config
+
     settings = load_config(config, parse_assignments(set_, "--set"))
     settings.fail_under.update(parse_fail_under(fail_under))
+    if check:
+        from distil.pipeline import check_run
+
+        plan = _plan(settings, check_run(settings))
+        if json_output:
+            print_json(plan)
+        elif not quiet:
+            _print_plan(plan)
+        return
+    from distil.pipeline import run_pipeline
 
     def announce(stage: str) -> None:
         if not quiet:
@@ -43,7 +74,52 @@ def run(
         print_json(result.to_dict())
     elif not quiet:
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
-        console.print(f"[green]done[/] student: {metrics}\nreport -> {result.report}")
+        console.print(f"[green]done[/] student: {metrics}\nreport -> {escape(result.report)}")
     if result.missed_bars:
-        console.print(f"[bold red]below the bar:[/] {'; '.join(result.missed_bars)}")
+        console.print(f"[bold red]below the bar:[/] {escape('; '.join(result.missed_bars))}")
         raise typer.Exit(EXIT_QUALITY)
+
+
+def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
+    """What `distil run` would do, from checked settings only."""
+    from distil.pipeline.core import STAGES, done_stages
+    from distil.sources import is_video_file, scan_sources
+
+    files = [p for root in settings.inputs for p in scan_sources(root)]
+    videos = sum(map(is_video_file, files))
+    done = done_stages(settings.run_dir)
+    label, dataset, train = settings.label, settings.dataset, settings.train
+    return {
+        "ok": True,
+        "run_dir": str(settings.run_dir),
+        "inputs": {"images": len(files) - videos, "videos": videos},
+        "classes": ontology.class_names,
+        "stages": {
+            "label": f"{label.detector} + {label.segmenter} on {label.device}"
+            + (f", tracking every {label.detect_every} frames" if label.track else ""),
+            "dataset": f"{dataset.format.value} {dataset.task.value}, split "
+            + ",".join(f"{v:g}" for v in dataset.split),
+            "train": f"{train.model}, {train.epochs} epochs at {train.imgsz} px on {train.device}",
+            "eval": f"against {settings.eval.ground_truth}"
+            if settings.eval.ground_truth
+            else "against the auto-labels of the val split",
+            "export": ", ".join(f.value for f in settings.export.formats),
+            "report": str(settings.run_dir / "report" / "index.html"),
+        },
+        "done": [s for s in STAGES if s in done],
+        "fail_under": settings.fail_under,
+    }
+
+
+def _print_plan(plan: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"[green]config ok[/]: {plan['inputs']['images']} images, {plan['inputs']['videos']} "
+        f"videos, {len(plan['classes'])} classes -> {escape(plan['run_dir'])}"
+    )
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for stage, what in plan["stages"].items():
+        state = "[dim]done[/]" if stage in plan["done"] else "to run"
+        table.add_row(f"[bold]{stage}[/]", escape(what), state)
+    console.print(table)

@@ -80,7 +80,9 @@ class DatasetCard(_Part):
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         except ValidationError as e:
-            raise ValueError(f"{path}: not a distil dataset card ({e.errors()[0]['msg']})") from None
+            raise ValueError(
+                f"{path}: not a distil dataset card ({e.errors()[0]['msg']})"
+            ) from None
 
     def write(self, root: Path) -> None:
         """`dataset_card.json` and a readable `README.md` next to the data."""

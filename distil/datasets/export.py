@@ -298,7 +298,9 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
         images_per_split=summary.images_per_split,
         polygons=summary.polygons,
         export=CardExport(
-            **options.model_dump(exclude={"box_threshold", "text_threshold", "ontology", "classes"}),
+            **options.model_dump(
+                exclude={"box_threshold", "text_threshold", "ontology", "classes"}
+            ),
             classes=options.classes or "all",
         ),  # fmt: skip
         notes=notes,

@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import supervision as sv
 
 from distil.sources.images import _pil_open

@@ -1,34 +1,24 @@
-from distil.evaluation.coco_map import MapResult, coco_map
-from distil.evaluation.core import (
-    ClassReport,
-    EvalReport,
-    align_classes,
-    evaluate,
-    evaluate_path,
-    swept_ontology,
-)
-from distil.evaluation.gates import METRICS, check_bars, missed_bars
-from distil.evaluation.matching import best_f1_threshold, match_boxes, operating_point
-from distil.evaluation.predictions import PredictionSet, load_predictions
-from distil.evaluation.tracking import TrackScore, clear_mot
+"""Judge labels or students against ground truth: mAP, P/R/F1, sweeps, tracks, gates.
 
-__all__ = [
-    "METRICS",
-    "ClassReport",
-    "EvalReport",
-    "MapResult",
-    "PredictionSet",
-    "TrackScore",
-    "align_classes",
-    "best_f1_threshold",
-    "check_bars",
-    "clear_mot",
-    "coco_map",
-    "evaluate",
-    "evaluate_path",
-    "load_predictions",
-    "match_boxes",
-    "missed_bars",
-    "operating_point",
-    "swept_ontology",
-]
+Names load on first use."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "coco_map": ["MapResult", "coco_map"],
+        "core": [
+            "ClassReport",
+            "EvalReport",
+            "align_classes",
+            "evaluate",
+            "evaluate_path",
+            "swept_ontology",
+        ],
+        "gates": ["METRICS", "check_bars", "missed_bars"],
+        "matching": ["best_f1_threshold", "match_boxes", "operating_point"],
+        "predictions": ["PredictionSet", "load_predictions"],
+        "tracking": ["TrackScore", "clear_mot"],
+    },
+)

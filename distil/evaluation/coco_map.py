@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import supervision as sv
 
-from distil.datasets.readers import CROWD
+from distil.datasets.labeled import CROWD
 
 COCO_MAX_DETS = 100  # COCO's own per-image limit for the headline AP
 

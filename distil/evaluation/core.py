@@ -12,7 +12,8 @@ import numpy as np
 import supervision as sv
 import yaml
 
-from distil.datasets.readers import LabeledSet, read_dataset
+from distil.datasets.labeled import LabeledSet
+from distil.datasets.readers import read_dataset
 from distil.evaluation.coco_map import coco_map
 from distil.evaluation.gates import METRICS
 from distil.evaluation.matching import (
@@ -23,6 +24,7 @@ from distil.evaluation.matching import (
 )
 from distil.evaluation.predictions import PredictionSet, load_predictions
 from distil.ontologies import Ontology
+from distil.settings import EvalSettings
 from distil.utils.files import atomic_write_text
 from distil.utils.suggest import normalize_name
 
@@ -203,17 +205,30 @@ def swept_ontology(report: EvalReport, ontology: Ontology) -> Ontology:
 
 def evaluate_path(
     predictions: Path,
-    ground_truth: Path,
-    split: str | None = None,
-    sweep: bool = False,
+    ground_truth: Path | None = None,
+    settings: EvalSettings | None = None,
+    *,
     sweep_out: Path | None = None,
-    conf: float = 0.25,
-    **student_options: Any,
+    **options: Any,
 ) -> EvalReport:
-    """`distil eval` as a function: load both sides, judge, write the swept ontology."""
+    """`distil eval` as a function: load both sides, judge, write the swept ontology.
+
+    `settings` (or its fields as keywords: `split="val"`, `sweep=True`) choose the split,
+    the sweep and, for a student, its score, size and device.
+
+    >>> evaluate_path(Path("runs/label/exp"), Path("hand_labeled"), split="val", sweep=True)
+    """
+    settings = EvalSettings.build(settings.model_dump() if settings else {}, **options)
+    ground_truth = ground_truth or settings.ground_truth
+    if ground_truth is None:
+        raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
+    sweep = settings.sweep
+    split = settings.split.value if settings.split else None
     truth = read_dataset(ground_truth, split)
     images = {k: v.path for k, v in truth.images.items()}
-    predicted = load_predictions(predictions, images, conf, **student_options)
+    predicted = load_predictions(
+        predictions, images, settings.conf, imgsz=settings.imgsz, device=settings.device
+    )
     report = evaluate(predicted, truth, sweep=sweep)
     if sweep and predicted.ontology is not None and sweep_out is not None:
         tuned = swept_ontology(report, predicted.ontology)

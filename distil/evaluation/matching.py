@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
-from distil.datasets.readers import CROWD
+from distil.datasets.labeled import CROWD
 
 
 @dataclass

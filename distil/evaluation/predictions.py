@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import supervision as sv
 
-from distil.datasets.export import CARD_FILE
+from distil.datasets.card import DatasetCard
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.naming import dataset_path
 from distil.datasets.readers import read_dataset
-from distil.labeling.store import STORE_FILE, LabelStore
 from distil.ontologies import Ontology
+from distil.store import STORE_FILE, LabelStore
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,11 @@ def load_predictions(
         return student_predictions(path, truth_images or {}, conf, **student_options)
     if (path / STORE_FILE).is_file():
         return label_predictions(path)
-    card = path / CARD_FILE
-    if card.is_file():
-        info = json.loads(card.read_text())
-        source = Path(info["source_labels"])
+    card = DatasetCard.read(path)
+    if card is not None:
+        source = Path(card.source_labels)
         if (source / STORE_FILE).is_file():
-            return label_predictions(source, info)
+            return label_predictions(source, card)
         logger.warning(
             "%s: its label store %s is gone; judging the exported labels, which carry no scores",
             path,
@@ -70,7 +69,7 @@ def load_predictions(
     )
 
 
-def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSet:
+def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> PredictionSet:
     """Stored teacher predictions with export filters applied, scored for the sweep.
 
     Every box down to the store threshold is kept (thresholding a score-sorted list commutes
@@ -81,23 +80,23 @@ def label_predictions(label_dir: Path, card: dict | None = None) -> PredictionSe
         ontology, nms_iou, class_filter = stored, DEFAULT_NMS_IOU, None
         if card is not None:  # judge the dataset as it was exported
             ontology = stored.with_class_thresholds(
-                box={c["id"]: c["box_threshold"] for c in card["classes"]},
-                text={c["id"]: c["text_threshold"] for c in card["classes"]},
+                box={c.id: c.box_threshold for c in card.classes},
+                text={c.id: c.text_threshold for c in card.classes},
             )
-            nms_iou = card["export"]["nms_iou"]
-            chosen = card["export"]["classes"]
+            nms_iou = card.export.nms_iou
+            chosen = card.export.classes
             if chosen != "all":
                 class_filter = {ontology.class_names.index(n) for n in chosen}
         everything = ontology.with_class_thresholds(
             box=dict.fromkeys(range(len(ontology.classes)), 0)
         )
         images: dict[str, sv.Detections] = {}
-        for image in store.images():
-            key = image.relative_path.stem  # a video frame: <video>_<index>
+        for frame in store.frames(with_masks=False):
+            key = dataset_path(frame.identity).stem  # a video frame: <video>_<index>
             if key in images:
                 logger.warning("two labeled images are named %s; only the first is judged", key)
                 continue
-            images[key] = select_detections(image.detections, everything, nms_iou, class_filter)
+            images[key] = select_detections(frame.detections, everything, nms_iou, class_filter)
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
     # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
     return PredictionSet(ontology.class_names, images, thresholds, "labels", stored)

@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "core": ["LabelSummary", "label_images", "store_settings"],
+        "teacher": ["Teacher", "load_teacher"],
         "tracking": ["TrackedVideo", "VideoTracker"],
         "tracks": ["TrackBook"],
     },

@@ -256,7 +256,9 @@ def _prefetched_batches(work, store, model, ontology, settings: LabelSettings, t
     return prefetch(prepared(), depth=2)
 
 
-def _batches(work, known: LabelStore, settings: LabelSettings, timings: Timings) -> Iterator[_Batch]:
+def _batches(
+    work, known: LabelStore, settings: LabelSettings, timings: Timings
+) -> Iterator[_Batch]:
     batch = _Batch()
     stream = iter_frames(work, settings.sampling(), known.has)
     while True:

@@ -149,7 +149,8 @@ class TrackBook:
     def classes(self) -> dict[int, TrackClass]:
         """track id -> class, prompt and confidence of every live track."""
         return {
-            t.track_id: TrackClass(t.class_id, t.prompt_id, t.confidence) for t in self.live.values()
+            t.track_id: TrackClass(t.class_id, t.prompt_id, t.confidence)
+            for t in self.live.values()
         }
 
     def to_dict(self) -> dict[str, Any]:

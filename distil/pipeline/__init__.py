@@ -1,12 +1,11 @@
-from distil.pipeline.config import ConfigError, RunConfig, load_config, parse_config
-from distil.pipeline.core import STAGES, RunResult, run_pipeline
+"""`distil run`: the stages in order, resumable. Names load on first use."""
 
-__all__ = [
-    "STAGES",
-    "ConfigError",
-    "RunConfig",
-    "RunResult",
-    "load_config",
-    "parse_config",
-    "run_pipeline",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "config": ["ConfigError", "load_config", "parse_config"],
+        "core": ["STAGES", "RunResult", "check_run", "run_pipeline"],
+    },
+)

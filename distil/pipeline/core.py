@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from distil.evaluation.gates import missed_bars
-from distil.pipeline.config import RunConfig
+from distil.settings import RunSettings
 from distil.utils.files import atomic_write_json
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,12 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def done_stages(run_dir: Path) -> list[str]:
+    """Stages a run folder has finished, as its state file records them."""
+    path = Path(run_dir) / STATE_FILE
+    return list(json.loads(path.read_text())["stages"]) if path.is_file() else []
+
+
 class _State:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / STATE_FILE
@@ -68,17 +74,12 @@ class _State:
         atomic_write_json(self.path, self.data)
 
 
-def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = None) -> RunResult:
+def run_pipeline(config: RunSettings, on_stage: Callable[[str], None] | None = None) -> RunResult:
     """Run every stage of `config` in `<project>/<name>`; returns what each stage made."""
-    from distil.ontologies import Ontology
-
-    ontology = Ontology.from_yaml(config.ontology)  # fails before any model loads
-    from distil.target_models import check_options
-
-    check_options(config.train.options)
-    run_dir = Path(config.project) / config.name
+    ontology = check_run(config)  # fails before any model loads or file is written
+    run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config.to_dict())
+    atomic_write_json(run_dir / "config.json", config.model_dump(mode="json"))
     state = _State(run_dir)
     result = RunResult(str(run_dir))
     ontology_text = Path(config.ontology).read_text(encoding="utf-8")
@@ -100,13 +101,13 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
     stage("dataset", lambda: _dataset(config, run_dir))
     train_key = _digest(
         ontology_text,
-        config.section_dict("label"),
-        config.section_dict("dataset"),
-        config.section_dict("train"),
+        config.label.model_dump(mode="json"),
+        config.dataset.model_dump(mode="json"),
+        config.train.model_dump(mode="json"),
     )
     trained = stage("train", lambda: _train(config, run_dir, state, train_key), key=train_key)
     evaluation = stage("eval", lambda: _eval(config, run_dir, trained))
-    export_key = _digest(train_key, config.section_dict("export"))
+    export_key = _digest(train_key, config.export.model_dump(mode="json"))
     stage("export", lambda: _export(config, trained), key=export_key)
     result.metrics = evaluation["student"]["metrics"]
     result.missed_bars = missed_bars(result.metrics, config.fail_under)
@@ -115,61 +116,38 @@ def run_pipeline(config: RunConfig, on_stage: Callable[[str], None] | None = Non
     return result
 
 
-def _label(config: RunConfig, ontology, run_dir: Path) -> dict[str, Any]:
-    from distil.base_models import check_tracker_model, load_base_model
-    from distil.base_models.sam2_video import Sam2VideoPropagator
-    from distil.labeling import label_images
-    from distil.labeling.tracking import VideoTracker
+def check_run(config: RunSettings):
+    """Everything that can be checked before a model loads: the ontology and the training
+    options (the settings themselves were checked when read). Returns the ontology."""
+    from distil.ontologies import Ontology
+    from distil.target_models import check_options
 
-    settings = config.label
-    if settings.track:
-        check_tracker_model(settings.tracker_model)
-    model = load_base_model(
-        settings.detector,
-        settings.segmenter,
-        device=settings.device,
-        half=settings.half,
-        ontology=ontology,
-    )
-    tracker = None
-    if settings.track:
-        propagator = Sam2VideoPropagator(settings.tracker_model, settings.device, settings.half)
-        tracker = VideoTracker(
-            propagator, settings.detect_every, settings.match_iou, settings.max_lost
-        )
+    ontology = Ontology.from_yaml(config.ontology)
+    check_options(config.train.options)
+    return ontology
+
+
+def _label(config: RunSettings, ontology, run_dir: Path) -> dict[str, Any]:
+    from distil.labeling import label_images, load_teacher
+
+    teacher = load_teacher(config.label, ontology)
     summary = label_images(
-        [Path(p) for p in config.inputs],
-        ontology,
-        model,
-        run_dir / "label",
-        batch_size=settings.batch_size,
-        store_threshold=settings.store_threshold,
-        sampling=settings.sampling(),
-        tracker=tracker,
-    )
+        config.inputs, ontology, teacher.model, run_dir / "label", config.label,
+        tracker=teacher.tracker,
+    )  # fmt: skip
     return summary.to_dict()
 
 
-def _dataset(config: RunConfig, run_dir: Path) -> dict[str, Any]:
-    from distil.datasets import ExportOptions, ExportTask, ImageMode, export_dataset, parse_split
+def _dataset(config: RunSettings, run_dir: Path) -> dict[str, Any]:
+    from distil.datasets import export_dataset
 
-    d = config.dataset
-    options = ExportOptions(
-        task=ExportTask(d.task),
-        box_threshold=d.box_threshold,
-        text_threshold=d.text_threshold,
-        nms_iou=d.nms_iou,
-        split=parse_split(d.split),
-        seed=d.seed,
-        images=ImageMode(d.images),
-    )
-    summary = export_dataset(run_dir / "label", run_dir / "dataset", options)
+    summary = export_dataset(run_dir / "label", run_dir / "dataset", config.dataset)
     if not summary.images_per_split.get("train"):
         raise ValueError("the dataset has no training images: label more images")
     return summary.to_dict()
 
 
-def _train(config: RunConfig, run_dir: Path, state: _State, key: str) -> dict[str, Any]:
+def _train(config: RunSettings, run_dir: Path, state: _State, key: str) -> dict[str, Any]:
     from distil.target_models import YoloStudent
 
     train_dir = run_dir / "train"
@@ -184,53 +162,28 @@ def _train(config: RunConfig, run_dir: Path, state: _State, key: str) -> dict[st
         return student.resume(train_dir).to_dict()
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
     state.save()
-    t = config.train
-    options = {
-        "epochs": t.epochs,
-        "imgsz": t.imgsz,
-        "batch": t.batch,
-        "patience": t.patience,
-        "workers": t.workers,
-        "seed": t.seed,
-        **t.options,
-    }
-    return student.train(
-        run_dir / "dataset",
-        model=t.model,
-        project=run_dir,
-        name="train",
-        device=t.device,
-        weights_dir=Path(t.weights_dir) if t.weights_dir else None,
-        **options,
-    ).to_dict()
+    return student.train_with(run_dir / "dataset", config.train, run_dir, "train").to_dict()
 
 
-def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
+def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
     from distil.evaluation import evaluate_path
 
-    e = config.eval
+    settings = config.eval
     out: dict[str, Any] = {}
-    if e.ground_truth:
-        truth, split = Path(e.ground_truth), e.split
+    if settings.ground_truth:
+        truth = settings.ground_truth
         labels = evaluate_path(
-            run_dir / "dataset",
-            truth,
-            split=split,
-            sweep=e.sweep,
-            sweep_out=run_dir / "ontology_swept.yaml",
+            run_dir / "dataset", truth, settings, sweep_out=run_dir / "ontology_swept.yaml"
         )
         out["labels"] = labels.to_dict()
         against = f"ground truth {truth}"
     else:
-        truth, split = run_dir / "dataset", "val"
+        truth, settings = run_dir / "dataset", settings.replace(split="val")
         against = "the auto-labels of the val split (no eval.ground_truth given)"
     student = evaluate_path(
         Path(trained["best"]),
         truth,
-        split=split,
-        conf=e.conf,
-        imgsz=config.train.imgsz,
-        device=config.train.device,
+        settings.replace(sweep=False, imgsz=settings.imgsz or config.train.imgsz),
     )
     out["student"] = {
         **student.to_dict(),
@@ -241,13 +194,16 @@ def _eval(config: RunConfig, run_dir: Path, trained: dict[str, Any]) -> dict[str
     return out
 
 
-def _export(config: RunConfig, trained: dict[str, Any]) -> dict[str, Any]:
-    from distil.target_models import ModelFormat, export_student, onnx_latency
+def _export(config: RunSettings, trained: dict[str, Any]) -> dict[str, Any]:
+    from distil.target_models import export_student, onnx_latency
 
-    imgsz = config.export.imgsz or config.train.imgsz
+    settings = config.export
+    imgsz = settings.imgsz or config.train.imgsz
     exports = [
-        export_student(Path(trained["best"]), ModelFormat(f), imgsz=imgsz).to_dict()
-        for f in config.export.formats
+        export_student(
+            Path(trained["best"]), f, imgsz, settings.half, settings.dynamic, settings.check
+        ).to_dict()
+        for f in settings.formats
     ]
     latency = []
     onnx = next((e["path"] for e in exports if e["format"] == "onnx"), None)

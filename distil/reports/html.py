@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from distil import __version__
+from distil.datasets.card import DatasetCard
 from distil.reports import plots
 from distil.utils.files import atomic_write_text
 
@@ -94,9 +94,9 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     parts += _training_section(run_dir, root, stages)
     parts += _eval_section(stages)
     parts += _export_section(stages)
-    card = run_dir / "dataset" / "README.md"
-    if card.is_file():
-        parts += ["<h2>Dataset card</h2>", f"<pre>{html.escape(card.read_text())}</pre>"]
+    card = DatasetCard.read(run_dir / "dataset")
+    if card is not None:
+        parts += ["<h2>Dataset card</h2>", f"<pre>{html.escape(card.render())}</pre>"]
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>distil "
         f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
@@ -154,12 +154,12 @@ def _labels_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
 
 def _label_statistics(run_dir: Path, root: Path) -> list[str]:
     """Boxes per image and confidences of the labels as exported."""
-    card = run_dir / "dataset" / "dataset_card.json"
-    if not card.is_file():
+    card = DatasetCard.read(run_dir / "dataset")
+    if card is None:
         return []
     from distil.evaluation.predictions import label_predictions
 
-    labels = label_predictions(run_dir / "label", json.loads(card.read_text()))
+    labels = label_predictions(run_dir / "label", card)
     per_image, scores = [], []
     for detections in labels.images.values():
         kept = [

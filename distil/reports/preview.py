@@ -4,38 +4,44 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import supervision as sv
 
-from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
-from distil.labeling.store import LabelStore
+from distil.datasets.filters import select_detections
 from distil.ontologies import Ontology
+from distil.settings import PreviewSettings
 from distil.sources import ImageReadError, VideoFrames, VideoReadError, decode_image, read_file
+from distil.store import LabelStore
 from distil.utils.files import atomic_write_bytes
+
+_BACKGROUND = (32, 32, 32)
 
 
 def render_preview(
     label_dir: Path,
     out_path: Path | None = None,
-    num: int = 16,
-    columns: int = 4,
+    settings: PreviewSettings | None = None,
     cell: int = 400,
-    seed: int = 0,
-    box_threshold: float | None = None,
-    nms_iou: float = DEFAULT_NMS_IOU,
+    **options: Any,
 ) -> tuple[Path, int]:
     """Annotate `num` seeded-random labeled images with boxes, masks and class names, at the
-    thresholds export would use, and tile them into one PNG. Returns (path, images shown)."""
+    thresholds export would use, and tile them into one PNG. Returns (path, images shown).
+
+    >>> render_preview(Path("runs/label/exp"), num=8, columns=4)
+    """
+    settings = PreviewSettings.build(settings.model_dump() if settings else {}, **options)
     out_path = Path(out_path or Path(label_dir) / "preview.png")
     with LabelStore.open(label_dir) as store:
-        ontology = Ontology.from_dict(store.ontology_dict).with_defaults(box_threshold)
-        paths = [p for p, _ in store.sources()]
-        chosen = sorted(random.Random(seed).sample(paths, min(num, len(paths))))
+        ontology = Ontology.from_dict(store.ontology_dict).with_defaults(settings.box_threshold)
+        keys = [p for p, _ in store.sources()]
+        chosen = sorted(random.Random(settings.seed).sample(keys, min(settings.num, len(keys))))
         tiles = []
         frames = VideoFrames()
-        for image in store.images(with_masks=True, paths=chosen):
+        for frame in store.frames(with_masks=True, keys=chosen):
+            image = frame.identity
             try:
                 if image.frame_index is None:
                     rgb = decode_image(read_file(image.path)[0])
@@ -43,12 +49,13 @@ def render_preview(
                     rgb = frames.get(image.path, image.frame_index)
             except (ImageReadError, VideoReadError):
                 continue  # moved or changed since labeling; the grid shows the rest
-            detections = select_detections(image.detections, ontology, nms_iou)
-            tiles.append(_letterbox(annotate(rgb, detections, ontology.class_names), cell))
+            detections = select_detections(frame.detections, ontology, settings.nms_iou)
+            annotated = annotate(rgb, detections, ontology.class_names)
+            tiles.append(sv.letterbox_image(annotated, (cell, cell), color=_BACKGROUND))
         frames.close()
     if not tiles:
         raise ValueError(f"{label_dir} has no labeled images to preview")
-    grid = _tile(tiles, columns, cell)
+    grid = _tile(tiles, settings.columns, cell)
     ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode {out_path}")
@@ -72,20 +79,6 @@ def annotate(rgb: np.ndarray, detections: sv.Detections, class_names: list[str])
     return sv.LabelAnnotator(
         text_scale=0.5 * scale, text_thickness=max(1, round(scale)), smart_position=True
     ).annotate(scene, detections, labels)
-
-
-def _letterbox(image: np.ndarray, size: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    scale = size / max(height, width)
-    resized = cv2.resize(
-        image,
-        (max(1, round(width * scale)), max(1, round(height * scale))),
-        interpolation=cv2.INTER_AREA,
-    )
-    canvas = np.full((size, size, 3), 32, dtype=np.uint8)
-    top, left = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
-    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
-    return canvas
 
 
 def _tile(tiles: list[np.ndarray], columns: int, cell: int, gap: int = 4) -> np.ndarray:

@@ -9,9 +9,9 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
-from distil.labeling.store import LabelStore
 from distil.ontologies import Ontology
 from distil.sources import VideoFrames
+from distil.store import LabelStore
 from distil.utils.files import atomic_write_bytes
 
 DEFAULT_PREVIEW_FPS = 10.0
@@ -39,9 +39,10 @@ def render_video_preview(
             raise ValueError(f"preview {out_path}: the file must end in .mp4 or .gif")
         frames, times = [], []
         source = VideoFrames()
-        for image in store.images(with_masks=True, video=Path(chosen)):
+        for frame in store.frames(with_masks=True, video=Path(chosen)):
+            image = frame.identity
             rgb = source.get(image.path, image.frame_index)
-            detections = select_detections(image.detections, ontology, nms_iou)
+            detections = select_detections(frame.detections, ontology, nms_iou)
             frames.append(_fit(annotate_tracks(rgb, detections, ontology.class_names), max_width))
             times.append(image.timestamp or 0.0)
         source.close()

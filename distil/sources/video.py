@@ -132,7 +132,7 @@ def _reason(error: Exception) -> str:
 
 
 def iter_video(
-    path: Path, sampling: FrameSampling = FrameSampling(), report: VideoReport | None = None
+    path: Path, sampling: FrameSampling | None = None, report: VideoReport | None = None
 ) -> Iterator[DecodedFrame]:
     """Decode `path` and yield the frames `sampling` selects, in order.
 
@@ -141,6 +141,7 @@ def iter_video(
     """
     import av
 
+    sampling = sampling or FrameSampling()
     report = report if report is not None else VideoReport(Path(path))
     container = _open(path)
     try:
@@ -204,7 +205,7 @@ def iter_video(
 
 
 def read_video(
-    path: Path, sampling: FrameSampling = FrameSampling(), report: VideoReport | None = None
+    path: Path, sampling: FrameSampling | None = None, report: VideoReport | None = None
 ) -> Iterator[Frame]:
     """`iter_video` as RGB `Frame`s carrying video id, frame index and timestamp."""
     identity = video_id(path)
@@ -231,8 +232,9 @@ def _difference_hash(frame) -> int:
     return int(np.packbits(bits).view(">u8")[0])
 
 
-def estimate_frames(path: Path, sampling: FrameSampling = FrameSampling()) -> int:
+def estimate_frames(path: Path, sampling: FrameSampling | None = None) -> int:
     """About how many frames `sampling` will select (for progress bars; 0 if unknown)."""
+    sampling = sampling or FrameSampling()
     try:
         container = _open(path)
     except VideoReadError:

@@ -1,29 +1,14 @@
-from distil.target_models.core import StudentTask, TargetModel
-from distil.target_models.export import ExportResult, ModelFormat, check_onnx, export_student
-from distil.target_models.latency import Latency, onnx_latency
-from distil.target_models.predict import PredictSummary, predict_student
-from distil.target_models.ultralytics_yolo import (
-    DEFAULT_STUDENT,
-    TrainResult,
-    YoloStudent,
-    check_options,
-    resolve_student,
-)
+"""Students: Ultralytics YOLO train, predict, export, latency. Names load on first use."""
 
-__all__ = [
-    "DEFAULT_STUDENT",
-    "ExportResult",
-    "Latency",
-    "ModelFormat",
-    "PredictSummary",
-    "StudentTask",
-    "TargetModel",
-    "TrainResult",
-    "YoloStudent",
-    "check_onnx",
-    "check_options",
-    "export_student",
-    "onnx_latency",
-    "predict_student",
-    "resolve_student",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "core": ["StudentTask", "TargetModel"],
+        "export": ["ExportResult", "check_onnx", "export_student"],
+        "latency": ["Latency", "onnx_latency"],
+        "predict": ["PredictSummary", "predict_student"],
+        "ultralytics_yolo": ["TrainResult", "YoloStudent", "check_options", "resolve_student"],
+    },
+)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from distil.settings import ExportTask
 
-class StudentTask(str, Enum):
-    DETECT = "detect"
-    SEGMENT = "segment"
+StudentTask = ExportTask  # a student detects or segments, as its dataset does
 
 
 class TargetModel(ABC):

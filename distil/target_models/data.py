@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from itertools import islice
 from pathlib import Path
 
 import yaml
 
+from distil.datasets.card import DatasetCard
+from distil.datasets.formats.yolo import DATA_YAML
 from distil.target_models.core import StudentTask
-
-DATA_YAML = "data.yaml"
 
 
 def find_data_yaml(dataset: Path) -> Path:
@@ -36,9 +35,9 @@ def find_data_yaml(dataset: Path) -> Path:
 def dataset_task(data_yaml: Path) -> StudentTask:
     """detect or segment: from the distil dataset card, else from the label files."""
     root = data_yaml.parent
-    card = root / "dataset_card.json"
-    if card.is_file():
-        return StudentTask(json.loads(card.read_text())["export"]["task"])
+    card = DatasetCard.read(root)
+    if card is not None:
+        return StudentTask(card.export.task.value)
     data = yaml.safe_load(data_yaml.read_text()) or {}
     base = Path(data.get("path") or root)
     if not base.is_absolute():

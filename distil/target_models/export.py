@@ -6,27 +6,17 @@ import importlib.util
 import logging
 import time
 from dataclasses import asdict, dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from distil.settings import ModelFormat, StudentExportSettings, default
 from distil.utils.ultralytics import import_ultralytics
 
 logger = logging.getLogger(__name__)
 
 ONNX_CHECK_ATOL = 1e-2  # pixels for boxes, probability for scores
-
-
-class ModelFormat(str, Enum):
-    ONNX = "onnx"
-    TORCHSCRIPT = "torchscript"
-    OPENVINO = "openvino"
-    TFLITE = "tflite"
-    COREML = "coreml"
-    ENGINE = "engine"  # TensorRT
-
 
 # format -> (module that must import, the distil extra that installs it)
 FORMAT_PACKAGES = {
@@ -66,19 +56,21 @@ def check_format_available(format: ModelFormat) -> None:
 def export_student(
     weights: Path,
     format: ModelFormat | str = ModelFormat.ONNX,
-    imgsz: int = 640,
-    half: bool = False,
-    dynamic: bool = False,
-    check: bool = True,
+    imgsz: int | None = default(StudentExportSettings, "imgsz"),
+    half: bool = default(StudentExportSettings, "half"),
+    dynamic: bool = default(StudentExportSettings, "dynamic"),
+    check: bool = default(StudentExportSettings, "check"),
     device: str = "cpu",
 ) -> ExportResult:
-    """Export `weights` next to it (Ultralytics naming: best.onnx, best_openvino_model/...)."""
+    """Export `weights` next to it (Ultralytics naming: best.onnx, best_openvino_model/...),
+    at `imgsz` or else the size the model was trained at."""
     format = ModelFormat(format)
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"student weights not found: {weights}")
     check_format_available(format)
     yolo = import_ultralytics().YOLO(str(weights))
+    imgsz = imgsz or _trained_size(yolo)
     start = time.perf_counter()
     path = yolo.export(
         format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device, verbose=False
@@ -94,6 +86,12 @@ def export_student(
                 f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
             )
     return result
+
+
+def _trained_size(yolo: Any) -> int:
+    """The image size a checkpoint was trained at (640 when it does not say)."""
+    size = yolo.overrides.get("imgsz") or 640
+    return int(max(size) if isinstance(size, (list, tuple)) else size)
 
 
 def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distil.settings import DEFAULT_STUDENT, TrainSettings
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
 from distil.utils.device import resolve_device
@@ -23,7 +24,6 @@ from distil.utils.ultralytics import import_ultralytics
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STUDENT = "yolo11n"
 WEIGHTS_DIR_ENV = "DISTIL_WEIGHTS_DIR"
 TRAIN_DONE_FILE = "distil_train.json"
 # Keys distil sets itself; the rest of Ultralytics' settings pass through.
@@ -204,6 +204,20 @@ class YoloStudent(TargetModel):
             **options,
         )
         return self._finish(yolo, run_dir, source, device_arg, start, resumed=False)
+
+    def train_with(
+        self, data: Path, settings: TrainSettings, project: Path, name: str | None = None
+    ) -> TrainResult:
+        """`train` with the options of a `TrainSettings` (`distil train`, `distil run`)."""
+        return self.train(
+            data,
+            model=settings.model,
+            project=project,
+            name=name,
+            device=settings.device,
+            weights_dir=settings.weights_dir,
+            **settings.ultralytics_options(),
+        )
 
     def resume(self, run_dir: Path) -> TrainResult:
         """Continue an interrupted run from its last.pt; a finished run is returned as is."""

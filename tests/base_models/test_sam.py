@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from distil.base_models import empty_detections
 from distil.base_models.sam import Sam2Segmenter, SamSegmenter
+from distil.detections import empty_detections
 from tests.conftest import shapes_image
 
 

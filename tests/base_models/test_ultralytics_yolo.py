@@ -6,9 +6,10 @@ from scipy.optimize import linear_sum_assignment
 
 from distil.base_models import GroundedModel
 from distil.base_models.ultralytics_yolo import UltralyticsDetector, match_prompts
-from distil.datasets import ExportOptions, export_dataset
+from distil.datasets import export_dataset
 from distil.labeling import label_images
 from distil.ontologies import Ontology
+from distil.settings import DatasetSettings
 from tests.conftest import COCO128, YOLO11N, needs_shared
 
 NAMES = {0: "person", 1: "traffic light", 2: "cell_phone"}
@@ -48,7 +49,9 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
     summary = label_images(subset, coco_ontology(), teacher, tmp_path / "run", batch_size=8)
     assert summary.labeled == len(images) and not summary.skipped
     export_dataset(
-        tmp_path / "run", tmp_path / "ds", ExportOptions(box_threshold=0.25, split=(1.0, 0.0, 0.0))
+        tmp_path / "run",
+        tmp_path / "ds",
+        DatasetSettings(box_threshold=0.25, split=(1.0, 0.0, 0.0)),
     )
     reference = YOLO(str(YOLO11N))
     compared = 0

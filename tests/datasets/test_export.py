@@ -9,16 +9,11 @@ import supervision as sv
 import yaml
 from PIL import Image
 
-from distil.datasets import (
-    ExportFormat,
-    ExportOptions,
-    ExportTask,
-    ImageMode,
-    export_dataset,
-    select_detections,
-)
-from distil.labeling import LabelStore, SourceRecord
+from distil.datasets import export_dataset, select_detections
+from distil.detections import FrameIdentity
 from distil.ontologies import Ontology, OntologyError
+from distil.settings import DatasetFormat, DatasetSettings, ExportTask, ImageMode
+from distil.store import LabelStore, StoreBatch, StoredFrame
 
 ONTO = Ontology.from_dict(
     {
@@ -70,12 +65,12 @@ def crafted_store(tmp_path) -> Path:
     label_dir = tmp_path / "run"
     with LabelStore.create(label_dir, SETTINGS) as store:
         store.set_ontology(ONTO.to_dict())
-        batch, detections = [], []
+        batch = StoreBatch()
         for name, r in rows.items():
             Image.new("RGB", (60, 40), (100, 100, 100)).save(images / name)
-            batch.append((SourceRecord(images / name, images, name), 60, 40))
-            detections.append(det(r))
-        store.write_batch(batch, detections)
+            identity = FrameIdentity(images / name, images, name)
+            batch.frames.append(StoredFrame(identity, 60, 40, det(r)))
+        store.write_batch(batch)
     return label_dir
 
 
@@ -88,7 +83,7 @@ def read_labels(root: Path) -> dict[str, list[list[float]]]:
 
 def test_select_applies_thresholds_area_and_cross_prompt_nms(crafted_store):
     with LabelStore.open(crafted_store) as store:
-        images = {s.path.name: s for s in store.images()}
+        images = {s.identity.path.name: s for s in store.frames()}
     a = select_detections(images["a.jpg"].detections, ONTO)
     assert a.class_id.tolist() == [0] and a.confidence.tolist() == pytest.approx([0.9])
     b = select_detections(images["b.jpg"].detections, ONTO)
@@ -98,7 +93,7 @@ def test_select_applies_thresholds_area_and_cross_prompt_nms(crafted_store):
 
 
 def test_yolo_detect_export_exact(crafted_store, tmp_path):
-    summary = export_dataset(crafted_store, tmp_path / "ds", ExportOptions(split=(1, 0, 0)))
+    summary = export_dataset(crafted_store, tmp_path / "ds", DatasetSettings(split=(1, 0, 0)))
     labels = read_labels(tmp_path / "ds")
     assert labels["a.txt"] == [[0, 0.333333, 0.5, 0.333333, 0.5]]
     assert labels["b.txt"] == [[1, 0.583333, 0.5, 0.5, 0.5]]
@@ -120,7 +115,7 @@ def test_export_time_settings_change_output_without_models(crafted_store, tmp_pa
     export_dataset(
         crafted_store,
         tmp_path / "ds",
-        ExportOptions(
+        DatasetSettings(
             split=(1, 0, 0),
             box_threshold=0.1,
             text_threshold=0.1,
@@ -134,14 +129,14 @@ def test_export_time_settings_change_output_without_models(crafted_store, tmp_pa
     copied = tmp_path / "ds/images/train/a.jpg"
     assert copied.read_bytes() == (crafted_store.parent / "images/a.jpg").read_bytes()
     with pytest.raises(ValueError, match="unknown class 'dgo'. Did you mean 'dog'"):
-        export_dataset(crafted_store, tmp_path / "x", ExportOptions(classes=["dgo"]))
+        export_dataset(crafted_store, tmp_path / "x", DatasetSettings(classes=["dgo"]))
 
 
 def test_yolo_segment_polygons(crafted_store, tmp_path):
     export_dataset(
         crafted_store,
         tmp_path / "ds",
-        ExportOptions(task=ExportTask.SEGMENT, split=(1, 0, 0), polygon_tolerance=0),
+        DatasetSettings(task=ExportTask.SEGMENT, split=(1, 0, 0), polygon_tolerance=0),
     )
     row = read_labels(tmp_path / "ds")["a.txt"][0]
     assert row[0] == 0
@@ -153,8 +148,8 @@ def test_coco_round_trip_through_supervision(crafted_store, tmp_path):
     export_dataset(
         crafted_store,
         tmp_path / "coco",
-        ExportOptions(
-            format=ExportFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True
+        DatasetSettings(
+            format=DatasetFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True
         ),
     )
     dataset = sv.DetectionDataset.from_coco(
@@ -170,21 +165,25 @@ def test_coco_round_trip_through_supervision(crafted_store, tmp_path):
 
 
 def test_split_and_atomic_replace(crafted_store, tmp_path):
-    first = export_dataset(crafted_store, tmp_path / "ds", ExportOptions(split=(0.34, 0.33, 0.33)))
+    first = export_dataset(
+        crafted_store, tmp_path / "ds", DatasetSettings(split=(0.34, 0.33, 0.33))
+    )
     assert sum(first.images_per_split.values()) == 3
-    again = export_dataset(crafted_store, tmp_path / "ds", ExportOptions(split=(0.34, 0.33, 0.33)))
+    again = export_dataset(
+        crafted_store, tmp_path / "ds", DatasetSettings(split=(0.34, 0.33, 0.33))
+    )
     assert again.images_per_split == first.images_per_split
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds")]
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "precious.txt").write_text("x")
     with pytest.raises(FileExistsError, match="not a distil dataset"):
-        export_dataset(crafted_store, tmp_path / "mine", ExportOptions())
+        export_dataset(crafted_store, tmp_path / "mine", DatasetSettings())
 
 
 def test_overlay_ontology_must_keep_prompts(crafted_store, tmp_path):
     other = Ontology.from_dict({"classes": {"car": "car", "dog": "dog"}})
     with pytest.raises(OntologyError, match="differ from those the labels were made with"):
-        export_dataset(crafted_store, tmp_path / "ds", ExportOptions(ontology=other))
+        export_dataset(crafted_store, tmp_path / "ds", ontology=other)
     stricter = Ontology.from_dict({**ONTO.to_dict(), "box_threshold": 0.95})
-    summary = export_dataset(crafted_store, tmp_path / "ds", ExportOptions(ontology=stricter))
+    summary = export_dataset(crafted_store, tmp_path / "ds", ontology=stricter)
     assert summary.instances_per_class == {"car": 0, "dog": 1}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from distil.datasets.mot import mot_rows, read_mot, write_mot
+from distil.datasets.formats.mot import mot_rows, read_mot, write_mot
 
 
 def test_written_rows_read_back_sorted_by_frame_then_track(tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 
-from distil.datasets import assign_splits, parse_split
+from distil.datasets import assign_splits
+from distil.settings import parse_split
 
 
 def test_exact_seeded_split_and_order_independence():
@@ -24,5 +25,5 @@ def test_parse_split():
     assert parse_split("0.8,0.1,0.1") == (0.8, 0.1, 0.1)
     assert parse_split("0.7,0.3") == (0.7, 0.3, 0.0)
     for bad in ("0.8,0.3", "a,b", "1,0,0,0", "-0.5,1.5"):
-        with pytest.raises(ValueError, match="--split"):
+        with pytest.raises(ValueError, match="fractions"):
             parse_split(bad)

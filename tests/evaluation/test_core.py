@@ -8,10 +8,10 @@ import yaml
 from distil import Ontology
 from distil.base_models import GroundedModel
 from distil.base_models.ultralytics_yolo import UltralyticsDetector
-from distil.datasets import ExportOptions, export_dataset
-from distil.datasets.readers import LabeledImage, LabeledSet, read_dataset
+from distil.datasets import LabeledImage, LabeledSet, export_dataset, read_dataset
 from distil.evaluation import PredictionSet, evaluate, evaluate_path
 from distil.labeling import label_images
+from distil.settings import DatasetSettings
 from tests.conftest import COCO128, YOLO11N, needs_shared
 from tests.synthetic import SHAPE_NAMES, make_shapes_dataset
 
@@ -135,7 +135,9 @@ def test_label_map_equals_ultralytics_val_on_coco128(tmp_path):
         store_threshold=0.001,
     )
     export_dataset(
-        tmp_path / "run", tmp_path / "ds", ExportOptions(box_threshold=0.001, split=(1.0, 0.0, 0.0))
+        tmp_path / "run",
+        tmp_path / "ds",
+        DatasetSettings(box_threshold=0.001, split=(1.0, 0.0, 0.0)),
     )
     ours = evaluate_path(tmp_path / "ds", COCO128)
 

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from distil.base_models import load_base_model
-from distil.labeling import LabelStore, StoreError, label_images
+from distil.labeling import label_images
 from distil.ontologies import Ontology
+from distil.store import LabelStore, StoreError
 
 ONTOLOGY = Ontology.from_dict({"classes": {"animal": ["cat", "dog"], "car": "red car"}})
 
@@ -53,7 +54,7 @@ def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, 
     json.dumps(data)
     with LabelStore.open(tmp_path / "run") as store:
         assert store.count() == (8, 8)
-        stored = list(store.images())
+        stored = list(store.frames())
         assert all(
             s.detections.mask.shape == (len(s.detections), s.height, s.width) for s in stored
         )

@@ -6,11 +6,12 @@ import pytest
 
 from distil.base_models import load_base_model
 from distil.base_models.sam2_video import Sam2VideoPropagator
-from distil.datasets import ExportOptions, export_dataset
-from distil.labeling import LabelStore, label_images
+from distil.datasets import export_dataset
+from distil.labeling import label_images
 from distil.labeling.tracking import VideoTracker
 from distil.ontologies import Ontology
-from distil.sources import FrameSampling
+from distil.settings import DatasetSettings
+from distil.store import LabelStore
 from tests.synthetic import make_video
 
 ONTOLOGY = Ontology.from_dict(
@@ -47,7 +48,7 @@ def ontology_with_few_boxes(teacher, clips) -> Ontology:
 
 def stored(out):
     with LabelStore.open(out) as store:
-        return {im.key: im for im in store.images()}
+        return {f.identity.key: f for f in store.frames()}
 
 
 def test_tracking_labels_every_frame_with_one_class_per_track(teacher, tracker, clips, tmp_path):
@@ -111,7 +112,7 @@ def test_frames_of_a_video_share_a_split_and_tracks_are_exported_mot_style(
     summary = export_dataset(
         tmp_path / "run",
         tmp_path / "ds",
-        ExportOptions(split=(0.5, 0.5, 0.0), seed=3, box_threshold=0.0, text_threshold=0.0),
+        DatasetSettings(split=(0.5, 0.5, 0.0), seed=3, box_threshold=0.0, text_threshold=0.0),
     )
     assert summary.images == 23 and summary.tracked_videos == 2
     splits = {p.stem: p.parent.name for p in (tmp_path / "ds" / "images").rglob("*.jpg")}
@@ -133,7 +134,7 @@ def test_sampling_applies_to_tracked_frames(teacher, tracker, clips, tmp_path):
     ontology = ontology_with_few_boxes(teacher, clips)
     summary = label_images(
         clips / "a.mp4", ontology, teacher, tmp_path / "run", tracker=tracker,
-        sampling=FrameSampling(every=3),
+        every=3,
     )  # fmt: skip
     assert summary.video_frames == 5
     assert sorted(im.frame_index for im in stored(tmp_path / "run").values()) == [0, 3, 6, 9, 12]

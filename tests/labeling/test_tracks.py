@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from supervision import mask_iou_batch as mask_iou
 
 from distil.labeling.tracks import TrackBook

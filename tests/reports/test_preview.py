@@ -2,8 +2,9 @@ import numpy as np
 import supervision as sv
 from PIL import Image
 
-from distil.labeling import LabelStore, SourceRecord
+from distil.detections import FrameIdentity, empty_detections
 from distil.reports import annotate, render_preview
+from distil.store import LabelStore, StoreBatch, StoredFrame
 
 
 def test_annotate_draws_on_a_copy():
@@ -21,17 +22,16 @@ def test_annotate_draws_on_a_copy():
 
 
 def test_preview_grid_png(tmp_path):
-    from distil.base_models import empty_detections
-
     (tmp_path / "images").mkdir()
     with LabelStore.create(tmp_path / "run", {"prompts": [["car", ["car"]]]}) as store:
         store.set_ontology({"classes": {"car": "car"}})
-        rows = []
+        frames = []
         for i in range(5):
             path = tmp_path / "images" / f"{i}.png"
             Image.new("RGB", (64, 48), (i * 40, 0, 0)).save(path)
-            rows.append((SourceRecord(path, tmp_path / "images", f"h{i}"), 64, 48))
-        store.write_batch(rows, [empty_detections() for _ in rows])
+            identity = FrameIdentity(path, tmp_path / "images", f"h{i}")
+            frames.append(StoredFrame(identity, 64, 48, empty_detections()))
+        store.write_batch(StoreBatch(frames))
     path, shown = render_preview(tmp_path / "run", num=4, columns=2, cell=100)
     assert shown == 4 and path == tmp_path / "run" / "preview.png"
     assert Image.open(path).size == (204, 204)

@@ -1,6 +1,7 @@
 import numpy as np
+import supervision as sv
 
-from distil.utils.boxes import class_aware_nms, cxcywh_to_xyxy
+from distil.utils.boxes import class_aware_nms
 
 
 def test_nms_merges_same_class_and_keeps_other_classes():
@@ -13,4 +14,5 @@ def test_nms_merges_same_class_and_keeps_other_classes():
 
 
 def test_cxcywh_to_xyxy():
-    assert cxcywh_to_xyxy(np.array([[5, 5, 4, 2]], float)).tolist() == [[3, 4, 7, 6]]
+    """The conversion the teachers use for their normalized center boxes."""
+    assert sv.xcycwh_to_xyxy(np.array([[5, 5, 4, 2]], float)).tolist() == [[3, 4, 7, 6]]

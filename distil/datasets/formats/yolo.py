@@ -109,6 +109,9 @@ def _list_images(entry: Path) -> list[Path]:
 
 def label_file_for(image: Path) -> Path:
     """Ultralytics' own rule: the last /images/ in the path becomes /labels/, suffix .txt."""
+    from distil.utils.ultralytics import import_ultralytics
+
+    import_ultralytics()
     from ultralytics.data.utils import img2label_paths
 
     return Path(img2label_paths([str(image)])[0])

@@ -1,0 +1,48 @@
+"""The teacher a `LabelSettings` names: its models loaded, and the video tracker if asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from distil.settings import LabelSettings
+
+if TYPE_CHECKING:
+    from distil.base_models import BaseModel
+    from distil.labeling.tracking import VideoTracker
+    from distil.ontologies import Ontology
+
+
+@dataclass
+class Teacher:
+    model: BaseModel
+    tracker: VideoTracker | None = None
+
+
+def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
+    """Check every model name (configs only), then load the weights.
+
+    >>> teacher = load_teacher(LabelSettings(segmenter="none"), ontology)
+    >>> label_images("images", ontology, teacher.model, out, settings, tracker=teacher.tracker)
+    """
+    from distil.base_models import check_tracker_model, load_base_model
+
+    if settings.track:
+        check_tracker_model(settings.tracker_model)  # before any weights load
+    model = load_base_model(
+        settings.detector,
+        settings.segmenter,
+        device=settings.device,
+        half=settings.half,
+        ontology=ontology,
+    )
+    if not settings.track:
+        return Teacher(model)
+    from distil.base_models.sam2_video import Sam2VideoPropagator
+    from distil.labeling.tracking import VideoTracker
+
+    propagator = Sam2VideoPropagator(
+        settings.tracker_model, settings.device, settings.half, offload_state=settings.offload_state
+    )
+    tracker = VideoTracker(propagator, settings.detect_every, settings.match_iou, settings.max_lost)
+    return Teacher(model, tracker)
