@@ -179,12 +179,6 @@ class Section(BaseModel):
     # What a user calls this section in a run config (`label`), for messages.
     section: ClassVar[str] = ""
 
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as e:
-            raise SettingsError(describe_errors(e, type(self))) from None
-
     @classmethod
     def build(cls, values: dict[str, Any] | None = None, *, flags: bool = False, **kwargs: Any):
         """Validate `values` (and `kwargs`); errors name fields as flags or config keys."""
@@ -438,7 +432,8 @@ class StudentExportSettings(Section):
         default_factory=lambda: [ModelFormat.ONNX],
         min_length=1,
         description="Model formats.",
-        cli=False,
+        flags=["--format", "-f"],
+        cli=False,  # `distil export` has one --format for datasets and models
     )
     imgsz: int | None = option(
         None,
@@ -588,6 +583,13 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+def _flag_of(model: type[BaseModel], field: str) -> str:
+    """The command-line name of a field: its first declared flag, else `--field-name`."""
+    info = model.model_fields.get(field)
+    extra = info.json_schema_extra if info and isinstance(info.json_schema_extra, dict) else {}
+    return (extra.get("flags") or [flag_name(field)])[0]
+
+
 def _owner(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
     """The (sub)model that holds the field at `path`."""
     for part in path[:-1]:
@@ -606,7 +608,7 @@ def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool 
     for item in error.errors(include_url=False):
         path = [str(p) for p in item["loc"] if not isinstance(p, int)]
         if flags:
-            where = flag_name(path[-1]) if path else ""
+            where = _flag_of(_owner(model, path), path[-1]) if path else ""
         else:
             where = ".".join(([section] if section else []) + path)
         message = _explain(item, _owner(model, path) if path else model)

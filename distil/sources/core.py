@@ -23,14 +23,6 @@ class Frame:
     identity: FrameIdentity
 
     @property
-    def path(self) -> Path:
-        return self.identity.path
-
-    @property
-    def hash(self) -> str:
-        return self.identity.hash
-
-    @property
     def height(self) -> int:
         return int(self.image.shape[0])
 

@@ -101,10 +101,8 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
 
 
 def test_bad_ontology_fails_before_any_model_loads(tmp_path, image_folder, monkeypatch):
-    import distil.cli.label as label_cli
-
     monkeypatch.setattr(
-        label_cli, "load_base_model", lambda *a, **k: pytest.fail("a model was loaded")
+        "distil.base_models.load_base_model", lambda *a, **k: pytest.fail("a model was loaded")
     )
     bad = tmp_path / "bad.yaml"
     bad.write_text("classes:\n  car: {prompts: car, box_treshold: 0.3}\n")

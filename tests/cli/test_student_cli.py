@@ -88,7 +88,7 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     exported = json.loads(result.stdout)
     assert exported["format"] == "onnx" and exported["check"]["passed"]
     wrong = invoke("export", trained["best"], "--format", "coco", "-q")
-    assert wrong.exit_code == EXIT_USAGE and "not a model format" in wrong.output
+    assert wrong.exit_code == EXIT_USAGE and "--format: must be one of onnx" in wrong.output
 
     result = invoke("benchmark-student", exported["path"], "--imgsz", 64, "--runs", 3, "--json")
     assert result.exit_code == 0, result.output

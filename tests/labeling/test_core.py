@@ -26,7 +26,7 @@ def teacher(tiny_grounding_dino, tiny_sam2):
 def store_rows(folder):
     with sqlite3.connect(folder / "labels.sqlite") as db:
         predictions = db.execute(
-            "SELECT hash, width, height, detections FROM predictions ORDER BY hash"
+            "SELECT hash, width, height, boxes, masks FROM predictions ORDER BY hash"
         ).fetchall()
         sources = db.execute("SELECT path, hash FROM sources ORDER BY path").fetchall()
     return predictions, sources

@@ -70,8 +70,9 @@ def test_tracking_labels_every_frame_with_one_class_per_track(teacher, tracker, 
             continue
         assert d.mask.shape == (len(d), 120, 160) and d.tracker_id is not None
         for track, class_id, confidence in zip(d.tracker_id, d.class_id, d.confidence, strict=True):
-            classes[(image.video_id, track)].add((int(class_id), round(float(confidence), 5)))
-            ids_per_video[image.video_id].add(int(track))
+            video = image.identity.video_id
+            classes[(video, track)].add((int(class_id), round(float(confidence), 5)))
+            ids_per_video[video].add(int(track))
     assert all(len(v) == 1 for v in classes.values())  # one class, one score per track
     assert summary.tracks == sum(max(ids) for ids in ids_per_video.values())
 
@@ -137,4 +138,5 @@ def test_sampling_applies_to_tracked_frames(teacher, tracker, clips, tmp_path):
         every=3,
     )  # fmt: skip
     assert summary.video_frames == 5
-    assert sorted(im.frame_index for im in stored(tmp_path / "run").values()) == [0, 3, 6, 9, 12]
+    indexes = [f.identity.frame_index for f in stored(tmp_path / "run").values()]
+    assert sorted(indexes) == [0, 3, 6, 9, 12]

@@ -41,7 +41,7 @@ def test_images_and_sampled_frames_in_one_run(teacher, mixed, tmp_path):
     assert [s.path.name for s in summary.video_problems] == ["cut.mkv"]
     assert summary.video_problems[0].reason.startswith("truncated")
     with LabelStore.open(tmp_path / "run") as store:
-        frames = [f for f in store.frames() if f.identity.frame_index is not None]
+        frames = [f.identity for f in store.frames() if f.identity.frame_index is not None]
     good = [im.frame_index for im in frames if im.path.name == "good.MP4"]
     assert good == [0, 5, 10, 15]
     assert {im.timestamp for im in frames if im.path.name == "good.MP4"} == {0.0, 0.5, 1.0, 1.5}

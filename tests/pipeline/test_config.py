@@ -14,29 +14,29 @@ def config_file(tmp_path):
 
 def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
     config = load_config(config_file, {"train.imgsz": 320, "name": "b", "train.options.lr0": 0.1})
-    assert config.inputs == [str(tmp_path / "images")]
-    assert config.ontology == str(tmp_path / "onto.yaml")
+    assert config.inputs == [tmp_path / "images"]
+    assert config.ontology == tmp_path / "onto.yaml"
     assert (config.train.epochs, config.train.imgsz, config.name) == (3, 320, "b")
     assert config.train.options == {"lr0": 0.1}
-    assert config.export.formats == ["onnx"] and config.dataset.split == "0.8,0.2"
+    assert config.export.formats == ["onnx"] and config.dataset.split == (0.8, 0.2, 0.0)
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"ontology": "onto.yaml"}, "'inputs' is required"),
+        ({"ontology": "onto.yaml"}, "inputs: is required"),
         ({"inputs": "images", "ontology": "onto.yaml", "trian": {}}, "Did you mean 'train'"),
         (
             {"inputs": "images", "ontology": "onto.yaml", "train": {"epoch": 3}},
-            "unknown field 'train.epoch'. Did you mean 'epochs'",
+            "train.epoch: unknown field. Did you mean 'epochs'",
         ),
         (
             {"inputs": "images", "ontology": "onto.yaml", "train": {"epochs": "x"}},
-            "'train.epochs' must be int",
+            "train.epochs: must be a whole number",
         ),
         (
             {"inputs": "images", "ontology": "onto.yaml", "label": {"half": "yes"}},
-            "'label.half' must be true or false",
+            "label.half: must be true or false",
         ),
         ({"inputs": "missing", "ontology": "onto.yaml"}, "inputs: .*missing not found"),
         (
@@ -49,7 +49,7 @@ def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
         ),
         (
             {"inputs": "images", "ontology": "onto.yaml", "dataset": {"task": "pose"}},
-            "dataset.task must be detect or segment",
+            "dataset.task: must be one of detect, segment",
         ),
         (
             {"inputs": "images", "ontology": "onto.yaml", "label": {"every": 2, "fps": 1.0}},

@@ -113,8 +113,8 @@ def test_unreadable_videos_raise_with_a_reason(tmp_path, clip):
 def test_identity_and_random_access(clip, tmp_path):
     frames = list(read_video(clip, FrameSampling(every=10)))
     identity = video_id(clip)
-    assert [f.hash for f in frames] == [frame_hash(identity, i) for i in (0, 10, 20)]
-    assert {f.video_id for f in frames} == {identity}
+    assert [f.identity.hash for f in frames] == [frame_hash(identity, i) for i in (0, 10, 20)]
+    assert {f.identity.video_id for f in frames} == {identity}
     copy = tmp_path / "copy.mp4"
     copy.write_bytes(clip.read_bytes())
     assert video_id(copy) == identity
@@ -127,9 +127,9 @@ def test_identity_and_random_access(clip, tmp_path):
 
 
 def test_sampling_options_are_checked():
-    with pytest.raises(ValueError, match="every and fps"):
+    with pytest.raises(ValueError, match="every.* and .*fps"):
         FrameSampling(every=2, fps=1)
-    with pytest.raises(ValueError, match="end .* must be after start"):
+    with pytest.raises(ValueError, match="must be after"):
         FrameSampling(start=3, end=1)
     with pytest.raises(ValueError, match="dedup"):
         FrameSampling(dedup=65)
