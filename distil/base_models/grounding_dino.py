@@ -20,7 +20,6 @@ from distil.base_models.core import Detector, make_detections
 from distil.base_models.hf import describe_model, load_pretrained
 from distil.ontologies import Ontology
 from distil.settings import DEFAULT_DETECTOR
-from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
 from distil.utils.device import default_dtype, resolve_device
 
 
@@ -150,10 +149,10 @@ class GroundingDinoDetector(Detector):
                 prompt_id, confidence, text_score = assign_prompts(probs[i], caption)
                 keep = confidence >= min_confidence
                 height, width = image.shape[:2]
-                xyxy = cxcywh_to_xyxy(boxes[i][keep]) * np.array([width, height, width, height])
+                xyxy = sv.xcycwh_to_xyxy(boxes[i][keep]) * np.array([width, height, width, height])
                 found[i].append(
                     (
-                        clip_boxes(xyxy, width, height),
+                        sv.clip_boxes(xyxy, (width, height)),
                         confidence[keep],
                         prompt_id[keep],
                         text_score[keep],

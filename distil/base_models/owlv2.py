@@ -12,7 +12,6 @@ import torch
 from distil.base_models.core import Detector, make_detections
 from distil.base_models.hf import describe_model, load_pretrained
 from distil.ontologies import Ontology
-from distil.utils.boxes import clip_boxes, cxcywh_to_xyxy
 from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ class Owlv2Detector(Detector):
             keep = confidence >= min_confidence
             height, width = image.shape[:2]
             side = max(height, width)  # OWLv2 pads to a square before resizing
-            xyxy = clip_boxes(cxcywh_to_xyxy(boxes[i][keep]) * side, width, height)
+            xyxy = sv.clip_boxes(sv.xcycwh_to_xyxy(boxes[i][keep]) * side, (width, height))
             results.append(
                 make_detections(xyxy, confidence[keep], prompt_id[keep], confidence[keep], ontology)
             )

@@ -111,7 +111,7 @@ def student_predictions(
     batch: int = 8,
 ) -> PredictionSet:
     """A student's boxes on the ground-truth images, at Ultralytics' validation settings."""
-    from distil.target_models.ultralytics_yolo import ultralytics_device
+    from distil.utils.device import ultralytics_device
     from distil.utils.ultralytics import import_ultralytics
 
     if not weights.is_file():

@@ -36,7 +36,7 @@ def predict_student(
     Writes `out_dir/<name>.jpg|.mp4` (annotated) and `out_dir/labels/<name>.txt` (YOLO
     boxes with a confidence column; one file per video frame, `<video>_<frame>.txt`).
     """
-    from distil.target_models.ultralytics_yolo import ultralytics_device
+    from distil.utils.device import ultralytics_device
 
     out_dir = Path(out_dir) if out_dir else increment_path(Path("runs/predict/exp"))
     for source in sources:

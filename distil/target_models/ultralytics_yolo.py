@@ -17,7 +17,7 @@ from typing import Any
 from distil.settings import DEFAULT_STUDENT, TrainSettings
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
-from distil.utils.device import resolve_device
+from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path
 from distil.utils.suggest import did_you_mean
 from distil.utils.ultralytics import import_ultralytics
@@ -144,16 +144,6 @@ def _check_yaml_exists(name: str) -> None:
             "Ultralytics model name such as yolo11n, yolo11s, yolov8n, "
             "yolo11n-seg"
         ) from None
-
-
-def ultralytics_device(device: str, purpose: str = "training") -> str:
-    """distil's device names -> Ultralytics' ('0', 'cpu', 'mps'); auto never hides a GPU."""
-    resolved = resolve_device(device)
-    if resolved.type == "cuda":
-        return str(resolved.index or 0)
-    if device == "auto" and resolved.type == "cpu":
-        logger.warning("no GPU found: %s on CPU, which is slow", purpose)
-    return resolved.type
 
 
 class YoloStudent(TargetModel):

@@ -7,18 +7,6 @@ import torch
 import torchvision
 
 
-def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
-    cx, cy, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-
-def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
-    out = xyxy.copy()
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
-    return out
-
-
 def class_aware_nms(
     xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou_threshold: float
 ) -> np.ndarray:

@@ -17,6 +17,10 @@ def resolve_device(device: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if device.isdigit():  # Ultralytics' style: a GPU number
+        device = f"cuda:{device}"
+    elif "," in device:
+        raise ValueError(f"--device {device}: this command runs on one device; give one GPU")
     resolved = torch.device(device)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine")
@@ -32,3 +36,13 @@ def default_dtype(device: torch.device, half: bool = True) -> torch.dtype:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float16
+
+
+def ultralytics_device(device: str, purpose: str = "training") -> str:
+    """distil's device names -> Ultralytics' ('0', 'cpu', 'mps'); auto never hides a GPU."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        return str(resolved.index or 0)
+    if device == "auto" and resolved.type == "cpu":
+        logger.warning("no GPU found: %s on CPU, which is slow", purpose)
+    return resolved.type

@@ -86,3 +86,34 @@ def test_boxes_are_read_without_masks(old_store):
         assert detections.mask is None
         assert detections.xyxy.tolist() == with_masks[key].xyxy.tolist()
         assert detections.class_id.tolist() == with_masks[key].class_id.tolist()
+
+
+def test_labeling_the_same_inputs_today_exports_the_same_dataset(
+    old_store, tmp_path, tiny_grounding_dino, tiny_sam2, tiny_sam2_video
+):
+    """The fixture's inputs, labeled now with the same tiny models and settings it was
+    made with, give the same exports (the model paths in the card aside)."""
+    from distil.base_models import load_base_model
+    from distil.base_models.sam2_video import Sam2VideoPropagator
+    from distil.labeling import VideoTracker, label_images
+    from distil.ontologies import Ontology
+
+    with sqlite3.connect(old_store / "label" / "labels.sqlite") as db:
+        made_with = json.loads(
+            db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0]
+        )
+    ontology = Ontology.from_dict(json.loads((old_store / "ontology.json").read_text()))
+    teacher = load_base_model(tiny_grounding_dino, tiny_sam2, device="cpu")
+    tracker = VideoTracker(Sam2VideoPropagator(tiny_sam2_video, device="cpu"), detect_every=4)
+    label_images(
+        [Path("inputs")], ontology, teacher, Path("relabeled"), batch_size=2,
+        store_threshold=made_with["store_threshold"], tracker=tracker,
+    )  # fmt: skip
+    for name, options in CASES.items():
+        export_dataset(Path("relabeled"), tmp_path / name, **options)
+        now, then = snapshot(tmp_path / name), EXPECTED[name]
+        for files in (now, then):
+            for key in ("fingerprint", "teacher"):
+                files["dataset_card.json"].pop(key)
+            files["README.md"] = [x for x in files["README.md"].splitlines() if "`" not in x]
+        assert now == then, name
