@@ -22,7 +22,7 @@ import yaml
 from distil import Ontology
 from distil.base_models import GroundedModel
 from distil.base_models.ultralytics_yolo import UltralyticsDetector
-from distil.datasets import ExportOptions, export_dataset
+from distil.datasets import export_dataset
 from distil.evaluation import evaluate_path
 from distil.labeling import label_images
 from distil.target_models import YoloStudent
@@ -84,7 +84,8 @@ def main() -> None:
     export_dataset(
         work / "label",
         work / "auto",
-        ExportOptions(box_threshold=args.box_threshold, split=(1.0, 0.0, 0.0)),
+        box_threshold=args.box_threshold,
+        split=(1.0, 0.0, 0.0),
     )
     label_s = time.perf_counter() - start
 

@@ -29,7 +29,7 @@ def track_synthetic(args: argparse.Namespace, work: Path) -> Path:
     """Label the drawn clip with --track and export it; returns its MOT file."""
     from distil.base_models import load_base_model
     from distil.base_models.sam2_video import Sam2VideoPropagator
-    from distil.datasets import ExportOptions, export_dataset
+    from distil.datasets import export_dataset
     from distil.labeling import label_images
     from distil.labeling.tracking import VideoTracker
     from distil.ontologies import Ontology
@@ -49,7 +49,7 @@ def track_synthetic(args: argparse.Namespace, work: Path) -> Path:
     teacher = load_base_model(detector, "none", device=args.device)
     tracker = VideoTracker(Sam2VideoPropagator(sam2, device=args.device), args.detect_every)
     label_images(work / "clips", ontology, teacher, work / "run", tracker=tracker)
-    export_dataset(work / "run", work / "ds", ExportOptions())
+    export_dataset(work / "run", work / "ds")
     return work / "ds" / "tracks" / "shapes.txt"
 
 

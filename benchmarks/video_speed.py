@@ -151,9 +151,8 @@ def main() -> None:
     from distil.base_models import load_base_model
     from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.labeling import label_images
-    from distil.labeling.core import DEFAULT_STORE_THRESHOLD
     from distil.labeling.tracking import VideoTracker
-    from distil.sources import FrameSampling
+    from distil.settings import LabelSettings
     from tests.synthetic import make_video
 
     work = Path(tempfile.mkdtemp(prefix="distil-video-bench-"))
@@ -168,7 +167,7 @@ def main() -> None:
     )
     detector, sam2 = models(args.models, work)
     random_weights = args.models in ("full", "tiny")
-    sampling = FrameSampling(every=args.every, max_frames=args.frames)
+    sampling = {"every": args.every, "max_frames": args.frames}
     result: dict = {
         "models": args.models,
         "random_weights": random_weights,
@@ -188,9 +187,9 @@ def main() -> None:
             model,
             work / name,
             batch_size=args.batch_size,
-            sampling=sampling,
             tracker=tracker,
-            store_threshold=0.0 if random_weights else DEFAULT_STORE_THRESHOLD,
+            store_threshold=0.0 if random_weights else LabelSettings().store_threshold,
+            **sampling,
         )
         frames = summary.video_frames
         out = {
@@ -219,17 +218,15 @@ def main() -> None:
         result["tracking"] = run("track", tracker_model, tracker)
         result["peak_rss_mb"] = round(peak_rss_mb())
     else:
-        warm = FrameSampling(max_frames=2)  # a keyframe and one propagated frame
-        label_images(
-            clip.parent, ontology, tracker_model, work / "warm-t", sampling=warm, tracker=tracker
-        )
+        warm = {"max_frames": 2}  # a keyframe and one propagated frame
+        label_images(clip.parent, ontology, tracker_model, work / "warm-t", tracker=tracker, **warm)
         propagator.frames = propagator.objects = 0
         result["tracking"] = run("track", tracker_model, tracker)
         result["tracking"]["objects_per_propagated_frame"] = round(
             propagator.objects / max(propagator.frames, 1), 2
         )
         per_frame = teacher(sam2)
-        label_images(clip.parent, ontology, per_frame, work / "warm-f", sampling=warm)
+        label_images(clip.parent, ontology, per_frame, work / "warm-f", **warm)
         result["per_frame"] = run("per-frame", per_frame, None)
         per_frame_s = result["per_frame"]["seconds"] / result["per_frame"]["frames"]
         tracking_s = result["tracking"]["seconds"] / result["tracking"]["frames"]

@@ -72,3 +72,17 @@ def test_bad_yaml_and_missing_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("inputs: [a\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_the_example_config_documents_every_field():
+    """configs/example-run.yaml names every option of every section, and nothing else."""
+    from pathlib import Path
+
+    import yaml
+
+    from distil.settings import SECTIONS, RunSettings
+
+    example = yaml.safe_load((Path(__file__).parents[2] / "configs/example-run.yaml").read_text())
+    assert set(example) == set(RunSettings.model_fields)
+    for name, section in SECTIONS.items():
+        assert set(example[name]) == set(section.model_fields), name
