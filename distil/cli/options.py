@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from distil.settings import check_bars
+
 
 def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
     """['lr0=0.01', 'mosaic=0'] -> {'lr0': 0.01, 'mosaic': 0}; values are YAML scalars.
@@ -25,8 +27,6 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 def parse_fail_under(items: list[str] | None) -> dict[str, float]:
     """--fail-under map50=0.5[,recall=0.6]: metric -> minimum."""
-    from distil.evaluation import check_bars
-
     try:
         return check_bars(parse_assignments(items, "--fail-under"))
     except ValueError as e:

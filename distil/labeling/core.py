@@ -18,7 +18,6 @@ import numpy as np
 
 from distil.settings import LabelSettings
 from distil.sources import (
-    Frame,
     SkippedFile,
     SourceFrame,
     estimate_frames,
@@ -94,7 +93,7 @@ class LabelSummary:
 class _Batch:
     """Frames to label plus what else the stream gave since the last batch."""
 
-    frames: list[Frame] = field(default_factory=list)
+    frames: list[SourceFrame] = field(default_factory=list)  # with pixels
     aliases: list[SourceFrame] = field(default_factory=list)  # content already labeled
     problems: list[SkippedFile] = field(default_factory=list)
     prepared: Any = None
@@ -206,7 +205,7 @@ def label_images(
 def _store_batch(batch: _Batch, detections: list) -> StoreBatch:
     return StoreBatch(
         frames=[
-            StoredFrame(f.identity, f.width, f.height, d)
+            StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d)
             for f, d in zip(batch.frames, detections, strict=True)
         ],
         aliases=[a.identity for a in batch.aliases],
@@ -271,7 +270,7 @@ def _batches(
         elif item.known:
             batch.aliases.append(item)
         else:
-            batch.frames.append(Frame(item.image, item.identity))
+            batch.frames.append(item)
         if len(batch.frames) >= settings.batch_size or len(batch.aliases) >= _MAX_ALIASES:
             yield batch
             batch = _Batch()

@@ -17,6 +17,8 @@ def class_aware_nms(
     """
     if len(xyxy) == 0:
         return np.zeros(0, dtype=np.int64)
+    # torchvision's compiled NMS, not supervision's numpy one: raw stores keep thousands of
+    # low-score boxes per image, and the kept indices preserve the stored order for callers.
     keep = torchvision.ops.batched_nms(
         torch.as_tensor(xyxy, dtype=torch.float32),
         torch.as_tensor(scores, dtype=torch.float32),

@@ -9,6 +9,7 @@ ROOT = Path(__file__).parents[2] / "distil"
 
 # Higher layers may import lower ones, never the reverse (DESIGN.md, "Layout").
 LAYERS = {
+    "__main__": 10,  # `python -m distil`, the same as the `distil` command
     "cli": 9,
     "pipeline": 8,
     "reports": 7,
