@@ -122,7 +122,7 @@ def _check_device(value: str) -> str:
     value = value.strip().lower()
     if not _DEVICE.match(value):
         raise ValueError(
-            f"unknown device {value!r}: use auto, cpu, mps, cuda, cuda:N or GPU numbers (0,1)"
+            f"unknown device {value!r}: use auto, cpu, mps, cuda, cuda:N or a GPU number (0)"
         )
     return value
 
@@ -166,7 +166,7 @@ def option(
 Device = Annotated[
     str,
     BeforeValidator(lambda v: _check_device(str(v))),
-    Field(description="auto (GPU when present), cpu, mps, cuda, cuda:N, or GPU numbers 0,1."),
+    Field(description="auto (GPU when present), cpu, mps, cuda, cuda:N, or a GPU number (0)."),
 ]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 CommaList = BeforeValidator(_comma_list)
