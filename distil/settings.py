@@ -187,6 +187,16 @@ class Section(BaseModel):
         except ValidationError as e:
             raise SettingsError(describe_errors(e, cls, flags=flags)) from None
 
+    @classmethod
+    def merge(cls, settings: Section | None = None, **options: Any):
+        """`settings` (default: the defaults) with `options` (fields as keywords), validated:
+        how library functions take either form.
+
+        >>> LabelSettings.merge(LabelSettings(batch_size=4), every=2).batch_size
+        4
+        """
+        return cls.build(settings.model_dump() if settings else {}, **options)
+
     def replace(self, *, flags: bool = False, **changes: Any):
         """A copy with `changes`, validated."""
         return type(self).build({**self.model_dump(), **changes}, flags=flags)

@@ -68,7 +68,7 @@ def export_dataset(
     >>> export_dataset(Path("runs/label/exp"), Path("datasets/exp"), task="segment")
     """
     start = time.perf_counter()
-    options = DatasetSettings.build(options.model_dump() if options else {}, **settings)
+    options = DatasetSettings.merge(options, **settings)
     if ontology is None and options.ontology is not None:
         ontology = Ontology.from_yaml(options.ontology)
     out_dir = Path(out_dir)

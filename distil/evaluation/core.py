@@ -218,7 +218,7 @@ def evaluate_path(
 
     >>> evaluate_path(Path("runs/label/exp"), Path("hand_labeled"), split="val", sweep=True)
     """
-    settings = EvalSettings.build(settings.model_dump() if settings else {}, **options)
+    settings = EvalSettings.merge(settings, **options)
     ground_truth = ground_truth or settings.ground_truth
     if ground_truth is None:
         raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")

@@ -18,8 +18,8 @@ import numpy as np
 
 from distil.settings import LabelSettings
 from distil.sources import (
+    Frame,
     SkippedFile,
-    SourceFrame,
     estimate_frames,
     is_video_file,
     iter_frames,
@@ -93,8 +93,8 @@ class LabelSummary:
 class _Batch:
     """Frames to label plus what else the stream gave since the last batch."""
 
-    frames: list[SourceFrame] = field(default_factory=list)  # with pixels
-    aliases: list[SourceFrame] = field(default_factory=list)  # content already labeled
+    frames: list[Frame] = field(default_factory=list)  # with pixels
+    aliases: list[Frame] = field(default_factory=list)  # content already labeled
     problems: list[SkippedFile] = field(default_factory=list)
     prepared: Any = None
 
@@ -142,7 +142,7 @@ def label_images(
 
     >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch_size=4)
     """
-    settings = LabelSettings.build(settings.model_dump() if settings else {}, **options)
+    settings = LabelSettings.merge(settings, **options)
     sampling = settings.sampling()
     roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     for root in roots:

@@ -23,7 +23,7 @@ from distil.datasets.filters import select_detections
 from distil.detections import empty_detections, source_key
 from distil.labeling.tracks import TrackBook
 from distil.settings import DatasetSettings, FrameSampling, TrackingSettings, default
-from distil.sources import SkippedFile, SourceFrame, iter_frames
+from distil.sources import Frame, SkippedFile, iter_frames
 from distil.store import LabelStore, StoreBatch, StoredFrame, VideoProgress
 from distil.utils.boxes import class_aware_nms
 from distil.utils.profiling import Timings
@@ -160,7 +160,7 @@ class VideoTracker:
         sampling: FrameSampling,
         store: LabelStore,
         timings: Timings,
-    ) -> Iterator[tuple[SourceFrame, Any] | SkippedFile]:
+    ) -> Iterator[tuple[Frame, Any] | SkippedFile]:
         """The video's frames with the propagator's input; frames stored by an earlier run
         come without pixels (decoded, as the codec needs, but not converted)."""
         known = store.reader()  # SQLite connections are per thread: opened in the reader
@@ -169,9 +169,9 @@ class VideoTracker:
             while True:
                 with timings.measure("read"):
                     item = next(stream, None)
-                    if isinstance(item, SourceFrame) and not item.known:
+                    if isinstance(item, Frame) and not item.known:
                         item = (item, self.propagator.prepare(item.image))
-                    elif isinstance(item, SourceFrame):
+                    elif isinstance(item, Frame):
                         item = (item, None)
                 if item is None:
                     return

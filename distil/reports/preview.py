@@ -32,7 +32,7 @@ def render_preview(
 
     >>> render_preview(Path("runs/label/exp"), num=8, columns=4)
     """
-    settings = PreviewSettings.build(settings.model_dump() if settings else {}, **options)
+    settings = PreviewSettings.merge(settings, **options)
     out_path = Path(out_path or Path(label_dir) / "preview.png")
     with LabelStore.open(label_dir) as store:
         ontology = Ontology.from_dict(store.ontology_dict).with_defaults(settings.box_threshold)

@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "scan_sources",
         ],
         "images": ["ImageReadError", "content_hash", "decode_image", "load_frame", "read_file"],
-        "stream": ["SourceFrame", "iter_frames"],
+        "stream": ["iter_frames"],
         "video": [
             "DecodedFrame",
             "VideoFrames",

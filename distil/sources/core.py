@@ -17,18 +17,17 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 
 @dataclass
 class Frame:
-    """An RGB image (H, W, 3, uint8) plus its identity."""
+    """A frame and its identity; `image` (H, W, 3 RGB uint8) is None when the frame's content
+    is labeled already, so it was not decoded. `position` counts the sampled frames of its
+    video (0 for an image)."""
 
-    image: np.ndarray
     identity: FrameIdentity
+    image: np.ndarray | None
+    position: int = 0
 
     @property
-    def height(self) -> int:
-        return int(self.image.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.image.shape[1])
+    def known(self) -> bool:
+        return self.image is None
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,6 @@ def load_frame(path: Path) -> Frame | SkippedFile:
     try:
         data, digest = read_file(path)
         identity = FrameIdentity(Path(path), Path(path).parent, digest)
-        return Frame(decode_image(data), identity)
+        return Frame(identity, decode_image(data))
     except ImageReadError as e:
         return SkippedFile(Path(path), str(e))

@@ -1,6 +1,6 @@
 """One lazy stream of frames from image files and videos, for every labeler.
 
-`iter_frames` turns (path, input root) pairs into `SourceFrame`s in order, and is the one
+`iter_frames` turns (path, input root) pairs into `Frame`s in order, and is the one
 place where a read problem becomes a reason shown to the user: an unreadable source gives
 a `SkippedFile`, a video read only in part a `SkippedFile` with `partial=True` after its
 frames. Frames whose content is already labeled (`is_known`), or was already seen in this
@@ -10,37 +10,20 @@ stream, come without pixels, so they cost neither decoding nor conversion.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from distil.detections import FrameIdentity
 from distil.settings import FrameSampling
-from distil.sources.core import SkippedFile, is_video_file
+from distil.sources.core import Frame, SkippedFile, is_video_file
 from distil.sources.images import ImageReadError, decode_image, read_file
 from distil.sources.video import VideoReadError, VideoReport, iter_video, video_id
-
-
-@dataclass
-class SourceFrame:
-    """A frame to label; `image` is None when its content is labeled already.
-    `position` counts the sampled frames of its video (0 for an image)."""
-
-    identity: FrameIdentity
-    image: np.ndarray | None
-    position: int = 0
-
-    @property
-    def known(self) -> bool:
-        return self.image is None
 
 
 def iter_frames(
     work: Iterable[tuple[Path, Path]],
     sampling: FrameSampling | None = None,
     is_known: Callable[[str], bool] = lambda digest: False,
-) -> Iterator[SourceFrame | SkippedFile]:
+) -> Iterator[Frame | SkippedFile]:
     """Every frame of every (file, input root) in `work`, or why a file gave none."""
     sampling = sampling or FrameSampling()
     seen: set[str] = set()
@@ -58,14 +41,14 @@ def iter_frames(
         try:
             data, digest = read_file(path)
             identity = FrameIdentity(path, root, digest)
-            yield SourceFrame(identity, None if known(digest) else decode_image(data))
+            yield Frame(identity, None if known(digest) else decode_image(data))
         except ImageReadError as e:
             yield SkippedFile(path, str(e))
 
 
 def _video_frames(
     path: Path, root: Path, sampling: FrameSampling, known: Callable[[str], bool]
-) -> Iterator[SourceFrame | SkippedFile]:
+) -> Iterator[Frame | SkippedFile]:
     try:
         video = video_id(path)
     except OSError as e:
@@ -76,7 +59,7 @@ def _video_frames(
         for position, decoded in enumerate(iter_video(path, sampling, report)):
             identity = decoded.identity(path, root, video)
             image = None if known(identity.hash) else decoded.rgb()
-            yield SourceFrame(identity, image, position)
+            yield Frame(identity, image, position)
     except VideoReadError as e:
         yield SkippedFile(path, str(e))
         return

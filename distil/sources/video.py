@@ -210,7 +210,7 @@ def read_video(
     """`iter_video` as RGB `Frame`s carrying video id, frame index and timestamp."""
     identity = video_id(path)
     for decoded in iter_video(path, sampling, report):
-        yield Frame(decoded.rgb(), decoded.identity(Path(path), Path(path).parent, identity))
+        yield Frame(decoded.identity(Path(path), Path(path).parent, identity), decoded.rgb())
 
 
 def _rotation(frame) -> int:
