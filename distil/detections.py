@@ -7,7 +7,8 @@ whole prompt matched); tracked ones carry `tracker_id`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,13 +23,24 @@ def source_key(path: Path | str, frame_index: int | None = None) -> str:
     return str(path) if frame_index is None else f"{path}#{frame_index}"
 
 
+class FileStamp(NamedTuple):
+    """A file's size and modification time: cheap to compare, to notice a replaced file."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> FileStamp:
+        return cls(stat.st_size, stat.st_mtime_ns)
+
+
 @dataclass(frozen=True)
 class FrameIdentity:
     """Which frame this is: an image file, or frame `frame_index` of the video `path`.
 
     `root` is the input folder it was found under, `hash` its content hash (for a video
     frame, derived from the video's id and the frame index), `timestamp` seconds from the
-    start of the video.
+    start of the video, `stamp` the file's size and mtime when it was read.
 
     >>> FrameIdentity(Path("clips/a.mp4"), Path("clips"), "ab12", frame_index=3).key
     'clips/a.mp4#3'
@@ -40,6 +52,7 @@ class FrameIdentity:
     frame_index: int | None = None
     video_id: str | None = None
     timestamp: float | None = None
+    stamp: FileStamp | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

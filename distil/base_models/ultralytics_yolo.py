@@ -18,7 +18,7 @@ from distil.base_models.core import Detector, make_detections
 from distil.ontologies import Ontology
 from distil.utils.device import resolve_device
 from distil.utils.suggest import normalize_name
-from distil.utils.ultralytics import import_ultralytics
+from distil.utils.ultralytics import load_rtdetr, load_yolo
 
 # Ultralytics' own prediction defaults; labels match `YOLO(...).predict` with these.
 ULTRALYTICS_NMS_IOU = 0.7
@@ -63,9 +63,6 @@ class UltralyticsDetector(Detector):
         imgsz: int | None = None,
         nms_iou: float = ULTRALYTICS_NMS_IOU,
     ) -> None:
-        ultralytics = import_ultralytics()
-        RTDETR, YOLO = ultralytics.RTDETR, ultralytics.YOLO  # noqa: N806
-
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"detector checkpoint not found: {model}")
@@ -73,9 +70,9 @@ class UltralyticsDetector(Detector):
         self.revision = f"sha256:{file_digest(path)}"
         self.device = resolve_device(device)
         self.half = half and self.device.type == "cuda"
-        self.yolo = YOLO(str(path))
+        self.yolo = load_yolo(path)
         if type(self.yolo.model).__name__ == "RTDETRDetectionModel":
-            self.yolo = RTDETR(str(path))
+            self.yolo = load_rtdetr(path)
         if self.yolo.task not in ("detect", "segment", "obb", "pose"):
             raise ValueError(f"{model}: a '{self.yolo.task}' checkpoint cannot detect boxes")
         self.names: dict[int, str] = dict(self.yolo.names)

@@ -112,15 +112,15 @@ def student_predictions(
 ) -> PredictionSet:
     """A student's boxes on the ground-truth images, at Ultralytics' validation settings."""
     from distil.utils.device import ultralytics_device
-    from distil.utils.ultralytics import import_ultralytics
+    from distil.utils.ultralytics import load_yolo
 
     if not weights.is_file():
         raise FileNotFoundError(f"student weights not found: {weights}")
     paths = {k: p for k, p in images.items() if p is not None}
     if not paths:
         raise ValueError("the ground truth gives no image files to run the student on")
-    yolo = import_ultralytics().YOLO(
-        str(weights), task="detect" if weights.suffix == ".onnx" else None
+    yolo = load_yolo(
+        weights, task="detect" if weights.suffix == ".onnx" else None
     )
     keys = list(paths)
     results: dict[str, sv.Detections] = {}

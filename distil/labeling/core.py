@@ -149,9 +149,10 @@ def label_images(
         if not root.exists():
             raise FileNotFoundError(f"input not found: {root}")
     start = time.perf_counter()
-    work = [(path, root) for root in roots for path in scan_sources(root)]
+    unreadable: list[SkippedFile] = []  # folders that could not be listed
+    work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
     videos = [(p, r) for p, r in work if is_video_file(p)]
-    batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))]
+    batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))] + unreadable
     total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
     summary = LabelSummary(out=str(out_dir), videos=len(videos))
     timings = Timings.fromkeys(STAGES, 0.0)

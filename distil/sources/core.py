@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from distil.detections import FrameIdentity
+from distil.utils.files import OUTPUT_MARKER
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
@@ -40,6 +41,15 @@ class SkippedFile:
     partial: bool = False
 
 
+def display_path(path: Path | str) -> str:
+    """`path` as printable UTF-8 text: bytes of a name that are not UTF-8 become `\\xNN`.
+
+    >>> display_path(Path(os.fsdecode(b"caf\\xe9.jpg")))
+    'caf\\\\xe9.jpg'
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
@@ -48,28 +58,62 @@ def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def scan_images(inputs: Path | Iterable[Path]) -> Iterator[Path]:
+def scan_images(
+    inputs: Path | Iterable[Path], problems: list[SkippedFile] | None = None
+) -> Iterator[Path]:
     """Yield image files under `inputs` (files or folders), recursively, in sorted order.
 
-    Hidden files and folders (starting with '.') are ignored, so a label run's own output
-    inside the input folder is never picked up twice.
+    Hidden files and folders (starting with '.') and distil's own output folders (label
+    stores, datasets, runs) are not entered, so labeling `.` never labels its own output.
+    A folder that cannot be read is added to `problems`; each folder is entered once,
+    however many symlinks lead to it (a symlink loop ends).
     """
-    return scan_files(inputs, IMAGE_EXTENSIONS)
+    return scan_files(inputs, IMAGE_EXTENSIONS, problems)
 
 
-def scan_sources(inputs: Path | Iterable[Path]) -> Iterator[Path]:
+def scan_sources(
+    inputs: Path | Iterable[Path], problems: list[SkippedFile] | None = None
+) -> Iterator[Path]:
     """Yield image and video files under `inputs`, like `scan_images`."""
-    return scan_files(inputs, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+    return scan_files(inputs, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, problems)
 
 
-def scan_files(inputs: Path | Iterable[Path], extensions: frozenset[str]) -> Iterator[Path]:
+# Files that mark a folder as distil's output; the store and card names are those of
+# folders written before the marker existed.
+_OUTPUT_FILES = frozenset({OUTPUT_MARKER, "labels.sqlite", "dataset_card.json"})
+
+
+def scan_files(
+    inputs: Path | Iterable[Path],
+    extensions: frozenset[str],
+    problems: list[SkippedFile] | None = None,
+) -> Iterator[Path]:
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(error: OSError) -> None:
+        if problems is not None:
+            where = Path(error.filename) if error.filename else Path("?")
+            problems.append(SkippedFile(where, f"cannot read folder ({error.strerror or error})"))
+
     for root in paths:
-        if root.is_file():
+        if not root.is_dir():
             if root.suffix.lower() in extensions:
                 yield root
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+            try:
+                info = os.stat(dirpath)
+            except OSError as e:
+                unreadable(e)
+                dirnames[:] = []
+                continue
+            if (info.st_dev, info.st_ino) in seen or (
+                Path(dirpath) != root and _OUTPUT_FILES.intersection(filenames)
+            ):
+                dirnames[:] = []  # a folder seen through another link, or distil's output
+                continue
+            seen.add((info.st_dev, info.st_ino))
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 path = Path(dirpath) / name

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from distil.detections import FrameIdentity
+from distil.detections import FileStamp, FrameIdentity
 from distil.sources.core import Frame, SkippedFile
+
+# The largest image file read (a 100-megapixel 16-bit TIFF is about 600 MB uncompressed,
+# a camera JPEG a few MB): anything larger is refused before a byte is read.
+MAX_IMAGE_BYTES = 512 * 2**20
 
 
 class ImageReadError(Exception):
@@ -88,26 +95,68 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
-def read_file(path: Path) -> tuple[bytes, str]:
-    """Read a file's bytes and content hash; raises `ImageReadError` with a reason."""
+def read_file(path: Path) -> tuple[bytes, str, FileStamp]:
+    """Read a file's bytes, content hash and stamp; raises `ImageReadError` with a reason.
+
+    Only a regular file of at most `MAX_IMAGE_BYTES` is read: a FIFO, device or socket
+    (even behind a symlink) is refused without reading, and the size is checked first."""
     try:
-        data = Path(path).read_bytes()
-    except PermissionError:
-        raise ImageReadError("permission denied") from None
-    except FileNotFoundError:
-        raise ImageReadError("file disappeared before it could be read") from None
-    except IsADirectoryError:
-        raise ImageReadError("is a directory") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
-        raise ImageReadError(f"cannot read file ({e.strerror or e})") from None
-    return data, content_hash(data)
+        raise ImageReadError(_open_reason(e)) from None
+    info = os.fstat(fd)
+    problem = file_problem(info)
+    if problem:
+        os.close(fd)
+        raise ImageReadError(problem)
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise ImageReadError(
+                f"file is {info.st_size / 2**20:.0f} MiB, over the "
+                f"{MAX_IMAGE_BYTES // 2**20} MiB limit for an image"
+            )
+        try:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+        except OSError as e:
+            raise ImageReadError(f"cannot read file ({e.strerror or e})") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageReadError(f"file grew past the {MAX_IMAGE_BYTES // 2**20} MiB image limit")
+    return data, content_hash(data), FileStamp.of(info)
+
+
+def _open_reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        return "file disappeared before it could be read (or is a broken link)"
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    if error.errno == errno.ENAMETOOLONG:
+        return "path too long"
+    return f"cannot read file ({error.strerror or error})"
+
+
+def file_problem(info: os.stat_result) -> str | None:
+    """Why a file of this kind is never read (None for a regular file)."""
+    mode = info.st_mode
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    for test, kind in kinds.items():
+        if test(mode):
+            return f"not a regular file: {kind}"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def load_frame(path: Path) -> Frame | SkippedFile:
     """Read and decode one image file; a bad file becomes a `SkippedFile` with its reason."""
     try:
-        data, digest = read_file(path)
-        identity = FrameIdentity(Path(path), Path(path).parent, digest)
+        data, digest, stamp = read_file(path)
+        identity = FrameIdentity(Path(path), Path(path).parent, digest, stamp=stamp)
         return Frame(identity, decode_image(data))
     except ImageReadError as e:
         return SkippedFile(Path(path), str(e))

@@ -9,22 +9,24 @@ stream, come without pixels, so they cost neither decoding nor conversion.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from distil.detections import FrameIdentity
+from distil.detections import FileStamp, FrameIdentity
 from distil.settings import FrameSampling
 from distil.sources.core import Frame, SkippedFile, is_video_file
-from distil.sources.images import ImageReadError, decode_image, read_file
+from distil.sources.images import ImageReadError, decode_image, file_problem, read_file
 from distil.sources.video import VideoReadError, VideoReport, iter_video, video_id
 
 
 def iter_frames(
-    work: Iterable[tuple[Path, Path]],
+    work: Iterable[tuple[Path, Path] | SkippedFile],
     sampling: FrameSampling | None = None,
     is_known: Callable[[str], bool] = lambda digest: False,
 ) -> Iterator[Frame | SkippedFile]:
-    """Every frame of every (file, input root) in `work`, or why a file gave none."""
+    """Every frame of every (file, input root) in `work`, or why a file gave none (a
+    `SkippedFile` in `work`, such as an unreadable folder, is passed on in its place)."""
     sampling = sampling or FrameSampling()
     seen: set[str] = set()
 
@@ -34,30 +36,52 @@ def iter_frames(
         seen.add(digest)
         return False
 
-    for path, root in work:
+    for item in work:
+        if isinstance(item, SkippedFile):
+            yield item
+            continue
+        path, root = item
+        if not _is_utf8(path):
+            # The store, the dataset files and the formats (COCO is JSON) need text names.
+            yield SkippedFile(path, "file name is not valid UTF-8: rename the file to label it")
+            continue
         if is_video_file(path):
             yield from _video_frames(path, root, sampling, known)
             continue
         try:
-            data, digest = read_file(path)
-            identity = FrameIdentity(path, root, digest)
+            data, digest, stamp = read_file(path)
+            identity = FrameIdentity(path, root, digest, stamp=stamp)
             yield Frame(identity, None if known(digest) else decode_image(data))
         except ImageReadError as e:
             yield SkippedFile(path, str(e))
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _video_frames(
     path: Path, root: Path, sampling: FrameSampling, known: Callable[[str], bool]
 ) -> Iterator[Frame | SkippedFile]:
     try:
+        info = os.stat(path)
+        problem = file_problem(info)
+        if problem:  # a FIFO named .mp4 would block the decoder forever
+            yield SkippedFile(path, problem)
+            return
         video = video_id(path)
     except OSError as e:
         yield SkippedFile(path, f"cannot read file ({e.strerror or e})")
         return
+    stamp = FileStamp.of(info)
     report = VideoReport(path)
     try:
         for position, decoded in enumerate(iter_video(path, sampling, report)):
-            identity = decoded.identity(path, root, video)
+            identity = decoded.identity(path, root, video, stamp)
             image = None if known(identity.hash) else decoded.rgb()
             yield Frame(identity, image, position)
     except VideoReadError as e:

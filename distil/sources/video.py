@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from distil.detections import FrameIdentity
+from distil.detections import FileStamp, FrameIdentity
 from distil.settings import FrameSampling
 from distil.sources.core import Frame
 
@@ -79,10 +79,14 @@ class DecodedFrame:
     _frame: Any
     _rotation: int
 
-    def identity(self, path: Path, root: Path, video: str) -> FrameIdentity:
-        """This frame's identity in the video with id `video`."""
+    def identity(
+        self, path: Path, root: Path, video: str, stamp: FileStamp | None = None
+    ) -> FrameIdentity:
+        """This frame's identity in the video with id `video` (file stamp `stamp`)."""
         digest = frame_hash(video, self.index)
-        return FrameIdentity(path, root, digest, self.index, video, round(self.timestamp, 6))
+        return FrameIdentity(
+            path, root, digest, self.index, video, round(self.timestamp, 6), stamp
+        )
 
     def rgb(self) -> np.ndarray:
         image = self._frame.to_ndarray(format="rgb24")

@@ -1,8 +1,10 @@
 """The store's tables, its schema version, and the migrations that bring an older store up.
 
 Version 1 (distil 0.1.0) kept each frame's boxes and masks in one JSON column. Version 2
-keeps masks in their own column, so reading boxes never parses masks. The version lives in
-SQLite's `user_version`; a store of version 1 says so in its `meta` table.
+keeps masks in their own column, so reading boxes never parses masks. Version 3 records
+each source file's size and modification time when it was labeled, so export notices a
+file replaced since. The version lives in SQLite's `user_version`; a store of version 1
+says so in its `meta` table.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -20,7 +22,8 @@ CREATE TABLE predictions (
     PRIMARY KEY (fingerprint, hash));
 CREATE TABLE sources (
     path TEXT PRIMARY KEY, root TEXT NOT NULL, hash TEXT NOT NULL,
-    frame_index INTEGER, video_id TEXT, timestamp REAL, file TEXT);
+    frame_index INTEGER, video_id TEXT, timestamp REAL, file TEXT,
+    size INTEGER, mtime_ns INTEGER);
 CREATE TABLE skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE tracks (
     fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, track_id INTEGER NOT NULL,
@@ -44,12 +47,20 @@ def _tables(db: sqlite3.Connection) -> set[str]:
 
 
 def stored_version(db: sqlite3.Connection) -> int | None:
-    """The schema version of an existing store; None for an empty database."""
+    """The schema version of an existing store; None for an empty database. A database
+    with other tables is not a distil store: `SchemaError`, and nothing is changed."""
+    tables = _tables(db)
+    if not tables:
+        return None
+    if not {"meta", "predictions", "sources"} <= tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise SchemaError(
+            f"this SQLite database is not a distil label store (its tables: {shown}); "
+            "distil leaves it as it is"
+        )
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version:
         return int(version)
-    if "meta" not in _tables(db):
-        return None
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 1
 
@@ -74,16 +85,25 @@ def _from_1(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE predictions_v1")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1}
+def _from_2(db: sqlite3.Connection) -> None:
+    """Sources gain the file's size and mtime; labels made before have neither, so export
+    checks those files by content hash."""
+    db.execute("ALTER TABLE sources ADD COLUMN size INTEGER")
+    db.execute("ALTER TABLE sources ADD COLUMN mtime_ns INTEGER")
 
 
-def prepare(db: sqlite3.Connection, writable: bool) -> int:
-    """Create the tables of a new store, or migrate an older one in one transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1, 2: _from_2}
 
-    Returns the version the store has now. A store newer than this release, or an old one
-    that cannot be written, is a `SchemaError`."""
+
+def prepare(db: sqlite3.Connection, writable: bool, create: bool = False) -> int | None:
+    """Create the tables of a new store (`create`), or migrate an older one in one
+    transaction.
+
+    Returns the version the store has now (None: an empty database not to be created). A
+    store newer than this release, an old one that cannot be written, or a database that
+    is not a distil store is a `SchemaError`."""
     version = stored_version(db)
-    if version == SCHEMA_VERSION:
+    if version == SCHEMA_VERSION or (version is None and not create):
         return version
     if version is not None and version > SCHEMA_VERSION:
         raise SchemaError(
@@ -98,9 +118,10 @@ def prepare(db: sqlite3.Connection, writable: bool) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         version = stored_version(db)  # another process may have prepared it meanwhile
-        if version == SCHEMA_VERSION:
-            pass
-        elif version is None:
+        if version == SCHEMA_VERSION or (version is None and not create):
+            db.execute("COMMIT")
+            return version
+        if version is None:
             for statement in STATEMENTS.values():
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

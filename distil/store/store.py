@@ -4,6 +4,9 @@ Keyed by content hash and a fingerprint of (models, revisions, prompts, settings
 batch is one transaction, so a killed run loses at most the batch in flight, and a rerun
 skips every frame already stored. A store refuses to mix fingerprints.
 
+One process writes a store at a time (`distil.store.lock`); readers open it read-only and
+work on stores they cannot write. SQLite errors become `StoreError`s naming the file.
+
 A video frame is a source like an image: its key is `<video path>#<frame index>`, its hash
 comes from the video's id and the index. Tracked objects carry a track id; a track's one
 class lives in `tracks` and is given to every frame of the track when read.
@@ -11,29 +14,72 @@ class lives in `tracks` and is given to every frame of the track when read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
+import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
-from distil.detections import FrameIdentity, TrackClass, apply_track_classes
-from distil.sources.core import SkippedFile
+from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
+from distil.sources.core import SkippedFile, display_path
 from distil.store import codec
-from distil.store.schema import SchemaError, prepare
+from distil.store.lock import LockHolder, StoreLock, StoreLockedError, writer_of
+from distil.store.schema import SchemaError, prepare, stored_version
 
 if TYPE_CHECKING:
     import supervision as sv
 
 STORE_FILE = "labels.sqlite"
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class StoreError(ValueError):
-    """The store is missing, unreadable, or was made with other models or prompts."""
+    """The store is missing, unreadable, locked by another writer, or was made with other
+    models or prompts."""
+
+
+def database_error(path: Path, error: sqlite3.Error) -> StoreError:
+    """A SQLite error as one line that names the store and says what to do."""
+    text = str(error)
+    if "not a database" in text:
+        return StoreError(f"{path} is not a SQLite database (damaged, or not a label store)")
+    if "malformed" in text:
+        return StoreError(
+            f"{path} is damaged (database disk image is malformed); label into another --out"
+        )
+    if "full" in text:
+        return StoreError(
+            f"{path}: the disk is full; free some space and rerun (labels stored so far are kept)"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path} cannot be written (read-only file or folder)")
+    if "disk I/O" in text:
+        return StoreError(f"{path}: disk I/O error while using the store ({text})")
+    if "unable to open" in text:
+        return StoreError(f"{path} cannot be opened ({text})")
+    return StoreError(f"{path}: {text}")
+
+
+def _sqlite_errors(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: LabelStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise database_error(self.path, e) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -71,11 +117,28 @@ def fingerprint_of(settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, wal: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    if wal:  # while labeling: readers go on while batches are written
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
     return connection
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. A store in a read-only folder that a killed writer
+    left in WAL mode can only be opened as immutable (what the WAL held is not seen)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    try:
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+        if writer_of(path) is not None or os.access(path.parent, os.W_OK):
+            raise
+    logger.warning("%s: opened as immutable (read-only folder, store not closed cleanly)", path)
+    return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None)
 
 
 # Frames of one video together and in order, so export decodes each video once.
@@ -89,27 +152,53 @@ class LabelStore:
     >>> store = LabelStore.open(Path("runs/label/exp"))               # for export
     """
 
-    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        connection: sqlite3.Connection,
+        writable: bool = True,
+        create: bool = False,
+        lock: StoreLock | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.path = self.folder / STORE_FILE
         self._db = connection
+        self._lock = lock
         try:
-            prepare(self._db, writable=True)
-        except SchemaError as e:
-            self._db.close()
+            prepare(self._db, writable=writable, create=create)
+            self.fingerprint = self.get_meta("fingerprint") if _has_meta(self._db) else None
+        except (SchemaError, sqlite3.Error, StoreError) as e:
+            self.close()
+            if isinstance(e, sqlite3.Error):
+                raise database_error(self.path, e) from None
             raise StoreError(f"{self.path}: {e}") from None
-        self.fingerprint = self.get_meta("fingerprint")
 
     @classmethod
     def create(cls, folder: Path, settings: dict[str, Any], overwrite: bool = False) -> LabelStore:
-        """Open for labeling with `settings`; a store made with other settings is an error."""
+        """Open for labeling with `settings`, holding the store's write lock until `close`.
+
+        A store made with other settings, a store another process is writing, and a file
+        that is not a distil store are errors; `overwrite` starts a distil store afresh."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / STORE_FILE
-        if overwrite:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        store = cls(folder, _connect(path))
+        lock = StoreLock(path)
+        try:
+            lock.acquire()
+        except StoreLockedError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:
+            raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
+        try:
+            if path.exists():
+                _check_is_store(path)
+            if overwrite:
+                for suffix in ("", *_SIDE_FILES):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            store = cls(folder, _connect(path, wal=True), create=True, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
         fingerprint = fingerprint_of(settings)
         if store.fingerprint is None:
             store._set_meta(
@@ -131,19 +220,41 @@ class LabelStore:
 
     @classmethod
     def open(cls, folder: Path) -> LabelStore:
+        """Open for reading. A store this user cannot write is opened read-only; one of an
+        older schema is upgraded first where it can be written."""
         path = Path(folder) / STORE_FILE
         if not path.is_file():
             raise StoreError(
                 f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
             )
-        store = cls(Path(folder), _connect(path))
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        try:
+            connection = _connect(path) if writable else _connect_readonly(path)
+        except sqlite3.Error as e:
+            raise database_error(path, e) from None
+        store = cls(Path(folder), connection, writable=writable)
         if store.fingerprint is None:
             store.close()
             raise StoreError(f"{path} is empty: no labeling run has started there")
         return store
 
     def close(self) -> None:
+        if self._lock is not None and self._lock.held:
+            # Back to a rollback journal: a closed store is one file, readable from a
+            # read-only folder. Skipped when a reader still has it open.
+            try:
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def writer(self) -> LockHolder | None:
+        """Who is writing this store now (None: nobody, or this very store object)."""
+        if self._lock is not None and self._lock.held:
+            return None
+        return writer_of(self.path)
 
     def __enter__(self) -> LabelStore:
         return self
@@ -167,10 +278,12 @@ class LabelStore:
 
     # -- settings ---------------------------------------------------------------------
 
+    @_sqlite_errors
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_sqlite_errors
     def _set_meta(self, values: dict[str, str]) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
@@ -193,6 +306,7 @@ class LabelStore:
 
     # -- writing ----------------------------------------------------------------------
 
+    @_sqlite_errors
     def write_batch(self, batch: StoreBatch) -> None:
         """Store one batch atomically."""
         now = time.time()
@@ -214,7 +328,7 @@ class LabelStore:
                 ],
             )
             self._db.executemany(
-                "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         i.key,
@@ -224,6 +338,7 @@ class LabelStore:
                         i.video_id,
                         i.timestamp,
                         str(i.path),
+                        *(i.stamp or (None, None)),
                     )
                     for i in identities
                 ],
@@ -233,7 +348,7 @@ class LabelStore:
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO skipped VALUES (?, ?)",
-                [(str(s.path), s.reason) for s in batch.skipped],
+                [(display_path(s.path), s.reason) for s in batch.skipped],
             )
             if batch.video is not None:
                 video = batch.video
@@ -251,6 +366,7 @@ class LabelStore:
 
     # -- reading ----------------------------------------------------------------------
 
+    @_sqlite_errors
     def has(self, digest: str) -> bool:
         return (
             self._db.execute(
@@ -260,6 +376,7 @@ class LabelStore:
             is not None
         )
 
+    @_sqlite_errors
     def sources(self) -> list[tuple[str, str]]:
         """(key, group) of every labeled source, in order. Frames of one video share their
         video id as group; an image's group is its content hash (duplicates stay together)."""
@@ -269,6 +386,7 @@ class LabelStore:
             (self.fingerprint,),
         ).fetchall()
 
+    @_sqlite_errors
     def video_state(self, video: str) -> dict[str, Any] | None:
         """The tracker's state after the last stored window of `video`, if any."""
         row = self._db.execute(
@@ -277,6 +395,7 @@ class LabelStore:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    @_sqlite_errors
     def track_classes(self) -> dict[str, dict[int, TrackClass]]:
         """video id -> track id -> the track's one class, for every stored track."""
         rows = self._db.execute(
@@ -289,6 +408,7 @@ class LabelStore:
             classes.setdefault(video, {})[track] = TrackClass(class_id, prompt_id, confidence)
         return classes
 
+    @_sqlite_errors
     def videos(self) -> list[str]:
         """Paths of the videos with labeled frames."""
         rows = self._db.execute(
@@ -298,9 +418,11 @@ class LabelStore:
         )
         return [r[0] for r in rows]
 
+    @_sqlite_errors
     def skipped(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
 
+    @_sqlite_errors
     def count(self) -> tuple[int, int]:
         """(source paths, of which labeled)."""
         total, labeled = self._db.execute(
@@ -319,7 +441,7 @@ class LabelStore:
         masks = "p.masks" if with_masks else "NULL"
         query = (
             "SELECT COALESCE(s.file, s.path), s.root, s.hash, p.width, p.height, p.boxes, "
-            f"{masks}, s.frame_index, s.video_id, s.timestamp FROM sources s "
+            f"{masks}, s.frame_index, s.video_id, s.timestamp, s.size, s.mtime_ns FROM sources s "
             "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ?"
         )
         params: list[Any] = [self.fingerprint]
@@ -330,13 +452,40 @@ class LabelStore:
             query += " WHERE s.file = ? AND s.frame_index IS NOT NULL"
             params.append(str(video))
         tracks = self.track_classes()
-        cursor = self._db.execute(f"{query} ORDER BY {_SOURCE_ORDER}", params)
-        for path, root, digest, width, height, boxes, mask_rles, index, video_id, time_s in cursor:
-            detections = codec.decode(boxes, mask_rles, height, width)
-            if video_id in tracks and len(detections):
-                apply_track_classes(detections, tracks[video_id])
-            identity = FrameIdentity(Path(path), Path(root), digest, index, video_id, time_s)
-            yield StoredFrame(identity, width, height, detections)
+        try:
+            cursor = self._db.execute(f"{query} ORDER BY {_SOURCE_ORDER}", params)
+            for row in cursor:
+                path, root, digest, width, height, boxes, mask_rles, index, video_id, time_s = row[
+                    :10
+                ]
+                size, mtime_ns = row[10:]
+                detections = codec.decode(boxes, mask_rles, height, width)
+                if video_id in tracks and len(detections):
+                    apply_track_classes(detections, tracks[video_id])
+                stamp = FileStamp(size, mtime_ns) if size is not None else None
+                identity = FrameIdentity(
+                    Path(path), Path(root), digest, index, video_id, time_s, stamp
+                )
+                yield StoredFrame(identity, width, height, detections)
+        except sqlite3.Error as e:
+            raise database_error(self.path, e) from None
+
+
+def _has_meta(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
+
+
+def _check_is_store(path: Path) -> None:
+    """Refuse, before anything is written, a file that is not a distil store."""
+    connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        stored_version(connection)
+    except SchemaError as e:
+        raise StoreError(f"{path}: {e}; label into another --out") from None
+    except sqlite3.Error as e:
+        raise database_error(path, e) from None
+    finally:
+        connection.close()
 
 
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

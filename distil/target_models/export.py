@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from distil.settings import ModelFormat, StudentExportSettings, default
-from distil.utils.ultralytics import import_ultralytics
+from distil.utils.ultralytics import load_yolo
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def export_student(
     if not weights.is_file():
         raise FileNotFoundError(f"student weights not found: {weights}")
     check_format_available(format)
-    yolo = import_ultralytics().YOLO(str(weights))
+    yolo = load_yolo(weights)
     imgsz = imgsz or _trained_size(yolo)
     start = time.perf_counter()
     path = yolo.export(
@@ -99,7 +99,7 @@ def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dic
     import onnxruntime as ort
     import torch
 
-    model = import_ultralytics().YOLO(str(weights)).model.float().eval()
+    model = load_yolo(weights).model.float().eval()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     shape = session.get_inputs()[0].shape
     height, width = (d if isinstance(d, int) else imgsz for d in shape[2:])

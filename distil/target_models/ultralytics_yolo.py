@@ -20,7 +20,7 @@ from distil.target_models.data import dataset_task, find_data_yaml
 from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path
 from distil.utils.suggest import did_you_mean
-from distil.utils.ultralytics import import_ultralytics
+from distil.utils.ultralytics import import_ultralytics, load_yolo
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class YoloStudent(TargetModel):
                 ", ".join(map(str, weights_dirs(weights_dir))) or "no weights dir",
                 source.model,
             )
-        yolo = import_ultralytics().YOLO(source.model, task=source.task.value)
+        yolo = load_yolo(source.model, task=source.task.value)
         start = time.perf_counter()
         yolo.train(
             data=str(data_yaml.resolve()),
@@ -218,7 +218,7 @@ class YoloStudent(TargetModel):
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
             raise FileNotFoundError(f"{run_dir} has no weights/last.pt to resume from")
-        yolo = import_ultralytics().YOLO(str(last))
+        yolo = load_yolo(last)
         args = yolo.ckpt.get("train_args", {}) if yolo.ckpt else {}
         source = StudentSource(
             str(args.get("model", last)), bool(args.get("pretrained")), StudentTask(yolo.task)
@@ -251,7 +251,7 @@ class YoloStudent(TargetModel):
     def _loaded(self):
         if self.weights is None or not self.weights.is_file():
             raise FileNotFoundError(f"student weights not found: {self.weights}")
-        return import_ultralytics().YOLO(str(self.weights))
+        return load_yolo(self.weights)
 
     def predict(self, sources: list[Path], out_dir: Path, **options: Any) -> Any:
         from distil.target_models.predict import predict_student

@@ -32,6 +32,19 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+# Every folder distil writes holds this file, so `distil label .` never labels them again.
+OUTPUT_MARKER = ".distil-output"
+
+
+def mark_output(folder: Path) -> None:
+    """Mark `folder` (created if needed) as distil's output."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if not marker.exists():
+        marker.write_text("Written by distil: `distil label` does not read this folder.\n")
+
+
 def increment_path(base: Path, accept: Callable[[Path], bool] = lambda p: not p.exists()) -> Path:
     """runs/label/exp, exp2, exp3 ... : the first that `accept`s (Ultralytics-style)."""
     if accept(base):

@@ -1,12 +1,15 @@
-"""Import Ultralytics the way distil needs it: offline, quiet, never installing anything."""
+"""Import Ultralytics the way distil needs it: offline, quiet, never installing anything,
+and loading checkpoints as data (no code in a `.pt` ever runs)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
+import re
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -15,14 +18,64 @@ logger = logging.getLogger(__name__)
 _OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
 
 
+class CheckpointError(ValueError):
+    """A `.pt` file that distil will not load: not a checkpoint, or one carrying code."""
+
+
 def import_ultralytics() -> ModuleType:
-    """`ultralytics`, imported with auto-install, online checks and font downloads off."""
+    """`ultralytics`, imported with auto-install, online checks and font downloads off, and
+    its safe load on: `torch.load(weights_only=True)` with an allow-list of model classes,
+    so a pickled payload in a checkpoint is refused instead of run."""
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    # Ultralytics reads this flag once at import; it is also set on the module below in
+    # case the library was imported before distil.
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
     import ultralytics
+    import ultralytics.nn.tasks as tasks
 
+    if not tasks._SafeLoad.SUPPORTED:
+        raise RuntimeError("loading checkpoints safely needs torch>=2.6; upgrade torch")
+    tasks.SAFE_LOAD = True
     _use_local_fonts()
     return ultralytics
+
+
+def load_yolo(weights: Path | str, **options: Any) -> Any:
+    """`ultralytics.YOLO(weights)` loaded as data; a checkpoint that holds anything but an
+    Ultralytics model, or is not a checkpoint, is a `CheckpointError` with a one-line reason.
+
+    >>> model = load_yolo("runs/train/exp/weights/best.pt")
+    """
+    ultralytics = import_ultralytics()
+    return _loading(weights, lambda: ultralytics.YOLO(str(weights), **options))
+
+
+def load_rtdetr(weights: Path | str) -> Any:
+    """`ultralytics.RTDETR(weights)`, loaded like `load_yolo`."""
+    ultralytics = import_ultralytics()
+    return _loading(weights, lambda: ultralytics.RTDETR(str(weights)))
+
+
+def _loading(weights: Path | str, load: Any) -> Any:
+    try:
+        return load()
+    except TypeError as e:
+        cause = e.__cause__
+        if cause is None or Path(str(weights)).suffix != ".pt":
+            raise
+        # torch names the first global it refused: "Unsupported global: GLOBAL posix.system"
+        refused = re.search(r"GLOBAL ([\w.]+)", str(cause))
+        if refused:
+            raise CheckpointError(
+                f"{weights}: refused: the checkpoint holds Python objects that are not part "
+                f"of an Ultralytics model ({refused.group(1)}); distil loads checkpoints as "
+                "data only and never runs code from them"
+            ) from None
+        raise CheckpointError(
+            f"{weights}: not a loadable checkpoint ({type(cause).__name__}: "
+            f"{str(cause).splitlines()[0][:200]})"
+        ) from None
 
 
 @functools.cache

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,10 +101,14 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
     path.write_bytes(encode(Image.new("RGB", (4, 4))))
     if os.geteuid() == 0:  # root reads any file; simulate what a normal user gets
 
-        def denied(self):
-            raise PermissionError(13, "Permission denied")
+        real_open = os.open
 
-        monkeypatch.setattr(type(path), "read_bytes", denied)
+        def denied(name, *args, **kwargs):
+            if Path(name) == path:
+                raise PermissionError(13, "Permission denied")
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", denied)
     else:
         path.chmod(0)
     assert load_frame(path).reason == "permission denied"
@@ -111,7 +116,7 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
 
 def test_directory_named_like_image_is_skipped(tmp_path):
     (tmp_path / "folder.jpg").mkdir()
-    assert load_frame(tmp_path / "folder.jpg").reason == "is a directory"
+    assert load_frame(tmp_path / "folder.jpg").reason == "not a regular file: a folder"
 
 
 def test_corrupt_file_is_skipped_even_after_ultralytics_patches_pil(tmp_path):
