@@ -57,9 +57,10 @@ def evaluate(
     if settings.ground_truth is None:
         raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
     from distil.evaluation import evaluate_path, missed_bars
-    from distil.utils.files import atomic_write_json, increment_path
+    from distil.utils.files import atomic_write_json, increment_path, mark_output
 
     out_dir = out or increment_path(Path("runs/eval/exp"))
+    mark_output(out_dir)
     report = evaluate_path(
         predictions,
         settings=settings,

@@ -1,12 +1,18 @@
-"""Model-free export of a label store to a YOLO or COCO dataset."""
+"""Model-free export of a label store to a YOLO or COCO dataset.
+
+The dataset is written into a staging folder beside `--to` and swapped in whole, so it is
+never seen half-written. Files in an earlier export that distil did not write (notes,
+hand labels) are carried into the new one; a source changed or deleted since it was
+labeled is left out and listed, never exported with stale labels.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -27,9 +33,16 @@ from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import assign_splits
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
-from distil.sources.video import VideoFrames
+from distil.sources import SourceCheck, display_path
+from distil.sources.video import VideoFrames, VideoReadError
 from distil.store import LabelStore
-from distil.utils.files import atomic_write_text
+from distil.utils.files import (
+    OUTPUT_MARKER,
+    make_temp_dir,
+    mark_output,
+    ordinary_mode,
+    written_files,
+)
 from distil.utils.suggest import did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -45,6 +58,9 @@ class ExportSummary:
     polygons: dict[str, int] = field(default_factory=dict)
     copied_instead_of_linked: int = 0
     tracked_videos: int = 0  # videos with a MOT track file in tracks/
+    left_out: list[dict[str, str]] = field(default_factory=list)  # {path, reason}
+    kept_user_files: list[str] = field(default_factory=list)  # carried from the last export
+    store_being_written: str | None = None  # who was labeling into the store meanwhile
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,7 +89,9 @@ def export_dataset(
         ontology = Ontology.from_yaml(options.ontology)
     out_dir = Path(out_dir)
     _check_target(out_dir)
+    _clean_interrupted(out_dir)
     with LabelStore.open(label_dir) as store:
+        writer = store.writer()
         ontology = _export_ontology(store, options, ontology)
         class_filter = _class_filter(ontology, options.classes)
         if options.task is ExportTask.SEGMENT and not store.has_masks():
@@ -91,16 +109,27 @@ def export_dataset(
             )
         )
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        staging = make_temp_dir(out_dir.parent, _staging_prefix(out_dir))
         try:
             summary = _write(store, staging, out_dir, ontology, class_filter, splits, options)
             summary.unlabeled = total - labeled
+            summary.store_being_written = str(writer) if writer else None
             _write_card(staging, out_dir.name, store, ontology, options, summary, label_dir)
+            mark_output(staging, sorted(_files_under(staging)))
+            summary.kept_user_files = _carry_user_files(out_dir, staging)
             _replace(staging, out_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     summary.out = str(out_dir)
+    for item in summary.left_out:
+        logger.warning("left out %s: %s", item["path"], item["reason"])
+    if writer:
+        logger.warning(
+            "%s was still being written (by %s): this export holds the labels stored so far",
+            label_dir,
+            writer,
+        )
     summary.elapsed_s = round(time.perf_counter() - start, 3)
     if summary.unlabeled:
         logger.warning(
@@ -149,15 +178,25 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     frames = VideoFrames()
     tracks: dict[Path, list[str]] = {}
     tracked = bool(store.settings.get("tracking"))
+    check = SourceCheck()
     for frame in store.frames(with_masks=segment):
         image = frame.identity
+        problem = check.problem(image)
+        if problem:
+            _leave_out(summary, image.key, problem)
+            continue
         split = splits[image.key]
         relative = unique_path(dataset_path(image), image.hash, used_names)
         target = root / "images" / split / relative
         if image.frame_index is None:
             summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
         else:
-            _write_frame(frames.get(image.path, image.frame_index), target)
+            try:
+                rgb = frames.get(image.path, image.frame_index)
+            except VideoReadError as e:
+                _leave_out(summary, image.key, str(e))
+                continue
+            _write_frame(rgb, target)
         detections = select_detections(frame.detections, ontology, options.nms_iou, class_filter)
         if options.format is DatasetFormat.YOLO:
             if segment:
@@ -172,7 +211,10 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
             else:
                 lines = yolo_box_lines(detections, frame.width, frame.height)
             label = (root / "labels" / split / relative).with_suffix(".txt")
-            atomic_write_text(label, "\n".join(lines) + ("\n" if lines else ""))
+            # Straight into the staging folder: it is swapped in whole, so no file is
+            # seen half-written, and no temporary name adds to a long file name.
+            label.parent.mkdir(parents=True, exist_ok=True)
+            label.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
         else:
             masks = ("rle" if options.coco_rle else "polygon") if segment else None
             coco[split].add(
@@ -205,6 +247,10 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     summary.instances_per_class = {n: instances[i] for i, n in enumerate(ontology.class_names)}
     summary.polygons = asdict(stats) if segment else {}
     return summary
+
+
+def _leave_out(summary: ExportSummary, key: str, reason: str) -> None:
+    summary.left_out.append({"path": display_path(key), "reason": reason})
 
 
 def _write_frame(rgb: np.ndarray, target: Path) -> None:
@@ -243,9 +289,109 @@ def _check_target(out_dir: Path) -> None:
         )
 
 
+def _staging_prefix(out_dir: Path) -> str:
+    return f".{out_dir.name[:100]}.staging-{os.getpid()}-"
+
+
+def _old_name(out_dir: Path, pid: int) -> Path:
+    return out_dir.with_name(f".{out_dir.name[:100]}.old-{pid}")
+
+
+def _clean_interrupted(out_dir: Path) -> None:
+    """Remove what an export killed before it could clean up left beside `out_dir` (only
+    folders distil named, of processes no longer running); a dataset caught mid-swap is
+    put back first."""
+    if not out_dir.parent.is_dir():
+        return
+    pattern = re.compile(rf"\.{re.escape(out_dir.name[:100])}\.(staging|old)-(\d+)(-.*)?$")
+    for entry in out_dir.parent.iterdir():
+        found = pattern.match(entry.name)
+        if not found or not entry.is_dir() or entry.is_symlink() or _alive(int(found[2])):
+            continue
+        if found[1] == "old" and not out_dir.exists():
+            os.replace(entry, out_dir)  # killed between the two renames of the swap
+            logger.warning("restored %s, which an interrupted export had moved aside", out_dir)
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not exporting into that folder now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _files_under(folder: Path) -> list[str]:
+    return [
+        (Path(dirpath) / name).relative_to(folder).as_posix()
+        for dirpath, _, names in os.walk(folder)
+        for name in names
+        if name != OUTPUT_MARKER
+    ]
+
+
+# Top-level names of a dataset written before distil recorded its files.
+_DATASET_NAMES = frozenset({"images", "labels", "annotations", "tracks", "data.yaml", CARD_FILE})
+
+
+def _carry_user_files(out_dir: Path, staging: Path) -> list[str]:
+    """Hard-link (or copy) every file of the last export in `out_dir` that distil did not
+    write into the new one in `staging`, at the same path; returns them. A user's file
+    where the new export writes one is an error that names them, and nothing changes."""
+    if not out_dir.is_dir():
+        return []
+    ours = written_files(out_dir)
+
+    def is_ours(relative: Path) -> bool:
+        if relative.as_posix() == OUTPUT_MARKER:
+            return True
+        if ours is None:
+            return relative.parts[0] in _DATASET_NAMES
+        return relative.as_posix() in ours
+
+    theirs: list[Path] = []
+    folders: list[Path] = []
+    for dirpath, dirnames, names in os.walk(out_dir):
+        here = Path(dirpath).relative_to(out_dir)
+        for name in dirnames:
+            if (out_dir / here / name).is_symlink():
+                names.append(name)  # a link to a folder is carried as the link
+            elif here == Path(".") and ours is None and name in _DATASET_NAMES:
+                continue
+            else:
+                folders.append(here / name)
+        theirs += [here / n for n in names if not is_ours(here / n)]
+    clashes = [str(p) for p in theirs if os.path.lexists(staging / p)]
+    if clashes:
+        raise FileExistsError(
+            f"{out_dir} holds files distil did not write where this export writes its own: "
+            f"{', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''}; move them out first"
+        )
+    wanted = {f for p in theirs for f in p.parents} | {
+        f for f in folders if not any((out_dir / f).iterdir())
+    }
+    for folder in sorted(f for f in wanted if f != Path(".")):
+        (staging / folder).mkdir(mode=ordinary_mode(folder=True), parents=True, exist_ok=True)
+    for relative in theirs:
+        source, target = out_dir / relative, staging / relative
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(source, target, follow_symlinks=False)
+    if theirs:
+        logger.info("kept %d files of yours in %s", len(theirs), out_dir)
+    return [p.as_posix() for p in theirs]
+
+
 def _replace(staging: Path, out_dir: Path) -> None:
     if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        old = _old_name(out_dir, os.getpid())
         os.replace(out_dir, old)
         os.replace(staging, out_dir)
         shutil.rmtree(old, ignore_errors=True)
@@ -265,6 +411,16 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
         )
     if options.split[1] == 0 and options.format is DatasetFormat.YOLO:
         notes.append("no val split was requested: data.yaml validates on train")
+    if summary.left_out:
+        notes.append(
+            f"{len(summary.left_out)} labeled sources were left out: changed, deleted or "
+            "unreadable since they were labeled (see the export summary; relabel them)"
+        )
+    if summary.store_being_written:
+        notes.append(
+            f"the label store was still being written ({summary.store_being_written}) "
+            "when this dataset was exported: it holds the labels stored until then"
+        )
     if summary.polygons.get("filled_holes"):
         notes.append(
             f"{summary.polygons['filled_holes']} mask holes were filled (polygons "

@@ -1,4 +1,9 @@
-"""Where a stored frame goes in a dataset, and how clashing names are told apart."""
+"""Where a stored frame goes in a dataset, and how clashing names are told apart.
+
+A dataset path always stays inside the dataset: `..`, `.` and absolute parts of a stored
+source path (a tampered store) are dropped, and a name too long for the file system is
+shortened with its content hash.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +27,31 @@ def dataset_path(identity: FrameIdentity) -> Path:
             relative = identity.path.relative_to(identity.root)
         except ValueError:
             relative = Path(identity.path.name)
-    if identity.frame_index is None:
+    parts = [p for p in relative.parts if p not in ("", ".", "..", "/")]
+    relative = Path(*parts) if parts else Path(f"{identity.hash}.jpg")
+    if identity.frame_index is not None:
+        relative = relative.with_name(f"{relative.stem}_{identity.frame_index:06d}.jpg")
+    return fit_name(relative, identity.hash)
+
+
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+_LONGEST_SUFFIX = len(".json")  # a label file may take a longer suffix than its image
+
+
+def fit_name(relative: Path, digest: str) -> Path:
+    """`relative` with a file name short enough for any suffix distil gives it; a longer
+    name keeps its start and ends with the content hash, so it stays unique.
+
+    >>> fit_name(Path("a") / ("x" * 300 + ".jpg"), "0123456789abcdef").name[-13:]
+    '_01234567.jpg'
+    """
+    stem, suffix = relative.stem, relative.suffix
+    room = NAME_MAX - max(len(suffix.encode()), _LONGEST_SUFFIX)
+    if len(stem.encode()) <= room:
         return relative
-    return relative.with_name(f"{relative.stem}_{identity.frame_index:06d}.jpg")
+    tag = f"_{digest[:8]}"
+    cut = stem.encode()[: room - len(tag)].decode("utf-8", "ignore")
+    return relative.with_name(f"{cut}{tag}{suffix}")
 
 
 def unique_path(relative: Path, digest: str, used: set[Path]) -> Path:
@@ -32,6 +59,7 @@ def unique_path(relative: Path, digest: str, used: set[Path]) -> Path:
     key = relative.with_suffix("")
     if key in used:
         relative = relative.with_name(f"{relative.stem}_{digest[:8]}{relative.suffix}")
+        relative = fit_name(relative, digest)
         key = relative.with_suffix("")
     used.add(key)
     return relative

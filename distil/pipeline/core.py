@@ -18,7 +18,7 @@ from typing import Any
 
 from distil.evaluation.gates import missed_bars
 from distil.settings import RunSettings
-from distil.utils.files import atomic_write_json
+from distil.utils.files import atomic_write_json, mark_output
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def run_pipeline(config: RunSettings, on_stage: Callable[[str], None] | None = N
     """Run every stage of `config` in `<project>/<name>`; returns what each stage made."""
     ontology = check_run(config)  # fails before any model loads or file is written
     run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    mark_output(run_dir)
     atomic_write_json(run_dir / "config.json", config.model_dump(mode="json"))
     state = _State(run_dir)
     result = RunResult(str(run_dir))

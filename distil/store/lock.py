@@ -9,6 +9,7 @@ label run is writing while they read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -79,10 +80,8 @@ class StoreLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             os.ftruncate(self._fd, 0)  # an empty lock file: nobody holds it
-        except OSError:
-            pass
         os.close(self._fd)  # closing releases the flock
         self._fd = None
 

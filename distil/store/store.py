@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +33,7 @@ from distil.sources.core import SkippedFile, display_path
 from distil.store import codec
 from distil.store.lock import LockHolder, StoreLock, StoreLockedError, writer_of
 from distil.store.schema import SchemaError, prepare, stored_version
+from distil.utils.files import mark_output
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -190,6 +191,7 @@ class LabelStore:
         except OSError as e:
             raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
         try:
+            mark_output(folder)
             if path.exists():
                 _check_is_store(path)
             if overwrite:
@@ -242,10 +244,8 @@ class LabelStore:
         if self._lock is not None and self._lock.held:
             # Back to a rollback journal: a closed store is one file, readable from a
             # read-only folder. Skipped when a reader still has it open.
-            try:
+            with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA journal_mode=DELETE")
-            except sqlite3.Error:
-                pass
         self._db.close()
         if self._lock is not None:
             self._lock.release()

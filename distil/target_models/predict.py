@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distil.utils.files import increment_path
+from distil.utils.files import increment_path, mark_output
 
 
 @dataclass
@@ -43,6 +43,7 @@ def predict_student(
         if not Path(source).exists():
             raise FileNotFoundError(f"input not found: {source}")
     device_arg = ultralytics_device(device, "predicting")
+    mark_output(out_dir)
     start = time.perf_counter()
     counts: Counter[str] = Counter()
     frames = 0

@@ -18,7 +18,7 @@ from distil.settings import DEFAULT_STUDENT, TrainSettings
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
 from distil.utils.device import ultralytics_device
-from distil.utils.files import atomic_write_json, increment_path
+from distil.utils.files import atomic_write_json, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
 from distil.utils.ultralytics import import_ultralytics, load_yolo
 
@@ -176,6 +176,7 @@ class YoloStudent(TargetModel):
                 f"{run_dir} already holds a training run: resume it with "
                 f"--resume {run_dir} or choose another --name"
             )
+        mark_output(run_dir)
         if not source.pretrained:
             logger.warning(
                 "no local %s.pt (looked in: %s): training %s from random weights",

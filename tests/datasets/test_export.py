@@ -13,6 +13,7 @@ from distil.datasets import export_dataset, select_detections
 from distil.detections import FrameIdentity
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import DatasetFormat, DatasetSettings, ExportTask, ImageMode
+from distil.sources import read_file
 from distil.store import LabelStore, StoreBatch, StoredFrame
 
 ONTO = Ontology.from_dict(
@@ -66,9 +67,10 @@ def crafted_store(tmp_path) -> Path:
     with LabelStore.create(label_dir, SETTINGS) as store:
         store.set_ontology(ONTO.to_dict())
         batch = StoreBatch()
-        for name, r in rows.items():
-            Image.new("RGB", (60, 40), (100, 100, 100)).save(images / name)
-            identity = FrameIdentity(images / name, images, name)
+        for shade, (name, r) in enumerate(rows.items()):
+            Image.new("RGB", (60, 40), (60 * shade, 100, 100)).save(images / name)
+            _, digest, stamp = read_file(images / name)
+            identity = FrameIdentity(images / name, images, digest, stamp=stamp)
             batch.frames.append(StoredFrame(identity, 60, 40, det(r)))
         store.write_batch(batch)
     return label_dir

@@ -12,6 +12,7 @@ import yaml
 
 from distil.datasets import export_dataset
 from distil.store import SCHEMA_VERSION, LabelStore
+from distil.utils.files import OUTPUT_MARKER
 
 FIXTURE = Path(__file__).parents[1] / "data" / "store_v1"
 EXPECTED = json.loads((FIXTURE / "expected_exports.json").read_text())
@@ -31,9 +32,10 @@ CASES = {
 
 def snapshot(root: Path) -> dict:
     """Every file of an exported dataset: text as text, images as SHA-256, the card and
-    data.yaml without what changes from run to run (time, version, absolute paths)."""
+    data.yaml without what changes from run to run (time, version, absolute paths). The
+    output marker (the list of files distil wrote) is distil's bookkeeping, not data."""
     files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != OUTPUT_MARKER):
         relative = path.relative_to(root).as_posix()
         data = path.read_bytes()
         if path.name == "dataset_card.json":
