@@ -157,7 +157,7 @@ def test_predict_writes_annotated_images_and_scored_labels(trained, tmp_path):
         [data / "images" / "val"], tmp_path / "pred", conf=0.0001, device="cpu"
     )
     assert summary.frames == 4
-    written = sorted(p.stem for p in (tmp_path / "pred").glob("*.png"))
+    written = sorted(p.stem for p in (tmp_path / "pred").glob("[!.]*.*"))
     assert written == sorted(p.stem for p in (data / "images/val").glob("*.png"))
     for label in (tmp_path / "pred" / "labels").glob("*.txt"):
         rows = np.loadtxt(label, ndmin=2)
