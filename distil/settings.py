@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from distil.utils.suggest import did_you_mean
+from distil.utils.suggest import did_you_mean, excerpt
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
@@ -580,13 +580,6 @@ SECTIONS: dict[str, type[Section]] = {
 
 # -- messages ------------------------------------------------------------------------------
 
-_EXCERPT = 60
-
-
-def excerpt(value: Any, limit: int = _EXCERPT) -> str:
-    """`repr(value)` cut to `limit` characters: a huge value never floods a message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...>"
 
 
 def flag_name(field: str) -> str:

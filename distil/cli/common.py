@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
+import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +23,17 @@ USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_QUALITY = 3  # --fail-under: the model or the labels miss a quality bar
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15): a CI job cancelled, a pod evicted
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that it stops like on Ctrl-C: the batch in
+    flight is dropped, everything stored stays, temporary files are removed."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,14 +67,27 @@ def handle_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return command(*args, **kwargs)
         except typer.Exit:
             raise
+        except Terminated:
+            raise fail("terminated; rerun the same command to resume", EXIT_TERMINATED) from None
         except KeyboardInterrupt:
-            raise fail("interrupted; rerun the same command to resume", 130) from None
+            raise fail("interrupted; rerun the same command to resume", EXIT_INTERRUPTED) from None
         except USAGE_ERRORS as e:
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except sqlite3.Error as e:  # the store turns its own errors into StoreErrors
+            raise fail(f"database error: {e}") from None
+        except MemoryError:
+            raise fail(
+                "out of memory: an input (image, video or config) is too large for this "
+                "machine, or the batch is; try a smaller --batch-size"
+            ) from None
+        except RecursionError:
+            raise fail("an input is nested too deeply to read") from None
         except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
             logging.getLogger("distil").debug("traceback", exc_info=True)
             raise fail(f"{type(e).__name__}: {e}", EXIT_FAILURE) from None

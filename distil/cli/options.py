@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from distil.settings import check_bars
+from distil.utils.suggest import excerpt
+from distil.utils.yaml import YamlError, parse_yaml
 
 
 def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -21,7 +21,10 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"{flag} {part!r}: expected KEY=VALUE")
-            result[key.strip()] = yaml.safe_load(value) if value.strip() else None
+            try:
+                result[key.strip()] = parse_yaml(value) if value.strip() else None
+            except YamlError as e:
+                raise ValueError(f"{flag} {excerpt(part)}: {e}") from None
     return result
 
 

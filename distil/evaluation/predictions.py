@@ -119,9 +119,7 @@ def student_predictions(
     paths = {k: p for k, p in images.items() if p is not None}
     if not paths:
         raise ValueError("the ground truth gives no image files to run the student on")
-    yolo = load_yolo(
-        weights, task="detect" if weights.suffix == ".onnx" else None
-    )
+    yolo = load_yolo(weights, task="detect" if weights.suffix == ".onnx" else None)
     keys = list(paths)
     results: dict[str, sv.Detections] = {}
     settings = {

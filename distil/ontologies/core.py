@@ -22,9 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from distil.utils.suggest import did_you_mean
+from distil.utils.yaml import YamlError, parse_yaml
 
 DEFAULT_BOX_THRESHOLD = 0.3
 DEFAULT_TEXT_THRESHOLD = 0.25
@@ -140,9 +139,9 @@ class Ontology:
         except (OSError, UnicodeDecodeError) as e:
             raise OntologyError(f"{path}: cannot read file ({e})") from None
         try:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as e:
-            raise OntologyError(f"{path}: invalid YAML: {_yaml_problem(e)}") from None
+            data = parse_yaml(text)
+        except YamlError as e:
+            raise OntologyError(f"{path}: {e}") from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -296,24 +295,3 @@ def _area(spec: Mapping, key: str, where: str, fail) -> float | None:
     ):
         raise fail(f"{where}.{key}", f"expected a non-negative area in pixels, got {value!r}")
     return float(value)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem

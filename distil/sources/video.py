@@ -3,7 +3,8 @@
 Frames are decoded one at a time (never the whole video), numbered in presentation order
 from 0, and timed by their own timestamps, so variable-frame-rate video samples correctly.
 Rotation metadata (phones) is applied. A truncated or corrupt video yields the frames that
-could be read; `VideoReport` says what happened.
+could be read: decoding goes on after a damaged stretch, and `VideoReport` says what was
+lost.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class VideoReport:
     expected: int | None = None  # frame count the container declares, when it does
     duration: float | None = None  # seconds the container declares, when it does
     last_timestamp: float | None = None
-    error: str | None = None
+    error: str | None = None  # what stopped the reading early
+    damaged_packets: int = 0  # packets that could not be decoded; reading went on
+    damage: str | None = None  # the first decoding error of those
 
     @property
     def problem(self) -> str | None:
@@ -54,6 +57,12 @@ class VideoReport:
             return f"stopped after {self.decoded} frames: {self.error}"
         if self.decoded == 0:
             return "no frame could be decoded"
+        if self.damaged_packets:
+            of = f" of {self.expected}" if self.expected else ""
+            return (
+                f"damaged: {self.damaged_packets} packets could not be decoded "
+                f"({self.damage}); {self.decoded}{of} frames decoded"
+            )
         if self.expected and self.decoded < self.expected:
             return f"truncated: {self.decoded} of {self.expected} frames could be decoded"
         # A frame or two short is normal: the declared duration includes the last frame's.
@@ -84,9 +93,7 @@ class DecodedFrame:
     ) -> FrameIdentity:
         """This frame's identity in the video with id `video` (file stamp `stamp`)."""
         digest = frame_hash(video, self.index)
-        return FrameIdentity(
-            path, root, digest, self.index, video, round(self.timestamp, 6), stamp
-        )
+        return FrameIdentity(path, root, digest, self.index, video, round(self.timestamp, 6), stamp)
 
     def rgb(self) -> np.ndarray:
         image = self._frame.to_ndarray(format="rgb24")
@@ -160,15 +167,7 @@ def iter_video(
         last_hash: int | None = None
         first_time: float | None = None
         stopped_on_purpose = False
-        frames = container.decode(stream)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as e:
-                report.error = _reason(e)
-                break
+        for frame in _decode(container, stream, report):
             index = report.decoded
             report.decoded += 1
             if frame.time is None:
@@ -206,6 +205,30 @@ def iter_video(
             report.expected = report.duration = None
     finally:
         container.close()
+
+
+def _decode(container, stream, report: VideoReport) -> Iterator[Any]:
+    """The stream's frames, packet by packet: a packet that fails to decode is counted and
+    skipped (the decoder resynchronises at the next keyframe); a container that can no
+    longer be read ends the stream with `report.error`."""
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:
+            report.error = _reason(e)
+            return
+        try:
+            decoded = packet.decode()
+        except av.error.FFmpegError as e:
+            report.damaged_packets += 1
+            report.damage = report.damage or _reason(e)
+            continue
+        yield from decoded
 
 
 def read_video(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
-import yaml
-
 from distil.datasets.card import DatasetCard
 from distil.datasets.formats.yolo import DATA_YAML
 from distil.target_models.core import StudentTask
+from distil.utils.yaml import load_yaml
 
 
 def find_data_yaml(dataset: Path) -> Path:
@@ -38,7 +37,7 @@ def dataset_task(data_yaml: Path) -> StudentTask:
     card = DatasetCard.read(root)
     if card is not None:
         return StudentTask(card.export.task.value)
-    data = yaml.safe_load(data_yaml.read_text()) or {}
+    data = load_yaml(data_yaml) or {}
     base = Path(data.get("path") or root)
     if not base.is_absolute():
         base = root / base

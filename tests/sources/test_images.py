@@ -100,7 +100,6 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
     path = tmp_path / "locked.png"
     path.write_bytes(encode(Image.new("RGB", (4, 4))))
     if os.geteuid() == 0:  # root reads any file; simulate what a normal user gets
-
         real_open = os.open
 
         def denied(name, *args, **kwargs):

@@ -13,6 +13,7 @@ from distil.datasets.labeled import LabeledImage, LabeledSet, image_size
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.sources.core import scan_images
 from distil.utils.files import atomic_write_text
+from distil.utils.yaml import load_yaml
 
 DATA_YAML = "data.yaml"
 
@@ -72,7 +73,7 @@ def write_data_yaml(
 
 
 def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], list[Path]]:
-    data = yaml.safe_load(data_yaml.read_text()) or {}
+    data = load_yaml(data_yaml) or {}
     names = data.get("names")
     if isinstance(names, dict):
         names = [names[k] for k in sorted(names)]
