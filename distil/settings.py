@@ -581,7 +581,6 @@ SECTIONS: dict[str, type[Section]] = {
 # -- messages ------------------------------------------------------------------------------
 
 
-
 def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 

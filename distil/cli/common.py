@@ -35,6 +35,7 @@ class Terminated(KeyboardInterrupt):
 def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -150,7 +150,6 @@ def iter_video(
     Raises `VideoReadError` when the file cannot be opened; a decoding error later only ends
     the stream and is recorded in `report.error`.
     """
-    import av
 
     sampling = sampling or FrameSampling()
     report = report if report is not None else VideoReport(Path(path))
