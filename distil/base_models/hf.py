@@ -28,7 +28,10 @@ def load_pretrained(
     image and video models share theirs)."""
     from transformers import AutoProcessor
 
-    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+    # Explicitly off: left unset, transformers asks on the terminal (or waits) instead.
+    kwargs: dict[str, Any] = {"trust_remote_code": False}
+    if revision:
+        kwargs["revision"] = revision
     processor = (processor_class or AutoProcessor).from_pretrained(name, **kwargs)
     model = auto_model.from_pretrained(name, dtype=dtype, **kwargs)
     model = model.to(device).eval()
@@ -54,7 +57,7 @@ def model_type_of(name: str) -> str:
     """The `model_type` in a checkpoint's config (reads config.json only; no weights)."""
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(name).model_type
+    return AutoConfig.from_pretrained(name, trust_remote_code=False).model_type
 
 
 def describe_model(family: str, name: str, revision: str, dtype: torch.dtype) -> dict[str, Any]:

@@ -51,6 +51,11 @@ def family_of(spec: str) -> str:
     try:
         return model_type_of(spec)
     except (OSError, ValueError) as e:
+        if "custom code" in str(e):
+            raise ModelSpecError(
+                f"'{spec}' ships Python code to run (auto_map in its config); distil never "
+                "runs code from a model checkpoint (trust_remote_code is off)"
+            ) from None
         where = "local folder" if Path(spec).exists() else "Hugging Face id (or cached copy)"
         raise ModelSpecError(
             f"cannot read the config of '{spec}' as a {where}: {str(e).splitlines()[0]}"
