@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import tempfile
@@ -11,9 +10,15 @@ from pathlib import Path
 from typing import Any
 
 
-@functools.cache
 def umask() -> int:
-    """The process umask (read once: reading it means setting it)."""
+    """The process umask, read from /proc where it can be (`os.umask` can only be read by
+    setting it, which races with threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
