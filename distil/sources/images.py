@@ -103,7 +103,7 @@ def read_file(path: Path) -> tuple[bytes, str, FileStamp]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
-        raise ImageReadError(_open_reason(e)) from None
+        raise ImageReadError(_open_reason(path, e)) from None
     info = os.fstat(fd)
     problem = file_problem(info)
     if problem:
@@ -124,7 +124,13 @@ def read_file(path: Path) -> tuple[bytes, str, FileStamp]:
     return data, content_hash(data), FileStamp.of(info)
 
 
-def _open_reason(error: OSError) -> str:
+def _open_reason(path: Path, error: OSError) -> str:
+    try:  # a socket cannot even be opened
+        problem = file_problem(os.stat(path))
+    except OSError:
+        problem = None
+    if problem:
+        return problem
     if isinstance(error, PermissionError):
         return "permission denied"
     if isinstance(error, FileNotFoundError):
