@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from distil.settings import check_bars
-from distil.utils.suggest import excerpt
 from distil.utils.yaml import YamlError, parse_yaml
 
 
@@ -24,7 +23,7 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
             try:
                 result[key.strip()] = parse_yaml(value) if value.strip() else None
             except YamlError as e:
-                raise ValueError(f"{flag} {excerpt(part)}: {e}") from None
+                raise ValueError(f"{flag} {key.strip()[:40]}=...: {e}") from None
     return result
 
 

@@ -101,9 +101,11 @@ def test_a_killed_writers_lock_is_taken_over(tmp_path, caplog):
     lock_file = tmp_path / "run" / "labels.sqlite.lock"
     assert str(holder.pid) in lock_file.read_text()  # the dead holder's record is still there
     assert writer_of(tmp_path / "run" / "labels.sqlite") is None
-    with caplog.at_level("INFO", logger="distil.store.lock"):
-        with LabelStore.create(tmp_path / "run", SETTINGS) as store:
-            one_frame(store, "after")
+    with (
+        caplog.at_level("INFO", logger="distil.store.lock"),
+        LabelStore.create(tmp_path / "run", SETTINGS) as store,
+    ):
+        one_frame(store, "after")
     assert f"left by pid {holder.pid}" in caplog.text
     assert lock_file.read_text() == ""  # released on close
 
