@@ -134,6 +134,7 @@ def prepare(db: sqlite3.Connection, writable: bool, create: bool = False) -> int
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
     return SCHEMA_VERSION
