@@ -529,19 +529,12 @@ class RunSettings(Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if value in (".", "..") or not _RUN_NAME.match(value):
-            raise ValueError(
-                "must be a plain folder name (letters, digits, '_', '-', '.', '+'; "
-                "no path separators, not '..' and not empty)"
-            )
-        return value
+        return check_run_name(value)
 
     @field_validator("project")
     @classmethod
     def _project(cls, value: Path) -> Path:
-        if not str(value).strip() or ".." in value.parts:
-            raise ValueError("must be a folder path without '..'")
-        return value
+        return check_project(value)
 
     @field_validator("fail_under", mode="before")
     @classmethod
@@ -579,6 +572,22 @@ SECTIONS: dict[str, type[Section]] = {
 
 
 # -- messages ------------------------------------------------------------------------------
+
+
+def check_run_name(value: str) -> str:
+    """A run name is one plain folder name: it cannot lead out of its project folder."""
+    if value in (".", "..") or not _RUN_NAME.match(value):
+        raise ValueError(
+            "must be a plain folder name (letters, digits, '_', '-', '.', '+'; "
+            "no path separators, not '..' and not empty)"
+        )
+    return value
+
+
+def check_project(value: Path) -> Path:
+    if not str(value).strip() or ".." in Path(value).parts:
+        raise ValueError("must be a folder path without '..'")
+    return value
 
 
 def flag_name(field: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distil.settings import DEFAULT_STUDENT, TrainSettings
+from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
 from distil.utils.device import ultralytics_device
@@ -166,6 +166,7 @@ class YoloStudent(TargetModel):
         **options: Any,
     ) -> TrainResult:
         """Train a student on a YOLO dataset in `project/name` (next free expN by default)."""
+        _check_run_folder(project, name)
         data_yaml = find_data_yaml(data)
         options = check_options(options)
         source = resolve_student(model, dataset_task(data_yaml), weights_dir)
@@ -265,3 +266,16 @@ class YoloStudent(TargetModel):
         if self.weights is None:
             raise ValueError("no student weights to export")
         return export_student(self.weights, format, **options)
+
+
+def _check_run_folder(project: Path, name: str | None) -> None:
+    """The run folder stays inside `project`, and `project` has no `..`."""
+    try:
+        check_project(Path(project))
+    except ValueError as e:
+        raise ValueError(f"project: {e}") from None
+    if name is not None:
+        try:
+            check_run_name(name)
+        except ValueError as e:
+            raise ValueError(f"name: {e}") from None

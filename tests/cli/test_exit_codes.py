@@ -189,3 +189,22 @@ def test_sigterm_stops_like_ctrl_c_and_the_rerun_gives_the_same_dataset(
         for name in ("killed", "straight")
     }
     assert len(labels["straight"]) == 60 and labels["killed"] == labels["straight"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "../../escaped"], "name: must be a plain folder name"),
+        (["--name", "a/b"], "name: must be a plain folder name"),
+        (["--project", "../outside"], "project: must be a folder path without '..'"),
+    ],
+)
+def test_train_run_folders_cannot_escape_the_project(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    result = runner.invoke(app, ["train", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert list((tmp_path / "work").iterdir()) == []
