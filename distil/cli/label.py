@@ -71,12 +71,14 @@ def label(
                 f"  {summary.videos} videos gave {summary.video_frames} frames{tracks}",
                 highlight=False,
             )
-        for skipped in summary.skipped:
+        for item in summary.to_dict()["skipped"]:
             console.print(
-                f"  skipped {skipped.path}: {skipped.reason}", style="yellow", markup=False
+                f"  skipped {item['path']}: {item['reason']}", style="yellow", markup=False
             )
-        for problem in summary.video_problems:
-            console.print(f"  video {problem.path}: {problem.reason}", style="yellow", markup=False)
+        for item in summary.to_dict()["video_problems"]:
+            console.print(
+                f"  video {item['path']}: {item['problem']}", style="yellow", markup=False
+            )
 
 
 def _progress(quiet: bool):
@@ -119,15 +121,25 @@ def _progress(quiet: bool):
     return bar()
 
 
-def _resumable(folder: Path, fingerprint: dict) -> bool:
-    """A folder is usable when it is new/empty or holds a store of this same job."""
-    from distil.store import STORE_FILE, LabelStore
+def _resumable(folder: Path, settings: dict) -> bool:
+    """A folder is usable when it is new/empty or holds a store of this same job; one that
+    another run is labeling with this same job is an error (not a reason to start over)."""
+    from distil.store import STORE_FILE, LabelStore, StoreError, fingerprint_of
+    from distil.utils.files import OUTPUT_MARKER
 
     store_path = folder / STORE_FILE
     if not store_path.is_file():
-        return not folder.exists() or not any(folder.iterdir())
+        return not folder.exists() or all(
+            p.name in (OUTPUT_MARKER, f"{STORE_FILE}.lock") for p in folder.iterdir()
+        )
     try:
-        with LabelStore.create(folder, fingerprint):
-            return True
-    except Exception:  # noqa: BLE001 - any mismatch or damage: use the next name
+        with LabelStore.open(folder) as store:
+            same, writer = store.fingerprint == fingerprint_of(settings), store.writer()
+    except StoreError:  # damaged, or not a store: use the next name
         return False
+    if same and writer:
+        raise StoreError(
+            f"{folder} is being labeled with this same job by {writer}; wait for it, "
+            "or give another --out"
+        )
+    return same

@@ -20,6 +20,7 @@ from distil.settings import LabelSettings
 from distil.sources import (
     Frame,
     SkippedFile,
+    display_path,
     estimate_frames,
     is_video_file,
     iter_frames,
@@ -67,11 +68,11 @@ class LabelSummary:
             "images": self.images,
             "labeled": self.labeled,
             "already_labeled": self.already_labeled,
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+            "skipped": [{"path": display_path(s.path), "reason": s.reason} for s in self.skipped],
             "videos": self.videos,
             "video_frames": self.video_frames,
             "video_problems": [
-                {"path": str(s.path), "problem": s.reason} for s in self.video_problems
+                {"path": display_path(s.path), "problem": s.reason} for s in self.video_problems
             ],
             "tracks": self.tracks,
             "detections_per_class": self.detections_per_class,
@@ -83,10 +84,10 @@ class LabelSummary:
     def add_problem(self, problem: SkippedFile) -> None:
         if problem.partial:
             self.video_problems.append(problem)
-            logger.warning("video %s: %s", problem.path, problem.reason)
+            logger.warning("video %s: %s", display_path(problem.path), problem.reason)
         else:
             self.skipped.append(problem)
-            logger.warning("skipped %s: %s", problem.path, problem.reason)
+            logger.warning("skipped %s: %s", display_path(problem.path), problem.reason)
 
 
 @dataclass
