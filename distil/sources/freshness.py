@@ -8,6 +8,7 @@ content is the same. A video is checked once for all its frames.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from distil.detections import FileStamp, FrameIdentity
 from distil.sources.images import ImageReadError, file_problem, read_file
@@ -28,33 +29,29 @@ class SourceCheck:
         self._videos: dict[str, str | None] = {}
 
     def problem(self, identity: FrameIdentity) -> str | None:
+        if identity.frame_index is None:
+            return _problem(identity, lambda: read_file(identity.path)[1] == identity.hash)
         path = str(identity.path)
-        if identity.frame_index is not None:
-            if path not in self._videos:
-                self._videos[path] = self._video_problem(identity)
-            return self._videos[path]
-        stamp = _stamp(identity)
-        if isinstance(stamp, str):
-            return stamp
-        if stamp == identity.stamp:
-            return None
-        try:
-            _, digest, _ = read_file(identity.path)
-        except ImageReadError as e:
-            return str(e)
-        return None if digest == identity.hash else CHANGED
+        if path not in self._videos:
+            self._videos[path] = _problem(
+                identity, lambda: video_id(identity.path) == identity.video_id
+            )
+        return self._videos[path]
 
-    def _video_problem(self, identity: FrameIdentity) -> str | None:
-        stamp = _stamp(identity)
-        if isinstance(stamp, str):
-            return stamp
-        if stamp == identity.stamp:
-            return None
-        try:
-            same = video_id(identity.path) == identity.video_id
-        except OSError as e:
-            return f"cannot read file ({e.strerror or e})"
-        return None if same else CHANGED
+
+def _problem(identity: FrameIdentity, same_content: Callable[[], bool]) -> str | None:
+    """None when the file's stamp is the stored one, or its content is the same."""
+    stamp = _stamp(identity)
+    if isinstance(stamp, str):
+        return stamp
+    if stamp == identity.stamp:
+        return None
+    try:
+        return None if same_content() else CHANGED
+    except ImageReadError as e:
+        return str(e)
+    except OSError as e:
+        return f"cannot read file ({e.strerror or e})"
 
 
 def _stamp(identity: FrameIdentity) -> FileStamp | str:
