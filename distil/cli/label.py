@@ -71,11 +71,12 @@ def label(
                 f"  {summary.videos} videos gave {summary.video_frames} frames{tracks}",
                 highlight=False,
             )
-        for item in summary.to_dict()["skipped"]:
+        shown = summary.to_dict()  # names as printable text
+        for item in shown["skipped"]:
             console.print(
                 f"  skipped {item['path']}: {item['reason']}", style="yellow", markup=False
             )
-        for item in summary.to_dict()["video_problems"]:
+        for item in shown["video_problems"]:
             console.print(
                 f"  video {item['path']}: {item['problem']}", style="yellow", markup=False
             )
