@@ -36,6 +36,8 @@ class LockHolder:
     since: str  # ISO 8601, UTC
 
     def __str__(self) -> str:
+        if not self.pid:  # the holder has not written its record yet
+            return "another process"
         return f"pid {self.pid} on {self.host} since {self.since}"
 
     @classmethod
@@ -108,7 +110,7 @@ def writer_of(database: Path) -> LockHolder | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return LockHolder.parse(_read(fd)) or LockHolder(0, "unknown host", "unknown")
+            return LockHolder.parse(_read(fd)) or LockHolder(0, "", "")
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:

@@ -172,7 +172,9 @@ class LabelStore:
             self.close()
             if isinstance(e, sqlite3.Error):
                 raise database_error(self.path, e) from None
-            raise StoreError(f"{self.path}: {e}") from None
+            if isinstance(e, SchemaError):
+                raise StoreError(f"{self.path}: {e}") from None
+            raise
 
     @classmethod
     def create(cls, folder: Path, settings: dict[str, Any], overwrite: bool = False) -> LabelStore:
@@ -191,9 +193,9 @@ class LabelStore:
         except OSError as e:
             raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
         try:
-            mark_output(folder)
             if path.exists():
                 _check_is_store(path)
+            mark_output(folder)
             if overwrite:
                 for suffix in ("", *_SIDE_FILES):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
