@@ -100,7 +100,7 @@ def main() -> None:
             str(build_grounding_dino(work / "gd")), str(build_sam2(work / "sam2")), device="cpu"
         )
     rss_before = peak_rss_mb()
-    summary = label_images(folder, ontology, model, work / "run", batch_size=args.batch_size)
+    summary = label_images(folder, ontology, model, work / "run", batch=args.batch_size)
     result = {
         "teacher": args.teacher,
         "images": summary.labeled,

@@ -186,7 +186,7 @@ def main() -> None:
             ontology,
             model,
             work / name,
-            batch_size=args.batch_size,
+            batch=args.batch_size,
             tracker=tracker,
             store_threshold=0.0 if random_weights else LabelSettings().store_threshold,
             **sampling,

@@ -3,14 +3,14 @@
 The CLI flags (`distil.cli.params`), the `distil run` YAML sections (`RunSettings`) and the
 library functions all read these models, so a new option appears everywhere at once and
 defaults cannot drift. Validation happens here, before any model loads or file is written;
-`SettingsError` names the field in the user's own terms: `label.batch_size` in a run
-config, `--batch-size` on the command line.
+`SettingsError` names the field in the user's own terms: `label.batch` in a run
+config, `--batch` on the command line.
 
->>> LabelSettings(batch_size=4).batch_size
+>>> LabelSettings(batch=4).batch
 4
->>> RunSettings.build({"inputs": ["x"], "ontology": "o.yaml", "label": {"batch_size": 0}})
+>>> RunSettings.build({"inputs": ["x"], "ontology": "o.yaml", "label": {"batch": 0}})
 Traceback (most recent call last):
-SettingsError: label.batch_size: must be at least 1, got 0
+SettingsError: label.batch: must be at least 1, got 0
 
 Field extras understood by the CLI: `panel` (help section), `flags` (option names),
 `cli: False` (not a flag of the command that takes the section).
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -192,7 +193,7 @@ class Section(BaseModel):
         """`settings` (default: the defaults) with `options` (fields as keywords), validated:
         how library functions take either form.
 
-        >>> LabelSettings.merge(LabelSettings(batch_size=4), every=2).batch_size
+        >>> LabelSettings.merge(LabelSettings(batch=4), every=2).batch
         4
         """
         return cls.build(settings.model_dump() if settings else {}, **options)
@@ -298,7 +299,13 @@ class LabelSettings(TrackingSettings, FrameSampling):
         description="Hugging Face id or local folder of SAM / SAM 2; 'none' for boxes only.",
     )
     device: Device = "auto"
-    batch_size: int = option(8, ge=1, description="Images per detector forward.")
+    batch: int = option(
+        8,
+        ge=1,
+        description="Images per detector forward.",
+        flags=["--batch", "--batch-size"],
+        validation_alias=AliasChoices("batch", "batch_size"),  # batch_size: its old name
+    )
     store_threshold: Fraction = option(
         0.1, description="Keep raw boxes down to this score (export filters later)."
     )
@@ -558,7 +565,7 @@ class RunSettings(Section):
 def default(model: type[BaseModel], name: str) -> Any:
     """The default of one field, for library signatures.
 
-    >>> default(LabelSettings, "batch_size")
+    >>> default(LabelSettings, "batch")
     8
     """
     return model.model_fields[name].get_default(call_default_factory=True)
@@ -612,8 +619,8 @@ def _owner(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
 
 
 def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool = False) -> str:
-    """One line per problem, naming the field as the user wrote it: `--batch-size` on the
-    command line, `label.batch_size` in a run config."""
+    """One line per problem, naming the field as the user wrote it: `--batch` on the
+    command line, `label.batch` in a run config."""
     section = getattr(model, "section", "")
     lines = []
     for item in error.errors(include_url=False):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ from tests import tiny_models
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# No student weights are downloaded, and none from a developer's cache change a test.
+os.environ.setdefault("DISTIL_OFFLINE", "1")
+os.environ["DISTIL_CACHE"] = tempfile.mkdtemp(prefix="distil-cache-")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 COCO128 = SHARED / "data" / "coco128-train"

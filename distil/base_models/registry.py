@@ -47,7 +47,9 @@ def family_of(spec: str) -> str:
             raise ModelSpecError(f"checkpoint file not found: {spec}")
         return ULTRALYTICS_FAMILY
     from distil.base_models.hf import model_type_of
+    from distil.utils import hub
 
+    hub.prepare(spec)  # an unreachable hub fails here in seconds, naming the fixes
     try:
         return model_type_of(spec)
     except (OSError, ValueError) as e:

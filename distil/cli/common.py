@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-console = Console(stderr=True)
+# soft_wrap: lines are never broken by rich, so a long path is never split mid-name (the
+# terminal wraps it, and a log keeps it whole).
+console = Console(stderr=True, soft_wrap=True)
 
 # Bad input from the user (exit 2) vs. a failure while running (exit 1). distil's own
 # input errors (settings, ontology, model names, store) are all ValueErrors.
@@ -39,11 +41,28 @@ def _on_sigterm(signum: int, frame: object) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def setup_logging(quiet: bool, verbose: bool = False) -> None:
-    from rich.logging import RichHandler
+class ConsoleHandler(logging.Handler):
+    """Log records as `warning: message` lines on the console: printed as written (no
+    markup), never wrapped mid-path, and above any progress bar."""
 
+    STYLES = {logging.DEBUG: "dim", logging.WARNING: "yellow", logging.ERROR: "red"}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        try:
+            message = self.format(record)
+        except Exception:  # noqa: BLE001 - logging's own contract
+            self.handleError(record)
+            return
+        prefix = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        style = self.STYLES.get(min(record.levelno, logging.ERROR), "")
+        console.print(Text(prefix + message, style=style), highlight=False)
+
+
+def setup_logging(quiet: bool, verbose: bool = False) -> None:
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
-    handler = RichHandler(console=console, show_time=False, show_path=False)
+    handler = ConsoleHandler()
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("distil").setLevel(level)
     # Third-party libraries speak only when something is wrong.

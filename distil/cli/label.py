@@ -9,6 +9,7 @@ import typer
 
 from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.cli.progress import counting
 from distil.settings import LabelSettings
 
 
@@ -18,7 +19,7 @@ def label(
     inputs: Annotated[
         list[Path], typer.Argument(help="Image / video files or folders (recursive).")
     ],
-    ontology: Annotated[Path, typer.Option("--ontology", "-o", help="Ontology YAML.")],
+    ontology: Annotated[Path, typer.Option("--ontology", "-O", help="Ontology YAML.")],
     settings: LabelSettings,
     out: Annotated[
         Path | None,
@@ -52,7 +53,7 @@ def label(
     teacher = load_teacher(settings, onto)
     fingerprint = store_settings(teacher.model, onto, settings.store_threshold, teacher.tracker)
     out_dir = out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, fingerprint))
-    with _progress(quiet) as update:
+    with counting("labeling", "img", quiet) as update:
         summary = label_images(
             inputs, onto, teacher.model, out_dir, settings,
             tracker=teacher.tracker, progress=update,
@@ -80,46 +81,6 @@ def label(
             console.print(
                 f"  video {item['path']}: {item['problem']}", style="yellow", markup=False
             )
-
-
-def _progress(quiet: bool):
-    """A rich progress bar; yields the `progress(done, total)` callback."""
-    from contextlib import contextmanager
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        def render(self, task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text(f"{speed:.2f} img/s" if speed else "-- img/s", style="cyan")
-
-    @contextmanager
-    def bar():
-        with Progress(
-            TextColumn("[bold]labeling"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=quiet,
-            transient=False,
-        ) as progress:
-            task = progress.add_task("label", total=None)
-            yield lambda done, total: progress.update(task, completed=done, total=total)
-
-    return bar()
 
 
 def _resumable(folder: Path, settings: dict) -> bool:

@@ -17,6 +17,7 @@ from distil.cli.common import (
 )
 from distil.cli.options import parse_assignments, parse_fail_under
 from distil.cli.params import JsonFlag, QuietFlag
+from distil.cli.progress import counting, training
 
 if TYPE_CHECKING:
     from distil.ontologies import Ontology
@@ -69,7 +70,12 @@ def run(
         if not quiet:
             console.rule(f"[bold]{stage}")
 
-    result = run_pipeline(settings, on_stage=announce)
+    def progress(stage: str):
+        if stage == "train":
+            return training(quiet)
+        return counting("labeling" if stage == "label" else "writing", "img", quiet)
+
+    result = run_pipeline(settings, on_stage=announce, progress=progress)
     if json_output:
         print_json(result.to_dict())
     elif not quiet:

@@ -10,6 +10,7 @@ import typer
 from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
 from distil.cli.options import parse_assignments
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.cli.progress import training
 from distil.settings import TrainSettings
 
 
@@ -39,18 +40,19 @@ def train(
         settings = settings.replace(options=parse_assignments(set_, "--set"), flags=True)
     from distil.target_models import YoloStudent
 
+    if resume is None and dataset is None:
+        raise ValueError("give a DATASET to train on, or --resume RUN_DIR")
     student = YoloStudent()
-    if resume is not None:
-        result = student.resume(resume)
-    else:
-        if dataset is None:
-            raise ValueError("give a DATASET to train on, or --resume RUN_DIR")
-        result = student.train_with(dataset, settings, project, name)
+    with training(quiet) as update:
+        if resume is not None:
+            result = student.resume(resume, progress=update)
+        else:
+            result = student.train_with(dataset, settings, project, name, progress=update)
     if json_output:
         print_json(result.to_dict())
     elif not quiet:
         metrics = ", ".join(
-            f"{k.split('/')[-1]} {v:.3f}"
+            f"{k.split('/')[-1].removesuffix('(B)')} {v:.3f}"
             for k, v in result.metrics.items()
             if k.startswith("metrics/")
         )

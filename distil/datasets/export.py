@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def export_dataset(
     options: DatasetSettings | None = None,
     *,
     ontology: Ontology | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **settings: Any,
 ) -> ExportSummary:
     """Write a dataset from the store in `label_dir` to `out_dir` (replaced atomically).
@@ -80,6 +82,7 @@ def export_dataset(
     `options` (or any of its fields as keywords: `task="segment"`) choose format,
     thresholds, filters and splits; `ontology` (or `options.ontology`, a YAML file) changes
     thresholds and areas, with the classes and prompts the labels were made with.
+    `progress(done, total)` is called as frames are written.
 
     >>> export_dataset(Path("runs/label/exp"), Path("datasets/exp"), task="segment")
     """
@@ -111,7 +114,10 @@ def export_dataset(
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = make_temp_dir(out_dir.parent, _staging_prefix(out_dir))
         try:
-            summary = _write(store, staging, out_dir, ontology, class_filter, splits, options)
+            summary = _write(
+                store, staging, out_dir, ontology, class_filter, splits, options,
+                lambda done: progress(done, total) if progress else None,
+            )  # fmt: skip
             summary.unlabeled = total - labeled
             summary.store_being_written = str(writer) if writer else None
             _write_card(staging, out_dir.name, store, ontology, options, summary, label_dir)
@@ -167,7 +173,9 @@ def _class_filter(ontology: Ontology, names: list[str] | None) -> set[int] | Non
     return {known.index(n) for n in names}
 
 
-def _write(store, root, final_root, ontology, class_filter, splits, options) -> ExportSummary:
+def _write(
+    store, root, final_root, ontology, class_filter, splits, options, advance
+) -> ExportSummary:
     summary = ExportSummary(out=str(root))
     stats = PolygonStats()
     instances: Counter[int] = Counter()
@@ -179,7 +187,8 @@ def _write(store, root, final_root, ontology, class_filter, splits, options) -> 
     tracks: dict[Path, list[str]] = {}
     tracked = bool(store.settings.get("tracking"))
     check = SourceCheck()
-    for frame in store.frames(with_masks=segment):
+    for done, frame in enumerate(store.frames(with_masks=segment), 1):
+        advance(done)
         image = frame.identity
         problem = check.problem(image)
         if problem:

@@ -136,12 +136,12 @@ def label_images(
 ) -> LabelSummary:
     """Label every image and video under `inputs` into the store in `out_dir`; resumable.
 
-    `settings` (or any of its fields as keywords: `batch_size=4`) choose batch size, stored
+    `settings` (or any of its fields as keywords: `batch=4`) choose batch size, stored
     threshold and video sampling. Videos give the frames the sampling selects; with a
     `tracker` they are tracked instead of labeled frame by frame. `progress(done, total)` is
     called as work completes (total counts video frames by estimate).
 
-    >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch_size=4)
+    >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch=4)
     """
     settings = LabelSettings.merge(settings, **options)
     sampling = settings.sampling()
@@ -273,7 +273,7 @@ def _batches(
             batch.aliases.append(item)
         else:
             batch.frames.append(item)
-        if len(batch.frames) >= settings.batch_size or len(batch.aliases) >= _MAX_ALIASES:
+        if len(batch.frames) >= settings.batch or len(batch.aliases) >= _MAX_ALIASES:
             yield batch
             batch = _Batch()
     if batch.seen or batch.problems:

@@ -26,7 +26,9 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
     >>> label_images("images", ontology, teacher.model, out, settings, tracker=teacher.tracker)
     """
     from distil.base_models import check_tracker_model, load_base_model
+    from distil.utils.device import resolve_device
 
+    resolve_device(settings.device)  # an unavailable device fails before any model loads
     if settings.track:
         check_tracker_model(settings.tracker_model)  # before any weights load
     model = load_base_model(

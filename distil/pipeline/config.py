@@ -2,7 +2,7 @@
 
 Relative paths are relative to the config file; any field can be overridden from the
 command line as `section.key=value`. Unknown keys fail with a suggestion and every error
-names the field as written in the file (`label.batch_size`).
+names the field as written in the file (`label.batch`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,22 @@ class _State:
         atomic_write_json(self.path, self.data)
 
 
-def run_pipeline(config: RunSettings, on_stage: Callable[[str], None] | None = None) -> RunResult:
-    """Run every stage of `config` in `<project>/<name>`; returns what each stage made."""
+# `progress("label")` -> a context giving the stage's progress callback: `(done, total)`
+# for label and dataset, a `TrainStatus` for train.
+StageProgress = Callable[[str], AbstractContextManager[Callable[..., None] | None]]
+
+
+def _no_progress(stage: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+def run_pipeline(
+    config: RunSettings,
+    on_stage: Callable[[str], None] | None = None,
+    progress: StageProgress = _no_progress,
+) -> RunResult:
+    """Run every stage of `config` in `<project>/<name>`; returns what each stage made.
+    `progress(stage)` gives the label, dataset and train stages their progress callback."""
     ontology = check_run(config)  # fails before any model loads or file is written
     run_dir = config.run_dir
     mark_output(run_dir)
@@ -97,15 +112,17 @@ def run_pipeline(config: RunSettings, on_stage: Callable[[str], None] | None = N
         result.stages[name] = output
         return output
 
-    stage("label", lambda: _label(config, ontology, run_dir))
-    stage("dataset", lambda: _dataset(config, run_dir))
+    stage("label", lambda: _label(config, ontology, run_dir, progress))
+    stage("dataset", lambda: _dataset(config, run_dir, progress))
     train_key = _digest(
         ontology_text,
         config.label.model_dump(mode="json"),
         config.dataset.model_dump(mode="json"),
         config.train.model_dump(mode="json"),
     )
-    trained = stage("train", lambda: _train(config, run_dir, state, train_key), key=train_key)
+    trained = stage(
+        "train", lambda: _train(config, run_dir, state, train_key, progress), key=train_key
+    )
     evaluation = stage("eval", lambda: _eval(config, run_dir, trained))
     export_key = _digest(train_key, config.export.model_dump(mode="json"))
     stage("export", lambda: _export(config, trained), key=export_key)
@@ -127,31 +144,43 @@ def check_run(config: RunSettings):
     return ontology
 
 
-def _label(config: RunSettings, ontology, run_dir: Path) -> dict[str, Any]:
+def _label(config: RunSettings, ontology, run_dir: Path, progress: StageProgress) -> dict:
     from distil.labeling import label_images, load_teacher
 
     teacher = load_teacher(config.label, ontology)
-    summary = label_images(
-        config.inputs, ontology, teacher.model, run_dir / "label", config.label,
-        tracker=teacher.tracker,
-    )  # fmt: skip
+    with progress("label") as update:
+        summary = label_images(
+            config.inputs, ontology, teacher.model, run_dir / "label", config.label,
+            tracker=teacher.tracker, progress=update,
+        )  # fmt: skip
     return summary.to_dict()
 
 
-def _dataset(config: RunSettings, run_dir: Path) -> dict[str, Any]:
+def _dataset(config: RunSettings, run_dir: Path, progress: StageProgress) -> dict[str, Any]:
     from distil.datasets import export_dataset
 
-    summary = export_dataset(run_dir / "label", run_dir / "dataset", config.dataset)
+    with progress("dataset") as update:
+        summary = export_dataset(
+            run_dir / "label", run_dir / "dataset", config.dataset, progress=update
+        )
     if not summary.images_per_split.get("train"):
         raise ValueError("the dataset has no training images: label more images")
     return summary.to_dict()
 
 
-def _train(config: RunSettings, run_dir: Path, state: _State, key: str) -> dict[str, Any]:
+def _train(
+    config: RunSettings, run_dir: Path, state: _State, key: str, progress: StageProgress
+) -> dict[str, Any]:
     from distil.target_models import YoloStudent
+    from distil.target_models.ultralytics_yolo import log_epochs
+
+    with progress("train") as update:
+        return _fit(YoloStudent(), config, run_dir, state, key, update or log_epochs)
+
+
+def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, update) -> dict:
 
     train_dir = run_dir / "train"
-    student = YoloStudent()
     if (train_dir / "weights" / "last.pt").is_file():
         if state.data.get("train_key") not in (None, key):
             raise ValueError(
@@ -159,10 +188,11 @@ def _train(config: RunSettings, run_dir: Path, state: _State, key: str) -> dict[
                 "run name (name=...) or delete that folder"
             )
         logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
-        return student.resume(train_dir).to_dict()
+        return student.resume(train_dir, progress=update).to_dict()
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
     state.save()
-    return student.train_with(run_dir / "dataset", config.train, run_dir, "train").to_dict()
+    dataset = run_dir / "dataset"
+    return student.train_with(dataset, config.train, run_dir, "train", update).to_dict()
 
 
 def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,13 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "export": ["ExportResult", "check_onnx", "export_student"],
         "latency": ["Latency", "onnx_latency"],
         "predict": ["PredictSummary", "predict_student"],
-        "ultralytics_yolo": ["TrainResult", "YoloStudent", "check_options", "resolve_student"],
+        "ultralytics_yolo": [
+            "TrainResult",
+            "TrainStatus",
+            "YoloStudent",
+            "check_options",
+            "resolve_student",
+        ],
+        "weights": ["cache_dir", "download_weights", "find_weights"],
     },
 )

@@ -1,15 +1,16 @@
 """Ultralytics YOLO students (detect and segment): train, predict, export.
 
-A student starts from a local pretrained `.pt` (given, or `<name>.pt` in a weights folder)
-and otherwise from the model YAML with random weights; nothing is ever downloaded.
+A student starts from pretrained weights: a `.pt` given, or `<name>.pt` found on disk or
+downloaded into distil's cache (`distil.target_models.weights`); from the model YAML with
+random weights only when no weights can be had, which is said once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
+from distil.target_models.weights import download_weights, find_weights, weights_dirs
 from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
@@ -24,7 +26,6 @@ from distil.utils.ultralytics import import_ultralytics, load_yolo
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_DIR_ENV = "DISTIL_WEIGHTS_DIR"
 TRAIN_DONE_FILE = "distil_train.json"
 # Keys distil sets itself; the rest of Ultralytics' settings pass through.
 MANAGED_KEYS = {
@@ -49,6 +50,68 @@ class StudentSource:
     model: str  # a .pt path or a model YAML name
     pretrained: bool
     task: StudentTask
+
+
+@dataclass
+class TrainStatus:
+    """Where training is: sent after every batch, and after every epoch with its metrics."""
+
+    epoch: int  # 1-based: the epoch running, or just finished
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int
+    losses: dict[str, float] = field(default_factory=dict)  # this epoch's running means
+    metrics: dict[str, float] = field(default_factory=dict)  # validation, at epoch end
+    epoch_done: bool = False
+    epoch_s: float = 0.0  # the finished epoch's time
+
+    def line(self) -> str:
+        """`epoch 3/100 box 1.234 cls 2.345 dfl 1.100 | mAP50 0.412 mAP50-95 0.251 (12.3s)`"""
+        losses = " ".join(f"{k.removesuffix('_loss')} {v:.3f}" for k, v in self.losses.items())
+        shown = {k: v for k, v in self.metrics.items() if k.startswith("metrics/")}
+        metrics = " ".join(
+            f"{k.split('/')[-1].removesuffix('(B)')} {v:.3f}" for k, v in shown.items()
+        )
+        return f"epoch {self.epoch}/{self.epochs} {losses} | {metrics} ({self.epoch_s:.1f}s)"
+
+
+def log_epochs(status: TrainStatus) -> None:
+    """The default progress: one log line per finished epoch."""
+    if status.epoch_done:
+        logger.info("%s", status.line())
+
+
+def watch_training(yolo: Any, progress: Callable[[TrainStatus], None]) -> None:
+    """Send `progress` a `TrainStatus` after every batch and epoch of `yolo`'s training."""
+    batches = 0
+    started = time.perf_counter()
+
+    def status(trainer: Any, **changes: Any) -> TrainStatus:
+        losses = {k: round(float(v), 5) for k, v in (trainer.tloss or {}).items()}
+        return TrainStatus(
+            epoch=trainer.epoch + 1, epochs=trainer.epochs, batch=batches,
+            batches=len(trainer.train_loader), losses=losses, **changes,
+        )  # fmt: skip
+
+    def epoch_start(trainer: Any) -> None:
+        nonlocal batches, started
+        batches, started = 0, time.perf_counter()
+
+    def batch_end(trainer: Any) -> None:
+        nonlocal batches
+        batches += 1
+        progress(status(trainer))
+
+    def epoch_end(trainer: Any) -> None:
+        if trainer.epoch >= trainer.epochs:  # the final check of best.pt, not an epoch
+            return
+        metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}
+        elapsed = time.perf_counter() - started
+        progress(status(trainer, metrics=metrics, epoch_done=True, epoch_s=elapsed))
+
+    yolo.add_callback("on_train_epoch_start", epoch_start)
+    yolo.add_callback("on_train_batch_end", batch_end)
+    yolo.add_callback("on_fit_epoch_end", epoch_end)
 
 
 @dataclass
@@ -94,28 +157,22 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def weights_dirs(weights_dir: Path | None = None) -> list[Path]:
-    dirs = [weights_dir] if weights_dir else []
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]))
-    return dirs
-
-
 def resolve_student(
-    model: str, task: StudentTask, weights_dir: Path | None = None
+    model: str, task: StudentTask, weights_dir: Path | None = None, download: bool = False
 ) -> StudentSource:
-    """A `.pt`/`.yaml` path as given; a name like `yolo11n` -> local `.pt` or the YAML.
+    """A `.pt`/`.yaml` path as given; a name like `yolo11n` -> `<name>.pt` on disk, or
+    downloaded (with `download`), or else the YAML (random weights, with one warning).
 
-    >>> resolve_student("yolo11n", StudentTask.SEGMENT).model  # no weights dir
+    >>> resolve_student("yolo11n", StudentTask.SEGMENT).model  # no weights anywhere
     'yolo11n-seg.yaml'
     """
     path = Path(model)
     if path.suffix in (".pt", ".yaml", ".yml"):
-        if path.suffix == ".pt" or path.exists():
-            if not path.is_file():
-                raise FileNotFoundError(f"student weights not found: {model}")
+        if path.is_file():
             return StudentSource(str(path), path.suffix == ".pt", task)
-        model = path.stem  # a bare YAML name such as yolo11n.yaml
+        if path.suffix == ".pt" and (path.parent != Path(".") or not _is_model_name(path.stem)):
+            raise FileNotFoundError(f"student weights not found: {model}")
+        model = path.stem  # a bare name such as yolo11n.pt or yolo11n.yaml, as in `yolo`
     name = model.lower()
     if task is StudentTask.SEGMENT and not name.endswith("-seg"):
         name += "-seg"
@@ -124,12 +181,29 @@ def resolve_student(
             f"--model {model} is a segmentation model but the dataset has boxes "
             "only: use a detect model or export with --task segment"
         )
-    for folder in weights_dirs(weights_dir):
-        candidate = folder / f"{name}.pt"
-        if candidate.is_file():
-            return StudentSource(str(candidate), True, task)
     _check_yaml_exists(f"{name}.yaml")
+    found = find_weights(name, weights_dir)
+    if found is None and download:
+        try:
+            found = download_weights(name)
+        except (ConnectionError, OSError) as e:
+            reason = str(e).strip(" ❌\n").split("\n")[0] or type(e).__name__
+            logger.warning(
+                "no pretrained %s.pt (looked in %s; download: %s): training %s.yaml from "
+                "random weights, which needs far more epochs",
+                name, ", ".join(map(str, weights_dirs(weights_dir))), reason, name,
+            )  # fmt: skip
+    if found is not None:
+        return StudentSource(str(found), True, task)
     return StudentSource(f"{name}.yaml", False, task)
+
+
+def _is_model_name(name: str) -> bool:
+    try:
+        _check_yaml_exists(f"{name}.yaml")
+    except ValueError:
+        return False
+    return True
 
 
 def _check_yaml_exists(name: str) -> None:
@@ -163,14 +237,16 @@ class YoloStudent(TargetModel):
         name: str | None = None,
         device: str = "auto",
         weights_dir: Path | None = None,
+        progress: Callable[[TrainStatus], None] = log_epochs,
         **options: Any,
     ) -> TrainResult:
-        """Train a student on a YOLO dataset in `project/name` (next free expN by default)."""
+        """Train a student on a YOLO dataset in `project/name` (next free expN by default);
+        `progress` gets a `TrainStatus` after every batch and epoch."""
         _check_run_folder(project, name)
         data_yaml = find_data_yaml(data)
         options = check_options(options)
-        source = resolve_student(model, dataset_task(data_yaml), weights_dir)
-        device_arg = ultralytics_device(device)
+        device_arg = ultralytics_device(device)  # before a download or a model loads
+        source = resolve_student(model, dataset_task(data_yaml), weights_dir, download=True)
         run_dir = Path(project) / name if name else increment_path(Path(project) / "exp")
         if (run_dir / "weights" / "last.pt").exists():
             raise FileExistsError(
@@ -178,14 +254,8 @@ class YoloStudent(TargetModel):
                 f"--resume {run_dir} or choose another --name"
             )
         mark_output(run_dir)
-        if not source.pretrained:
-            logger.warning(
-                "no local %s.pt (looked in: %s): training %s from random weights",
-                Path(source.model).stem,
-                ", ".join(map(str, weights_dirs(weights_dir))) or "no weights dir",
-                source.model,
-            )
         yolo = load_yolo(source.model, task=source.task.value)
+        watch_training(yolo, progress)
         start = time.perf_counter()
         yolo.train(
             data=str(data_yaml.resolve()),
@@ -198,7 +268,12 @@ class YoloStudent(TargetModel):
         return self._finish(yolo, run_dir, source, device_arg, start, resumed=False)
 
     def train_with(
-        self, data: Path, settings: TrainSettings, project: Path, name: str | None = None
+        self,
+        data: Path,
+        settings: TrainSettings,
+        project: Path,
+        name: str | None = None,
+        progress: Callable[[TrainStatus], None] = log_epochs,
     ) -> TrainResult:
         """`train` with the options of a `TrainSettings` (`distil train`, `distil run`)."""
         return self.train(
@@ -208,10 +283,13 @@ class YoloStudent(TargetModel):
             name=name,
             device=settings.device,
             weights_dir=settings.weights_dir,
+            progress=progress,
             **settings.ultralytics_options(),
         )
 
-    def resume(self, run_dir: Path) -> TrainResult:
+    def resume(
+        self, run_dir: Path, progress: Callable[[TrainStatus], None] = log_epochs
+    ) -> TrainResult:
         """Continue an interrupted run from its last.pt; a finished run is returned as is."""
         run_dir = Path(run_dir)
         done = run_dir / TRAIN_DONE_FILE
@@ -225,6 +303,7 @@ class YoloStudent(TargetModel):
         source = StudentSource(
             str(args.get("model", last)), bool(args.get("pretrained")), StudentTask(yolo.task)
         )
+        watch_training(yolo, progress)
         start = time.perf_counter()
         yolo.train(resume=True)
         return self._finish(yolo, run_dir, source, str(args.get("device")), start, resumed=True)

@@ -9,24 +9,48 @@ import torch
 logger = logging.getLogger(__name__)
 
 
+def gpu_indices(device: str) -> list[int] | None:
+    """The GPU numbers `device` names, as Ultralytics reads them ('0', '0,1', 'cuda:1'),
+    each checked to exist; None for cpu, mps and auto.
+
+    >>> gpu_indices("cpu") is None
+    True
+    """
+    device = device.strip().lower()
+    if device in ("auto", "cpu", "mps"):
+        return None
+    text = device.removeprefix("cuda").removeprefix(":") or "0"
+    indices = [int(part) for part in text.split(",")]
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA GPU on this machine; use --device cpu")
+    count = torch.cuda.device_count()
+    missing = [i for i in indices if i >= count]
+    if missing:
+        raise ValueError(
+            f"--device {device}: GPU {missing[0]} does not exist; this machine has "
+            f"{count} (0..{count - 1})"
+        )
+    return indices
+
+
 def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks cuda > mps > cpu; anything else must be available or it fails loudly."""
+    """One device: 'auto' picks cuda > mps > cpu; anything else must be available, or it
+    is a ValueError naming --device."""
+    device = device.strip().lower()
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if device.isdigit():  # Ultralytics' style: a GPU number
-        device = f"cuda:{device}"
-    elif "," in device:
-        raise ValueError(f"--device {device}: this command runs on one device; give one GPU")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
+    if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"--device {device}: MPS is not available on this machine")
-    return resolved
+    indices = gpu_indices(device)
+    if indices is None:
+        return torch.device(device)
+    if len(indices) > 1:
+        raise ValueError(f"--device {device}: this command runs on one device; give one GPU")
+    return torch.device("cuda", indices[0])
 
 
 def default_dtype(device: torch.device, half: bool = True) -> torch.dtype:
@@ -39,7 +63,11 @@ def default_dtype(device: torch.device, half: bool = True) -> torch.dtype:
 
 
 def ultralytics_device(device: str, purpose: str = "training") -> str:
-    """distil's device names -> Ultralytics' ('0', 'cpu', 'mps'); auto never hides a GPU."""
+    """distil's device names -> Ultralytics' ('0', '0,1', 'cpu', 'mps'); several GPUs
+    (training only) stay a list; auto never hides a GPU."""
+    indices = gpu_indices(device)
+    if indices and len(indices) > 1:
+        return ",".join(map(str, indices))
     resolved = resolve_device(device)
     if resolved.type == "cuda":
         return str(resolved.index or 0)

@@ -40,7 +40,7 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
     result = invoke(
         "label",
         image_folder,
-        "-o",
+        "-O",
         ontology,
         "--detector",
         tiny_grounding_dino,
@@ -48,7 +48,7 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
         tiny_sam,
         "--device",
         "cpu",
-        "--batch-size",
+        "--batch",
         "4",
         "--json",
     )
@@ -63,7 +63,7 @@ def test_label_export_preview_gives_a_dataset_ultralytics_accepts(
     again = invoke(
         "label",
         image_folder,
-        "-o",
+        "-O",
         ontology,
         "--detector",
         tiny_grounding_dino,
@@ -106,7 +106,7 @@ def test_bad_ontology_fails_before_any_model_loads(tmp_path, image_folder, monke
     )
     bad = tmp_path / "bad.yaml"
     bad.write_text("classes:\n  car: {prompts: car, box_treshold: 0.3}\n")
-    result = invoke("label", image_folder, "-o", bad, "--detector", "no/such-model")
+    result = invoke("label", image_folder, "-O", bad, "--detector", "no/such-model")
     assert result.exit_code == 2
     assert "classes.car.box_treshold: unknown key. Did you mean 'box_threshold'?" in result.output
 
@@ -114,9 +114,9 @@ def test_bad_ontology_fails_before_any_model_loads(tmp_path, image_folder, monke
 def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
     result = invoke("export", tmp_path / "nothing")
     assert result.exit_code == 2 and "no label store" in result.output
-    result = invoke("label", tmp_path / "missing", "-o", ontology)
+    result = invoke("label", tmp_path / "missing", "-O", ontology)
     assert result.exit_code == 2 and "input not found" in result.output
-    result = invoke("label", tmp_path, "-o", ontology, "--detector", tmp_path / "x.pt")
+    result = invoke("label", tmp_path, "-O", ontology, "--detector", tmp_path / "x.pt")
     assert result.exit_code == 2 and "checkpoint file not found" in result.output
 
 
@@ -125,7 +125,7 @@ def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino,
 
     make_video(tmp_path / "clips" / "walk.mp4", frames=8)
     out = tmp_path / "run"
-    common = ("-o", ontology, "--detector", tiny_grounding_dino, "--device", "cpu", "--out", out)
+    common = ("-O", ontology, "--detector", tiny_grounding_dino, "--device", "cpu", "--out", out)
     result = invoke("label", tmp_path / "clips", *common, "--track", "--detect-every", "4",
                     "--tracker-model", tiny_sam2_video, "--segmenter", "none", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -145,9 +145,9 @@ def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino,
 
 def test_video_options_are_checked_before_models_load(tmp_path, ontology, tiny_sam):
     (tmp_path / "clips").mkdir()
-    both = invoke("label", tmp_path / "clips", "-o", ontology, "--every", "2", "--fps", "5")
+    both = invoke("label", tmp_path / "clips", "-O", ontology, "--every", "2", "--fps", "5")
     assert both.exit_code == 2 and "--every and --fps" in both.output
     sam1 = invoke(
-        "label", tmp_path / "clips", "-o", ontology, "--track", "--tracker-model", tiny_sam
+        "label", tmp_path / "clips", "-O", ontology, "--track", "--tracker-model", tiny_sam
     )
     assert sam1.exit_code == 2 and "tracking needs SAM 2" in sam1.output

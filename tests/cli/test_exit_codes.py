@@ -129,7 +129,7 @@ def test_last_resort_errors_are_one_line_with_an_exit_code(raised, code, words, 
 
 def label_command(images: Path, ontology: Path, detector: str, out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "distil", "label", str(images), "-o", str(ontology),
+        sys.executable, "-m", "distil", "label", str(images), "-O", str(ontology),
         "--detector", detector, "--segmenter", "none", "--device", "cpu",
         "--batch-size", "1", "--out", str(out), "--json",
     ]  # fmt: skip

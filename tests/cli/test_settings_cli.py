@@ -61,7 +61,8 @@ BAD_CONFIG = [
     ({"dataset": {"split": "abc"}}, "dataset.split: expected fractions"),
     ({"dataset": {"images": "hardlink"}}, "dataset.images: must be one of link, copy, symlink"),
     ({"train": {"epochs": -3}}, "train.epochs: must be at least 1, got -3"),
-    ({"label": {"batch_size": 0}}, "label.batch_size: must be at least 1, got 0"),
+    ({"label": {"batch": 0}}, "label.batch: must be at least 1, got 0"),
+    ({"label": {"batch_size": 0}}, "label.batch_size: must be at least 1, got 0"),  # old name
     ({"label": {"device": "tpu"}}, "label.device: unknown device 'tpu'"),
     ({"dataset": {"box_threshold": 7}}, "dataset.box_threshold: must be at most 1.0, got 7"),
     ({"dataset": {"nms_iou": 5}}, "dataset.nms_iou: must be at most 1.0, got 5"),
@@ -113,7 +114,7 @@ def test_a_config_typo_is_reported_before_torch_is_imported(project):
     code = (
         "from typer.testing import CliRunner\nfrom distil.cli import app\n"
         f"r = CliRunner().invoke(app, ['run', {str(config)!r}, '--check'])\n"
-        "assert r.exit_code == 2 and \"Did you mean 'batch_size'\" in r.output, r.output"
+        "assert r.exit_code == 2 and \"Did you mean 'batch'\" in r.output, r.output"
     )
     assert imported_after(code) == set()
 
@@ -121,14 +122,15 @@ def test_a_config_typo_is_reported_before_torch_is_imported(project):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--batch-size", "0"], "--batch-size"),
+        (["--batch", "0"], "'--batch' / '--batch-size'"),
+        (["--batch-size", "0"], "'--batch' / '--batch-size'"),  # the old name, an alias
         (["--device", "tpu"], "--device: unknown device 'tpu'"),
         (["--every", "2", "--fps", "1"], "--every and --fps both choose frames"),
         (["--detector", "./missing"], "--detector: model folder not found"),
     ],
 )
 def test_bad_flags_name_the_flag(project, args, message):
-    result = invoke("label", "images", "-o", "onto.yaml", *args)
+    result = invoke("label", "images", "-O", "onto.yaml", *args)
     assert result.exit_code == 2 and message in result.output, result.output
 
 

@@ -35,7 +35,7 @@ def store_rows(folder):
 def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, tmp_path):
     (image_folder / "broken.jpg").write_bytes(b"not an image")
     (image_folder / "empty.png").write_bytes(b"")
-    summary = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=3)
+    summary = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=3)
     assert summary.images == 10 and summary.labeled == 8
     assert sorted((s.path.name, s.reason.split(" (")[0]) for s in summary.skipped) == [
         ("broken.jpg", "not a readable image"),
@@ -62,27 +62,25 @@ def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, 
 
 
 def test_rerun_skips_stored_images(teacher, image_folder, tmp_path):
-    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=4)
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
     before = store_rows(tmp_path / "run")
-    again = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch_size=4)
+    again = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
     assert again.labeled == 0 and again.already_labeled == 8
     assert store_rows(tmp_path / "run") == before
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tmp_path):
-    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "full", batch_size=2)
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "full", batch=2)
 
     def interrupt(done, total):
         if done >= 4:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        label_images(
-            image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2, progress=interrupt
-        )
+        label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch=2, progress=interrupt)
     partial, _ = store_rows(tmp_path / "cut")
     assert len(partial) == 4
-    resumed = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch_size=2)
+    resumed = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch=2)
     assert resumed.labeled == 4 and resumed.already_labeled == 4
     assert store_rows(tmp_path / "cut")[0] == store_rows(tmp_path / "full")[0]
     full_sources = [(os.path.basename(p), h) for p, h in store_rows(tmp_path / "full")[1]]
@@ -123,7 +121,7 @@ def test_kill_9_loses_at_most_the_batch_in_flight(tiny_grounding_dino, image_fol
         "distil.cli.main",
         "label",
         str(image_folder),
-        "-o",
+        "-O",
         str(ontology),
         "--detector",
         tiny_grounding_dino,

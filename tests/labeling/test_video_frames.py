@@ -31,7 +31,7 @@ def mixed(tmp_path, image_folder):
 
 
 def test_images_and_sampled_frames_in_one_run(teacher, mixed, tmp_path):
-    summary = label_images(mixed, ONTOLOGY, teacher, tmp_path / "run", every=5, batch_size=4)
+    summary = label_images(mixed, ONTOLOGY, teacher, tmp_path / "run", every=5, batch=4)
     cut_frames = summary.video_frames - 4
     assert summary.videos == 3 and 0 < cut_frames < 20
     assert summary.labeled == 8 + summary.video_frames

@@ -23,7 +23,7 @@ def run_config(tmp_path, tiny_grounding_dino, tiny_sam2):
             "detector": tiny_grounding_dino,
             "segmenter": tiny_sam2,
             "device": "cpu",
-            "batch_size": 4,
+            "batch": 4,
             "store_threshold": 0.0,
         },
         "dataset": {"split": "0.75,0.25"},

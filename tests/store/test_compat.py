@@ -108,7 +108,7 @@ def test_labeling_the_same_inputs_today_exports_the_same_dataset(
     teacher = load_base_model(tiny_grounding_dino, tiny_sam2, device="cpu")
     tracker = VideoTracker(Sam2VideoPropagator(tiny_sam2_video, device="cpu"), detect_every=4)
     label_images(
-        [Path("inputs")], ontology, teacher, Path("relabeled"), batch_size=2,
+        [Path("inputs")], ontology, teacher, Path("relabeled"), batch=2,
         store_threshold=made_with["store_threshold"], tracker=tracker,
     )  # fmt: skip
     for name, options in CASES.items():

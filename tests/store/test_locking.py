@@ -82,7 +82,7 @@ def test_overwrite_during_another_run_is_refused_and_its_labels_stay(
         (tmp_path / "onto.yaml").write_text("classes:\n  car: car\n")
         result = CliRunner().invoke(
             app,
-            ["label", str(image_folder), "-o", str(tmp_path / "onto.yaml"), "--detector",
+            ["label", str(image_folder), "-O", str(tmp_path / "onto.yaml"), "--detector",
              tiny_grounding_dino, "--segmenter", "none", "--out", str(out), "--overwrite"],
         )  # fmt: skip
         assert result.exit_code == 2, result.output

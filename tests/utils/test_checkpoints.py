@@ -53,7 +53,7 @@ def test_a_clean_checkpoint_loads_and_a_payload_is_refused(checkpoints):
 @pytest.mark.parametrize(
     "command",
     [
-        ["label", "{dir}/image.jpg", "-o", "{dir}/onto.yaml", "--detector", "{evil}",
+        ["label", "{dir}/image.jpg", "-O", "{dir}/onto.yaml", "--detector", "{evil}",
          "--segmenter", "none", "--out", "{dir}/labels"],
         ["predict", "{evil}", "{dir}/image.jpg", "--out", "{dir}/pred"],
         ["export", "{evil}"],
@@ -105,7 +105,7 @@ def test_a_hugging_face_folder_with_code_is_refused_without_running_it(tmp_path)
     Image.new("RGB", (32, 32)).save(tmp_path / "a.jpg")
     result = runner.invoke(
         app,
-        ["label", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "onto.yaml"),
+        ["label", str(tmp_path / "a.jpg"), "-O", str(tmp_path / "onto.yaml"),
          "--detector", str(folder), "--segmenter", "none", "--out", str(tmp_path / "out")],
     )  # fmt: skip
     assert result.exit_code == 2, result.output

@@ -29,7 +29,7 @@ def test_an_alias_bomb_fails_fast_with_a_short_message(tmp_path, levels, as_):
     if as_ == "ontology":
         bomb.write_text(alias_bomb(levels).replace("l0:", "classes: {cat: cat}\nl0:"))
         (tmp_path / "a.jpg").write_bytes(b"")
-        args = ["label", str(tmp_path / "a.jpg"), "-o", str(bomb), "--segmenter", "none"]
+        args = ["label", str(tmp_path / "a.jpg"), "-O", str(bomb), "--segmenter", "none"]
     else:
         bomb.write_text(f"inputs: [{tmp_path}]\nontology: o.yaml\n" + alias_bomb(levels))
         args = ["run", str(bomb), "--check"]
