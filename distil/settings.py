@@ -44,7 +44,6 @@ NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 VIDEO = "Video"
-MODEL_EXPORT = "Model export (SOURCE is a .pt)"
 
 
 class SettingsError(ValueError):
@@ -333,7 +332,9 @@ class DatasetSettings(Section):
 
     section: ClassVar[str] = "dataset"
 
-    format: DatasetFormat = option(DatasetFormat.YOLO, description="Dataset format.", cli=False)
+    format: DatasetFormat = option(
+        DatasetFormat.YOLO, description="Dataset format.", flags=["--format", "-f"]
+    )
     task: ExportTask = option(
         ExportTask.DETECT, description="detect (boxes) or segment (polygons / masks)."
     )
@@ -376,8 +377,9 @@ class TrainSettings(Section):
 
     model: str = option(
         DEFAULT_STUDENT,
-        description="yolo11n/s/m, yolov8n/s, *-seg, or a .pt; a local <name>.pt in "
-        "--weights-dir / $DISTIL_WEIGHTS_DIR is used when present.",
+        description="yolo11n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
+        "--weights-dir, $DISTIL_WEIGHTS_DIR or ~/.cache/distil/weights, downloaded there "
+        "when missing), or a .pt path.",
     )
     epochs: int = option(100, ge=1, description="Training epochs.")
     imgsz: int = option(640, ge=32, description="Training image size.")
@@ -386,8 +388,14 @@ class TrainSettings(Section):
     lr0: float | None = option(None, gt=0, description="Initial learning rate.")
     workers: int = option(8, ge=0, description="Data loader workers.")
     seed: int = option(0, description="Training seed.")
-    device: Device = "auto"
-    weights_dir: Path | None = option(None, description="Where to look for <model>.pt.")
+    device: Annotated[
+        Device,
+        Field(
+            description="auto (GPU when present), cpu, mps, cuda:N, a GPU number (0), or "
+            "several GPUs (0,1: DDP)."
+        ),
+    ] = "auto"
+    weights_dir: Path | None = option(None, description="A folder searched first for <model>.pt.")
     options: dict[str, Any] = option(
         default_factory=dict,
         description="Any other Ultralytics train setting (mosaic: 0.5).",
@@ -441,28 +449,23 @@ class EvalSettings(Section):
 
 
 class StudentExportSettings(Section):
-    """`distil export MODEL.pt` and the `export:` section of a run config."""
+    """`distil export-model MODEL.pt` and the `export:` section of a run config."""
 
     section: ClassVar[str] = "export"
 
     formats: Annotated[list[ModelFormat], CommaList] = option(
         default_factory=lambda: [ModelFormat.ONNX],
         min_length=1,
-        description="Model formats.",
+        description="Model formats, comma-separated: onnx, torchscript, openvino, tflite, "
+        "coreml, engine.",
         flags=["--format", "-f"],
-        cli=False,  # `distil export` has one --format for datasets and models
     )
     imgsz: int | None = option(
-        None,
-        ge=32,
-        description="Model input size (default: the training size).",
-        panel=MODEL_EXPORT,
+        None, ge=32, description="Model input size (default: the training size)."
     )
-    half: StrictBool = option(False, description="FP16 weights.", panel=MODEL_EXPORT)
-    dynamic: StrictBool = option(False, description="Dynamic input shape.", panel=MODEL_EXPORT)
-    check: StrictBool = option(
-        True, description="Check ONNX against PyTorch in onnxruntime.", panel=MODEL_EXPORT
-    )
+    half: StrictBool = option(False, description="FP16 weights.")
+    dynamic: StrictBool = option(False, description="Dynamic input shape.")
+    check: StrictBool = option(True, description="Check ONNX against PyTorch in onnxruntime.")
     benchmark: StrictBool = option(True, description="Time the ONNX model after export.", cli=False)
     benchmark_runs: int = option(50, ge=1, description="Timed runs of the benchmark.", cli=False)
 

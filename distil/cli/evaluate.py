@@ -29,8 +29,9 @@ def evaluate(
     predictions: Annotated[
         Path,
         typer.Argument(
+            metavar="PREDICTIONS",
             help="A label folder, a dataset from `distil export`, any YOLO/COCO "
-            "dataset, or a student (.pt / .onnx)."
+            "dataset, or a student (.pt / .onnx).",
         ),
     ],
     settings: EvalSettings,
@@ -45,7 +46,8 @@ def evaluate(
     fail_under: Annotated[
         list[str] | None,
         typer.Option(
-            help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}."
+            metavar="METRIC=MIN",
+            help=f"Exit 3 below these bars, e.g. map50=0.5. Metrics: {', '.join(METRICS)}.",
         ),
     ] = None,
     json_output: JsonFlag = False,

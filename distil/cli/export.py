@@ -1,4 +1,5 @@
-"""`distil export`: label store -> YOLO / COCO dataset, or student .pt -> ONNX and others."""
+"""`distil export`: label store -> YOLO / COCO dataset; `distil export-model`: student .pt ->
+ONNX and other deployment formats."""
 
 from __future__ import annotations
 
@@ -9,53 +10,37 @@ import typer
 
 from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
 from distil.cli.params import JsonFlag, QuietFlag, takes
-from distil.settings import MODEL_EXPORT, DatasetSettings, StudentExportSettings
-
-DATASET = "Dataset export (SOURCE is a label folder)"
+from distil.settings import DatasetSettings, StudentExportSettings
 
 
 @handle_errors
-@takes(StudentExportSettings, "model_settings", panel=MODEL_EXPORT)
-@takes(DatasetSettings, "dataset_settings", panel=DATASET)
+@takes(DatasetSettings)
 def export(
-    source: Annotated[
-        Path,
-        typer.Argument(
-            help="Folder written by `distil label` (dataset export), or student "
-            "weights .pt (model export)."
-        ),
+    label_dir: Annotated[
+        Path, typer.Argument(metavar="LABEL_DIR", help="Folder written by `distil label`.")
     ],
-    dataset_settings: DatasetSettings,
-    model_settings: StudentExportSettings,
+    settings: DatasetSettings,
     to: Annotated[
-        Path | None,
-        typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.", rich_help_panel=DATASET),
-    ] = None,
-    format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            help="Dataset: yolo (default), coco. Model: onnx (default), torchscript, "
-            "openvino, tflite, coreml, engine.",
-        ),
+        Path | None, typer.Option(help="Dataset folder. Default: LABEL_DIR/dataset.")
     ] = None,
     *,
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
-    """Write a YOLO / COCO dataset from stored labels, or export a trained student."""
+    """Write a YOLO / COCO dataset from stored labels (a student .pt: `distil export-model`)."""
     setup_logging(quiet)
-    if source.suffix == ".pt":
-        if format:
-            model_settings = model_settings.replace(formats=[format], flags=True)
-        _export_model(source, model_settings, json_output, quiet)
-        return
-    if format:
-        dataset_settings = dataset_settings.replace(format=format, flags=True)
+    if label_dir.suffix == ".pt":
+        raise ValueError(
+            f"{label_dir} is a model, not a label folder: export it with "
+            f"`distil export-model {label_dir}`"
+        )
+    from distil.cli.progress import counting
     from distil.datasets import export_dataset
 
-    summary = export_dataset(source, to or Path(source) / "dataset", dataset_settings)
+    with counting("writing", "img", quiet) as update:
+        summary = export_dataset(
+            label_dir, to or Path(label_dir) / "dataset", settings, progress=update
+        )
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
@@ -67,25 +52,37 @@ def export(
         )
 
 
-def _export_model(
-    weights: Path, settings: StudentExportSettings, json_output: bool, quiet: bool
+@handle_errors
+@takes(StudentExportSettings)
+def export_model(
+    weights: Annotated[
+        Path, typer.Argument(metavar="WEIGHTS", help="Student weights (.pt), e.g. best.pt.")
+    ],
+    settings: StudentExportSettings,
+    *,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
 ) -> None:
+    """Export a trained student to ONNX (checked in onnxruntime), OpenVINO, TFLite, ..."""
+    setup_logging(quiet)
     from distil.target_models import export_student
 
-    result = export_student(
-        weights, settings.formats[0], settings.imgsz, settings.half, settings.dynamic,
-        settings.check,
-    )  # fmt: skip
+    results = []
+    for format in settings.formats:
+        result = export_student(
+            weights, format, settings.imgsz, settings.half, settings.dynamic, settings.check
+        )
+        results.append(result.to_dict())
+        if not (quiet or json_output):
+            checked = (
+                f", onnxruntime matches PyTorch (max diff {result.check['max_abs_diff']:.2g})"
+                if result.check
+                else ""
+            )
+            console.print(
+                f"[green]exported[/] {result.format} in {result.seconds:.1f}s{checked} -> "
+                f"{escape(result.path)}",
+                highlight=False,
+            )
     if json_output:
-        print_json(result.to_dict())
-    elif not quiet:
-        checked = (
-            f", onnxruntime matches PyTorch (max diff {result.check['max_abs_diff']:.2g})"
-            if result.check
-            else ""
-        )
-        console.print(
-            f"[green]exported[/] {result.format} in {result.seconds:.1f}s{checked} -> "
-            f"{escape(result.path)}",
-            highlight=False,
-        )
+        print_json({"exports": results})

@@ -17,7 +17,8 @@ from distil.settings import LabelSettings
 @takes(LabelSettings)
 def label(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Image / video files or folders (recursive).")
+        list[Path],
+        typer.Argument(metavar="INPUTS", help="Image / video files or folders (recursive)."),
     ],
     ontology: Annotated[Path, typer.Option("--ontology", "-O", help="Ontology YAML.")],
     settings: LabelSettings,
@@ -65,6 +66,15 @@ def label(
             f"[green]done[/] {summary.labeled} labeled, {summary.already_labeled} already "
             f"labeled, {len(summary.skipped)} skipped in {summary.elapsed_s:.1f}s "
             f"({summary.images_per_s:.2f} img/s) -> {escape(out_dir)}"
+        )
+        per_class = ", ".join(
+            f"{name} {n}" + (f" (+{summary.added_per_class[name]})" if summary.labeled else "")
+            for name, n in summary.detections_per_class.items()
+        )
+        console.print(
+            f"  store: {summary.stored_frames} labeled frames; labels per class: {per_class}",
+            markup=False,
+            highlight=False,
         )
         if summary.videos:
             tracks = f", {summary.tracks} tracks" if settings.track else ""

@@ -8,7 +8,7 @@ import typer
 
 from distil import __version__
 from distil.cli.evaluate import evaluate
-from distil.cli.export import export
+from distil.cli.export import export, export_model
 from distil.cli.label import label
 from distil.cli.predict import benchmark_student, predict
 from distil.cli.preview import preview
@@ -22,10 +22,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    # click's plain help: at 80 columns no option name or default is cut, flags read
+    # `--half / --no-half` with no type placeholder, and CI logs get no box drawing.
+    rich_markup_mode=None,
 )
 app.command()(label)
 app.command()(export)
+app.command("export-model")(export_model)
 app.command()(preview)
 app.command()(train)
 app.command("eval")(evaluate)

@@ -30,6 +30,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print a JSON summary on 
 QuietFlag = Annotated[bool, typer.Option("--quiet", "-q", help="No progress; errors only.")]
 
 _SCALARS = (bool, int, float, str, Path)
+# What help shows after an option name; enums show their choices, flags nothing.
+_METAVARS = {int: "<int>", float: "<float>", str: "<text>", Path: "<path>"}
 
 
 def _cli_type(annotation: Any) -> tuple[Any, bool]:
@@ -40,6 +42,8 @@ def _cli_type(annotation: Any) -> tuple[Any, bool]:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
         annotation = args[0] if len(args) == 1 else str
+    if typing.get_origin(annotation) is Annotated:  # Fraction | None -> float
+        annotation = typing.get_args(annotation)[0]
     if isinstance(annotation, type) and (issubclass(annotation, Enum) or annotation in _SCALARS):
         return annotation, optional
     return str, True
@@ -75,9 +79,11 @@ def option_parameters(
             continue
         kind, optional = _cli_type(field.annotation)
         bounds = _bounds(field) if kind in (int, float) else {}
+        is_list = typing.get_origin(field.annotation) in (list, tuple)
         info = typer.Option(
             *extra.get("flags", []),
             help=field.description,
+            metavar="<list>" if is_list else _METAVARS.get(kind),
             rich_help_panel=extra.get("panel") or panel,
             **bounds,
         )

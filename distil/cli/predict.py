@@ -15,8 +15,12 @@ from distil.settings import BenchmarkSettings, PredictSettings
 @handle_errors
 @takes(PredictSettings)
 def predict(
-    weights: Annotated[Path, typer.Argument(help="Student weights (.pt or exported .onnx).")],
-    sources: Annotated[list[Path], typer.Argument(help="Images, folders or video files.")],
+    weights: Annotated[
+        Path, typer.Argument(metavar="WEIGHTS", help="Student weights (.pt or exported .onnx).")
+    ],
+    sources: Annotated[
+        list[Path], typer.Argument(metavar="SOURCES", help="Images, folders or video files.")
+    ],
     settings: PredictSettings,
     *,
     out: Annotated[Path | None, typer.Option(help="Default: runs/predict/expN.")] = None,
@@ -43,7 +47,9 @@ def predict(
 @handle_errors
 @takes(BenchmarkSettings)
 def benchmark_student(
-    model: Annotated[Path, typer.Argument(help="An exported .onnx, or a .pt to export first.")],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="An exported .onnx, or a .pt to export first.")
+    ],
     settings: BenchmarkSettings,
     *,
     json_output: JsonFlag = False,

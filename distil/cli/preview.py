@@ -15,7 +15,9 @@ from distil.settings import PreviewSettings
 @handle_errors
 @takes(PreviewSettings)
 def preview(
-    label_dir: Annotated[Path, typer.Argument(help="Folder written by `distil label`.")],
+    label_dir: Annotated[
+        Path, typer.Argument(metavar="LABEL_DIR", help="Folder written by `distil label`.")
+    ],
     settings: PreviewSettings,
     *,
     out: Annotated[

@@ -26,16 +26,22 @@ if TYPE_CHECKING:
 
 @handle_errors
 def run(
-    config: Annotated[Path, typer.Argument(help="Run config YAML (see configs/example-run.yaml).")],
+    config: Annotated[
+        Path,
+        typer.Argument(metavar="CONFIG", help="Run config YAML (see configs/example-run.yaml)."),
+    ],
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override any field: train.epochs=5, name=trial2."),
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override any field: train.epochs=5, name=trial2."
+        ),
     ] = None,
     fail_under: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="METRIC=MIN",
             help="Exit 3 when the student misses a bar, e.g. map50=0.5 (adds to the "
-            "config's fail_under)."
+            "config's fail_under).",
         ),
     ] = None,
     check: Annotated[

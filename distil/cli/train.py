@@ -19,14 +19,23 @@ from distil.settings import TrainSettings
 def train(
     settings: TrainSettings,
     dataset: Annotated[
-        Path | None, typer.Argument(help="YOLO dataset folder (from `distil export`) or data.yaml.")
+        Path | None,
+        typer.Argument(
+            metavar="DATASET", help="YOLO dataset folder (from `distil export`) or data.yaml."
+        ),
     ] = None,
     *,
     project: Annotated[Path, typer.Option(help="Runs folder.")] = Path("runs/train"),
-    name: Annotated[str | None, typer.Option(help="Run name. Default: next free expN.")] = None,
+    name: Annotated[
+        str | None, typer.Option(metavar="<text>", help="Run name. Default: next free expN.")
+    ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Any Ultralytics train setting, KEY=VALUE (mosaic=0.5)."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Any Ultralytics train setting, KEY=VALUE (mosaic=0.5).",
+        ),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run folder (runs/train/exp).")

@@ -53,7 +53,9 @@ class LabelSummary:
     video_frames: int = 0  # of `images`, how many were video frames
     video_problems: list[SkippedFile] = field(default_factory=list)  # read only in part
     tracks: int = 0
-    detections_per_class: dict[str, int] = field(default_factory=dict)
+    detections_per_class: dict[str, int] = field(default_factory=dict)  # the whole store's
+    added_per_class: dict[str, int] = field(default_factory=dict)  # by this run
+    stored_frames: int = 0  # labeled frames in the store, this run's and earlier ones
     elapsed_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)
     out: str = ""
@@ -75,7 +77,9 @@ class LabelSummary:
                 {"path": display_path(s.path), "problem": s.reason} for s in self.video_problems
             ],
             "tracks": self.tracks,
+            "stored_frames": self.stored_frames,
             "detections_per_class": self.detections_per_class,
+            "added_per_class": self.added_per_class,
             "elapsed_s": round(self.elapsed_s, 3),
             "images_per_s": round(self.images_per_s, 3),
             "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
@@ -194,13 +198,16 @@ def label_images(
                         path, root, ontology, model, store, sampling, timings, advance
                     )
                     _add_tracked(summary, result, counts)
+        thresholds = [ontology.class_box_threshold(i) for i in range(len(ontology.class_names))]
+        stored = store.class_counts(thresholds)
+        summary.stored_frames = store.count()[1]
     finally:
         store.close()
     summary.elapsed_s = time.perf_counter() - start
     summary.stage_s = dict(timings)
-    summary.detections_per_class = {
-        name: counts.get(i, 0) for i, name in enumerate(ontology.class_names)
-    }
+    names = ontology.class_names
+    summary.detections_per_class = {name: stored.get(i, 0) for i, name in enumerate(names)}
+    summary.added_per_class = {name: counts.get(i, 0) for i, name in enumerate(names)}
     return summary
 
 

@@ -114,20 +114,30 @@ def _labels_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     parts = ["<h2>Labels</h2>"]
     if label:
         skipped = label.get("skipped") or []
+        rate = label["images_per_s"] if label["labeled"] else None  # nothing timed on a resume
         parts.append(
             _table(
-                ["images", "labeled now", "already labeled", "skipped", "img/s"],
+                ["images", "labeled in store", "labeled by this run", "skipped", "img/s"],
                 [
                     [
                         label["images"],
+                        label.get("stored_frames", label["labeled"] + label["already_labeled"]),
                         label["labeled"],
-                        label["already_labeled"],
                         len(skipped),
-                        label["images_per_s"],
+                        rate,
                     ]
                 ],
             )
         )
+        per_class = label.get("detections_per_class") or {}
+        added = label.get("added_per_class") or {}
+        if per_class:
+            parts.append(
+                _table(
+                    ["class", "labels in store", "added by this run"],
+                    [[name, n, added.get(name, 0)] for name, n in per_class.items()],
+                )
+            )
         if skipped:
             parts.append(
                 _table(["skipped file", "reason"], [[s["path"], s["reason"]] for s in skipped])

@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,6 +434,24 @@ class LabelStore:
             (self.fingerprint,),
         ).fetchone()
         return int(total), int(labeled)
+
+    @_sqlite_errors
+    def class_counts(self, thresholds: Sequence[float]) -> dict[int, int]:
+        """Stored detections per class id over every labeled source, counting those that
+        score at least `thresholds[class_id]` (before the track-class votes of videos)."""
+        if not thresholds:
+            return {}
+        values = ",".join("(?, ?)" for _ in thresholds)
+        rows = self._db.execute(
+            f"WITH t(class_id, threshold) AS (VALUES {values}) "
+            "SELECT c.value, COUNT(*) FROM sources s JOIN predictions p "
+            "ON p.hash = s.hash AND p.fingerprint = ?, "
+            "json_each(p.boxes, '$.class_id') c, json_each(p.boxes, '$.confidence') f "
+            "JOIN t ON t.class_id = c.value "
+            "WHERE c.key = f.key AND f.value >= t.threshold GROUP BY c.value",
+            [v for item in enumerate(thresholds) for v in item] + [self.fingerprint],
+        ).fetchall()
+        return {int(class_id): int(n) for class_id, n in rows}
 
     def frames(
         self, with_masks: bool = True, keys: list[str] | None = None, video: Path | None = None

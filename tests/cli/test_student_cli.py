@@ -83,12 +83,14 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     bad = invoke("eval", data, "-g", data, "--fail-under", "mAP=0.5", "-q")
     assert bad.exit_code == EXIT_USAGE and "unknown metric" in bad.output
 
-    result = invoke("export", trained["best"], "--imgsz", 64, "--json", "-q")
+    result = invoke("export-model", trained["best"], "--imgsz", 64, "--json", "-q")
     assert result.exit_code == 0, result.output
-    exported = json.loads(result.stdout)
+    [exported] = json.loads(result.stdout)["exports"]
     assert exported["format"] == "onnx" and exported["check"]["passed"]
-    wrong = invoke("export", trained["best"], "--format", "coco", "-q")
+    wrong = invoke("export-model", trained["best"], "--format", "coco", "-q")
     assert wrong.exit_code == EXIT_USAGE and "--format: must be one of onnx" in wrong.output
+    mixed_up = invoke("export", trained["best"])
+    assert mixed_up.exit_code == EXIT_USAGE and "distil export-model" in mixed_up.output
 
     result = invoke("benchmark-student", exported["path"], "--imgsz", 64, "--runs", 3, "--json")
     assert result.exit_code == 0, result.output

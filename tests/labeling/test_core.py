@@ -61,12 +61,18 @@ def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, 
         assert len(store.skipped()) == 2
 
 
-def test_rerun_skips_stored_images(teacher, image_folder, tmp_path):
-    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
+def test_rerun_skips_stored_images_and_reports_the_store(teacher, image_folder, tmp_path):
+    first = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
+    assert sum(first.detections_per_class.values()) > 0
+    assert first.added_per_class == first.detections_per_class
     before = store_rows(tmp_path / "run")
     again = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
     assert again.labeled == 0 and again.already_labeled == 8
     assert store_rows(tmp_path / "run") == before
+    # The summary of a rerun describes the store, and says that this run added nothing.
+    assert again.stored_frames == 8
+    assert again.detections_per_class == first.detections_per_class
+    assert again.added_per_class == {"animal": 0, "car": 0}
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tmp_path):
@@ -82,6 +88,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tm
     assert len(partial) == 4
     resumed = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "cut", batch=2)
     assert resumed.labeled == 4 and resumed.already_labeled == 4
+    full = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "full", batch=2)
+    assert resumed.detections_per_class == full.detections_per_class
+    assert resumed.stored_frames == full.stored_frames == 8
     assert store_rows(tmp_path / "cut")[0] == store_rows(tmp_path / "full")[0]
     full_sources = [(os.path.basename(p), h) for p, h in store_rows(tmp_path / "full")[1]]
     cut_sources = [(os.path.basename(p), h) for p, h in store_rows(tmp_path / "cut")[1]]

@@ -56,7 +56,7 @@ def test_a_clean_checkpoint_loads_and_a_payload_is_refused(checkpoints):
         ["label", "{dir}/image.jpg", "-O", "{dir}/onto.yaml", "--detector", "{evil}",
          "--segmenter", "none", "--out", "{dir}/labels"],
         ["predict", "{evil}", "{dir}/image.jpg", "--out", "{dir}/pred"],
-        ["export", "{evil}"],
+        ["export-model", "{evil}"],
         ["benchmark-student", "{evil}", "--runs", "1"],
         ["train", "{dir}/data", "--model", "{evil}", "--epochs", "1"],
     ],
