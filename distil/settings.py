@@ -484,7 +484,8 @@ class BenchmarkSettings(Section):
     imgsz: Annotated[list[Annotated[int, Field(ge=32)]], CommaList] = option(
         default_factory=lambda: [640],
         min_length=1,
-        description="Comma-separated sizes (a .pt is exported once per size).",
+        description="Comma-separated sizes; a .pt is exported once per size (in a "
+        "temporary folder), a static .onnx runs at its own size only.",
     )
     runs: int = option(100, ge=1, description="Timed runs per size.")
     threads: int | None = option(None, ge=1, description="CPU threads (default: all).")

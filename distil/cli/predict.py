@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +47,18 @@ def predict(
         )
 
 
+def _exported(weights: Path, size: int, scratch: Path) -> Path:
+    """`weights` as ONNX at `size`, made in `scratch` (a link or copy of the .pt there)."""
+    from distil.target_models import export_student
+
+    copy = scratch / f"{weights.stem}_{size}.pt"
+    try:
+        os.link(weights, copy)
+    except OSError:
+        shutil.copyfile(weights, copy)
+    return Path(export_student(copy, "onnx", imgsz=size).path)
+
+
 @handle_errors
 @takes(BenchmarkSettings)
 def benchmark_student(
@@ -59,14 +74,26 @@ def benchmark_student(
     setup_logging(quiet)
     if model.suffix not in (".pt", ".onnx"):
         raise ValueError(f"{model}: expected an .onnx or .pt file")
-    from distil.target_models import export_student, onnx_latency
+    if not model.is_file():
+        raise FileNotFoundError(f"model not found: {model}")
+    from distil.target_models.latency import onnx_latency, static_size
 
+    fixed = static_size(model) if model.suffix == ".onnx" else None
+    wrong = [size for size in settings.imgsz if fixed and size not in fixed]
+    if wrong:
+        raise ValueError(
+            f"--imgsz {wrong[0]}: {model.name} takes {'x'.join(map(str, fixed))} inputs only "
+            f"(a static export); time it at --imgsz {fixed[0]}, give the .pt to export one "
+            "model per size, or export with --dynamic"
+        )
     results = []
-    for size in settings.imgsz:
-        path = model
-        if model.suffix == ".pt":
-            path = Path(export_student(model, "onnx", imgsz=size).path)
-        results.append(onnx_latency(path, size, runs=settings.runs, threads=settings.threads))
+    # A .pt is exported once per size into a temporary folder: nothing is left beside it.
+    with tempfile.TemporaryDirectory(prefix="distil-benchmark-") as scratch:
+        for size in settings.imgsz:
+            path = _exported(model, size, Path(scratch)) if model.suffix == ".pt" else model
+            latency = onnx_latency(path, size, runs=settings.runs, threads=settings.threads)
+            latency.model = str(model)
+            results.append(latency)
     if json_output:
         print_json({"latency": [r.to_dict() for r in results]})
     elif not quiet:

@@ -220,6 +220,13 @@ def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[s
         "against": against,
         "metrics": student.metrics(),
     }
+    if settings.ground_truth:
+        from distil.evaluation.overlap import image_overlap
+
+        overlap = image_overlap(run_dir / "dataset" / "images" / "train", truth)
+        out["student"]["overlap"] = overlap.to_dict()
+        if overlap.warning():
+            logger.warning("%s", overlap.warning())
     atomic_write_json(run_dir / "eval.json", out)
     return out
 

@@ -21,7 +21,15 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;p
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;border:1px solid #ddd;margin:.3em 0}.bad{color:#b00020;font-weight:bold}
 .good{color:#0a7d28;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}
+.card{border:1px solid #ddd;padding:0 1em;background:#fcfcfc}.card h1{font-size:1.3em}
 """
+
+
+def markdown_html(text: str) -> str:
+    """Markdown as HTML; raw HTML in the text is escaped, never passed through."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -96,7 +104,10 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     parts += _export_section(stages)
     card = DatasetCard.read(run_dir / "dataset")
     if card is not None:
-        parts += ["<h2>Dataset card</h2>", f"<pre>{html.escape(card.render())}</pre>"]
+        parts += [
+            "<h2>Dataset card</h2>",
+            f"<div class='card'>{markdown_html(card.render())}</div>",
+        ]
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>distil "
         f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
@@ -230,7 +241,14 @@ def _eval_section(stages: dict) -> list[str]:
                 f"<p>Tuned thresholds: {html.escape(evaluation['labels']['sweep_ontology'])}</p>"
             )
     student = evaluation["student"]
-    parts += [f"<h3>Student vs {html.escape(student['against'])}</h3>", _eval_table(student)]
+    parts.append(f"<h3>Student vs {html.escape(student['against'])}</h3>")
+    if student.get("overlap"):
+        from distil.evaluation.overlap import Overlap
+
+        warning = Overlap(**student["overlap"]).warning()
+        if warning:
+            parts.append(f"<p class='bad'>Warning: {html.escape(warning)}</p>")
+    parts.append(_eval_table(student))
     return parts
 
 

@@ -28,6 +28,15 @@ class Latency:
         return asdict(self)
 
 
+def static_size(model: Path) -> list[int] | None:
+    """The fixed input sizes of an ONNX model's image input (None when dynamic)."""
+    import onnx
+
+    dims = onnx.load(str(model), load_external_data=False).graph.input[0].type.tensor_type.shape
+    sizes = [d.dim_value for d in dims.dim[2:] if d.dim_value]
+    return sizes or None
+
+
 def onnx_latency(
     model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5, threads: int | None = None
 ) -> Latency:
@@ -43,6 +52,14 @@ def onnx_latency(
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
     session = ort.InferenceSession(str(model), options, providers=providers)
     spec = session.get_inputs()[0]
+    static = [d for d in spec.shape[2:] if isinstance(d, int)]
+    if static and imgsz not in static:
+        size = "x".join(map(str, spec.shape[2:]))
+        raise ValueError(
+            f"{model.name} takes {size} inputs only (a static export), not {imgsz}: "
+            f"benchmark it at --imgsz {static[0]}, or give the .pt to export one model per "
+            "size, or export with --dynamic"
+        )
     height, width = (d if isinstance(d, int) else imgsz for d in spec.shape[2:])
     image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     feed = {spec.name: image}

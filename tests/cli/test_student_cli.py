@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -95,6 +96,18 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     result = invoke("benchmark-student", exported["path"], "--imgsz", 64, "--runs", 3, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["latency"][0]["input"] == [1, 3, 64, 64]
+    # A static 64 px model is not timed at 128 and reported as such.
+    refused = invoke("benchmark-student", exported["path"], "--imgsz", "64,128", "--runs", 3)
+    assert refused.exit_code == EXIT_USAGE
+    assert "--imgsz 128" in refused.output and "64x64 inputs only" in refused.output
+    # A .pt is exported once per size, out of the user's folder.
+    weights = Path(trained["best"])
+    before = sorted(weights.parent.iterdir())
+    result = invoke("benchmark-student", weights, "--imgsz", "64,96", "--runs", 2, "--json")
+    assert result.exit_code == 0, result.output
+    inputs = [row["input"] for row in json.loads(result.stdout)["latency"]]
+    assert inputs == [[1, 3, 64, 64], [1, 3, 96, 96]]
+    assert sorted(weights.parent.iterdir()) == before
 
     result = invoke(
         "predict",

@@ -1,4 +1,8 @@
 import json
+from collections import defaultdict
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
@@ -53,9 +57,19 @@ def test_run_completes_every_stage_and_resumes_after_interruption(
     assert seen == ["label", "dataset", "train"]
     stop_training(False)
 
-    result = run_pipeline(load_config(run_config))
+    calls = defaultdict(list)
+
+    @contextmanager
+    def progress(stage):
+        yield lambda *update: calls[stage].append(update)
+
+    result = run_pipeline(load_config(run_config), progress=progress)
     run = tmp_path / "runs" / "tiny"
     assert list(result.stages) == list(STAGES)
+    assert calls["label"][-1] == (12, 12) and calls["dataset"][-1] == (12, 12)
+    [last_epoch] = [status for (status,) in calls["train"] if status.epoch_done]
+    assert last_epoch.epoch == last_epoch.epochs == 2 and "metrics/mAP50(B)" in last_epoch.metrics
+    assert "epoch 2/2" in last_epoch.line()
     assert (
         result.stages["label"]["already_labeled"] == 12 and result.stages["label"]["labeled"] == 0
     )
@@ -69,20 +83,26 @@ def test_run_completes_every_stage_and_resumes_after_interruption(
     assert onnx["format"] == "onnx" and onnx["check"]["passed"]
     assert result.stages["export"]["latency"][0]["p50_ms"] > 0
     assert set(result.metrics) >= {"map50_95", "map50", "precision", "recall"}
-    html = (run / "report" / "index.html").read_text()
-    for section in (
+    page = ReportPage(run / "report" / "index.html")
+    assert page.headings >= {
         "Labels",
+        "Sample labels",
         "Student training",
         "Evaluation",
         "Export and latency",
         "Dataset card",
-        "samples.png",
-        "training.png",
-        "classes.png",
-    ):
-        assert section in html
-    for png in ("samples", "training", "classes", "boxes_per_image"):
-        assert (run / "report" / f"{png}.png").stat().st_size > 1000
+    }
+    assert {"samples.png", "training.png", "classes.png", "boxes_per_image.png"} <= page.images
+    for image in page.images:  # every picture the page shows is there
+        assert (run / "report" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The labels table describes the store after the resumed label stage, not "0 labeled".
+    assert ["12", "12", "0", "0", "-"] in page.rows
+    assert any(row[:1] == ["square"] and len(row) == 3 for row in page.rows)  # per class
+    # The dataset card is HTML, not markdown in a <pre>.
+    assert "card" in page.classes and "<pre>" not in page.text and "\n| " not in page.text
+    # Ground truth = the labeled images, so the student is judged on its training images.
+    assert "are also training images of the student" in page.text
+    assert evaluation["student"]["overlap"]["shared"] == 9
 
     again = run_pipeline(load_config(run_config))
     assert again.stages["train"]["cached"] and again.stages["export"]["cached"]
@@ -99,3 +119,35 @@ def test_changed_training_settings_do_not_silently_reuse_a_run(run_config, stop_
     stop_training(False)
     with pytest.raises(ValueError, match="trained with other settings"):
         run_pipeline(load_config(run_config, {"train.epochs": 3}))
+
+
+class ReportPage(HTMLParser):
+    """Headings, image sources, table rows and classes of a rendered report page."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.text = path.read_text()
+        self.headings: set[str] = set()
+        self.images: set[str] = set()
+        self.classes: set[str] = set()
+        self.rows: list[list[str]] = []
+        self._tag: str | None = None
+        self.feed(self.text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._tag = tag
+        self.classes.update((attrs.get("class") or "").split())
+        if tag == "img":
+            self.images.add(attrs["src"])
+        elif tag == "tr":
+            self.rows.append([])
+
+    def handle_data(self, data):
+        if self._tag in ("h1", "h2", "h3"):
+            self.headings.add(data.strip())
+        elif self._tag == "td" and self.rows:
+            self.rows[-1].append(data.strip())
+
+    def handle_endtag(self, tag):
+        self._tag = None
