@@ -42,7 +42,7 @@ def test_unavailable_device_fails_loudly(tiny_grounding_dino):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(ValueError, match="CUDA is not available"):
+    with pytest.raises(ValueError, match="--device cuda: no CUDA GPU on this machine"):
         load_base_model(tiny_grounding_dino, device="cuda")
 
 
