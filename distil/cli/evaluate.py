@@ -62,12 +62,12 @@ def evaluate(
     from distil.utils.files import atomic_write_json, increment_path, mark_output
 
     out_dir = out or increment_path(Path("runs/eval/exp"))
-    mark_output(out_dir)
     report = evaluate_path(
         predictions,
         settings=settings,
         sweep_out=sweep_out or out_dir / "ontology_swept.yaml",
     )
+    mark_output(out_dir)  # only now: a refused model or bad dataset leaves no empty run
     atomic_write_json(out_dir / "eval.json", report.to_dict())
     if json_output:
         print_json(report.to_dict())

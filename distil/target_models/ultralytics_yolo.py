@@ -253,8 +253,8 @@ class YoloStudent(TargetModel):
                 f"{run_dir} already holds a training run: resume it with "
                 f"--resume {run_dir} or choose another --name"
             )
-        mark_output(run_dir)
         yolo = load_yolo(source.model, task=source.task.value)
+        mark_output(run_dir)  # after the checkpoint loaded: a refused one leaves no run
         watch_training(yolo, progress)
         start = time.perf_counter()
         yolo.train(
