@@ -133,6 +133,8 @@ def test_square_brackets_print_as_written(tmp_path, tiny_owlv2):
     assert result.exit_code == 0, result.output
     assert f"-> {out}" in result.output  # one line however long: never split mid-path
     assert f"skipped {images / 'bad[1].jpg'}: not a readable image" in result.output
+    # Without a terminal, progress is a plain line (every 30 s, and at the end).
+    assert re.search(r"^labeling 2/2 img, [\d.]+ img/s, \d+s$", result.output, re.M)
 
 
 def test_an_extra_in_a_message_prints_as_written(tmp_path, monkeypatch):
