@@ -113,6 +113,24 @@ def parse_split(value: Any) -> tuple[float, float, float]:
     return tuple(values + [0.0] * (3 - len(values)))  # type: ignore[return-value]
 
 
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' -> (i, N), with 1 <= i <= N (1-based, as CI matrices count).
+
+    >>> parse_shard("2/4")
+    (2, 4)
+    """
+    match = _SHARD.match(str(text))
+    if not match:
+        raise ValueError(f"expected i/N such as 1/4, got {text!r}")
+    index, count = int(match[1]), int(match[2])
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: i must be between 1 and N")
+    return index, count
+
+
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|\d+(,\d+)*)$")
 # A Hugging Face repo id: `name` or `owner/name`, letters, digits, '-', '_', '.'.
 _HUB_ID = re.compile(r"^[\w][\w.-]*(/[\w][\w.-]*)?$")
@@ -312,6 +330,16 @@ class LabelSettings(TrackingSettings, FrameSampling):
     overwrite: StrictBool = option(
         False, description="Delete labels already in the output made with other models or prompts."
     )
+    shard: str | None = option(
+        None,
+        description="i/N: label only shard i of N (1-based), split by content hash; a "
+        "video stays in one shard. Combine shard stores with `distil merge`.",
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        return None if value is None else "{}/{}".format(*parse_shard(value))
 
     @field_validator("detector")
     @classmethod

@@ -76,6 +76,12 @@ def label(
             markup=False,
             highlight=False,
         )
+        if settings.shard:
+            console.print(
+                f"  shard {settings.shard}: {summary.other_shard} sources left to other shards",
+                markup=False,
+                highlight=False,
+            )
         if summary.videos:
             tracks = f", {summary.tracks} tracks" if settings.track else ""
             console.print(

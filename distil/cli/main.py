@@ -10,6 +10,7 @@ from distil import __version__
 from distil.cli.evaluate import evaluate
 from distil.cli.export import export, export_model
 from distil.cli.label import label
+from distil.cli.merge import merge
 from distil.cli.predict import benchmark_student, predict
 from distil.cli.preview import preview
 from distil.cli.run import run as run_command
@@ -28,6 +29,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command()(label)
+app.command()(merge)
 app.command()(export)
 app.command("export-model")(export_model)
 app.command()(preview)

@@ -19,12 +19,15 @@ import numpy as np
 from distil.settings import LabelSettings
 from distil.sources import (
     Frame,
+    OtherShard,
+    Shard,
     SkippedFile,
     display_path,
     estimate_frames,
     is_video_file,
     iter_frames,
     scan_sources,
+    video_id,
 )
 from distil.store import LabelStore, StoreBatch, StoredFrame
 from distil.utils.profiling import Timings
@@ -53,6 +56,7 @@ class LabelSummary:
     video_frames: int = 0  # of `images`, how many were video frames
     video_problems: list[SkippedFile] = field(default_factory=list)  # read only in part
     tracks: int = 0
+    other_shard: int = 0  # images and videos left to other shards (--shard)
     detections_per_class: dict[str, int] = field(default_factory=dict)  # the whole store's
     added_per_class: dict[str, int] = field(default_factory=dict)  # by this run
     stored_frames: int = 0  # labeled frames in the store, this run's and earlier ones
@@ -77,6 +81,7 @@ class LabelSummary:
                 {"path": display_path(s.path), "problem": s.reason} for s in self.video_problems
             ],
             "tracks": self.tracks,
+            "other_shard": self.other_shard,
             "stored_frames": self.stored_frames,
             "detections_per_class": self.detections_per_class,
             "added_per_class": self.added_per_class,
@@ -101,11 +106,13 @@ class _Batch:
     frames: list[Frame] = field(default_factory=list)  # with pixels
     aliases: list[Frame] = field(default_factory=list)  # content already labeled
     problems: list[SkippedFile] = field(default_factory=list)
+    other_shard: int = 0  # images left to other shards
     prepared: Any = None
 
     @property
     def seen(self) -> int:
-        return len(self.frames) + len(self.aliases) + sum(not p.partial for p in self.problems)
+        problems = sum(not p.partial for p in self.problems)
+        return len(self.frames) + len(self.aliases) + problems + self.other_shard
 
 
 def store_settings(
@@ -156,10 +163,15 @@ def label_images(
     start = time.perf_counter()
     unreadable: list[SkippedFile] = []  # folders that could not be listed
     work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
+    others = 0
+    if settings.shard:  # a video goes to one shard whole, by its id
+        shard = Shard.parse(settings.shard)
+        kept = [(p, r) for p, r in work if not is_video_file(p) or _in_shard(p, shard)]
+        others, work = len(work) - len(kept), kept
     videos = [(p, r) for p, r in work if is_video_file(p)]
     batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))] + unreadable
     total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
-    summary = LabelSummary(out=str(out_dir), videos=len(videos))
+    summary = LabelSummary(out=str(out_dir), videos=len(videos), other_shard=others)
     timings = Timings.fromkeys(STAGES, 0.0)
     counts: Counter[int] = Counter()
     done = 0
@@ -223,7 +235,8 @@ def _store_batch(batch: _Batch, detections: list) -> StoreBatch:
 
 
 def _add_batch(summary: LabelSummary, batch: _Batch) -> None:
-    summary.images += batch.seen
+    summary.images += batch.seen - batch.other_shard
+    summary.other_shard += batch.other_shard
     summary.labeled += len(batch.frames)
     summary.already_labeled += len(batch.aliases)
     summary.video_frames += sum(f.identity.frame_index is not None for f in batch.frames)
@@ -241,6 +254,13 @@ def _add_tracked(summary: LabelSummary, result, counts: Counter[int]) -> None:
     counts.update(result.instances)
     if result.problem:
         summary.add_problem(result.problem)
+
+
+def _in_shard(video: Path, shard: Shard) -> bool:
+    try:
+        return shard.owns(video_id(video))
+    except OSError:  # unreadable: the shard that reads it reports why (shard 1 by rule)
+        return shard.index == 1
 
 
 def _threshold_of(ontology: Ontology, detections) -> np.ndarray:
@@ -268,13 +288,16 @@ def _batches(
     work, known: LabelStore, settings: LabelSettings, timings: Timings
 ) -> Iterator[_Batch]:
     batch = _Batch()
-    stream = iter_frames(work, settings.sampling(), known.has)
+    shard = Shard.parse(settings.shard) if settings.shard else None
+    stream = iter_frames(work, settings.sampling(), known.has, shard)
     while True:
         with timings.measure("read"):
             item = next(stream, None)
         if item is None:
             break
-        if isinstance(item, SkippedFile):
+        if isinstance(item, OtherShard):
+            batch.other_shard += 1
+        elif isinstance(item, SkippedFile):
             batch.problems.append(item)
         elif item.known:
             batch.aliases.append(item)

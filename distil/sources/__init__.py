@@ -27,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_frame",
             "read_file",
         ],
+        "shards": ["OtherShard", "Shard"],
         "stream": ["iter_frames"],
         "video": [
             "DecodedFrame",

@@ -17,6 +17,7 @@ from distil.detections import FileStamp, FrameIdentity
 from distil.settings import FrameSampling
 from distil.sources.core import Frame, SkippedFile, is_video_file
 from distil.sources.images import ImageReadError, decode_image, file_problem, read_file
+from distil.sources.shards import OtherShard, Shard
 from distil.sources.video import VideoReadError, VideoReport, iter_video, video_id
 
 
@@ -24,9 +25,12 @@ def iter_frames(
     work: Iterable[tuple[Path, Path] | SkippedFile],
     sampling: FrameSampling | None = None,
     is_known: Callable[[str], bool] = lambda digest: False,
-) -> Iterator[Frame | SkippedFile]:
+    shard: Shard | None = None,
+) -> Iterator[Frame | SkippedFile | OtherShard]:
     """Every frame of every (file, input root) in `work`, or why a file gave none (a
-    `SkippedFile` in `work`, such as an unreadable folder, is passed on in its place)."""
+    `SkippedFile` in `work`, such as an unreadable folder, is passed on in its place).
+    With `shard`, an image of another shard gives an `OtherShard` (videos are split by the
+    caller, by `video_id`, before their frames are counted)."""
     sampling = sampling or FrameSampling()
     seen: set[str] = set()
 
@@ -50,6 +54,9 @@ def iter_frames(
             continue
         try:
             data, digest, stamp = read_file(path)
+            if shard is not None and not shard.owns(digest):
+                yield OtherShard(path)
+                continue
             identity = FrameIdentity(path, root, digest, stamp=stamp)
             yield Frame(identity, None if known(digest) else decode_image(data))
         except ImageReadError as e:

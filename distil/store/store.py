@@ -435,6 +435,42 @@ class LabelStore:
         ).fetchone()
         return int(total), int(labeled)
 
+    def absorb(self, folder: Path) -> int:
+        """Copy the labels of the store in `folder` (the same job: same models, prompts and
+        threshold) into this one; what both hold is kept once. Returns the frames added."""
+        with LabelStore.open(folder) as other:
+            if other.fingerprint != self.fingerprint:
+                changed = ", ".join(_changed_keys(self.settings, other.settings))
+                raise StoreError(f"{folder} was labeled with different {changed}: not one job")
+            writer = other.writer()
+            if writer:
+                raise StoreError(f"{folder} is being written by {writer}; wait for it")
+            path = other.path
+        before = self.count()[1]
+        try:
+            self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
+        except sqlite3.Error as e:
+            raise database_error(path, e) from None
+        try:
+            with self._transaction():
+                for table, own in _MERGED_TABLES.items():
+                    columns = ", ".join(
+                        row[1] for row in self._db.execute(f"PRAGMA main.table_info({table})")
+                    )
+                    where = " WHERE fingerprint = ?" if own else ""
+                    self._db.execute(
+                        f"INSERT OR IGNORE INTO main.{table} ({columns}) "
+                        f"SELECT {columns} FROM other.{table}{where}",
+                        (self.fingerprint,) if own else (),
+                    )
+                # A file one shard could not read may have been labeled by another.
+                self._db.execute("DELETE FROM skipped WHERE path IN (SELECT path FROM sources)")
+        except sqlite3.Error as e:
+            raise database_error(self.path, e) from None
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        return self.count()[1] - before
+
     @_sqlite_errors
     def class_counts(self, thresholds: Sequence[float]) -> dict[int, int]:
         """Stored detections per class id over every labeled source, counting those that
@@ -490,6 +526,37 @@ class LabelStore:
                 yield StoredFrame(identity, width, height, detections)
         except sqlite3.Error as e:
             raise database_error(self.path, e) from None
+
+
+# Tables `absorb` copies, and whether their rows belong to one fingerprint.
+_MERGED_TABLES = {
+    "sources": False,
+    "predictions": True,
+    "skipped": False,
+    "tracks": True,
+    "videos": True,
+}
+
+
+def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
+    """One store in `out` holding the labels of the stores in `folders` (shards of one
+    job, or the same job run on several machines); rerunnable.
+
+    >>> merge_stores(Path("runs/label/all"), [Path("shard1"), Path("shard2")])  # doctest: +SKIP
+    {'out': 'runs/label/all', 'frames': 128, 'added': {'shard1': 64, 'shard2': 64}}
+    """
+    if not folders:
+        raise ValueError("give at least one label store to merge")
+    with LabelStore.open(folders[0]) as first:
+        settings, ontology = first.settings, first.ontology_dict
+    added = {}
+    with LabelStore.create(out, settings) as store:
+        store.set_ontology(ontology)
+        for folder in folders:
+            if Path(folder).resolve() != Path(out).resolve():
+                added[str(folder)] = store.absorb(folder)
+        frames = store.count()[1]
+    return {"out": str(out), "frames": frames, "added": added}
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

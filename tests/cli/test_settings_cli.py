@@ -125,6 +125,7 @@ def test_a_config_typo_is_reported_before_torch_is_imported(project):
         (["--batch", "0"], "'--batch' / '--batch-size'"),
         (["--batch-size", "0"], "'--batch' / '--batch-size'"),  # the old name, an alias
         (["--device", "tpu"], "--device: unknown device 'tpu'"),
+        (["--shard", "5/4"], "--shard: shard 5/4: i must be between 1 and N"),
         (["--every", "2", "--fps", "1"], "--every and --fps both choose frames"),
         (["--detector", "./missing"], "--detector: model folder not found"),
     ],
