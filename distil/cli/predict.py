@@ -76,16 +76,10 @@ def benchmark_student(
         raise ValueError(f"{model}: expected an .onnx or .pt file")
     if not model.is_file():
         raise FileNotFoundError(f"model not found: {model}")
-    from distil.target_models.latency import onnx_latency, static_size
+    from distil.target_models.latency import check_sizes, onnx_latency
 
-    fixed = static_size(model) if model.suffix == ".onnx" else None
-    wrong = [size for size in settings.imgsz if fixed and size not in fixed]
-    if wrong:
-        raise ValueError(
-            f"--imgsz {wrong[0]}: {model.name} takes {'x'.join(map(str, fixed))} inputs only "
-            f"(a static export); time it at --imgsz {fixed[0]}, give the .pt to export one "
-            "model per size, or export with --dynamic"
-        )
+    if model.suffix == ".onnx":
+        check_sizes(model, settings.imgsz)  # before any timing
     results = []
     # A .pt is exported once per size into a temporary folder: nothing is left beside it.
     with tempfile.TemporaryDirectory(prefix="distil-benchmark-") as scratch:

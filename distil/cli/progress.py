@@ -20,7 +20,7 @@ LOG_EVERY_S = 30.0  # without a terminal, a count prints a line this often
 
 
 def _print(text: str) -> None:
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(text, markup=False, highlight=False)
 
 
 def _duration(seconds: float) -> str:

@@ -37,6 +37,18 @@ def static_size(model: Path) -> list[int] | None:
     return sizes or None
 
 
+def check_sizes(model: Path, sizes: list[int]) -> None:
+    """Refuse a size a static ONNX model cannot take, rather than time it at its own."""
+    fixed = static_size(model)
+    wrong = [size for size in sizes if fixed and size not in fixed]
+    if fixed and wrong:
+        raise ValueError(
+            f"--imgsz {wrong[0]}: {model.name} takes {'x'.join(map(str, fixed))} inputs only "
+            f"(a static export); time it at --imgsz {fixed[0]}, give the .pt to export one "
+            "model per size, or export with --dynamic"
+        )
+
+
 def onnx_latency(
     model: Path, imgsz: int = 640, runs: int = 50, warmup: int = 5, threads: int | None = None
 ) -> Latency:
@@ -46,20 +58,13 @@ def onnx_latency(
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"exported model not found: {model}")
+    check_sizes(model, [imgsz])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     available = ort.get_available_providers()
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
     session = ort.InferenceSession(str(model), options, providers=providers)
     spec = session.get_inputs()[0]
-    static = [d for d in spec.shape[2:] if isinstance(d, int)]
-    if static and imgsz not in static:
-        size = "x".join(map(str, spec.shape[2:]))
-        raise ValueError(
-            f"{model.name} takes {size} inputs only (a static export), not {imgsz}: "
-            f"benchmark it at --imgsz {static[0]}, or give the .pt to export one model per "
-            "size, or export with --dynamic"
-        )
     height, width = (d if isinstance(d, int) else imgsz for d in spec.shape[2:])
     image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     feed = {spec.name: image}
