@@ -333,13 +333,23 @@ class LabelSettings(TrackingSettings, FrameSampling):
     shard: str | None = option(
         None,
         description="i/N: label only shard i of N (1-based), split by content hash; a "
-        "video stays in one shard. Combine shard stores with `distil merge`.",
+        "video stays in one shard. Shards may share one --out, or each write its own "
+        "(combine those with `distil merge`).",
     )
 
     @field_validator("shard")
     @classmethod
     def _shard(cls, value: str | None) -> str | None:
         return None if value is None else "{}/{}".format(*parse_shard(value))
+
+    @model_validator(mode="after")
+    def _shards_keep_the_store(self) -> LabelSettings:
+        if self.overwrite and self.shard:
+            raise ValueError(
+                "`overwrite` with `shard`: a shard would delete the labels of the other "
+                "shards; delete the store yourself or use another output folder"
+            )
+        return self
 
     @field_validator("detector")
     @classmethod

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil.settings import LabelSettings
+from distil.settings import LabelSettings, parse_shard
 from distil.sources import (
     Frame,
     OtherShard,
@@ -187,6 +187,7 @@ def label_images(
         out_dir,
         store_settings(model, ontology, settings.store_threshold, tracker),
         overwrite=settings.overwrite,
+        shard=parse_shard(settings.shard) if settings.shard else None,
     )
     store.set_ontology(ontology.to_dict())
     try:

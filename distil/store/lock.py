@@ -1,5 +1,10 @@
 """One writer per store: an advisory lock on `labels.sqlite.lock` beside the database.
 
+Shards of one job (`--shard i/N`) may write one store together: each holds the main lock
+shared, so no unsharded writer can start while they run, and its own
+`labels.sqlite.lock.shard-i-of-N` exclusively, so a shard cannot run twice. SQLite's own
+locking puts their transactions one after another.
+
 The lock is a kernel `flock`, so it is released the moment its holder exits, however it
 exits: a lock "left" by a killed process is simply free, and the next writer takes it over
 (and says whose it was). The lock file holds who has it (pid, host, since when) so a
@@ -56,36 +61,47 @@ class StoreLock:
     ...     ...  # write
     """
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, shard: tuple[int, int] | None = None) -> None:
         self.path = Path(f"{database}{LOCK_SUFFIX}")
+        self.shard = shard
         self._fd: int | None = None
+        self._shard_fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        if not _try_lock(fd):
-            holder = LockHolder.parse(_read(fd))
-            os.close(fd)
-            who = str(holder) if holder else "another process"
-            raise StoreLockedError(
-                f"{self.path.parent} is being written by {who}; wait for that run to finish "
-                "(or stop it), or label into another --out"
-            ) from None
-        previous = LockHolder.parse(_read(fd))
-        if previous is not None:
-            # The kernel freed the lock, so its holder is gone without cleaning up.
-            logger.info("took over the store lock left by %s (no longer running)", previous)
-        me = LockHolder(os.getpid(), socket.gethostname(), _now())
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
-        self._fd = fd
+        if self.shard is None:
+            self._fd = _take(self.path, fcntl.LOCK_EX, "")
+            return
+        self._fd = _take(self.path, fcntl.LOCK_SH, "", record=False)
+        try:
+            index, count = self.shard
+            self._shard_fd = _take(
+                _shard_path(self.path, index, count), fcntl.LOCK_EX, f" (shard {index}/{count})"
+            )
+        except BaseException:
+            self.release()
+            raise
+
+    def alone(self) -> bool:
+        """Whether no other shard writes the store now, asked as a writer closes (it may
+        then tidy up); always true for an unsharded writer. A shard's shared lock may be
+        lost when the answer is no, so release next."""
+        if self._fd is None or self.shard is None:
+            return self._fd is not None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)  # an empty lock file: nobody holds it
-        os.close(self._fd)  # closing releases the flock
-        self._fd = None
+        for fd in (self._shard_fd, self._fd):
+            if fd is None:
+                continue
+            if fd == self._shard_fd or self.shard is None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)  # an empty lock file: nobody holds it
+            os.close(fd)  # closing releases the flock
+        self._fd = self._shard_fd = None
 
     @property
     def held(self) -> bool:
@@ -100,8 +116,17 @@ class StoreLock:
 
 
 def writer_of(database: Path) -> LockHolder | None:
-    """Who is writing the store at `database` now, or None. Works on read-only stores."""
+    """Who is writing the store at `database` now (a shard writer, if shards are), or
+    None. Works on read-only stores."""
     path = Path(f"{database}{LOCK_SUFFIX}")
+    for candidate in (path, *_shard_files(path)):
+        holder = _holder(candidate)
+        if holder is not None:
+            return holder
+    return None
+
+
+def _holder(path: Path) -> LockHolder | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -117,12 +142,50 @@ def writer_of(database: Path) -> LockHolder | None:
         os.close(fd)
 
 
-def _try_lock(fd: int, tries: int = 5) -> bool:
+def _shard_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.shard-*"))
+
+
+def _shard_path(path: Path, index: int, count: int) -> Path:
+    return Path(f"{path}.shard-{index}-of-{count}")
+
+
+def _take(path: Path, mode: int, what: str, record: bool = True) -> int:
+    """Open the lock file at `path` and lock it in `mode` without waiting for a writer,
+    writing who holds it (`record`), or raise `StoreLockedError`."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    if not _try_lock(fd, mode):
+        holder = LockHolder.parse(_read(fd))
+        os.close(fd)
+        if holder is None and mode == fcntl.LOCK_EX:
+            holder = next(filter(None, map(_holder, _shard_files(path))), None)
+            who = f"shards of a label run ({holder})" if holder else "another process"
+        else:
+            who = str(holder) if holder else "another process"
+        raise StoreLockedError(
+            f"{path.parent}{what} is being written by {who}; wait for that run to finish "
+            "(or stop it), or label into another --out"
+        ) from None
+    if not record:  # held shared: a record left by a killed writer is stale
+        if _read(fd):
+            os.ftruncate(fd, 0)
+    else:
+        previous = LockHolder.parse(_read(fd))
+        if previous is not None:
+            # The kernel freed the lock, so its holder is gone without cleaning up.
+            logger.info("took over the store lock left by %s (no longer running)", previous)
+        me = LockHolder(os.getpid(), socket.gethostname(), _now())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
+    return fd
+
+
+def _try_lock(fd: int, mode: int = fcntl.LOCK_EX, tries: int = 5) -> bool:
     """Take the lock without waiting for a writer; a reader's `writer_of` holds it shared
     for microseconds, so a few quick retries tell the two apart."""
     for attempt in range(tries):
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
             if attempt + 1 < tries:

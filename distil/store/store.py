@@ -177,15 +177,24 @@ class LabelStore:
             raise
 
     @classmethod
-    def create(cls, folder: Path, settings: dict[str, Any], overwrite: bool = False) -> LabelStore:
+    def create(
+        cls,
+        folder: Path,
+        settings: dict[str, Any],
+        overwrite: bool = False,
+        shard: tuple[int, int] | None = None,
+    ) -> LabelStore:
         """Open for labeling with `settings`, holding the store's write lock until `close`.
 
         A store made with other settings, a store another process is writing, and a file
-        that is not a distil store are errors; `overwrite` starts a distil store afresh."""
+        that is not a distil store are errors; `overwrite` starts a distil store afresh.
+        The writers of different `shard`s (i, N) of one job may write one store together."""
+        if overwrite and shard is not None:
+            raise StoreError("a shard cannot start a store afresh (--overwrite): other shards")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / STORE_FILE
-        lock = StoreLock(path)
+        lock = StoreLock(path, shard)
         try:
             lock.acquire()
         except StoreLockedError as e:
@@ -205,15 +214,8 @@ class LabelStore:
             raise
         fingerprint = fingerprint_of(settings)
         if store.fingerprint is None:
-            store._set_meta(
-                {
-                    "fingerprint": fingerprint,
-                    "settings": json.dumps(settings),
-                    "created": str(time.time()),
-                }
-            )
-            store.fingerprint = fingerprint
-        elif store.fingerprint != fingerprint:
+            store.fingerprint = store._claim(fingerprint, settings)
+        if store.fingerprint != fingerprint:
             changed = _changed_keys(store.settings, settings)
             store.close()
             raise StoreError(
@@ -243,9 +245,9 @@ class LabelStore:
         return store
 
     def close(self) -> None:
-        if self._lock is not None and self._lock.held:
+        if self._lock is not None and self._lock.alone():
             # Back to a rollback journal: a closed store is one file, readable from a
-            # read-only folder. Skipped when a reader still has it open.
+            # read-only folder. Skipped when a reader or another shard has it open.
             with suppress(sqlite3.Error):
                 self._db.execute("PRAGMA journal_mode=DELETE")
         self._db.close()
@@ -290,6 +292,21 @@ class LabelStore:
     def _set_meta(self, values: dict[str, str]) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    @_sqlite_errors
+    def _claim(self, fingerprint: str, settings: dict[str, Any]) -> str:
+        """Give a new store its fingerprint, or read the one a shard writing beside this
+        one gave it first."""
+        with self._transaction():
+            first = self.get_meta("fingerprint")
+            if first is None:
+                values = {
+                    "fingerprint": fingerprint,
+                    "settings": json.dumps(settings),
+                    "created": str(time.time()),
+                }
+                self._db.executemany("INSERT INTO meta VALUES (?, ?)", values.items())
+        return first or fingerprint
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -3,9 +3,13 @@ exactly the store one unsharded run makes."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
+import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -143,3 +147,26 @@ def test_merge_refuses_stores_of_another_job(teacher, mixed, tmp_path):
     )
     assert result.exit_code == 2
     assert "was labeled with different prompts" in result.output
+
+
+def test_shard_processes_writing_one_store_lose_nothing(teacher, tiny_owlv2, mixed, tmp_path):
+    """Two `distil label --shard i/2` processes at once into one --out: one store, exactly
+    the unsharded one, and a plain rerun labels nothing."""
+    ontology = tmp_path / "ontology.yaml"
+    ontology.write_text(yaml.safe_dump(ONTOLOGY.to_dict()))
+    shared = tmp_path / "shared"
+    command = [sys.executable, "-m", "distil", "label", str(mixed), "-O", str(ontology)]
+    command += ["--detector", tiny_owlv2, "--segmenter", "none", "--device", "cpu"]
+    command += ["--batch", "1", "--out", str(shared), "--json", "-q"]
+    processes = [
+        subprocess.Popen([*command, "--shard", f"{i}/2"], stdout=subprocess.PIPE, text=True)
+        for i in (1, 2)
+    ]
+    summaries = [json.loads(p.communicate(timeout=300)[0]) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    whole = label_images(mixed, ONTOLOGY, teacher, tmp_path / "whole", batch=4)
+    assert sum(s["labeled"] + s["already_labeled"] for s in summaries) == whole.images
+    assert rows(shared) == rows(tmp_path / "whole")
+    rerun = label_images(mixed, ONTOLOGY, teacher, shared, batch=4)
+    assert rerun.labeled == 0 and rerun.already_labeled == whole.images
+    assert not list(shared.glob("labels.sqlite-wal"))  # the last shard out tidied up

@@ -33,17 +33,21 @@ HOLD = """
 import sys, time
 from pathlib import Path
 from distil.store import LabelStore
+shard = tuple(map(int, sys.argv[2].split("/"))) if len(sys.argv) > 2 else None
 store = LabelStore.create(Path(sys.argv[1]), {"prompts": [["car", ["car"]]], "detector": {
-    "family": "crafted", "model": "d", "revision": "r"}, "segmenter": None, "store_threshold": 0.1})
+    "family": "crafted", "model": "d", "revision": "r"}, "segmenter": None, "store_threshold": 0.1},
+    shard=shard)
 print("holding", flush=True)
 time.sleep(60)
 """
 
 
-def hold_store(folder: Path) -> subprocess.Popen:
-    """Another process that opened `folder` for labeling and keeps writing it."""
+def hold_store(folder: Path, shard: str | None = None) -> subprocess.Popen:
+    """Another process that opened `folder` for labeling (as `shard` i/N) and keeps writing."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(folder), *([shard] if shard else [])],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout.readline().strip() == "holding"
     return process
@@ -234,3 +238,45 @@ def run_as_other_user(function, *args) -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_shards_share_a_store_but_each_runs_once(tmp_path):
+    folder = tmp_path / "run"
+    holder = hold_store(folder, "1/2")
+    try:
+        with LabelStore.create(folder, SETTINGS, shard=(2, 2)) as store:
+            one_frame(store, "b")  # the other shard writes beside it
+            assert writer_of(store.path).pid == holder.pid
+        with pytest.raises(StoreError) as twice:
+            LabelStore.create(folder, SETTINGS, shard=(1, 2))
+        assert f"(shard 1/2) is being written by pid {holder.pid}" in str(twice.value)
+        with pytest.raises(StoreError) as unsharded:
+            LabelStore.create(folder, SETTINGS)
+        assert f"shards of a label run (pid {holder.pid} on" in str(unsharded.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with LabelStore.create(folder, SETTINGS) as store:  # the shard is gone: the lock is free
+        assert store.count()[1] == 1
+
+
+def test_a_shard_waits_for_no_unsharded_writer(tmp_path):
+    holder = hold_store(tmp_path / "run")
+    try:
+        with pytest.raises(StoreError) as refused:
+            LabelStore.create(tmp_path / "run", SETTINGS, shard=(1, 3))
+        assert f"is being written by pid {holder.pid}" in str(refused.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_shard_cannot_overwrite(tmp_path):
+    with pytest.raises(StoreError, match="afresh"):
+        LabelStore.create(tmp_path / "run", SETTINGS, overwrite=True, shard=(1, 2))
+    result = CliRunner().invoke(
+        app,
+        ["label", str(tmp_path), "-O", str(tmp_path / "o.yaml"), "--shard", "1/2", "--overwrite"],
+    )
+    assert result.exit_code == 2
+    assert "would delete the labels of the other shards" in result.output
