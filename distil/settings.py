@@ -80,6 +80,13 @@ class ModelFormat(str, Enum):
     ENGINE = "engine"
 
 
+class Engine(str, Enum):
+    """Where labeling runs."""
+
+    LOCAL = "local"  # this process (and --devices worker processes)
+    RAY = "ray"  # Ray Data: a local Ray instance or a cluster
+
+
 class SplitName(str, Enum):
     TRAIN = "train"
     VAL = "val"
@@ -341,6 +348,37 @@ class LabelSettings(TrackingSettings, FrameSampling):
     @classmethod
     def _shard(cls, value: str | None) -> str | None:
         return None if value is None else "{}/{}".format(*parse_shard(value))
+
+    devices: Annotated[list[Device], CommaList] | None = option(
+        None,
+        description="Label on several devices at once, one worker process each: 0,1 "
+        "(GPU numbers) or cpu,cpu.",
+    )
+    engine: Engine = option(
+        Engine.LOCAL,
+        description="local: this machine; ray: Ray Data on a local Ray instance or the "
+        'cluster at --ray-address (needs `pip install "distil[ray]"`).',
+    )
+    ray_address: str | None = option(
+        None, description="With --engine ray: the cluster's address (default: $RAY_ADDRESS)."
+    )
+    actors: int | None = option(
+        None,
+        ge=1,
+        description="With --engine ray: teacher actors (default: one per GPU; without "
+        "GPUs, one per 4 CPUs).",
+    )
+
+    @model_validator(mode="after")
+    def _one_engine(self) -> LabelSettings:
+        if self.devices and self.device != "auto":
+            raise ValueError("`device` and `devices` both choose devices; give one of them")
+        several = "`devices`" if self.devices else "`engine` ray" if self.engine == "ray" else ""
+        if several and self.track:
+            raise ValueError(f"`track` runs on one device: leave out {several}")
+        if self.devices and self.engine == Engine.RAY:
+            raise ValueError("with `engine` ray, Ray places the teachers: give `actors`")
+        return self
 
     @model_validator(mode="after")
     def _shards_keep_the_store(self) -> LabelSettings:

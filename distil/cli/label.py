@@ -42,30 +42,30 @@ def label(
     for path in inputs:
         if not path.exists():
             raise FileNotFoundError(f"input not found: {path}")
-    from distil.labeling import label_images, load_teacher, store_settings
+    from distil.labeling import label
     from distil.utils.files import increment_path
 
     if not quiet:
+        where = f" on {', '.join(settings.devices)}" if settings.devices else ""
+        where = " on Ray" if settings.engine == "ray" else where
         console.print(
-            f"loading teacher: {settings.detector} + {settings.segmenter}",
+            f"loading teacher{where}: {settings.detector} + {settings.segmenter}",
             style="dim",
             markup=False,
         )
-    teacher = load_teacher(settings, onto)
-    fingerprint = store_settings(teacher.model, onto, settings.store_threshold, teacher.tracker)
-    out_dir = out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, fingerprint))
+
+    def out_dir(fingerprint: dict) -> Path:
+        return out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, fingerprint))
+
     with counting("labeling", "img", quiet) as update:
-        summary = label_images(
-            inputs, onto, teacher.model, out_dir, settings,
-            tracker=teacher.tracker, progress=update,
-        )  # fmt: skip
+        summary = label(inputs, onto, settings, out_dir, progress=update)
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
         console.print(
             f"[green]done[/] {summary.labeled} labeled, {summary.already_labeled} already "
             f"labeled, {len(summary.skipped)} skipped in {summary.elapsed_s:.1f}s "
-            f"({summary.images_per_s:.2f} img/s) -> {escape(out_dir)}"
+            f"({summary.images_per_s:.2f} img/s) -> {escape(summary.out)}"
         )
         per_class = ", ".join(
             f"{name} {n}" + (f" (+{summary.added_per_class[name]})" if summary.labeled else "")

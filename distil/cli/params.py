@@ -68,6 +68,17 @@ def _bounds(field: FieldInfo) -> dict[str, Any]:
     return bounds
 
 
+def _is_list(annotation: Any) -> bool:
+    """list[...], also inside `X | None` (pydantic keeps Annotated metadata there)."""
+    if typing.get_origin(annotation) in (list, tuple):
+        return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _is_list(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_list(a) for a in typing.get_args(annotation))
+    return False
+
+
 def option_parameters(
     model: type[Section], exclude: Iterable[str] = (), panel: str | None = None
 ) -> list[inspect.Parameter]:
@@ -79,7 +90,7 @@ def option_parameters(
             continue
         kind, optional = _cli_type(field.annotation)
         bounds = _bounds(field) if kind in (int, float) else {}
-        is_list = typing.get_origin(field.annotation) in (list, tuple)
+        is_list = _is_list(field.annotation)
         info = typer.Option(
             *extra.get("flags", []),
             help=field.description,

@@ -1,4 +1,5 @@
-"""Labelers: the batch labeler for images and frames, and the video tracker.
+"""Labelers: the batch labeler for images and frames, its engines (worker processes per
+device, Ray Data) and the video tracker.
 
 Names are imported on first use."""
 
@@ -7,8 +8,9 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "core": ["LabelSummary", "label_images", "store_settings"],
-        "teacher": ["Teacher", "load_teacher"],
+        "core": ["LabelSummary", "label", "label_images", "store_settings"],
+        "teacher": ["Teacher", "check_teacher", "load_teacher"],
+        "workers": ["WorkerError", "label_on_devices"],
         "tracking": ["TrackedVideo", "VideoTracker"],
         "tracks": ["TrackBook"],
     },

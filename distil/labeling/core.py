@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil.settings import LabelSettings, parse_shard
+from distil.detections import FrameIdentity
+from distil.settings import Engine, LabelSettings, parse_shard
 from distil.sources import (
     Frame,
     OtherShard,
@@ -29,7 +30,7 @@ from distil.sources import (
     scan_sources,
     video_id,
 )
-from distil.store import LabelStore, StoreBatch, StoredFrame
+from distil.store import LabelStore, StoreBatch, StoredFrame, StoreWriter
 from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
 
@@ -115,6 +116,144 @@ class _Batch:
         return len(self.frames) + len(self.aliases) + problems + self.other_shard
 
 
+@dataclass
+class Labeled:
+    """A labeled batch as every engine hands it to the one writer: frames with their
+    detections, frames whose content is labeled already, problems, and the count of
+    sources left to other shards."""
+
+    frames: list[StoredFrame] = field(default_factory=list)
+    aliases: list[FrameIdentity] = field(default_factory=list)
+    problems: list[SkippedFile] = field(default_factory=list)
+    other_shard: int = 0
+
+    @property
+    def seen(self) -> int:
+        problems = sum(not p.partial for p in self.problems)
+        return len(self.frames) + len(self.aliases) + problems + self.other_shard
+
+    def store_batch(self) -> StoreBatch:
+        skipped = [p for p in self.problems if not p.partial]
+        return StoreBatch(frames=self.frames, aliases=self.aliases, skipped=skipped)
+
+
+@dataclass
+class Job:
+    """What a label run reads: batched sources (and folders that could not be listed) in
+    order, the videos a tracker takes, an estimate of the frames, and the sources that
+    `--shard` left to other shards before reading."""
+
+    batched: list[tuple[Path, Path] | SkippedFile]
+    tracked: list[tuple[Path, Path]]
+    videos: int
+    total: int
+    other_shard: int = 0
+
+
+def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool) -> Job:
+    """Scan `inputs` into a `Job`; a missing input is a FileNotFoundError."""
+    roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"input not found: {root}")
+    unreadable: list[SkippedFile] = []  # folders that could not be listed
+    work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
+    others = 0
+    if settings.shard:  # a video goes to one shard whole, by its id
+        shard = Shard.parse(settings.shard)
+        kept = [(p, r) for p, r in work if not is_video_file(p) or _in_shard(p, shard)]
+        others, work = len(work) - len(kept), kept
+    videos = [(p, r) for p, r in work if is_video_file(p)]
+    sampling = settings.sampling()
+    total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
+    return Job(
+        batched=[(p, r) for p, r in work if not (tracking and is_video_file(p))] + unreadable,
+        tracked=videos if tracking else [],
+        videos=len(videos),
+        total=total,
+        other_shard=others,
+    )
+
+
+class Tally:
+    """The summary, per-class counts and progress of a run, fed batch by batch."""
+
+    def __init__(
+        self,
+        ontology: Ontology,
+        job: Job,
+        out_dir: Path,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.summary = LabelSummary(
+            out=str(out_dir), videos=job.videos, other_shard=job.other_shard
+        )
+        self.counts: Counter[int] = Counter()
+        self._ontology = ontology
+        self._progress = progress
+        self._done = 0
+        self._total = job.total
+
+    def add(self, labeled: Labeled) -> None:
+        summary = self.summary
+        for frame in labeled.frames:
+            d = frame.detections
+            self.counts.update(
+                d.class_id[d.confidence >= _threshold_of(self._ontology, d)].tolist()
+            )
+        summary.images += labeled.seen - labeled.other_shard
+        summary.other_shard += labeled.other_shard
+        summary.labeled += len(labeled.frames)
+        summary.already_labeled += len(labeled.aliases)
+        summary.video_frames += sum(f.identity.frame_index is not None for f in labeled.frames)
+        summary.video_frames += sum(a.frame_index is not None for a in labeled.aliases)
+        for problem in labeled.problems:
+            summary.add_problem(problem)
+        self.advance(labeled.seen)
+
+    def add_tracked(self, result) -> None:
+        summary = self.summary
+        summary.images += result.frames
+        summary.video_frames += result.frames
+        summary.labeled += result.labeled
+        summary.already_labeled += result.frames - result.labeled
+        summary.tracks += result.tracks
+        self.counts.update(result.instances)
+        if result.problem:
+            summary.add_problem(result.problem)
+
+    def advance(self, count: int) -> None:
+        self._done += count
+        self._total = max(self._total, self._done)
+        if self._progress:
+            self._progress(self._done, self._total)
+
+    def finish(self, store: LabelStore, start: float, timings: dict[str, float]) -> LabelSummary:
+        """Close the summary with the store's totals at the ontology's thresholds."""
+        ontology, summary = self._ontology, self.summary
+        thresholds = [ontology.class_box_threshold(i) for i in range(len(ontology.class_names))]
+        stored = store.class_counts(thresholds)
+        summary.stored_frames = store.count()[1]
+        summary.elapsed_s = time.perf_counter() - start
+        summary.stage_s = dict(timings)
+        names = ontology.class_names
+        summary.detections_per_class = {name: stored.get(i, 0) for i, name in enumerate(names)}
+        summary.added_per_class = {name: self.counts.get(i, 0) for i, name in enumerate(names)}
+        return summary
+
+
+def open_store(out_dir: Path, fingerprint: dict, settings: LabelSettings, ontology) -> LabelStore:
+    """The run's store, opened for writing with the ontology recorded."""
+    store = LabelStore.create(
+        out_dir,
+        fingerprint,
+        overwrite=settings.overwrite,
+        shard=parse_shard(settings.shard) if settings.shard else None,
+    )
+    store.set_ontology(ontology.to_dict())
+    return store
+
+
 def store_settings(
     model: BaseModel,
     ontology: Ontology,
@@ -132,6 +271,42 @@ def store_settings(
     if tracker is not None:
         settings["tracking"] = tracker.describe(ontology)
     return settings
+
+
+def label(
+    inputs: Path | list[Path],
+    ontology: Ontology,
+    settings: LabelSettings,
+    out: Path | Callable[[dict], Path],
+    progress: Callable[[int, int], None] | None = None,
+) -> LabelSummary:
+    """Load the teacher `settings` names and label `inputs` on the engine it names: this
+    process, one worker process per device (`devices`), or Ray Data (`engine: ray`).
+
+    `out` is the store's folder, or a function of the store settings that gives it.
+
+    >>> label(["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
+    """
+    from distil.labeling.teacher import check_teacher, load_teacher
+
+    if settings.engine == Engine.RAY:
+        from distil.labeling.ray_engine import label_on_ray
+
+        check_teacher(settings.model_copy(update={"device": "cpu"}))  # the cluster's GPUs
+        return label_on_ray(plan_job(inputs, settings, False), ontology, settings, out, progress)
+    if settings.devices:
+        from distil.labeling.workers import label_on_devices
+
+        check_teacher(settings)
+        return label_on_devices(
+            plan_job(inputs, settings, False), ontology, settings, out, progress
+        )
+    teacher = load_teacher(settings, ontology)
+    fingerprint = store_settings(teacher.model, ontology, settings.store_threshold, teacher.tracker)
+    return label_images(
+        inputs, ontology, teacher.model, out(fingerprint) if callable(out) else out, settings,
+        tracker=teacher.tracker, progress=progress,
+    )  # fmt: skip
 
 
 def label_images(
@@ -155,106 +330,58 @@ def label_images(
     >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch=4)
     """
     settings = LabelSettings.merge(settings, **options)
-    sampling = settings.sampling()
-    roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
-    for root in roots:
-        if not root.exists():
-            raise FileNotFoundError(f"input not found: {root}")
     start = time.perf_counter()
-    unreadable: list[SkippedFile] = []  # folders that could not be listed
-    work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
-    others = 0
-    if settings.shard:  # a video goes to one shard whole, by its id
-        shard = Shard.parse(settings.shard)
-        kept = [(p, r) for p, r in work if not is_video_file(p) or _in_shard(p, shard)]
-        others, work = len(work) - len(kept), kept
-    videos = [(p, r) for p, r in work if is_video_file(p)]
-    batched = [(p, r) for p, r in work if not (tracker and is_video_file(p))] + unreadable
-    total = len(work) - len(videos) + sum(estimate_frames(p, sampling) for p, _ in videos)
-    summary = LabelSummary(out=str(out_dir), videos=len(videos), other_shard=others)
+    job = plan_job(inputs, settings, tracker is not None)
+    tally = Tally(ontology, job, out_dir, progress)
     timings = Timings.fromkeys(STAGES, 0.0)
-    counts: Counter[int] = Counter()
-    done = 0
-
-    def advance(count: int) -> None:
-        nonlocal done, total
-        done += count
-        total = max(total, done)
-        if progress:
-            progress(done, total)
-
-    store = LabelStore.create(
-        out_dir,
-        store_settings(model, ontology, settings.store_threshold, tracker),
-        overwrite=settings.overwrite,
-        shard=parse_shard(settings.shard) if settings.shard else None,
-    )
-    store.set_ontology(ontology.to_dict())
+    fingerprint = store_settings(model, ontology, settings.store_threshold, tracker)
+    store = open_store(out_dir, fingerprint, settings, ontology)
     try:
         with timings.active():
-            for batch in _prefetched_batches(batched, store, model, ontology, settings, timings):
-                images = [f.image for f in batch.frames]
-                detections = (
-                    model.predict(images, ontology, settings.store_threshold, batch.prepared)
-                    if images
-                    else []
+            with StoreWriter(store) as writer:
+                batches = label_batches(job.batched, store, model, ontology, settings, timings)
+                for labeled in batches:
+                    writer.put(labeled.store_batch())
+                    tally.add(labeled)
+            timings.add("store", writer.timings.get("store", 0.0))
+            sampling = settings.sampling()
+            for path, root in job.tracked:
+                result = tracker.label_video(
+                    path, root, ontology, model, store, sampling, timings, tally.advance
                 )
-                with timings.measure("store"):
-                    store.write_batch(_store_batch(batch, detections))
-                for d in detections:
-                    counts.update(d.class_id[d.confidence >= _threshold_of(ontology, d)].tolist())
-                _add_batch(summary, batch)
-                advance(batch.seen)
-            if tracker is not None:
-                for path, root in videos:
-                    result = tracker.label_video(
-                        path, root, ontology, model, store, sampling, timings, advance
-                    )
-                    _add_tracked(summary, result, counts)
-        thresholds = [ontology.class_box_threshold(i) for i in range(len(ontology.class_names))]
-        stored = store.class_counts(thresholds)
-        summary.stored_frames = store.count()[1]
+                tally.add_tracked(result)
+        return tally.finish(store, start, timings)
     finally:
         store.close()
-    summary.elapsed_s = time.perf_counter() - start
-    summary.stage_s = dict(timings)
-    names = ontology.class_names
-    summary.detections_per_class = {name: stored.get(i, 0) for i, name in enumerate(names)}
-    summary.added_per_class = {name: counts.get(i, 0) for i, name in enumerate(names)}
-    return summary
 
 
-def _store_batch(batch: _Batch, detections: list) -> StoreBatch:
-    return StoreBatch(
-        frames=[
+def label_batches(
+    work: Iterable[tuple[Path, Path] | SkippedFile],
+    store: LabelStore,
+    model: BaseModel,
+    ontology: Ontology,
+    settings: LabelSettings,
+    timings: Timings,
+    encode: bool = False,
+) -> Iterator[Labeled]:
+    """Label `work` batch by batch, reading ahead in a background thread; `encode` encodes
+    the store columns here (a worker process sending batches to the writer)."""
+    for batch in _prefetched_batches(work, store, model, ontology, settings, timings):
+        images = [f.image for f in batch.frames]
+        detections = (
+            model.predict(images, ontology, settings.store_threshold, batch.prepared)
+            if images
+            else []
+        )
+        frames = [
             StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d)
             for f, d in zip(batch.frames, detections, strict=True)
-        ],
-        aliases=[a.identity for a in batch.aliases],
-        skipped=[p for p in batch.problems if not p.partial],
-    )
-
-
-def _add_batch(summary: LabelSummary, batch: _Batch) -> None:
-    summary.images += batch.seen - batch.other_shard
-    summary.other_shard += batch.other_shard
-    summary.labeled += len(batch.frames)
-    summary.already_labeled += len(batch.aliases)
-    summary.video_frames += sum(f.identity.frame_index is not None for f in batch.frames)
-    summary.video_frames += sum(a.identity.frame_index is not None for a in batch.aliases)
-    for problem in batch.problems:
-        summary.add_problem(problem)
-
-
-def _add_tracked(summary: LabelSummary, result, counts: Counter[int]) -> None:
-    summary.images += result.frames
-    summary.video_frames += result.frames
-    summary.labeled += result.labeled
-    summary.already_labeled += result.frames - result.labeled
-    summary.tracks += result.tracks
-    counts.update(result.instances)
-    if result.problem:
-        summary.add_problem(result.problem)
+        ]
+        if encode:
+            with timings.measure("encode"):
+                frames = [f.encode() for f in frames]
+        aliases = [a.identity for a in batch.aliases]
+        yield Labeled(frames, aliases, batch.problems, batch.other_shard)
 
 
 def _in_shard(video: Path, shard: Shard) -> bool:

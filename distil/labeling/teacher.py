@@ -19,18 +19,31 @@ class Teacher:
     tracker: VideoTracker | None = None
 
 
+def check_teacher(settings: LabelSettings) -> None:
+    """Fail before any weights load: devices that are not here, model names that are not
+    teachers (config reads only)."""
+    from distil.base_models import check_tracker_model
+    from distil.base_models.registry import NO_SEGMENTER, resolve
+    from distil.utils.device import resolve_device
+
+    for device in settings.devices or [settings.device]:
+        resolve_device(device)
+    resolve(settings.detector, "detector")
+    if settings.segmenter.lower() != NO_SEGMENTER:
+        resolve(settings.segmenter, "segmenter")
+    if settings.track:
+        check_tracker_model(settings.tracker_model)
+
+
 def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
     """Check every model name (configs only), then load the weights.
 
     >>> teacher = load_teacher(LabelSettings(segmenter="none"), ontology)
     >>> label_images("images", ontology, teacher.model, out, settings, tracker=teacher.tracker)
     """
-    from distil.base_models import check_tracker_model, load_base_model
-    from distil.utils.device import resolve_device
+    from distil.base_models import load_base_model
 
-    resolve_device(settings.device)  # an unavailable device fails before any model loads
-    if settings.track:
-        check_tracker_model(settings.tracker_model)  # before any weights load
+    check_teacher(settings)
     model = load_base_model(
         settings.detector,
         settings.segmenter,

@@ -145,14 +145,10 @@ def check_run(config: RunSettings):
 
 
 def _label(config: RunSettings, ontology, run_dir: Path, progress: StageProgress) -> dict:
-    from distil.labeling import label_images, load_teacher
+    from distil.labeling import label
 
-    teacher = load_teacher(config.label, ontology)
     with progress("label") as update:
-        summary = label_images(
-            config.inputs, ontology, teacher.model, run_dir / "label", config.label,
-            tracker=teacher.tracker, progress=update,
-        )  # fmt: skip
+        summary = label(config.inputs, ontology, config.label, run_dir / "label", update)
     return summary.to_dict()
 
 

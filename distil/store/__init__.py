@@ -1,4 +1,5 @@
-"""The label store: schema and migrations, codec, and the store itself.
+"""The label store: schema and migrations, codec, the store itself and its
+background writer.
 
 Names are imported on first use, so `import distil.store` costs nothing.
 """
@@ -19,5 +20,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "fingerprint_of",
             "merge_stores",
         ],
+        "writer": ["StoreWriter"],
     },
 )

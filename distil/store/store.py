@@ -85,12 +85,26 @@ def _sqlite_errors(method: F) -> F:
 
 @dataclass
 class StoredFrame:
-    """One labeled frame: who it is, its size and its raw detections."""
+    """One labeled frame: who it is, its size and its raw detections. `encoded` holds the
+    two store columns when a worker encoded them already (see `encode`)."""
 
     identity: FrameIdentity
     width: int
     height: int
     detections: sv.Detections
+    encoded: tuple[str, str | None] | None = None
+
+    def encode(self) -> StoredFrame:
+        """Encode the columns now and drop the masks: what a worker sends to the writer."""
+        detections = self.detections
+        self.encoded = (codec.encode_boxes(detections), codec.encode_masks_column(detections))
+        detections.mask = None
+        return self
+
+    def columns(self) -> tuple[str, str | None]:
+        if self.encoded is not None:
+            return self.encoded
+        return codec.encode_boxes(self.detections), codec.encode_masks_column(self.detections)
 
 
 @dataclass
@@ -267,7 +281,8 @@ class LabelStore:
         self.close()
 
     def reader(self) -> LabelStore:
-        """A second connection for another thread (SQLite connections are per thread)."""
+        """A second connection for another thread (SQLite connections are per thread); it
+        may write too, under this store's lock."""
         return LabelStore(self.folder, _connect(self.path))
 
     @contextmanager
@@ -335,15 +350,7 @@ class LabelStore:
             self._db.executemany(
                 "INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (
-                        self.fingerprint,
-                        f.identity.hash,
-                        f.width,
-                        f.height,
-                        codec.encode_boxes(f.detections),
-                        codec.encode_masks_column(f.detections),
-                        now,
-                    )
+                    (self.fingerprint, f.identity.hash, f.width, f.height, *f.columns(), now)
                     for f in batch.frames
                 ],
             )
