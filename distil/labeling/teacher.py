@@ -28,11 +28,11 @@ def check_teacher(settings: LabelSettings) -> None:
 
     for device in settings.devices or [settings.device]:
         resolve_device(device)
+    if settings.track:
+        check_tracker_model(settings.tracker_model)
     resolve(settings.detector, "detector")
     if settings.segmenter.lower() != NO_SEGMENTER:
         resolve(settings.segmenter, "segmenter")
-    if settings.track:
-        check_tracker_model(settings.tracker_model)
 
 
 def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
