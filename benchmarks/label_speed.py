@@ -1,11 +1,16 @@
-"""Labeling speed and memory: distil's batched pipeline vs a naive loop (one detector call
-per prompt, one segmenter call per box, as autodistill does), on the same images.
+"""Labeling speed and memory: distil's pipeline vs the teacher's forward passes alone
+(`--bare`), and vs a naive loop (one detector call per prompt, one segmenter call per box,
+as autodistill does), on the same images.
 
-    python benchmarks/label_speed.py --teacher tiny --images 100
-    python benchmarks/label_speed.py --teacher yolo --images 128   # real YOLO11n teacher
-    python benchmarks/label_speed.py --teacher tiny --images 2000 --skip-naive  # RSS check
+    python benchmarks/label_speed.py --teacher tiny --images 100 --bare
+    python benchmarks/label_speed.py --teacher yolo --images 128 --bare  # real YOLO11n
+    python benchmarks/label_speed.py --teacher tiny --images 10000 --skip-naive  # RSS check
+    python benchmarks/label_speed.py --teacher yolo --engine ray --skip-naive
+    python benchmarks/label_speed.py --teacher yolo --devices cpu,cpu --skip-naive
 
-Prints one JSON object. Peak RSS is read from the OS (ru_maxrss) for this process.
+`--bare` decodes and preprocesses every batch first, then times `predict` alone on them;
+`pipeline_vs_bare` is the pipeline's images/s divided by that. Prints one JSON object.
+Peak RSS is read from the OS (ru_maxrss) for this process (not Ray's or the workers').
 """
 
 from __future__ import annotations
@@ -55,6 +60,22 @@ def naive_loop(images: list[Path], ontology, model) -> float:
     return time.perf_counter() - start
 
 
+def bare_images_per_s(folder: Path, ontology, model, batch: int) -> float:
+    """Images/s of the teacher's forward passes alone, on batches decoded and
+    preprocessed beforehand."""
+    from distil.sources import load_frame
+
+    paths = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
+    images = [load_frame(p).image for p in paths]
+    batches = [images[i : i + batch] for i in range(0, len(images), batch)]
+    prepared = [model.prepare(b, ontology) for b in batches]
+    model.predict(batches[0], ontology, 0.1, prepared[0])  # warm-up
+    start = time.perf_counter()
+    for images_in, inputs in zip(batches, prepared, strict=True):
+        model.predict(images_in, ontology, 0.1, inputs)
+    return len(images) / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--teacher", choices=["tiny", "yolo"], default="tiny")
@@ -62,11 +83,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--naive-images", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--bare", action="store_true", help="also time forward passes alone")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local")
+    parser.add_argument("--devices", help="several devices: cpu,cpu or 0,1")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
     from distil.base_models import load_base_model
-    from distil.labeling import label_images
+    from distil.labeling import label
     from distil.ontologies import Ontology
+    from distil.settings import LabelSettings
 
     work = Path(tempfile.mkdtemp(prefix="distil-bench-"))
     if args.teacher == "yolo":
@@ -77,7 +103,7 @@ def main() -> None:
         names = yaml.safe_load((source.parent / "data.yaml").read_text())["names"]
         names = list(names.values()) if isinstance(names, dict) else names
         ontology = Ontology.from_dict({"classes": {n: n for n in names}})
-        model = load_base_model(str(SHARED / "weights/yolo11n-coco.pt"), "none", device="cpu")
+        detector, segmenter = str(SHARED / "weights/yolo11n-coco.pt"), "none"
         folder = work / "images"
         folder.mkdir()
         for image in images:
@@ -96,13 +122,22 @@ def main() -> None:
                 }
             }
         )
-        model = load_base_model(
-            str(build_grounding_dino(work / "gd")), str(build_sam2(work / "sam2")), device="cpu"
-        )
+        detector = str(build_grounding_dino(work / "gd"))
+        segmenter = str(build_sam2(work / "sam2"))
+    settings = LabelSettings(
+        detector=detector,
+        segmenter=segmenter,
+        batch=args.batch_size,
+        engine=args.engine,
+        device="auto" if args.devices or args.engine == "ray" else args.device,
+        devices=args.devices,
+    )
     rss_before = peak_rss_mb()
-    summary = label_images(folder, ontology, model, work / "run", batch=args.batch_size)
+    summary = label(folder, ontology, settings, work / "run")
     result = {
         "teacher": args.teacher,
+        "engine": args.engine,
+        "devices": args.devices or args.device,
         "images": summary.labeled,
         "batch_size": args.batch_size,
         "images_per_s": round(summary.images_per_s, 3),
@@ -111,6 +146,13 @@ def main() -> None:
         "peak_rss_mb_before_labeling": round(rss_before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+    model = None
+    if args.bare or not args.skip_naive:
+        model = load_base_model(detector, segmenter, device=args.device)
+    if args.bare:
+        bare = bare_images_per_s(folder, ontology, model, args.batch_size)
+        result["bare_images_per_s"] = round(bare, 3)
+        result["pipeline_vs_bare"] = round(summary.images_per_s / bare, 3)
     if not args.skip_naive:
         subset = sorted(folder.glob("*.jpg"))[: args.naive_images]
         seconds = naive_loop(subset, ontology, model)

@@ -376,8 +376,9 @@ class LabelSettings(TrackingSettings, FrameSampling):
         several = "`devices`" if self.devices else "`engine` ray" if self.engine == "ray" else ""
         if several and self.track:
             raise ValueError(f"`track` runs on one device: leave out {several}")
-        if self.devices and self.engine == Engine.RAY:
-            raise ValueError("with `engine` ray, Ray places the teachers: give `actors`")
+        if (self.devices or self.device != "auto") and self.engine == Engine.RAY:
+            chosen = "`devices`" if self.devices else "`device`"
+            raise ValueError(f"with `engine` ray, Ray places the teachers: leave out {chosen}")
         return self
 
     @model_validator(mode="after")

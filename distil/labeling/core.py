@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from distil.detections import FrameIdentity
-from distil.settings import Engine, LabelSettings, parse_shard
+from distil.settings import LabelSettings, parse_shard
 from distil.sources import (
     Frame,
     OtherShard,
@@ -271,42 +271,6 @@ def store_settings(
     if tracker is not None:
         settings["tracking"] = tracker.describe(ontology)
     return settings
-
-
-def label(
-    inputs: Path | list[Path],
-    ontology: Ontology,
-    settings: LabelSettings,
-    out: Path | Callable[[dict], Path],
-    progress: Callable[[int, int], None] | None = None,
-) -> LabelSummary:
-    """Load the teacher `settings` names and label `inputs` on the engine it names: this
-    process, one worker process per device (`devices`), or Ray Data (`engine: ray`).
-
-    `out` is the store's folder, or a function of the store settings that gives it.
-
-    >>> label(["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
-    """
-    from distil.labeling.teacher import check_teacher, load_teacher
-
-    if settings.engine == Engine.RAY:
-        from distil.labeling.ray_engine import label_on_ray
-
-        check_teacher(settings.model_copy(update={"device": "cpu"}))  # the cluster's GPUs
-        return label_on_ray(plan_job(inputs, settings, False), ontology, settings, out, progress)
-    if settings.devices:
-        from distil.labeling.workers import label_on_devices
-
-        check_teacher(settings)
-        return label_on_devices(
-            plan_job(inputs, settings, False), ontology, settings, out, progress
-        )
-    teacher = load_teacher(settings, ontology)
-    fingerprint = store_settings(teacher.model, ontology, settings.store_threshold, teacher.tracker)
-    return label_images(
-        inputs, ontology, teacher.model, out(fingerprint) if callable(out) else out, settings,
-        tracker=teacher.tracker, progress=progress,
-    )  # fmt: skip
 
 
 def label_images(

@@ -92,7 +92,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         image = image.convert("RGBA").convert("RGB")
     elif mode != "RGB":
         image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    # A writable copy (asarray's view is read-only, which torch.from_numpy warns about).
+    return np.array(image, dtype=np.uint8)
 
 
 def read_file(path: Path) -> tuple[bytes, str, FileStamp]:

@@ -404,6 +404,14 @@ class LabelStore:
         )
 
     @_sqlite_errors
+    def hashes(self) -> Iterator[str]:
+        """The content hashes labeled with this store's fingerprint."""
+        rows = self._db.execute(
+            "SELECT hash FROM predictions WHERE fingerprint = ?", (self.fingerprint,)
+        )
+        return (row[0] for row in rows)
+
+    @_sqlite_errors
     def sources(self) -> list[tuple[str, str]]:
         """(key, group) of every labeled source, in order. Frames of one video share their
         video id as group; an image's group is its content hash (duplicates stay together)."""

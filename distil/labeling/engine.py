@@ -1,0 +1,50 @@
+"""Which engine labels a job: this process, one worker process per device, or Ray Data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from distil.settings import Engine, LabelSettings
+
+if TYPE_CHECKING:
+    from distil.labeling.core import LabelSummary
+    from distil.ontologies import Ontology
+
+
+def label(
+    inputs: Path | list[Path],
+    ontology: Ontology,
+    settings: LabelSettings,
+    out: Path | Callable[[dict], Path],
+    progress: Callable[[int, int], None] | None = None,
+) -> LabelSummary:
+    """Load the teacher `settings` names and label `inputs` on the engine it names: this
+    process, one worker process per device (`devices`), or Ray Data (`engine: ray`).
+
+    `out` is the store's folder, or a function of the store settings that gives it.
+
+    >>> label(["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
+    """
+    from distil.labeling.core import label_images, plan_job, store_settings
+    from distil.labeling.teacher import check_teacher, load_teacher
+
+    if settings.engine == Engine.RAY:
+        from distil.labeling.ray_engine import label_on_ray
+
+        check_teacher(settings.model_copy(update={"device": "cpu"}))  # the cluster's GPUs
+        return label_on_ray(plan_job(inputs, settings, False), ontology, settings, out, progress)
+    if settings.devices:
+        from distil.labeling.workers import label_on_devices
+
+        check_teacher(settings)
+        return label_on_devices(
+            plan_job(inputs, settings, False), ontology, settings, out, progress
+        )
+    teacher = load_teacher(settings, ontology)
+    fingerprint = store_settings(teacher.model, ontology, settings.store_threshold, teacher.tracker)
+    return label_images(
+        inputs, ontology, teacher.model, out(fingerprint) if callable(out) else out, settings,
+        tracker=teacher.tracker, progress=progress,
+    )  # fmt: skip
