@@ -21,14 +21,13 @@ import resource
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from distil.base_models.core import Detector  # noqa: E402
+from benchmarks.full_size_models import TopBoxes  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -67,31 +66,6 @@ def models(kind: str, work: Path) -> tuple[str, str]:
         )
     root = Path(kind)
     return str(root / "grounding-dino-tiny"), str(root / "sam2.1-hiera-tiny")
-
-
-class TopBoxes(Detector):
-    """A random-weight detector's `boxes` most confident, non-overlapping boxes per image:
-    the object count is what random weights get wrong, so the benchmark fixes it."""
-
-    def __init__(self, detector: Detector, boxes: int) -> None:
-        self.detector, self.boxes = detector, boxes
-        self.family = detector.family
-
-    def describe(self) -> dict[str, Any]:
-        return {**self.detector.describe(), "top_boxes": self.boxes}
-
-    def prepare(self, images, ontology):
-        return self.detector.prepare(images, ontology)
-
-    def detect(self, images, ontology, min_confidence, prepared=None):
-        from distil.utils.boxes import class_aware_nms
-
-        kept = []
-        for found in self.detector.detect(images, ontology, min_confidence, prepared):
-            one_class = np.zeros(len(found), np.int64)
-            order = class_aware_nms(found.xyxy, found.confidence, one_class, 0.5)
-            kept.append(found[np.asarray(order, dtype=np.int64)[: self.boxes]])
-        return kept
 
 
 class CountingPropagator:
