@@ -78,3 +78,24 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
         )
         compared += len(r)
     assert compared > 100
+
+
+@needs_shared
+def test_the_direct_path_gives_exactly_what_yolo_predict_gives():
+    """Letterbox in `prepare`, AutoBackend, NMS and scaling driven directly: the same
+    boxes, scores and classes, to the bit, as `YOLO.predict(rect=False)`."""
+    from distil.sources import load_frame
+
+    images = [load_frame(p).image for p in sorted((COCO128 / "images").glob("*.jpg"))[:16]]
+    ontology = coco_ontology()
+    direct = UltralyticsDetector(str(YOLO11N), device="cpu")
+    through_predict = UltralyticsDetector(str(YOLO11N), device="cpu")
+    through_predict._backend = None
+    for start in range(0, len(images), 8):
+        batch = images[start : start + 8]
+        ours = direct.detect(batch, ontology, 0.1, direct.prepare(batch, ontology))
+        theirs = through_predict.detect(batch, ontology, 0.1)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a.xyxy, b.xyxy)
+            np.testing.assert_array_equal(a.confidence, b.confidence)
+            np.testing.assert_array_equal(a.class_id, b.class_id)
