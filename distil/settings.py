@@ -334,6 +334,11 @@ class LabelSettings(TrackingSettings, FrameSampling):
         0.1, description="Keep raw boxes down to this score (export filters later)."
     )
     half: StrictBool = option(True, description="Half precision on GPUs.")
+    compile: StrictBool = option(
+        False,
+        description="torch.compile the teacher's heavy modules: the first batches are slow "
+        "while it compiles, the rest faster (worth it on GPUs for long jobs).",
+    )
     overwrite: StrictBool = option(
         False, description="Delete labels already in the output made with other models or prompts."
     )

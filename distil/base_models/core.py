@@ -54,6 +54,9 @@ class Detector(ABC):
         """CPU preprocessing, run in the background reader while the model computes."""
         return None
 
+    def compile(self) -> None:
+        """`torch.compile` the heavy modules in place (the first batches compile them)."""
+
     @abstractmethod
     def detect(
         self,
@@ -75,6 +78,9 @@ class Segmenter(ABC):
 
     def prepare(self, images: list[np.ndarray]) -> Any:
         return None
+
+    def compile(self) -> None:
+        """`torch.compile` the heavy modules in place (the first batches compile them)."""
 
     @abstractmethod
     def segment(
@@ -114,6 +120,11 @@ class GroundedModel(BaseModel):
             "detector": self.detector.describe(),
             "segmenter": self.segmenter.describe() if self.segmenter else None,
         }
+
+    def compile(self) -> None:
+        self.detector.compile()
+        if self.segmenter is not None:
+            self.segmenter.compile()
 
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         return (

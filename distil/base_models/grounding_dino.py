@@ -17,7 +17,7 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import describe_model, load_pretrained
+from distil.base_models.hf import describe_model, load_pretrained, pinned
 from distil.ontologies import Ontology
 from distil.settings import DEFAULT_DETECTOR
 from distil.utils.device import default_dtype, resolve_device
@@ -128,15 +128,19 @@ class GroundingDinoDetector(Detector):
             ]
         return self._captions[key]
 
+    def compile(self) -> None:
+        self.model.compile(dynamic=True)
+
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         self.captions(ontology)
-        return self.processor.image_processor(images=images, return_tensors="pt")
+        features = self.processor.image_processor(images=images, return_tensors="pt")
+        return pinned(features, self.device)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
         pixels = prepared if prepared is not None else self.prepare(images, ontology)
-        pixel_values = pixels["pixel_values"].to(self.device, self.dtype)
-        pixel_mask = pixels["pixel_mask"].to(self.device)
+        pixel_values = pixels["pixel_values"].to(self.device, self.dtype, non_blocking=True)
+        pixel_mask = pixels["pixel_mask"].to(self.device, non_blocking=True)
         batch = len(images)
         found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in images]
         for caption, text in self.captions(ontology):

@@ -68,3 +68,14 @@ def describe_model(family: str, name: str, revision: str, dtype: torch.dtype) ->
         "revision": revision,
         "dtype": str(dtype).replace("torch.", ""),
     }
+
+
+def pinned(features: Any, device: torch.device) -> Any:
+    """A processor's tensors in page-locked memory when they go to a GPU, so the copy there
+    (`.to(device, non_blocking=True)`) overlaps the model's work; as they are otherwise."""
+    if device.type != "cuda":
+        return features
+    for key, value in features.items():
+        if isinstance(value, torch.Tensor):
+            features[key] = value.pin_memory()
+    return features

@@ -10,7 +10,7 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import describe_model, load_pretrained
+from distil.base_models.hf import describe_model, load_pretrained, pinned
 from distil.ontologies import Ontology
 from distil.utils.device import default_dtype, resolve_device
 
@@ -77,13 +77,17 @@ class Owlv2Detector(Detector):
             self._queries[key] = getattr(features, "pooler_output", features)
         return self._queries[key]
 
+    def compile(self) -> None:
+        self.model.owlv2.vision_model.compile(dynamic=True)
+
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
-        return self.processor.image_processor(images=images, return_tensors="pt")
+        features = self.processor.image_processor(images=images, return_tensors="pt")
+        return pinned(features, self.device)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
         pixels = prepared if prepared is not None else self.prepare(images, ontology)
-        pixel_values = pixels["pixel_values"].to(self.device, self.dtype)
+        pixel_values = pixels["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         feature_map, _ = self.model.image_embedder(pixel_values=pixel_values)
         batch, rows, cols, dim = feature_map.shape
         image_feats = feature_map.reshape(batch, rows * cols, dim)

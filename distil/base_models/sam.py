@@ -14,7 +14,7 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Segmenter
-from distil.base_models.hf import describe_model, load_pretrained
+from distil.base_models.hf import describe_model, load_pretrained, pinned
 from distil.settings import DEFAULT_SEGMENTER
 from distil.utils.device import default_dtype, resolve_device
 
@@ -44,8 +44,12 @@ class _BoxPromptedSegmenter(Segmenter):
     def describe(self) -> dict[str, Any]:
         return describe_model(self.family, self.name, self.revision, self.dtype)
 
+    def compile(self) -> None:
+        self.model.vision_encoder.compile(dynamic=True)
+
     def prepare(self, images: list[np.ndarray]) -> Any:
-        return self.processor.image_processor(images=images, return_tensors="pt")
+        features = self.processor.image_processor(images=images, return_tensors="pt")
+        return pinned(features, self.device)
 
     @abstractmethod
     def _input_size(self, inputs: Any, index: int) -> tuple[float, float]:
@@ -65,7 +69,7 @@ class _BoxPromptedSegmenter(Segmenter):
             return detections
         inputs = prepared if prepared is not None else self.prepare(images)
         embeddings = self.model.get_image_embeddings(
-            inputs["pixel_values"].to(self.device, self.dtype)
+            inputs["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         )
         results = []
         for index, (image, found) in enumerate(zip(images, detections, strict=True)):

@@ -105,6 +105,10 @@ class UltralyticsDetector(Detector):
     def check_ontology(self, ontology: Ontology) -> list[int]:
         return match_prompts(ontology.prompts, self.names)
 
+    def compile(self) -> None:
+        model = self._backend.backend.model if self._backend is not None else self.yolo.model
+        model.compile(dynamic=True)
+
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         """Letterboxed batch as a uint8 NHWC tensor (pinned for a GPU)."""
         if self._backend is None:

@@ -51,6 +51,8 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
         half=settings.half,
         ontology=ontology,
     )
+    if settings.compile:
+        model.compile()
     if not settings.track:
         return Teacher(model)
     from distil.base_models.sam2_video import Sam2VideoPropagator

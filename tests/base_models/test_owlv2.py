@@ -45,3 +45,22 @@ def test_cached_queries_give_the_full_forward_result(tiny_owlv2):
         np.testing.assert_allclose(result.xyxy[:, 0], x0, atol=1e-3)
     # text embeddings are computed once per ontology
     assert len(detector._queries) == 1
+
+
+def test_compiled_teacher_gives_the_eager_result(tiny_owlv2):
+    """`--compile` (torch.compile of the vision model, dynamic shapes): the same boxes."""
+    from distil.labeling import load_teacher
+    from distil.settings import LabelSettings
+
+    ontology = Ontology.from_dict({"box_threshold": 0.0, "classes": {"car": "car", "cat": "cat"}})
+    settings = LabelSettings(detector=tiny_owlv2, segmenter="none", device="cpu")
+    eager = load_teacher(settings, ontology).model
+    compiled = load_teacher(settings.model_copy(update={"compile": True}), ontology).model
+    images = [shapes_image(i, (64 + 8 * i, 80)) for i in range(5)]
+    for batch in (images[:3], images[3:]):  # two batch sizes, several image sizes
+        for a, b in zip(
+            eager.predict(batch, ontology, 0.1), compiled.predict(batch, ontology, 0.1), strict=True
+        ):
+            np.testing.assert_array_equal(a.class_id, b.class_id)
+            np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-2)
+            np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
