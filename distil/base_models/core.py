@@ -8,6 +8,7 @@ prompt matched; equal to `confidence` for models without token-level scores).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from distil.utils.profiling import profile
 
 if TYPE_CHECKING:
     from distil.ontologies import Ontology
+
+logger = logging.getLogger(__name__)
 
 
 def make_detections(
@@ -56,6 +59,7 @@ class Detector(ABC):
 
     def compile(self) -> None:
         """`torch.compile` the heavy modules in place (the first batches compile them)."""
+        logger.warning("--compile: the %s teacher has no modules to compile", self.family)
 
     @abstractmethod
     def detect(
@@ -81,6 +85,7 @@ class Segmenter(ABC):
 
     def compile(self) -> None:
         """`torch.compile` the heavy modules in place (the first batches compile them)."""
+        logger.warning("--compile: the %s teacher has no modules to compile", self.family)
 
     @abstractmethod
     def segment(
