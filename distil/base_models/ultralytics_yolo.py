@@ -122,7 +122,8 @@ class UltralyticsDetector(Detector):
 
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
         checkpoint_ids = self.check_ontology(ontology)
-        prompt_of = {cid: p for p, cid in enumerate(checkpoint_ids)}
+        prompt_of = np.zeros(max(self.names) + 1, dtype=np.int64)  # checkpoint id -> prompt
+        prompt_of[checkpoint_ids] = np.arange(len(checkpoint_ids))
         if self._backend is not None:
             boxes = self._detect_direct(images, ontology, min_confidence, prepared)
             return [
@@ -131,7 +132,7 @@ class UltralyticsDetector(Detector):
                 make_detections(
                     found[:, :4],
                     found[:, 4],
-                    np.array([prompt_of[int(c)] for c in found[:, 5]], dtype=np.int64),
+                    prompt_of[found[:, 5].astype(np.int64)],
                     np.ones(len(found), dtype=np.float32),
                     ontology,
                 )
@@ -158,7 +159,7 @@ class UltralyticsDetector(Detector):
             boxes = prediction.boxes
             cls = boxes.cls.cpu().numpy().astype(int)
             confidence = boxes.conf.cpu().numpy()
-            prompt_id = np.array([prompt_of[c] for c in cls], dtype=np.int64)
+            prompt_id = prompt_of[cls]
             # A closed-set class name has no text match to score; only the box threshold
             # applies (a text threshold would silently cut low scores).
             results.append(
