@@ -133,7 +133,11 @@ def main() -> None:
         devices=args.devices,
     )
     rss_before = peak_rss_mb()
-    summary = label(folder, ontology, settings, work / "run")
+    ticks: list[tuple[float, int]] = []  # (time, images done) at each progress call
+    summary = label(
+        folder, ontology, settings, work / "run",
+        progress=lambda done, total: ticks.append((time.perf_counter(), done)),
+    )  # fmt: skip
     result = {
         "teacher": args.teacher,
         "engine": args.engine,
@@ -142,6 +146,12 @@ def main() -> None:
         "batch_size": args.batch_size,
         "images_per_s": round(summary.images_per_s, 3),
         "elapsed_s": round(summary.elapsed_s, 3),
+        # From the first batch done to the last: without start-up (workers, Ray, models).
+        "steady_images_per_s": round(
+            (ticks[-1][1] - ticks[0][1]) / max(ticks[-1][0] - ticks[0][0], 1e-9), 3
+        )
+        if len(ticks) > 1
+        else None,
         "stage_s": {k: round(v, 3) for k, v in summary.stage_s.items()},
         "peak_rss_mb_before_labeling": round(rss_before, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
