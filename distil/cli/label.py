@@ -37,11 +37,10 @@ def label(
     resumable label store; with --track, carry labels through videos with SAM 2."""
     setup_logging(quiet)
     from distil.ontologies import Ontology
+    from distil.sources import check_inputs
 
     onto = Ontology.from_yaml(ontology)  # fails before any model loads
-    for path in inputs:
-        if not path.exists():
-            raise FileNotFoundError(f"input not found: {path}")
+    check_inputs(inputs)
     from distil.labeling import label
     from distil.utils.files import increment_path
 

@@ -23,6 +23,7 @@ from distil.sources import (
     OtherShard,
     Shard,
     SkippedFile,
+    check_inputs,
     display_path,
     estimate_frames,
     is_video_file,
@@ -152,10 +153,7 @@ class Job:
 
 def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool) -> Job:
     """Scan `inputs` into a `Job`; a missing input is a FileNotFoundError."""
-    roots = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
-    for root in roots:
-        if not root.exists():
-            raise FileNotFoundError(f"input not found: {root}")
+    roots = check_inputs(inputs)
     unreadable: list[SkippedFile] = []  # folders that could not be listed
     work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
     others = 0

@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "VIDEO_EXTENSIONS",
             "Frame",
             "SkippedFile",
+            "check_inputs",
             "display_path",
             "is_image_file",
             "is_video_file",

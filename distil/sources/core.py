@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,28 @@ def display_path(path: Path | str) -> str:
     'caf\\\\xe9.jpg'
     """
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/")
+
+
+def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
+    """The input paths, each checked to exist; a URL (s3://, gs://) is refused by name,
+    since sources are read from the filesystem (mount a bucket to label it)."""
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    roots = []
+    for item in items:
+        if _URL.match(str(item)):
+            url = re.sub(r"^([^:/]+):/(?!/)", r"\1://", str(item))  # as typed, before Path
+            raise ValueError(
+                f"{url}: URLs are not read; mount the bucket (s3fs, gcsfuse, ...) and give "
+                "its path, which every Ray worker must see too"
+            )
+        root = Path(item)
+        if not root.exists():
+            raise FileNotFoundError(f"input not found: {root}")
+        roots.append(root)
+    return roots
 
 
 def is_image_file(path: Path) -> bool:
