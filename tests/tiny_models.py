@@ -77,10 +77,26 @@ def grounding_dino_tokenizer():
 
 @_seeded
 def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
+    from transformers import GroundingDinoConfig, GroundingDinoForObjectDetection
+
+    return _build_grounding(
+        path, GroundingDinoConfig, GroundingDinoForObjectDetection, max_text_len
+    )
+
+
+@_seeded
+def build_mm_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
+    """MM Grounding DINO (and LLMDet's) architecture, tiny."""
+    from transformers import MMGroundingDinoConfig, MMGroundingDinoForObjectDetection
+
+    return _build_grounding(
+        path, MMGroundingDinoConfig, MMGroundingDinoForObjectDetection, max_text_len
+    )
+
+
+def _build_grounding(path: Path, config_class, model_class, max_text_len: int) -> Path:
     from transformers import (
         BertConfig,
-        GroundingDinoConfig,
-        GroundingDinoForObjectDetection,
         GroundingDinoImageProcessor,
         GroundingDinoProcessor,
         SwinConfig,
@@ -91,7 +107,7 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
         image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
         tokenizer=tokenizer,
     )
-    config = GroundingDinoConfig(
+    config = config_class(
         backbone_config=SwinConfig(
             embed_dim=16,
             depths=[1, 1, 1, 1],
@@ -117,7 +133,7 @@ def build_grounding_dino(path: Path, max_text_len: int = 32) -> Path:
         num_queries=30,
         max_text_len=max_text_len,
     )
-    GroundingDinoForObjectDetection(config).save_pretrained(path)
+    model_class(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
 

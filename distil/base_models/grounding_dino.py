@@ -168,3 +168,11 @@ class GroundingDinoDetector(Detector):
             )
             for parts in found
         ]
+
+
+class MMGroundingDinoDetector(GroundingDinoDetector):
+    """MM Grounding DINO (`openmmlab-community/mm_grounding_dino_tiny_o365v1_goldg_v3det`)
+    and LLMDet (`iSEE-Laboratory/llmdet_tiny`): Grounding DINO's interface and caption
+    scheme with other training, so every prompt still goes in one caption per forward."""
+
+    family = "mm-grounding-dino"

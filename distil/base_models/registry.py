@@ -26,6 +26,8 @@ ULTRALYTICS_SUFFIXES = (".pt", ".pth")
 
 DETECTORS = {
     "grounding-dino": "distil.base_models.grounding_dino:GroundingDinoDetector",
+    # MM Grounding DINO and LLMDet (same architecture, other weights).
+    "mm-grounding-dino": "distil.base_models.grounding_dino:MMGroundingDinoDetector",
     "owlv2": "distil.base_models.owlv2:Owlv2Detector",
     ULTRALYTICS_FAMILY: "distil.base_models.ultralytics_yolo:UltralyticsDetector",
 }

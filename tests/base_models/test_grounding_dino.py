@@ -7,6 +7,7 @@ from transformers import AutoProcessor
 from distil.base_models.grounding_dino import (
     Caption,
     GroundingDinoDetector,
+    MMGroundingDinoDetector,
     assign_prompts,
     build_captions,
 )
@@ -86,3 +87,44 @@ def test_tiny_model_detects_all_prompts_in_one_forward_per_batch(tiny_grounding_
     high = detector.detect(images, onto, min_confidence=0.99)
     assert all((r.confidence >= 0.99).all() for r in high)
     assert detector.describe()["revision"].startswith("local:")
+
+
+def test_mm_grounding_dino_is_recognised_from_its_config_and_labels(tmp_path):
+    """MM Grounding DINO / LLMDet: found by `model_type`, every prompt in one forward,
+    through the CLI as with a real checkpoint."""
+    import json
+
+    import yaml
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from distil.base_models.registry import family_of
+    from distil.cli import app
+    from tests.tiny_models import build_mm_grounding_dino
+
+    folder = str(build_mm_grounding_dino(tmp_path / "mm_grounding_dino"))
+    assert family_of(folder) == "mm-grounding-dino"
+    detector = MMGroundingDinoDetector(folder, device="cpu")
+    onto = Ontology.from_dict({"classes": {"animal": ["cat", "dog"], "car": "red car"}})
+    calls = []
+    detector.model.register_forward_hook(lambda *_: calls.append(1))
+    results = detector.detect([shapes_image(1), shapes_image(2)], onto, min_confidence=0.0)
+    assert len(calls) == 1 and [len(r) for r in results] == [30, 30]
+    assert set(np.concatenate([r.class_id for r in results]).tolist()) <= {0, 1}
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
+    (tmp_path / "onto.yaml").write_text(yaml.safe_dump(onto.to_dict()))
+    result = CliRunner().invoke(
+        app,
+        ["label", str(images), "-O", str(tmp_path / "onto.yaml"), "--detector", folder,
+         "--segmenter", "none", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["labeled"] == 3
+    from distil.store import LabelStore
+
+    with LabelStore.open(tmp_path / "run") as store:
+        assert store.settings["detector"]["family"] == "mm-grounding-dino"
