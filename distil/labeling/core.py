@@ -188,6 +188,8 @@ class Tally:
         )
         self.counts: Counter[int] = Counter()
         self._ontology = ontology
+        classes = range(len(ontology.class_names))
+        self._thresholds = np.array([ontology.class_box_threshold(i) for i in classes])
         self._progress = progress
         self._done = 0
         self._total = job.total
@@ -196,9 +198,7 @@ class Tally:
         summary = self.summary
         for frame in labeled.frames:
             d = frame.detections
-            self.counts.update(
-                d.class_id[d.confidence >= _threshold_of(self._ontology, d)].tolist()
-            )
+            self.counts.update(d.class_id[d.confidence >= self._thresholds[d.class_id]].tolist())
         summary.images += labeled.seen - labeled.other_shard
         summary.other_shard += labeled.other_shard
         summary.labeled += len(labeled.frames)
@@ -229,8 +229,7 @@ class Tally:
     def finish(self, store: LabelStore, start: float, timings: dict[str, float]) -> LabelSummary:
         """Close the summary with the store's totals at the ontology's thresholds."""
         ontology, summary = self._ontology, self.summary
-        thresholds = [ontology.class_box_threshold(i) for i in range(len(ontology.class_names))]
-        stored = store.class_counts(thresholds)
+        stored = store.class_counts(self._thresholds.tolist())
         summary.stored_frames = store.count()[1]
         summary.elapsed_s = time.perf_counter() - start
         summary.stage_s = dict(timings)
@@ -351,10 +350,6 @@ def _in_shard(video: Path, shard: Shard) -> bool:
         return shard.owns(video_id(video))
     except OSError:  # unreadable: the shard that reads it reports why (shard 1 by rule)
         return shard.index == 1
-
-
-def _threshold_of(ontology: Ontology, detections) -> np.ndarray:
-    return np.array([ontology.class_box_threshold(int(c)) for c in detections.class_id])
 
 
 def _prefetched_batches(work, store, model, ontology, settings: LabelSettings, timings: Timings):
