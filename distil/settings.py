@@ -316,11 +316,16 @@ class LabelSettings(TrackingSettings, FrameSampling):
     section: ClassVar[str] = "label"
 
     detector: str = option(
-        DEFAULT_DETECTOR, description="Hugging Face id, local folder or YOLO/RT-DETR .pt."
+        DEFAULT_DETECTOR,
+        description="Hugging Face id, local folder or YOLO/RT-DETR .pt. The family is read "
+        "from the checkpoint: grounding-dino (IDEA-Research/grounding-dino-tiny), "
+        "mm-grounding-dino (MM Grounding DINO and LLMDet: iSEE-Laboratory/llmdet_tiny), "
+        "owlv2 (google/owlv2-base-patch16-ensemble).",
     )
     segmenter: str = option(
         DEFAULT_SEGMENTER,
-        description="Hugging Face id or local folder of SAM / SAM 2; 'none' for boxes only.",
+        description="Hugging Face id or local folder of SAM (facebook/sam-vit-base) or SAM 2 "
+        "(facebook/sam2.1-hiera-tiny); 'none' for boxes only.",
     )
     device: Device = "auto"
     batch: int = option(
