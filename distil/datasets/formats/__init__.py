@@ -1,4 +1,4 @@
-"""Dataset formats, one module each with read and write: YOLO, COCO, MOT."""
+"""Dataset formats, one module each with read and write: YOLO, COCO, MOT, Pascal VOC."""
 
 import lazy_loader
 
@@ -7,6 +7,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "coco": ["CocoBuilder", "load_coco", "read_coco"],
         "mot": ["mot_rows", "read_mot", "write_mot"],
+        "voc": ["VocAnnotation", "read_voc", "read_voc_text", "voc_xml", "write_voc"],
         "yolo": [
             "DATA_YAML",
             "label_file_for",

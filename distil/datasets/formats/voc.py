@@ -1,0 +1,123 @@
+"""Pascal VOC XML: one file per image, with the image's size and its boxes by class name.
+
+VOC boxes are 1-based pixel indices with inclusive corners, so a box covering pixel
+columns [x1, x2) (distil's xyxy) is written `xmin = x1 + 1, xmax = x2`, and read back the
+other way. Files come from other tools, so they are parsed with `defusedxml` (no entity
+expansion, no external entities).
+
+>>> text = voc_xml("a.jpg", 640, 480, detections, ["car", "person"])
+>>> read_voc_text(text, ["car", "person"]).detections.xyxy
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from distil.detections import empty_detections
+from distil.utils.files import atomic_write_text
+
+
+@dataclass
+class VocAnnotation:
+    """One VOC file: the image it names, its size and its boxes (class ids in `names`)."""
+
+    filename: str
+    width: int
+    height: int
+    detections: sv.Detections
+
+
+def voc_xml(
+    filename: str,
+    width: int,
+    height: int,
+    detections: sv.Detections,
+    names: Sequence[str],
+) -> str:
+    """The VOC XML of one image's boxes; `names[class_id]` is each box's class name."""
+    root = ET.Element("annotation")
+    ET.SubElement(root, "filename").text = filename
+    size = ET.SubElement(root, "size")
+    for tag, value in (("width", width), ("height", height), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(value)
+    for (x1, y1, x2, y2), class_id in zip(detections.xyxy, detections.class_id, strict=True):
+        item = ET.SubElement(root, "object")
+        ET.SubElement(item, "name").text = names[int(class_id)]
+        ET.SubElement(item, "pose").text = "Unspecified"
+        ET.SubElement(item, "truncated").text = "0"
+        ET.SubElement(item, "difficult").text = "0"
+        box = ET.SubElement(item, "bndbox")
+        for tag, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", x2), ("ymax", y2)):
+            ET.SubElement(box, tag).text = _number(float(value))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_voc(
+    path: Path,
+    filename: str,
+    width: int,
+    height: int,
+    detections: sv.Detections,
+    names: Sequence[str],
+) -> None:
+    atomic_write_text(Path(path), voc_xml(filename, width, height, detections, names))
+
+
+def read_voc(path: Path, names: Sequence[str]) -> VocAnnotation:
+    """One VOC file; a class not in `names` is a ValueError that lists the known ones."""
+    try:
+        return read_voc_text(Path(path).read_text(encoding="utf-8"), names)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(text)
+    except (ET.ParseError, DefusedXmlException) as e:
+        raise ValueError(f"not a readable VOC XML file ({e})") from None
+    class_of = {name: index for index, name in enumerate(names)}
+    boxes, classes = [], []
+    for item in root.iter("object"):
+        name = (item.findtext("name") or "").strip()
+        if name not in class_of:
+            raise ValueError(f"unknown class {name!r}; the classes are: {', '.join(names)}")
+        box = item.find("bndbox")
+        if box is None:
+            raise ValueError(f"object {name!r} has no bndbox")
+        xmin, ymin, xmax, ymax = (_float(box, tag) for tag in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append([xmin - 1, ymin - 1, xmax, ymax])
+        classes.append(class_of[name])
+    size = root.find("size")
+    width = int(_float(size, "width")) if size is not None else 0
+    height = int(_float(size, "height")) if size is not None else 0
+    detections = empty_detections()
+    if boxes:
+        detections = sv.Detections(
+            xyxy=np.asarray(boxes, dtype=np.float32), class_id=np.asarray(classes, dtype=np.int64)
+        )
+    return VocAnnotation(root.findtext("filename") or "", width, height, detections)
+
+
+def _float(element: ET.Element, tag: str) -> float:
+    text = element.findtext(tag)
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"<{tag}> is {text!r}, not a number") from None
+
+
+def _number(value: float) -> str:
+    """Whole pixels as integers (as VOC tools write them), otherwise two decimals."""
+    rounded = round(value, 2)
+    return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.2f}"
