@@ -27,7 +27,9 @@ def load_pretrained(
     `processor_class` pins the processor where one checkpoint serves several (SAM 2's
     image and video models share theirs)."""
     from transformers import AutoProcessor
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # distil reports loading itself; no bar per model
     # Explicitly off: left unset, transformers asks on the terminal (or waits) instead.
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if revision:
