@@ -137,17 +137,21 @@ def write_images(folder: Path, count: int, width: int, height: int) -> None:
         cv2.imwrite(str(folder / f"{i:05d}.jpg"), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
-def bare_images_per_s(folder: Path, ontology, model, batch: int) -> float:
-    """The teacher's forward passes alone, on batches decoded and preprocessed first."""
+def bare_images_per_s(
+    folder: Path, ontology, model, batch: int, min_confidence: float = 0.0
+) -> float:
+    """The teacher's forward passes alone, on the JPEGs in `folder` decoded and
+    preprocessed first."""
     from distil.sources import load_frame
 
     images = [load_frame(p).image for p in sorted(folder.glob("*.jpg"))]
     batches = [images[i : i + batch] for i in range(0, len(images), batch)]
     prepared = [model.prepare(b, ontology) for b in batches]
-    model.predict(batches[0], ontology, 0.0, prepared[0])  # warm-up
+    model.predict(batches[0], ontology, min_confidence, prepared[0])  # warm-up
     start = time.perf_counter()
     for images_in, inputs in zip(batches, prepared, strict=True):
-        model.predict(images_in, ontology, 0.0, inputs)  # returns numpy: synchronized
+        # Returns numpy arrays, so a GPU has finished when it returns.
+        model.predict(images_in, ontology, min_confidence, inputs)
     return len(images) / (time.perf_counter() - start)
 
 

@@ -60,22 +60,6 @@ def naive_loop(images: list[Path], ontology, model) -> float:
     return time.perf_counter() - start
 
 
-def bare_images_per_s(folder: Path, ontology, model, batch: int) -> float:
-    """Images/s of the teacher's forward passes alone, on batches decoded and
-    preprocessed beforehand."""
-    from distil.sources import load_frame
-
-    paths = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
-    images = [load_frame(p).image for p in paths]
-    batches = [images[i : i + batch] for i in range(0, len(images), batch)]
-    prepared = [model.prepare(b, ontology) for b in batches]
-    model.predict(batches[0], ontology, 0.1, prepared[0])  # warm-up
-    start = time.perf_counter()
-    for images_in, inputs in zip(batches, prepared, strict=True):
-        model.predict(images_in, ontology, 0.1, inputs)
-    return len(images) / (time.perf_counter() - start)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--teacher", choices=["tiny", "yolo"], default="tiny")
@@ -160,7 +144,9 @@ def main() -> None:
     if args.bare or not args.skip_naive:
         model = load_base_model(detector, segmenter, device=args.device)
     if args.bare:
-        bare = bare_images_per_s(folder, ontology, model, args.batch_size)
+        from benchmarks.full_size_models import bare_images_per_s
+
+        bare = bare_images_per_s(folder, ontology, model, args.batch_size, min_confidence=0.1)
         result["bare_images_per_s"] = round(bare, 3)
         result["pipeline_vs_bare"] = round(summary.images_per_s / bare, 3)
     if not args.skip_naive:

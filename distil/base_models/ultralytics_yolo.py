@@ -125,7 +125,7 @@ class UltralyticsDetector(Detector):
         prompt_of = np.zeros(max(self.names) + 1, dtype=np.int64)  # checkpoint id -> prompt
         prompt_of[checkpoint_ids] = np.arange(len(checkpoint_ids))
         if self._backend is not None:
-            boxes = self._detect_direct(images, ontology, min_confidence, prepared)
+            boxes = self._detect_direct(images, ontology, min_confidence, prepared, checkpoint_ids)
             return [
                 # A closed-set class name has no text match to score; only the box
                 # threshold applies (a text threshold would silently cut low scores).
@@ -173,7 +173,9 @@ class UltralyticsDetector(Detector):
             )
         return results
 
-    def _detect_direct(self, images, ontology, min_confidence, prepared) -> list[np.ndarray]:
+    def _detect_direct(
+        self, images, ontology, min_confidence, prepared, checkpoint_ids: list[int]
+    ) -> list[np.ndarray]:
         """What `YOLO.predict(rect=False)` computes, as (N, 6) xyxy-score-class arrays:
         the same letterbox, AutoBackend forward, NMS and box scaling."""
         import torch
@@ -192,7 +194,7 @@ class UltralyticsDetector(Detector):
                 self._backend(pixels),
                 min_confidence,
                 self.nms_iou,
-                classes=sorted(set(self.check_ontology(ontology))),
+                classes=sorted(set(checkpoint_ids)),
                 max_det=ULTRALYTICS_MAX_DET,
                 end2end=getattr(self._backend, "end2end", False),
             )

@@ -10,6 +10,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,7 @@ class LabelSummary:
 
 
 @dataclass
-class _Batch:
+class FrameBatch:
     """Frames to label plus what else the stream gave since the last batch."""
 
     frames: list[Frame] = field(default_factory=list)  # with pixels
@@ -111,10 +112,20 @@ class _Batch:
     other_shard: int = 0  # images left to other shards
     prepared: Any = None
 
+    def add(self, item: Frame | SkippedFile | OtherShard) -> None:
+        """Sort one item of `iter_frames` into the batch."""
+        if isinstance(item, OtherShard):
+            self.other_shard += 1
+        elif isinstance(item, SkippedFile):
+            self.problems.append(item)
+        elif item.known:
+            self.aliases.append(item)
+        else:
+            self.frames.append(item)
+
     @property
-    def seen(self) -> int:
-        problems = sum(not p.partial for p in self.problems)
-        return len(self.frames) + len(self.aliases) + problems + self.other_shard
+    def empty(self) -> bool:
+        return not (self.frames or self.aliases or self.problems or self.other_shard)
 
 
 @dataclass
@@ -325,24 +336,32 @@ def label_batches(
     timings: Timings,
     encode: bool = False,
 ) -> Iterator[Labeled]:
-    """Label `work` batch by batch, reading ahead in a background thread; `encode` encodes
-    the store columns here (a worker process sending batches to the writer)."""
+    """Label `work` batch by batch, reading ahead in a background thread (`label_batch`)."""
     for batch in _prefetched_batches(work, store, model, ontology, settings, timings):
-        images = [f.image for f in batch.frames]
-        detections = (
-            model.predict(images, ontology, settings.store_threshold, batch.prepared)
-            if images
-            else []
-        )
-        frames = [
-            StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d)
-            for f, d in zip(batch.frames, detections, strict=True)
-        ]
-        if encode:
-            with timings.measure("encode"):
-                frames = [f.encode() for f in frames]
-        aliases = [a.identity for a in batch.aliases]
-        yield Labeled(frames, aliases, batch.problems, batch.other_shard)
+        yield label_batch(batch, model, ontology, settings.store_threshold, timings, encode)
+
+
+def label_batch(
+    batch: FrameBatch,
+    model: BaseModel,
+    ontology: Ontology,
+    store_threshold: float,
+    timings: Timings | None = None,
+    encode: bool = False,
+) -> Labeled:
+    """One batch through the teacher (`batch.prepared`, when set, is its preprocessing);
+    `encode` encodes the store columns here (a worker sending batches to the writer)."""
+    images = [f.image for f in batch.frames]
+    detections = model.predict(images, ontology, store_threshold, batch.prepared) if images else []
+    frames = [
+        StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d)
+        for f, d in zip(batch.frames, detections, strict=True)
+    ]
+    if encode:
+        with timings.measure("encode") if timings is not None else nullcontext():
+            frames = [f.encode() for f in frames]
+    aliases = [a.identity for a in batch.aliases]
+    return Labeled(frames, aliases, batch.problems, batch.other_shard)
 
 
 def _in_shard(video: Path, shard: Shard) -> bool:
@@ -371,8 +390,8 @@ def _prefetched_batches(work, store, model, ontology, settings: LabelSettings, t
 
 def _batches(
     work, known: LabelStore, settings: LabelSettings, timings: Timings
-) -> Iterator[_Batch]:
-    batch = _Batch()
+) -> Iterator[FrameBatch]:
+    batch = FrameBatch()
     shard = Shard.parse(settings.shard) if settings.shard else None
     stream = iter_frames(work, settings.sampling(), known.has, shard)
     while True:
@@ -380,16 +399,9 @@ def _batches(
             item = next(stream, None)
         if item is None:
             break
-        if isinstance(item, OtherShard):
-            batch.other_shard += 1
-        elif isinstance(item, SkippedFile):
-            batch.problems.append(item)
-        elif item.known:
-            batch.aliases.append(item)
-        else:
-            batch.frames.append(item)
+        batch.add(item)
         if len(batch.frames) >= settings.batch or len(batch.aliases) >= _MAX_ALIASES:
             yield batch
-            batch = _Batch()
-    if batch.seen or batch.problems:
+            batch = FrameBatch()
+    if not batch.empty:
         yield batch

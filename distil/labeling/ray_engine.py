@@ -51,9 +51,9 @@ def label_on_ray(
         # None: $RAY_ADDRESS, else a running local instance, else a new one.
         ray.init(address=settings.ray_address, logging_level=logging.WARNING)
     try:
-        placement = _placement(ray, settings)
-        teacher_args = {"settings": settings, "ontology": ontology.to_dict(), **placement}
-        options = {"num_gpus": placement["gpus"], "num_cpus": placement["cpus"]}
+        actors, gpus, cpus = _placement(ray, settings)
+        teacher_args = dict(settings=settings, ontology=ontology.to_dict(), gpus=gpus, cpus=cpus)
+        options = {"num_gpus": gpus, "num_cpus": cpus}
         fingerprint = ray.get(ray.remote(_describe).options(**options).remote(**teacher_args))
         folder = out(fingerprint) if callable(out) else Path(out)
         store = open_store(folder, fingerprint, settings, ontology)
@@ -68,7 +68,7 @@ def label_on_ray(
                     tally.add(labeled)
                 if sources:
                     known = ray.put(frozenset(store.hashes()))
-                    rows = _dataset(ray, sources, known, settings, teacher_args, placement)
+                    rows = _dataset(ray, sources, known, settings, teacher_args, actors)
                     for row in rows:
                         labeled = pickle.loads(row["labeled"])
                         writer.put(labeled.store_batch())
@@ -93,19 +93,18 @@ def _import_ray():
     return ray
 
 
-def _placement(ray, settings: LabelSettings) -> dict[str, Any]:
-    """How many teacher actors, and what each takes: one GPU each when the cluster has
-    GPUs, else `_CPUS_PER_ACTOR` CPUs (all CPUs when fewer)."""
+def _placement(ray, settings: LabelSettings) -> tuple[int, int, int]:
+    """(actors, GPUs per actor, CPUs per actor): one GPU each when the cluster has GPUs;
+    else `_CPUS_PER_ACTOR` CPUs each, leaving at least one CPU to the decoding tasks."""
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     if gpus:
-        return {"actors": settings.actors or gpus, "gpus": 1, "cpus": 1}
-    actors = settings.actors or max(1, cpus // _CPUS_PER_ACTOR)
-    # Leave a CPU to the tasks that decode, unless there is only one.
-    return {"actors": actors, "gpus": 0, "cpus": max(1, min(_CPUS_PER_ACTOR, cpus - 1))}
+        return settings.actors or gpus, 1, 1
+    actors = settings.actors or max(1, (cpus - 1) // _CPUS_PER_ACTOR)
+    return actors, 0, max(1, min(_CPUS_PER_ACTOR, cpus - 1))
 
 
-def _dataset(ray, sources, known, settings: LabelSettings, teacher_args, placement):
+def _dataset(ray, sources, known, settings: LabelSettings, teacher_args, actors: int):
     """The Ray Data pipeline: sources -> frames (tasks) -> labeled batches (actors)."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # distil shows its own
@@ -120,9 +119,9 @@ def _dataset(ray, sources, known, settings: LabelSettings, teacher_args, placeme
         fn_constructor_kwargs=teacher_args,
         batch_size=settings.batch,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=placement["actors"]),
-        num_gpus=placement["gpus"],
-        num_cpus=placement["cpus"],
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_gpus=teacher_args["gpus"],
+        num_cpus=teacher_args["cpus"],
     )
     return labeled.iter_rows()
 
@@ -154,19 +153,13 @@ def _known(reference) -> frozenset[str]:
 
 
 def _load_model(settings: LabelSettings, ontology_dict: dict, gpus: int, cpus: int):
-    import torch
+    from distil.labeling.teacher import load_worker_teacher
 
-    from distil.labeling.teacher import load_teacher
-    from distil.ontologies import Ontology
-
-    torch.set_num_threads(cpus)
-    ontology = Ontology.from_dict(ontology_dict)
     device = "cuda" if gpus else "cpu"  # Ray gives the actor its GPU as cuda:0
-    teacher = load_teacher(settings.model_copy(update={"device": device}), ontology)
-    return teacher.model, ontology
+    return load_worker_teacher(settings, ontology_dict, device, cpus)
 
 
-def _describe(settings, ontology, actors, gpus, cpus) -> dict:
+def _describe(settings, ontology, gpus, cpus) -> dict:
     """The store settings of the teacher as an actor loads it (dtype depends on the GPU)."""
     from distil.labeling.core import store_settings
 
@@ -177,37 +170,22 @@ def _describe(settings, ontology, actors, gpus, cpus) -> dict:
 class TeacherActor:
     """One teacher on one GPU (or CPU worker), labeling batches of frames."""
 
-    def __init__(self, settings, ontology, actors, gpus, cpus) -> None:
+    def __init__(self, settings, ontology, gpus, cpus) -> None:
         self.settings = settings
         self.model, self.ontology = _load_model(settings, ontology, gpus, cpus)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        from distil.labeling.core import Labeled
-        from distil.sources import Frame, OtherShard
-        from distil.store import StoredFrame
+        from distil.labeling.core import FrameBatch, label_batch
 
-        labeled = Labeled()
-        frames = []
+        frames = FrameBatch()
         for item in map(pickle.loads, batch["item"]):
-            if isinstance(item, OtherShard):
-                labeled.other_shard += 1
-            elif isinstance(item, SkippedFile):
-                labeled.problems.append(item)
-            elif isinstance(item, Frame) and item.known:
-                labeled.aliases.append(item.identity)
-            else:
-                frames.append(item)
-        if frames:
-            images = [f.image for f in frames]
-            prepared = self.model.prepare(images, self.ontology)
-            detections = self.model.predict(
-                images, self.ontology, self.settings.store_threshold, prepared
-            )
-            labeled.frames = [
-                StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d).encode()
-                for f, d in zip(frames, detections, strict=True)
-            ]
+            frames.add(item)
+        if frames.frames:
+            frames.prepared = self.model.prepare([f.image for f in frames.frames], self.ontology)
+        labeled = label_batch(
+            frames, self.model, self.ontology, self.settings.store_threshold, encode=True
+        )
         result = pickle.dumps(labeled, protocol=pickle.HIGHEST_PROTOCOL)
         return {"labeled": np.array([result], dtype=object)}

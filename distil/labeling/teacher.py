@@ -63,3 +63,18 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
     )
     tracker = VideoTracker(propagator, settings.detect_every, settings.match_iou, settings.max_lost)
     return Teacher(model, tracker)
+
+
+def load_worker_teacher(
+    settings: LabelSettings, ontology_dict: dict, device: str, threads: int
+) -> tuple[BaseModel, Ontology]:
+    """In a worker process (`--devices`, a Ray actor): the ontology, and the teacher on
+    `device` with torch using `threads` CPU threads (the worker's share)."""
+    import torch
+
+    from distil.ontologies import Ontology
+
+    torch.set_num_threads(threads)
+    ontology = Ontology.from_dict(ontology_dict)
+    settings = settings.model_copy(update={"device": device, "devices": None})
+    return load_teacher(settings, ontology).model, ontology

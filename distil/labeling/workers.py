@@ -48,6 +48,7 @@ def label_on_devices(
     once a worker has loaded it), as the CLI's default output folder is."""
     from distil.labeling.core import Tally, open_store
     from distil.store import StoreWriter
+    from distil.utils.profiling import Timings
 
     start = time.perf_counter()
     devices = list(settings.devices or [])
@@ -74,7 +75,7 @@ def label_on_devices(
         folder = out_dir(fingerprint) if callable(out_dir) else Path(out_dir)
         store = open_store(folder, fingerprint, settings, ontology)
         tally = Tally(ontology, job, folder, progress)
-        timings: dict[str, float] = {}
+        timings = Timings()  # summed over workers
         try:
             for start_queue in starts:
                 start_queue.put(str(folder))
@@ -90,8 +91,8 @@ def label_on_devices(
                         tally.add(payload)
                     elif kind == "done":
                         finished += 1
-                        for stage, seconds in payload.items():  # summed over workers
-                            timings[stage] = timings.get(stage, 0.0) + seconds
+                        for stage, seconds in payload.items():
+                            timings.add(stage, seconds)
             timings["store"] = writer.timings.get("store", 0.0)
             return tally.finish(store, start, timings)
         finally:
@@ -158,18 +159,12 @@ def _work(
 ) -> None:
     """One worker process: load the teacher on `device`, label chunks until told to stop."""
     try:
-        import torch
-
         from distil.labeling.core import label_batches, store_settings
-        from distil.labeling.teacher import load_teacher
-        from distil.ontologies import Ontology
+        from distil.labeling.teacher import load_worker_teacher
         from distil.store import LabelStore
         from distil.utils.profiling import Timings
 
-        torch.set_num_threads(threads)
-        ontology = Ontology.from_dict(ontology_dict)
-        settings = settings.model_copy(update={"device": device, "devices": None})
-        model = load_teacher(settings, ontology).model
+        model, ontology = load_worker_teacher(settings, ontology_dict, device, threads)
         results.put(("ready", index, store_settings(model, ontology, settings.store_threshold)))
         folder = start_queue.get()
         if folder is None:

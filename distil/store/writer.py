@@ -36,6 +36,8 @@ class StoreWriter:
         return self
 
     def put(self, batch: StoreBatch) -> None:
+        if batch.video is not None:  # batches are joined, and a video's state is not
+            raise ValueError("a tracked video's windows are written to the store directly")
         self._raise()
         while True:  # a writer that failed stops taking batches: do not wait forever
             try:
@@ -77,11 +79,8 @@ class StoreWriter:
                         break
                 done = batches[-1] is None
                 batches = [b for b in batches if b is not None]
-                with self.timings.measure("store"):
-                    if any(b.video is not None for b in batches):  # a video's own state
-                        for batch in batches:
-                            store.write_batch(batch)
-                    elif batches:
+                if batches:
+                    with self.timings.measure("store"):
                         store.write_batch(_joined(batches))
         except BaseException as e:  # raised in the labeling thread
             self._error = e

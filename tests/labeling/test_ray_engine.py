@@ -33,6 +33,18 @@ def local_ray():
 
 
 @pytest.fixture
+def one_thread():
+    """The local reference on one torch thread, as the teacher actor on 2 CPUs runs (the
+    thread count changes float sums in the last bits, and stored scores keep 5 decimals)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def inputs(tmp_path):
     root = tmp_path / "inputs"
     root.mkdir()
@@ -60,7 +72,7 @@ def exported(folder, to):
 
 
 def test_ray_stores_and_exports_what_the_local_engine_does(
-    local_ray, tiny_owlv2, tiny_sam, inputs, tmp_path
+    local_ray, one_thread, tiny_owlv2, tiny_sam, inputs, tmp_path
 ):
     settings = LabelSettings(detector=tiny_owlv2, segmenter=tiny_sam, device="cpu", batch=4)
     local = label(inputs, ONTOLOGY, settings, tmp_path / "local")
@@ -80,7 +92,7 @@ def test_ray_stores_and_exports_what_the_local_engine_does(
 
 
 @needs_shared
-def test_ray_with_the_yolo11n_teacher(local_ray, tmp_path):
+def test_ray_with_the_yolo11n_teacher(local_ray, one_thread, tmp_path):
     images = tmp_path / "coco"
     images.mkdir()
     for path in sorted((COCO128 / "images").glob("*.jpg"))[:32]:
