@@ -40,6 +40,11 @@ def tiny_owlv2(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_sam3(tiny_dir) -> str:
+    return str(tiny_models.build_sam3(tiny_dir / "sam3"))
+
+
+@pytest.fixture(scope="session")
 def tiny_sam(tiny_dir) -> str:
     return str(tiny_models.build_sam(tiny_dir / "sam"))
 

@@ -153,38 +153,49 @@ def _byte_chars() -> list[str]:
     return [chr(c) for c in chars]
 
 
-@_seeded
-def build_owlv2(path: Path) -> Path:
-    from transformers import (
-        CLIPTokenizer,
-        Owlv2Config,
-        Owlv2ForObjectDetection,
-        Owlv2ImageProcessor,
-        Owlv2Processor,
-    )
+def clip_tokenizer():
+    """A CLIP tokenizer over single byte characters (no merges): every word tokenizes."""
+    from transformers import CLIPTokenizer
 
     chars = _byte_chars()
     vocab = {c: i for i, c in enumerate(chars)}
     vocab.update({f"{c}</w>": len(chars) + i for i, c in enumerate(chars)})
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    return CLIPTokenizer(vocab=vocab, merges=[])
+
+
+def clip_text_config(tokenizer, width: int, max_positions: int) -> dict:
+    vocab = tokenizer.get_vocab()
+    return dict(
+        vocab_size=len(vocab),
+        hidden_size=width,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=max_positions,
+        bos_token_id=vocab["<|startoftext|>"],
+        eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab["<|endoftext|>"],
+    )
+
+
+@_seeded
+def build_owlv2(path: Path) -> Path:
+    from transformers import (
+        Owlv2Config,
+        Owlv2ForObjectDetection,
+        Owlv2ImageProcessor,
+        Owlv2Processor,
+    )
+
+    tokenizer = clip_tokenizer()
     processor = Owlv2Processor(
         image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
         tokenizer=tokenizer,
     )
     config = Owlv2Config(
-        text_config=dict(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=16,
-            bos_token_id=vocab["<|startoftext|>"],
-            eos_token_id=vocab["<|endoftext|>"],
-            pad_token_id=vocab["<|endoftext|>"],
-        ),
+        text_config=clip_text_config(tokenizer, width=32, max_positions=16),
         vision_config=dict(
             hidden_size=32,
             intermediate_size=37,
@@ -196,6 +207,51 @@ def build_owlv2(path: Path) -> Path:
         projection_dim=32,
     )
     Owlv2ForObjectDetection(config).save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+@_seeded
+def build_sam3(path: Path, size: int = 112) -> Path:
+    """A tiny SAM 3 image model (ViT with windowed and global attention, FPN, CLIP text
+    encoder, DETR encoder and decoder with a presence token, mask head) and its processor."""
+    from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
+
+    tokenizer = clip_tokenizer()
+    width, grid = 32, size // 14
+    layers = dict(hidden_size=width, num_layers=1, num_attention_heads=2, intermediate_size=37)
+    config = Sam3Config(
+        vision_config=dict(
+            backbone_config=dict(
+                model_type="sam3_vit_model",
+                hidden_size=width,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=size,
+                pretrain_image_size=size,
+                window_size=grid // 2,
+                global_attn_indexes=[1],
+            ),
+            fpn_hidden_size=width,
+            backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
+        ),
+        text_config=dict(
+            clip_text_config(tokenizer, width, max_positions=32), projection_dim=width
+        ),
+        geometry_encoder_config=layers,
+        detr_encoder_config=layers,
+        detr_decoder_config=dict(layers, num_queries=12),
+        mask_decoder_config=dict(hidden_size=width, num_attention_heads=2),
+    )
+    processor = Sam3Processor(
+        image_processor=Sam3ImageProcessor(
+            size={"height": size, "width": size},
+            mask_size={"height": size // 4, "width": size // 4},
+        ),
+        tokenizer=tokenizer,
+    )
+    Sam3Model(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
 

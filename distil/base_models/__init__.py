@@ -13,6 +13,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_base_model",
             "load_detector",
             "load_segmenter",
+            "teacher_summary",
+            "uses_segmenter",
         ],
     },
 )

@@ -11,15 +11,18 @@ model is loaded). Third-party teachers register under the entry-point group
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from distil.settings import NO_SEGMENTER
+from distil.settings import DEFAULT_SEGMENTER, NO_SEGMENTER
 
 if TYPE_CHECKING:
     from distil.base_models.core import Detector, GroundedModel, Segmenter
     from distil.ontologies import Ontology
+
+logger = logging.getLogger(__name__)
 
 ULTRALYTICS_FAMILY = "ultralytics"
 ULTRALYTICS_SUFFIXES = (".pt", ".pth")
@@ -29,8 +32,14 @@ DETECTORS = {
     # MM Grounding DINO and LLMDet (same architecture, other weights).
     "mm-grounding-dino": "distil.base_models.grounding_dino:MMGroundingDinoDetector",
     "owlv2": "distil.base_models.owlv2:Owlv2Detector",
+    # SAM 3, from its image checkpoint or its video one (which holds the image detector).
+    "sam3": "distil.base_models.sam3:Sam3Detector",
+    "sam3_video": "distil.base_models.sam3:Sam3Detector",
     ULTRALYTICS_FAMILY: "distil.base_models.ultralytics_yolo:UltralyticsDetector",
 }
+# Detectors that make their own masks: no segmenter is loaded after them, and
+# `--segmenter none` tells them to keep boxes only.
+SEGMENTING_DETECTORS = ("sam3", "sam3_video")
 SEGMENTERS = {
     "sam": "distil.base_models.sam:SamSegmenter",
     "sam2": "distil.base_models.sam:Sam2Segmenter",
@@ -103,6 +112,23 @@ def check_tracker_model(spec: str) -> None:
         )
 
 
+def uses_segmenter(detector: str, segmenter: str) -> bool:
+    """Whether a segmenter is loaded after `detector` (reads the detector's config only)."""
+    return segmenter.lower() != NO_SEGMENTER and family_of(detector) not in SEGMENTING_DETECTORS
+
+
+def teacher_summary(detector: str, segmenter: str, read_hub: bool = True) -> str:
+    """'detector + segmenter' as it will run, for a plan or a log line. With
+    `read_hub=False` a hub id's config is not fetched, and a hub id shows both names."""
+    if segmenter.lower() != NO_SEGMENTER and (read_hub or Path(detector).exists()):
+        try:
+            if not uses_segmenter(detector, segmenter):
+                return f"{detector} (with its own masks)"
+        except ValueError:
+            pass  # the teacher check before loading names the problem
+    return f"{detector} + {segmenter}"
+
+
 def load_detector(spec: str, **kwargs: Any) -> Detector:
     _, path = resolve(spec, "detector")
     return _load_class(path)(spec, **kwargs)
@@ -123,16 +149,27 @@ def load_base_model(
     ontology: Ontology | None = None,
 ) -> GroundedModel:
     """Check both specs first (config reads only), then load the weights; with `ontology`,
-    a closed-set detector also checks that it knows every prompt."""
-    resolve(detector, "detector")
-    if segmenter.lower() != NO_SEGMENTER:
-        resolve(segmenter, "segmenter")
+    a closed-set detector also checks that it knows every prompt.
+
+    A detector that makes its own masks (SAM 3) takes no segmenter: `segmenter` then only
+    says whether to keep masks ('none': boxes only)."""
+    family, _ = resolve(detector, "detector")
+    if family in SEGMENTING_DETECTORS:
+        masks = segmenter.lower() != NO_SEGMENTER
+        if masks and segmenter != DEFAULT_SEGMENTER:
+            logger.warning(
+                "%s makes its own masks; --segmenter %s is not loaded", detector, segmenter
+            )
+        model_detector = load_detector(detector, device=device, half=half, masks=masks)
+        model_segmenter = None
+    else:
+        if segmenter.lower() != NO_SEGMENTER:
+            resolve(segmenter, "segmenter")
+        model_detector = load_detector(detector, device=device, half=half)
+        model_segmenter = load_segmenter(segmenter, device=device, half=half)
     from distil.base_models.core import GroundedModel
 
-    model = GroundedModel(
-        load_detector(detector, device=device, half=half),
-        load_segmenter(segmenter, device=device, half=half),
-    )
+    model = GroundedModel(model_detector, model_segmenter)
     check = getattr(model.detector, "check_ontology", None)
     if ontology is not None and check is not None:
         check(ontology)

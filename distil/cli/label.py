@@ -45,10 +45,12 @@ def label(
     from distil.utils.files import increment_path
 
     if not quiet:
+        from distil.base_models import teacher_summary
+
         where = f" on {', '.join(settings.devices)}" if settings.devices else ""
         where = " on Ray" if settings.engine == "ray" else where
         console.print(
-            f"loading teacher{where}: {settings.detector} + {settings.segmenter}",
+            f"loading teacher{where}: {teacher_summary(settings.detector, settings.segmenter)}",
             style="dim",
             markup=False,
         )

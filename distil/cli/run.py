@@ -94,6 +94,7 @@ def run(
 
 def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
     """What `distil run` would do, from checked settings only."""
+    from distil.base_models import teacher_summary
     from distil.pipeline.core import STAGES, done_stages
     from distil.sources import is_video_file, scan_sources
 
@@ -107,7 +108,8 @@ def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
         "inputs": {"images": len(files) - videos, "videos": videos},
         "classes": ontology.class_names,
         "stages": {
-            "label": f"{label.detector} + {label.segmenter} on {label.device}"
+            "label": teacher_summary(label.detector, label.segmenter, read_hub=False)
+            + f" on {label.device}"
             + (f", tracking every {label.detect_every} frames" if label.track else ""),
             "dataset": f"{dataset.format.value} {dataset.task.value}, split "
             + ",".join(f"{v:g}" for v in dataset.split),

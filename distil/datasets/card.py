@@ -99,7 +99,8 @@ class DatasetCard(_Part):
             "",
             "## Teacher",
             f"- detector: `{detector['model']}` ({detector['family']}, "
-            f"revision `{detector['revision']}`)",
+            f"revision `{detector['revision']}`"
+            + (", with its own masks)" if detector.get("masks") else ")"),
         ]
         if self.teacher.segmenter:
             seg = self.teacher.segmenter

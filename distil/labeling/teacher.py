@@ -23,7 +23,7 @@ def check_teacher(settings: LabelSettings) -> None:
     """Fail before any weights load: devices that are not here, model names that are not
     teachers (config reads only)."""
     from distil.base_models import check_tracker_model
-    from distil.base_models.registry import NO_SEGMENTER, resolve
+    from distil.base_models.registry import resolve, uses_segmenter
     from distil.utils.device import resolve_device
 
     for device in settings.devices or [settings.device]:
@@ -31,7 +31,7 @@ def check_teacher(settings: LabelSettings) -> None:
     if settings.track:
         check_tracker_model(settings.tracker_model)
     resolve(settings.detector, "detector")
-    if settings.segmenter.lower() != NO_SEGMENTER:
+    if uses_segmenter(settings.detector, settings.segmenter):
         resolve(settings.segmenter, "segmenter")
 
 

@@ -337,7 +337,8 @@ class LabelStore:
 
     def has_masks(self) -> bool:
         settings = self.settings
-        return bool(settings.get("segmenter") or settings.get("tracking"))
+        detector_masks = (settings.get("detector") or {}).get("masks", False)  # SAM 3
+        return bool(settings.get("segmenter") or settings.get("tracking") or detector_masks)
 
     # -- writing ----------------------------------------------------------------------
 
