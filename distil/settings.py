@@ -286,7 +286,8 @@ class TrackingSettings(Section):
     )
     tracker_model: str = option(
         DEFAULT_SEGMENTER,
-        description="With --track: SAM 2 / 2.1 checkpoint (id or folder).",
+        description="With --track: SAM 2 / 2.1 or EdgeTAM (yonigozlan/EdgeTAM-hf, lighter) "
+        "checkpoint, id or folder.",
         panel=VIDEO,
     )
     match_iou: float = option(
@@ -320,12 +321,14 @@ class LabelSettings(TrackingSettings, FrameSampling):
         description="Hugging Face id, local folder or YOLO/RT-DETR .pt. The family is read "
         "from the checkpoint: grounding-dino (IDEA-Research/grounding-dino-tiny), "
         "mm-grounding-dino (MM Grounding DINO and LLMDet: iSEE-Laboratory/llmdet_tiny), "
-        "owlv2 (google/owlv2-base-patch16-ensemble).",
+        "owlv2 (google/owlv2-base-patch16-ensemble), sam3 (facebook/sam3: boxes and masks, "
+        "no segmenter needed).",
     )
     segmenter: str = option(
         DEFAULT_SEGMENTER,
-        description="Hugging Face id or local folder of SAM (facebook/sam-vit-base) or SAM 2 "
-        "(facebook/sam2.1-hiera-tiny); 'none' for boxes only.",
+        description="Hugging Face id or local folder of SAM (facebook/sam-vit-base), SAM 2 "
+        "(facebook/sam2.1-hiera-tiny) or EdgeTAM (yonigozlan/EdgeTAM-hf); 'none' for boxes "
+        "only (with SAM 3: keep its boxes, drop its masks).",
     )
     device: Device = "auto"
     batch: int = option(

@@ -55,6 +55,11 @@ def tiny_sam2(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_edgetam(tiny_dir) -> str:
+    return str(tiny_models.build_edgetam(tiny_dir / "edgetam"))
+
+
+@pytest.fixture(scope="session")
 def tiny_sam2_video(tiny_dir) -> str:
     return str(tiny_models.build_sam2_video(tiny_dir / "sam2-video"))
 

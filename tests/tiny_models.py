@@ -350,6 +350,68 @@ def build_sam2(path: Path, size: int = 256) -> Path:
 
 
 @_seeded
+def build_edgetam(path: Path, size: int = 128) -> Path:
+    """A tiny EdgeTAM video model (a small RepViT from timm, 2D spatial perceiver, memory
+    attention) with SAM 2's processor; the image segmenter loads it too, as with EdgeTAM's
+    real checkpoint."""
+    from transformers import (
+        EdgeTamVideoConfig,
+        EdgeTamVideoModel,
+        Sam2ImageProcessor,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
+    )
+
+    width, channels = 256, [64, 48, 32, 16]
+    config = EdgeTamVideoConfig(
+        vision_config=dict(
+            model_type="edgetam_vision_model",
+            backbone_config=dict(
+                model_type="timm_wrapper",
+                architecture="repvit_m1",
+                num_classes=1,
+                model_args=dict(
+                    in_chans=3,
+                    features_only=True,
+                    out_indices=[0, 1, 2, 3],
+                    embed_dim=channels[::-1],
+                    depth=(1, 1, 1, 1),
+                ),
+            ),
+            backbone_channel_list=channels,
+            backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+            fpn_hidden_size=width,
+        ),
+        prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=16),
+        mask_decoder_config=dict(
+            tiny_mask_decoder(width), mlp_dim=64, num_hidden_layers=1, iou_head_hidden_dim=32
+        ),
+        image_size=size,
+        num_maskmem=3,
+        memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=64,
+        memory_attention_rope_feat_sizes=[size // 16] * 2,
+        memory_attention_rope_k_sizes=[4, 4],  # the 2D latents: 4 x 4
+        perceiver_resampler_num_latents=16,
+        perceiver_resampler_num_latents_2d=16,
+        perceiver_resampler_num_layers=1,
+        perceiver_resampler_mlp_intermediate_size=32,
+        memory_fuser_num_layers=1,
+        memory_fuser_intermediate_dim=32,
+    )
+    sizes = {"height": size, "width": size}
+    processor = Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(
+            size=sizes, mask_size={"height": size // 4, "width": size // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size=sizes),
+    )
+    EdgeTamVideoModel(config).save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+@_seeded
 def build_sam2_video(path: Path, size: int = 128) -> Path:
     """A tiny SAM 2 video model (memory attention, memory encoder) with its processor.
 

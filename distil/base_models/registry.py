@@ -44,6 +44,8 @@ SEGMENTERS = {
     "sam": "distil.base_models.sam:SamSegmenter",
     "sam2": "distil.base_models.sam:Sam2Segmenter",
     "sam2_video": "distil.base_models.sam:Sam2Segmenter",
+    "edgetam": "distil.base_models.sam:EdgeTamSegmenter",
+    "edgetam_video": "distil.base_models.sam:EdgeTamSegmenter",
 }
 
 
@@ -99,16 +101,16 @@ def resolve(spec: str, role: str) -> tuple[str, str]:
     return family, known[family]
 
 
-TRACKER_FAMILIES = ("sam2", "sam2_video")
+TRACKER_FAMILIES = ("sam2", "sam2_video", "edgetam", "edgetam_video")
 
 
 def check_tracker_model(spec: str) -> None:
-    """Fail before any weights load unless `spec` is a SAM 2 / 2.1 checkpoint."""
+    """Fail before any weights load unless `spec` is a SAM 2 / 2.1 or EdgeTAM checkpoint."""
     family = family_of(spec)
     if family not in TRACKER_FAMILIES:
         raise ModelSpecError(
             f"--tracker-model '{spec}' is a '{family}' model; tracking needs SAM 2 / 2.1 "
-            "video memory (e.g. facebook/sam2.1-hiera-tiny)"
+            "or EdgeTAM video memory (e.g. facebook/sam2.1-hiera-tiny, yonigozlan/EdgeTAM-hf)"
         )
 
 

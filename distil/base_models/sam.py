@@ -1,4 +1,4 @@
-"""Segment Anything (SAM) and SAM 2 / 2.1 through transformers, prompted with boxes.
+"""Segment Anything (SAM), SAM 2 / 2.1 and EdgeTAM through transformers, prompted with boxes.
 
 Each image of a batch is encoded once (the whole batch in one encoder call); the mask
 decoder then takes all of an image's boxes in one call.
@@ -131,6 +131,7 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
     """SAM 2 / 2.1 image predictor (`facebook/sam2.1-hiera-tiny` by default)."""
 
     family = "sam2"
+    model_class = "Sam2Model"
 
     def __init__(
         self,
@@ -139,9 +140,10 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
         half: bool = True,
         revision: str | None = None,
     ) -> None:
-        from transformers import Sam2Model, Sam2Processor
+        import transformers
 
-        super().__init__(Sam2Model, model, device, half, revision, Sam2Processor)
+        model_class = getattr(transformers, self.model_class)
+        super().__init__(model_class, model, device, half, revision, transformers.Sam2Processor)
 
     def _input_size(self, inputs, index):
         height, width = inputs["pixel_values"].shape[-2:]
@@ -155,3 +157,11 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
             low_res, inputs["original_sizes"][index : index + 1]
         )
         return masks[0][:, 0]
+
+
+class EdgeTamSegmenter(Sam2Segmenter):
+    """EdgeTAM (`yonigozlan/EdgeTAM-hf`): SAM 2's interface with a RepViT image encoder,
+    several times lighter, for CPUs and edge devices."""
+
+    family = "edgetam"
+    model_class = "EdgeTamModel"

@@ -1,4 +1,5 @@
-"""SAM 2 / 2.1 video memory through transformers: carry object masks from frame to frame.
+"""SAM 2 / 2.1 or EdgeTAM video memory through transformers: carry object masks from frame
+to frame.
 
 Frames are streamed one at a time. At a keyframe the caller asks for masks of new boxes
 (`segment_boxes`) and then restarts the memory from one mask per track (`reseed`); between
@@ -21,16 +22,23 @@ from distil.utils.device import default_dtype, resolve_device
 logger = logging.getLogger(__name__)
 
 
+# Video memory models by checkpoint family; EdgeTAM keeps SAM 2's interface and processor.
+VIDEO_MODELS = {
+    "sam2": "Sam2VideoModel",
+    "sam2_video": "Sam2VideoModel",
+    "edgetam": "EdgeTamVideoModel",
+    "edgetam_video": "EdgeTamVideoModel",
+}
+
+
 class Sam2VideoPropagator:
-    """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default).
+    """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default), or EdgeTAM's.
 
     >>> propagator = Sam2VideoPropagator(device="cuda")
     >>> propagator.start(height, width)
     >>> propagator.add_frame(first_rgb); masks = propagator.segment_boxes(boxes)
     >>> propagator.reseed({1: masks[0]}); ids, masks, present = propagator.propagate(next_rgb)
     """
-
-    family = "sam2_video"
 
     def __init__(
         self,
@@ -40,20 +48,27 @@ class Sam2VideoPropagator:
         revision: str | None = None,
         offload_state: bool = False,
     ) -> None:
-        from transformers import Sam2VideoModel, Sam2VideoProcessor
+        import transformers
 
+        from distil.base_models.registry import family_of
+
+        class_name = VIDEO_MODELS[family_of(model)]
+        model_class = getattr(transformers, class_name)
+        # The name in the store fingerprint (stores from before EdgeTAM say sam2_video).
+        self.family = "edgetam_video" if class_name.startswith("EdgeTam") else "sam2_video"
         self.name = model
         self.device = resolve_device(device)
         self.dtype = default_dtype(self.device, half)
         self.offload_state = offload_state
-        if self.device.type == "cpu":
+        if self.device.type == "cpu" and self.family == "sam2_video":
             logger.warning(
                 "tracking on CPU is slow: SAM 2.1-tiny took about 6 s per frame plus 3.6 s "
                 "per tracked object on 2 cores; with more than about 4 objects per frame, "
-                "labeling frames without --track is faster there"
+                "labeling frames without --track is faster there, or track with EdgeTAM "
+                "(--tracker-model yonigozlan/EdgeTAM-hf)"
             )
         self.model, self.processor, self.revision = load_pretrained(
-            Sam2VideoModel, model, self.device, self.dtype, revision, Sam2VideoProcessor
+            model_class, model, self.device, self.dtype, revision, transformers.Sam2VideoProcessor
         )
         self.session: Any = None
         self.position = -1

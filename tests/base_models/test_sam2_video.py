@@ -6,9 +6,10 @@ from distil.base_models.sam2_video import Sam2VideoPropagator
 from tests.synthetic import moving_shapes_frame
 
 
-@pytest.fixture(scope="module")
-def propagator(tiny_sam2_video) -> Sam2VideoPropagator:
-    return Sam2VideoPropagator(tiny_sam2_video, device="cpu")
+@pytest.fixture(scope="module", params=["tiny_sam2_video", "tiny_edgetam"])
+def propagator(request) -> Sam2VideoPropagator:
+    """SAM 2's video memory and EdgeTAM's, through the same propagator."""
+    return Sam2VideoPropagator(request.getfixturevalue(request.param), device="cpu")
 
 
 def test_boxes_give_masks_and_reseeded_tracks_propagate(propagator):
@@ -52,9 +53,10 @@ def test_no_tracks_means_no_model_call(propagator):
     assert ids == [] and masks.shape == (0, 120, 160) and present.shape == (0,)
 
 
-def test_tracker_model_must_be_sam2(tiny_sam2_video, tiny_sam, tiny_sam2):
+def test_tracker_model_must_be_sam2_or_edgetam(tiny_sam2_video, tiny_sam, tiny_sam2, tiny_edgetam):
     check_tracker_model(tiny_sam2_video)
     check_tracker_model(tiny_sam2)
+    check_tracker_model(tiny_edgetam)
     with pytest.raises(ModelSpecError, match="tracking needs SAM 2"):
         check_tracker_model(tiny_sam)
 
@@ -63,3 +65,16 @@ def test_image_segmenter_loads_a_video_checkpoint(tiny_sam2_video):
     # facebook/sam2.1-hiera-* are video checkpoints; the image model must load them too
     segmenter = load_segmenter(tiny_sam2_video, device="cpu")
     assert segmenter.family == "sam2"
+
+
+def test_edgetam_segments_boxes_and_describes_itself(tiny_edgetam):
+    import supervision as sv
+
+    segmenter = load_segmenter(tiny_edgetam, device="cpu")
+    assert (
+        segmenter.family == "edgetam"
+        and Sam2VideoPropagator(tiny_edgetam, device="cpu").describe()["family"] == "edgetam_video"
+    )
+    boxes = sv.Detections(xyxy=np.array([[10, 30, 40, 60], [95, 10, 125, 40]], np.float32))
+    (found,) = segmenter.segment([moving_shapes_frame(0)], [boxes])
+    assert found.mask.shape == (2, 120, 160) and found.mask.dtype == bool

@@ -120,14 +120,17 @@ def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
     assert result.exit_code == 2 and "checkpoint file not found" in result.output
 
 
-def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino, tiny_sam2_video):
+@pytest.mark.parametrize("tracker", ["tiny_sam2_video", "tiny_edgetam"])
+def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino, tracker, request):
     from tests.synthetic import make_video
+
+    tracker_model = request.getfixturevalue(tracker)
 
     make_video(tmp_path / "clips" / "walk.mp4", frames=8)
     out = tmp_path / "run"
     common = ("-O", ontology, "--detector", tiny_grounding_dino, "--device", "cpu", "--out", out)
     result = invoke("label", tmp_path / "clips", *common, "--track", "--detect-every", "4",
-                    "--tracker-model", tiny_sam2_video, "--segmenter", "none", "--json")  # fmt: skip
+                    "--tracker-model", tracker_model, "--segmenter", "none", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["videos"] == 1 and summary["video_frames"] == 8 and summary["tracks"] >= 0
