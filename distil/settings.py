@@ -321,8 +321,9 @@ class LabelSettings(TrackingSettings, FrameSampling):
         description="Hugging Face id, local folder or YOLO/RT-DETR .pt. The family is read "
         "from the checkpoint: grounding-dino (IDEA-Research/grounding-dino-tiny), "
         "mm-grounding-dino (MM Grounding DINO and LLMDet: iSEE-Laboratory/llmdet_tiny), "
-        "owlv2 (google/owlv2-base-patch16-ensemble), sam3 (facebook/sam3: boxes and masks, "
-        "no segmenter needed).",
+        "owlv2 (google/owlv2-base-patch16-ensemble), omdet-turbo "
+        "(omlab/omdet-turbo-swin-tiny-hf), sam3 (facebook/sam3: boxes and masks, no "
+        "segmenter needed).",
     )
     segmenter: str = option(
         DEFAULT_SEGMENTER,

@@ -40,6 +40,11 @@ def tiny_owlv2(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_omdet_turbo(tiny_dir) -> str:
+    return str(tiny_models.build_omdet_turbo(tiny_dir / "omdet-turbo"))
+
+
+@pytest.fixture(scope="session")
 def tiny_sam3(tiny_dir) -> str:
     return str(tiny_models.build_sam3(tiny_dir / "sam3"))
 

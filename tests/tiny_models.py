@@ -212,6 +212,58 @@ def build_owlv2(path: Path) -> Path:
 
 
 @_seeded
+def build_omdet_turbo(path: Path, size: int = 224) -> Path:
+    """A tiny OmDet-Turbo head on the real checkpoints' timm Swin-T backbone (random
+    weights; timm has no smaller Swin), with a tiny CLIP text encoder."""
+    from transformers import (
+        DetrImageProcessor,
+        OmDetTurboConfig,
+        OmDetTurboForObjectDetection,
+        OmDetTurboProcessor,
+    )
+
+    tokenizer = clip_tokenizer()
+    # The task text is not projected, so the text width must equal the class embedding
+    # width; transformers also needs that to differ from the decoder width (as in the real
+    # model: 512 and 256).
+    text_width, width = 64, 32
+    config = OmDetTurboConfig(
+        backbone_config=dict(
+            model_type="timm_backbone",
+            backbone="swin_tiny_patch4_window7_224",
+            out_indices=[1, 2, 3],
+            img_size=size,
+            always_partition=True,
+        ),
+        text_config=dict(
+            clip_text_config(tokenizer, text_width, max_positions=77),
+            model_type="clip_text_model",
+        ),
+        image_size=size,
+        text_projection_in_dim=text_width,
+        text_projection_out_dim=text_width,
+        class_embed_dim=text_width,
+        task_encoder_hidden_dim=width,
+        num_queries=20,
+        encoder_hidden_dim=width,
+        vision_features_channels=(width, width, width),
+        encoder_attention_heads=2,
+        encoder_dim_feedforward=37,
+        decoder_hidden_dim=width,
+        decoder_num_heads=2,
+        decoder_num_layers=1,
+        decoder_dim_feedforward=37,
+    )
+    processor = OmDetTurboProcessor(
+        image_processor=DetrImageProcessor(size={"height": size, "width": size}, do_pad=False),
+        tokenizer=tokenizer,
+    )
+    OmDetTurboForObjectDetection(config).save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+@_seeded
 def build_sam3(path: Path, size: int = 112) -> Path:
     """A tiny SAM 3 image model (ViT with windowed and global attention, FPN, CLIP text
     encoder, DETR encoder and decoder with a presence token, mask head) and its processor."""

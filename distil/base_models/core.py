@@ -44,6 +44,31 @@ def make_detections(
     )
 
 
+def assign_queries(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes x queries) probabilities -> (best query per box, its probability)."""
+    best = probs.argmax(axis=1)
+    return best, probs[np.arange(len(probs)), best]
+
+
+def query_detections(
+    probs: np.ndarray,
+    cxcywh: np.ndarray,
+    scale: tuple[float, float],
+    size: tuple[int, int],
+    min_confidence: float,
+    ontology: Ontology,
+) -> sv.Detections:
+    """One image of a detector that scores every box query against every prompt: each box
+    goes to its best prompt, kept from `min_confidence`; its normalized center box is
+    scaled by `scale` (w, h) and clipped to the image `size` (w, h)."""
+    prompt_id, confidence = assign_queries(probs)
+    keep = confidence >= min_confidence
+    xyxy = sv.xcycwh_to_xyxy(cxcywh[keep]) * np.array([*scale, *scale], dtype=np.float32)
+    return make_detections(
+        sv.clip_boxes(xyxy, size), confidence[keep], prompt_id[keep], confidence[keep], ontology
+    )
+
+
 class Detector(ABC):
     """Turns a batch of RGB images plus an ontology into boxes with class ids."""
 

@@ -9,7 +9,7 @@ import numpy as np
 import supervision as sv
 import torch
 
-from distil.base_models.core import Detector, make_detections
+from distil.base_models.core import Detector, query_detections
 from distil.base_models.hf import describe_model, load_pretrained, pinned
 from distil.ontologies import Ontology
 from distil.utils.device import default_dtype, resolve_device
@@ -17,12 +17,6 @@ from distil.utils.device import default_dtype, resolve_device
 logger = logging.getLogger(__name__)
 
 DEFAULT_OWLV2 = "google/owlv2-base-patch16-ensemble"
-
-
-def assign_queries(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(boxes x queries) probabilities -> (best query per box, its probability)."""
-    best = probs.argmax(axis=1)
-    return best, probs[np.arange(len(probs)), best]
 
 
 class Owlv2Detector(Detector):
@@ -99,12 +93,11 @@ class Owlv2Detector(Detector):
         probs = logits.float().sigmoid().cpu().numpy()
         results = []
         for i, image in enumerate(images):
-            prompt_id, confidence = assign_queries(probs[i])
-            keep = confidence >= min_confidence
             height, width = image.shape[:2]
             side = max(height, width)  # OWLv2 pads to a square before resizing
-            xyxy = sv.clip_boxes(sv.xcycwh_to_xyxy(boxes[i][keep]) * side, (width, height))
             results.append(
-                make_detections(xyxy, confidence[keep], prompt_id[keep], confidence[keep], ontology)
+                query_detections(
+                    probs[i], boxes[i], (side, side), (width, height), min_confidence, ontology
+                )
             )
         return results

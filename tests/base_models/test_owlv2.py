@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from distil.base_models.owlv2 import Owlv2Detector, assign_queries
+from distil.base_models.core import assign_queries
+from distil.base_models.owlv2 import Owlv2Detector
 from distil.ontologies import Ontology
 from tests.conftest import shapes_image
 
