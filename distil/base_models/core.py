@@ -137,6 +137,12 @@ class BaseModel(ABC):
     ) -> list[sv.Detections]:
         """One batch: boxes (and masks) with class ids, down to `min_confidence`."""
 
+    def boxes(
+        self, images: list[np.ndarray], ontology: Ontology, min_confidence: float
+    ) -> list[sv.Detections]:
+        """Boxes for the video tracker, which segments them itself."""
+        return self.predict(images, ontology, min_confidence)
+
 
 class GroundedModel(BaseModel):
     """A detector chained with an optional segmenter."""
@@ -161,6 +167,9 @@ class GroundedModel(BaseModel):
             self.detector.prepare(images, ontology),
             self.segmenter.prepare(images) if self.segmenter else None,
         )
+
+    def boxes(self, images, ontology, min_confidence) -> list[sv.Detections]:
+        return self.detector.detect(images, ontology, min_confidence)
 
     def predict(self, images, ontology, min_confidence, prepared=None):
         detector_inputs, segmenter_inputs = prepared if prepared is not None else (None, None)

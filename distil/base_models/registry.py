@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from distil.settings import DEFAULT_SEGMENTER, NO_SEGMENTER
 
 if TYPE_CHECKING:
-    from distil.base_models.core import Detector, GroundedModel, Segmenter
+    from distil.base_models.core import BaseModel, Detector, Segmenter
     from distil.ontologies import Ontology
 
 logger = logging.getLogger(__name__)
@@ -150,30 +150,44 @@ def load_base_model(
     device: str = "auto",
     half: bool = True,
     ontology: Ontology | None = None,
-) -> GroundedModel:
-    """Check both specs first (config reads only), then load the weights; with `ontology`,
+) -> BaseModel:
+    """Check every spec first (config reads only), then load the weights; with `ontology`,
     a closed-set detector also checks that it knows every prompt.
 
-    A detector that makes its own masks (SAM 3) takes no segmenter: `segmenter` then only
-    says whether to keep masks ('none': boxes only)."""
-    family, _ = resolve(detector, "detector")
-    if family in SEGMENTING_DETECTORS:
-        masks = segmenter.lower() != NO_SEGMENTER
-        if masks and segmenter != DEFAULT_SEGMENTER:
-            logger.warning(
-                "%s makes its own masks; --segmenter %s is not loaded", detector, segmenter
-            )
-        model_detector = load_detector(detector, device=device, half=half, masks=masks)
-        model_segmenter = None
-    else:
-        if segmenter.lower() != NO_SEGMENTER:
-            resolve(segmenter, "segmenter")
-        model_detector = load_detector(detector, device=device, half=half)
+    Classes of `ontology` that name a `teacher` are labeled by that detector (each loaded
+    once, merged by class: a `RoutedModel`). A detector that makes its own masks (SAM 3)
+    takes no segmenter: `segmenter` then only says whether to keep masks ('none': boxes
+    only)."""
+    routes = ontology.routes(detector) if ontology is not None else {detector: ()}
+    own_masks = {spec: resolve(spec, "detector")[0] in SEGMENTING_DETECTORS for spec in routes}
+    keep_masks = segmenter.lower() != NO_SEGMENTER
+    needs_segmenter = keep_masks and not all(own_masks.values())
+    if needs_segmenter:
+        resolve(segmenter, "segmenter")
+    elif keep_masks and segmenter != DEFAULT_SEGMENTER:
+        logger.warning("%s makes its own masks; --segmenter %s is not loaded", detector, segmenter)
+    detectors = {}
+    for spec, own in own_masks.items():
+        options = {"masks": keep_masks} if own else {}
+        detectors[spec] = load_detector(spec, device=device, half=half, **options)
+    model_segmenter = None
+    if needs_segmenter:
         model_segmenter = load_segmenter(segmenter, device=device, half=half)
-    from distil.base_models.core import GroundedModel
+    if ontology is None:
+        from distil.base_models.core import GroundedModel
 
-    model = GroundedModel(model_detector, model_segmenter)
-    check = getattr(model.detector, "check_ontology", None)
-    if ontology is not None and check is not None:
-        check(ontology)
-    return model
+        return GroundedModel(detectors[detector], model_segmenter)
+    for spec, class_ids in routes.items():
+        check = getattr(detectors[spec], "check_ontology", None)
+        if check is not None:
+            check(ontology.subset(class_ids))
+    if len(routes) == 1:
+        from distil.base_models.core import GroundedModel
+
+        return GroundedModel(next(iter(detectors.values())), model_segmenter)
+    from distil.base_models.routing import Route, RoutedModel
+
+    return RoutedModel(
+        [Route.of(spec, detectors[spec], ontology, ids) for spec, ids in routes.items()],
+        model_segmenter,
+    )

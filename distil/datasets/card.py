@@ -34,6 +34,7 @@ class CardClass(_Part):
     min_area: float | None = None
     max_area: float | None = None
     instances: int = 0
+    teacher: str | None = None  # the detector that labeled this class
 
 
 class CardTeacher(_Part):
@@ -107,17 +108,20 @@ class DatasetCard(_Part):
             lines.append(
                 f"- segmenter: `{seg['model']}` ({seg['family']}, revision `{seg['revision']}`)"
             )
+        routed = len({c.teacher for c in self.classes}) > 1
         lines += [
             "",
             "## Classes",
             "",
-            "| id | class | prompts | box thr | text thr | instances |",
-            "|---|---|---|---|---|---|",
+            "| id | class | prompts | box thr | text thr | instances |"
+            + (" teacher |" if routed else ""),
+            "|---|---|---|---|---|---|" + ("---|" if routed else ""),
         ]
         for c in self.classes:
             lines.append(
                 f"| {c.id} | {c.name} | {', '.join(c.prompts)} | "
                 f"{c.box_threshold} | {c.text_threshold} | {c.instances} |"
+                + (f" `{c.teacher}` |" if routed else "")
             )
         lines += ["", "## Splits", ""]
         for split, count in self.images_per_split.items():

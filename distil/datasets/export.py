@@ -435,6 +435,7 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
             f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
             "cannot carry holes; use --format coco --coco-rle for exact masks)"
         )
+    teachers = settings.get("routes") or {}  # class -> detector, with per-class teachers
     card = DatasetCard(
         name=name,
         distil_version=__version__,
@@ -456,6 +457,7 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
                 min_area=c.min_area,
                 max_area=c.max_area,
                 instances=summary.instances_per_class.get(c.name, 0),
+                teacher=teachers.get(c.name, settings["detector"])["model"],
             )
             for i, c in enumerate(ontology.classes)
         ],

@@ -276,6 +276,8 @@ def store_settings(
         "prompts": [[c.name, list(c.prompts)] for c in ontology.classes],
         "store_threshold": store_threshold,
     }
+    if "routes" in described:  # per-class teachers: which detector labels which class
+        settings["routes"] = described["routes"]
     if tracker is not None:
         settings["tracking"] = tracker.describe(ontology)
     return settings

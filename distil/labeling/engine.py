@@ -33,12 +33,12 @@ def label(
     if settings.engine == Engine.RAY:
         from distil.labeling.ray_engine import label_on_ray
 
-        check_teacher(settings.model_copy(update={"device": "cpu"}))  # the cluster's GPUs
+        check_teacher(settings.model_copy(update={"device": "cpu"}), ontology)  # cluster GPUs
         return label_on_ray(plan_job(inputs, settings, False), ontology, settings, out, progress)
     if settings.devices:
         from distil.labeling.workers import label_on_devices
 
-        check_teacher(settings)
+        check_teacher(settings, ontology)
         return label_on_devices(
             plan_job(inputs, settings, False), ontology, settings, out, progress
         )

@@ -19,9 +19,9 @@ class Teacher:
     tracker: VideoTracker | None = None
 
 
-def check_teacher(settings: LabelSettings) -> None:
+def check_teacher(settings: LabelSettings, ontology: Ontology | None = None) -> None:
     """Fail before any weights load: devices that are not here, model names that are not
-    teachers (config reads only)."""
+    teachers (config reads only), the ontology's per-class teachers included."""
     from distil.base_models import check_tracker_model
     from distil.base_models.registry import resolve, uses_segmenter
     from distil.utils.device import resolve_device
@@ -30,8 +30,10 @@ def check_teacher(settings: LabelSettings) -> None:
         resolve_device(device)
     if settings.track:
         check_tracker_model(settings.tracker_model)
-    resolve(settings.detector, "detector")
-    if uses_segmenter(settings.detector, settings.segmenter):
+    detectors = ontology.routes(settings.detector) if ontology else [settings.detector]
+    for detector in detectors:
+        resolve(detector, "detector")
+    if any(uses_segmenter(detector, settings.segmenter) for detector in detectors):
         resolve(settings.segmenter, "segmenter")
 
 
@@ -43,7 +45,7 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
     """
     from distil.base_models import load_base_model
 
-    check_teacher(settings)
+    check_teacher(settings, ontology)
     model = load_base_model(
         settings.detector,
         settings.segmenter,

@@ -30,7 +30,7 @@ from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
 
 if TYPE_CHECKING:
-    from distil.base_models.core import GroundedModel
+    from distil.base_models.core import BaseModel
     from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.ontologies import Ontology
 
@@ -93,7 +93,7 @@ class VideoTracker:
         path: Path,
         root: Path,
         ontology: Ontology,
-        model: GroundedModel,
+        model: BaseModel,
         store: LabelStore,
         sampling: FrameSampling,
         timings: Timings,
@@ -190,7 +190,7 @@ class VideoTracker:
                 ids, masks, _ = propagator.propagate(pixels)
                 predicted = dict(zip(ids, masks, strict=True))
         with timings.measure("detect"):
-            found = model.detector.detect([rgb], ontology, _lowest_threshold(ontology))[0]
+            found = model.boxes([rgb], ontology, _lowest_threshold(ontology))[0]
             found = select_detections(found, ontology, self.nms_iou)
             one_per_object = class_aware_nms(
                 found.xyxy, found.confidence, np.zeros(len(found), np.int64), self.nms_iou

@@ -11,6 +11,9 @@ Example YAML::
         prompts: [hi-vis vest, safety vest]
         box_threshold: 0.4
         min_area: 100                           # pixels
+      car:
+        prompts: car
+        teacher: yolo11n.pt                     # this class from another detector
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ DEFAULT_BOX_THRESHOLD = 0.3
 DEFAULT_TEXT_THRESHOLD = 0.25
 
 _TOP_KEYS = ("classes", "box_threshold", "text_threshold")
-_CLASS_KEYS = ("prompts", "box_threshold", "text_threshold", "min_area", "max_area")
+_CLASS_KEYS = ("prompts", "box_threshold", "text_threshold", "min_area", "max_area", "teacher")
 
 
 class OntologyError(ValueError):
@@ -46,6 +49,7 @@ class OntologyClass:
     text_threshold: float | None = None
     min_area: float | None = None
     max_area: float | None = None
+    teacher: str | None = None  # the detector that labels it; None: the run's --detector
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,23 @@ class Ontology:
             for i, c in enumerate(self.classes)
         )
         return replace(self, classes=classes)
+
+    def routes(self, default_teacher: str) -> dict[str, tuple[int, ...]]:
+        """Class ids per detector: `default_teacher` (first, if it labels any class) for
+        classes that name none.
+
+        >>> onto = Ontology.from_dict({"classes": {"b": {"teacher": "x.pt"}, "a": "a"}})
+        >>> onto.routes("gd")
+        {'gd': (1,), 'x.pt': (0,)}
+        """
+        routes: dict[str, list[int]] = {default_teacher: []}
+        for i, c in enumerate(self.classes):
+            routes.setdefault(c.teacher or default_teacher, []).append(i)
+        return {teacher: tuple(ids) for teacher, ids in routes.items() if ids}
+
+    def subset(self, class_ids: tuple[int, ...]) -> Ontology:
+        """These classes only, in this order, with the same defaults."""
+        return replace(self, classes=tuple(self.classes[i] for i in class_ids))
 
     def to_dict(self) -> dict[str, Any]:
         classes: dict[str, Any] = {}
@@ -252,6 +273,7 @@ def _parse_class(name: str, spec: Any, where: str, fail) -> OntologyClass:
         text_threshold=_threshold(spec, "text_threshold", None, fail, f"{where}."),
         min_area=min_area,
         max_area=max_area,
+        teacher=_teacher(spec, where, fail),
     )
 
 
@@ -295,3 +317,15 @@ def _area(spec: Mapping, key: str, where: str, fail) -> float | None:
     ):
         raise fail(f"{where}.{key}", f"expected a non-negative area in pixels, got {value!r}")
     return float(value)
+
+
+def _teacher(spec: Mapping, where: str, fail) -> str | None:
+    if "teacher" not in spec:
+        return None
+    value = spec["teacher"]
+    if not isinstance(value, str) or not value.strip():
+        raise fail(
+            f"{where}.teacher",
+            f"expected a detector (Hugging Face id, folder or .pt file), got {value!r}",
+        )
+    return value.strip()

@@ -337,7 +337,8 @@ class LabelStore:
 
     def has_masks(self) -> bool:
         settings = self.settings
-        detector_masks = (settings.get("detector") or {}).get("masks", False)  # SAM 3
+        detectors = [settings.get("detector") or {}, *(settings.get("routes") or {}).values()]
+        detector_masks = any(d.get("masks", False) for d in detectors)  # SAM 3
         return bool(settings.get("segmenter") or settings.get("tracking") or detector_masks)
 
     # -- writing ----------------------------------------------------------------------
