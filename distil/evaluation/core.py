@@ -46,6 +46,7 @@ class ClassReport:
     f1: float
     best_threshold: float | None = None
     best_f1: float | None = None
+    teacher: str | None = None  # auto-labels: the detector that labeled this class
 
 
 @dataclass
@@ -137,6 +138,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
     ranked = scored if predictions.kind == "student" else operating
     result = coco_map(truths, ranked, sizes, class_ids)
 
+    prediction_id = {t: p for p, t in mapping.items()}
     matches: dict[int, ClassMatches] = {}
     for t, p in zip(truths, scored, strict=True):
         accumulate(matches, p, t, class_ids, MATCH_IOU)
@@ -160,6 +162,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
                 f1=_round(point.f1),
                 best_threshold=_round(best.threshold) if best else None,
                 best_f1=_round(best.f1) if best else None,
+                teacher=predictions.teachers.get(prediction_id.get(cls, -1)),
             )
         )
     tp, fp, fn = (int(v) for v in totals)

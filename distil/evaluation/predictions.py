@@ -38,6 +38,7 @@ class PredictionSet:
     kind: str
     ontology: Ontology | None = None
     notes: list[str] = field(default_factory=list)
+    teachers: dict[int, str] = field(default_factory=dict)  # auto-labels: class -> detector
 
 
 def load_predictions(
@@ -90,6 +91,11 @@ def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> Predi
         everything = ontology.with_class_thresholds(
             box=dict.fromkeys(range(len(ontology.classes)), 0)
         )
+        routes = store.settings.get("routes") or {}
+        teachers = {
+            i: routes.get(name, store.settings["detector"])["model"]
+            for i, name in enumerate(ontology.class_names)
+        }
         images: dict[str, sv.Detections] = {}
         for frame in store.frames(with_masks=False):
             key = dataset_path(frame.identity).stem  # a video frame: <video>_<index>
@@ -99,7 +105,9 @@ def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> Predi
             images[key] = select_detections(frame.detections, everything, nms_iou, class_filter)
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
     # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
-    return PredictionSet(ontology.class_names, images, thresholds, "labels", stored)
+    return PredictionSet(
+        ontology.class_names, images, thresholds, "labels", stored, teachers=teachers
+    )
 
 
 def student_predictions(

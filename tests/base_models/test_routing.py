@@ -119,6 +119,9 @@ def test_routing_through_the_cli_records_each_class_teacher(
         tiny_grounding_dino,
     ]
     assert f"`{tiny_owlv2}`" in (tmp_path / "data" / "README.md").read_text()
+    from distil.evaluation.predictions import label_predictions
+
+    assert label_predictions(run).teachers[1] == tiny_owlv2  # eval reports it per class
 
 
 def test_a_bad_class_teacher_fails_before_any_model_loads(tmp_path, tiny_owlv2, monkeypatch):
