@@ -42,6 +42,8 @@ def snapshot(root: Path) -> dict:
             card = json.loads(data)
             for key in ("created", "source_labels", "distil_version"):
                 card.pop(key)
+            for entry in card["classes"]:  # added since 0.1.0: who labeled the class
+                assert entry.pop("teacher") == card["teacher"]["detector"]["model"]
             files[relative] = card
         elif path.name == "data.yaml":
             content = yaml.safe_load(data)
