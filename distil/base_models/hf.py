@@ -81,3 +81,25 @@ def pinned(features: Any, device: torch.device) -> Any:
         if isinstance(value, torch.Tensor):
             features[key] = value.pin_memory()
     return features
+
+
+def tokenize_prompts(
+    tokenizer: Any, prompts: tuple[str, ...], max_length: int, model_name: str
+) -> Any:
+    """Every prompt padded to `max_length` tokens, as tensors; a prompt that is longer is
+    cut there, with a warning naming it."""
+    for prompt in prompts:
+        if len(tokenizer(prompt)["input_ids"]) > max_length:
+            logger.warning(
+                "prompt '%s' is longer than %s's %d tokens; its end is cut",
+                prompt,
+                model_name,
+                max_length,
+            )
+    return tokenizer(
+        list(prompts),
+        padding="max_length",
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )

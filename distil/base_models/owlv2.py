@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -10,11 +9,9 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Detector, query_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned
+from distil.base_models.hf import describe_model, load_pretrained, pinned, tokenize_prompts
 from distil.ontologies import Ontology
 from distil.utils.device import default_dtype, resolve_device
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_OWLV2 = "google/owlv2-base-patch16-ensemble"
 
@@ -51,20 +48,7 @@ class Owlv2Detector(Detector):
         if key not in self._queries:
             tokenizer = self.processor.tokenizer
             max_length = self.model.config.text_config.max_position_embeddings
-            for prompt in key:
-                if len(tokenizer(prompt)["input_ids"]) > max_length:
-                    logger.warning(
-                        "prompt '%s' is longer than OWLv2's %d tokens; its end is cut",
-                        prompt,
-                        max_length,
-                    )
-            text = tokenizer(
-                list(key),
-                padding="max_length",
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(self.device)
+            text = tokenize_prompts(tokenizer, key, max_length, "OWLv2").to(self.device)
             features = self.model.owlv2.get_text_features(
                 input_ids=text["input_ids"], attention_mask=text["attention_mask"]
             )

@@ -12,7 +12,6 @@ transformers' post-processing. `text_score` is that presence probability, so a p
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -20,11 +19,9 @@ import supervision as sv
 import torch
 
 from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned
+from distil.base_models.hf import describe_model, load_pretrained, pinned, tokenize_prompts
 from distil.ontologies import Ontology
 from distil.utils.device import default_dtype, resolve_device
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_SAM3 = "facebook/sam3"
 # Sam3Processor pads every prompt to this many tokens.
@@ -97,20 +94,7 @@ class Sam3Detector(Detector):
         if key not in self._text:
             tokenizer = self.processor.tokenizer
             max_length = min(TEXT_TOKENS, self.model.config.text_config.max_position_embeddings)
-            for prompt in key:
-                if len(tokenizer(prompt)["input_ids"]) > max_length:
-                    logger.warning(
-                        "prompt '%s' is longer than SAM 3's %d tokens; its end is cut",
-                        prompt,
-                        max_length,
-                    )
-            text = tokenizer(
-                list(key),
-                padding="max_length",
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(self.device)
+            text = tokenize_prompts(tokenizer, key, max_length, "SAM 3").to(self.device)
             features = self.model.get_text_features(
                 input_ids=text["input_ids"], attention_mask=text["attention_mask"]
             ).pooler_output
