@@ -16,11 +16,10 @@ import numpy as np
 import supervision as sv
 import torch
 
-from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned
+from distil.base_models.core import make_detections
+from distil.base_models.hf import TransformersDetector
 from distil.ontologies import Ontology
 from distil.settings import DEFAULT_DETECTOR
-from distil.utils.device import default_dtype, resolve_device
 
 
 @dataclass(frozen=True)
@@ -91,31 +90,16 @@ def assign_prompts(
     return np.asarray(caption.prompt_ids)[best], maxes[rows, best], means[rows, best]
 
 
-class GroundingDinoDetector(Detector):
+class GroundingDinoDetector(TransformersDetector):
     """Open-vocabulary detector (`IDEA-Research/grounding-dino-tiny` by default)."""
 
     family = "grounding-dino"
+    default_model = DEFAULT_DETECTOR
 
-    def __init__(
-        self,
-        model: str = DEFAULT_DETECTOR,
-        device: str = "auto",
-        half: bool = True,
-        revision: str | None = None,
-    ) -> None:
-        from transformers import AutoModelForZeroShotObjectDetection
-
-        self.name = model
-        self.device = resolve_device(device)
-        self.dtype = default_dtype(self.device, half)
-        self.model, self.processor, self.revision = load_pretrained(
-            AutoModelForZeroShotObjectDetection, model, self.device, self.dtype, revision
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.max_tokens = int(self.model.config.max_text_len)
         self._captions: dict[tuple[str, ...], list[tuple[Caption, dict]]] = {}
-
-    def describe(self) -> dict[str, Any]:
-        return describe_model(self.family, self.name, self.revision, self.dtype)
 
     def captions(self, ontology: Ontology) -> list[tuple[Caption, dict]]:
         """Captions and their tokenized text, built once per ontology."""
@@ -133,8 +117,7 @@ class GroundingDinoDetector(Detector):
 
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         self.captions(ontology)
-        features = self.processor.image_processor(images=images, return_tensors="pt")
-        return pinned(features, self.device)
+        return super().prepare(images, ontology)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
@@ -176,3 +159,4 @@ class MMGroundingDinoDetector(GroundingDinoDetector):
     scheme with other training, so every prompt still goes in one caption per forward."""
 
     family = "mm-grounding-dino"
+    default_model = "openmmlab-community/mm_grounding_dino_tiny_o365v1_goldg_v3det"

@@ -7,7 +7,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+from distil.base_models.core import Detector
+from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +107,44 @@ def tokenize_prompts(
         max_length=max_length,
         return_tensors="pt",
     )
+
+
+class TransformersDetector(Detector):
+    """A detector loaded through transformers: its device and precision, model and
+    processor, description, and CPU preprocessing by its image processor.
+
+    Subclasses name `default_model`, the transformers `model_class` and, where the
+    checkpoint's own processor is not the one to use, `processor_class`."""
+
+    default_model: str = ""
+    model_class: str = "AutoModelForZeroShotObjectDetection"
+    processor_class: str | None = None
+
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str = "auto",
+        half: bool = True,
+        revision: str | None = None,
+    ) -> None:
+        import transformers
+
+        self.name = model or self.default_model
+        self.device = resolve_device(device)
+        self.dtype = default_dtype(self.device, half)
+        processor = getattr(transformers, self.processor_class) if self.processor_class else None
+        self.model, self.processor, self.revision = load_pretrained(
+            getattr(transformers, self.model_class),
+            self.name,
+            self.device,
+            self.dtype,
+            revision,
+            processor,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return describe_model(self.family, self.name, self.revision, self.dtype)
+
+    def prepare(self, images: list[np.ndarray], ontology: Any) -> Any:
+        features = self.processor.image_processor(images=images, return_tensors="pt")
+        return pinned(features, self.device)

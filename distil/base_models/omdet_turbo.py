@@ -11,14 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 import supervision as sv
 import torch
 
-from distil.base_models.core import Detector, query_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned
+from distil.base_models.core import query_detections
+from distil.base_models.hf import TransformersDetector
 from distil.ontologies import Ontology
-from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -34,31 +32,16 @@ def task_text(prompts: tuple[str, ...]) -> str:
     return f"Detect {', '.join(prompts)}."
 
 
-class OmDetTurboDetector(Detector):
+class OmDetTurboDetector(TransformersDetector):
     """OmDet-Turbo (`omlab/omdet-turbo-swin-tiny-hf` by default)."""
 
     family = "omdet-turbo"
+    default_model = DEFAULT_OMDET_TURBO
 
-    def __init__(
-        self,
-        model: str = DEFAULT_OMDET_TURBO,
-        device: str = "auto",
-        half: bool = True,
-        revision: str | None = None,
-    ) -> None:
-        from transformers import AutoModelForZeroShotObjectDetection
-
-        self.name = model
-        self.device = resolve_device(device)
-        self.dtype = default_dtype(self.device, half)
-        self.model, self.processor, self.revision = load_pretrained(
-            AutoModelForZeroShotObjectDetection, model, self.device, self.dtype, revision
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self._text: dict[tuple[str, ...], dict[str, torch.Tensor]] = {}
-
-    def describe(self) -> dict[str, Any]:
-        return describe_model(self.family, self.name, self.revision, self.dtype)
 
     def text_inputs(self, ontology: Ontology) -> dict[str, torch.Tensor]:
         """Tokenized classes and task for one image, built once per ontology."""
@@ -91,10 +74,6 @@ class OmDetTurboDetector(Detector):
 
     def compile(self) -> None:
         self.model.vision_backbone.compile(dynamic=True)
-
-    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
-        features = self.processor.image_processor(images=images, return_tensors="pt")
-        return pinned(features, self.device)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:

@@ -4,42 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import supervision as sv
 import torch
 
-from distil.base_models.core import Detector, query_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned, tokenize_prompts
+from distil.base_models.core import query_detections
+from distil.base_models.hf import TransformersDetector, tokenize_prompts
 from distil.ontologies import Ontology
-from distil.utils.device import default_dtype, resolve_device
 
 DEFAULT_OWLV2 = "google/owlv2-base-patch16-ensemble"
 
 
-class Owlv2Detector(Detector):
+class Owlv2Detector(TransformersDetector):
     """Open-vocabulary detector (`google/owlv2-base-patch16-ensemble` by default)."""
 
     family = "owlv2"
+    default_model = DEFAULT_OWLV2
 
-    def __init__(
-        self,
-        model: str = DEFAULT_OWLV2,
-        device: str = "auto",
-        half: bool = True,
-        revision: str | None = None,
-    ) -> None:
-        from transformers import AutoModelForZeroShotObjectDetection
-
-        self.name = model
-        self.device = resolve_device(device)
-        self.dtype = default_dtype(self.device, half)
-        self.model, self.processor, self.revision = load_pretrained(
-            AutoModelForZeroShotObjectDetection, model, self.device, self.dtype, revision
-        )
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._queries: dict[tuple[str, ...], torch.Tensor] = {}
-
-    def describe(self) -> dict[str, Any]:
-        return describe_model(self.family, self.name, self.revision, self.dtype)
 
     @torch.inference_mode()
     def query_embeddings(self, ontology: Ontology) -> torch.Tensor:
@@ -57,10 +40,6 @@ class Owlv2Detector(Detector):
 
     def compile(self) -> None:
         self.model.owlv2.vision_model.compile(dynamic=True)
-
-    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
-        features = self.processor.image_processor(images=images, return_tensors="pt")
-        return pinned(features, self.device)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:

@@ -18,10 +18,9 @@ import numpy as np
 import supervision as sv
 import torch
 
-from distil.base_models.core import Detector, make_detections
-from distil.base_models.hf import describe_model, load_pretrained, pinned, tokenize_prompts
+from distil.base_models.core import make_detections
+from distil.base_models.hf import TransformersDetector, tokenize_prompts
 from distil.ontologies import Ontology
-from distil.utils.device import default_dtype, resolve_device
 
 DEFAULT_SAM3 = "facebook/sam3"
 # Sam3Processor pads every prompt to this many tokens.
@@ -56,36 +55,24 @@ def query_scores(
     return pred_logits.float().sigmoid() * presence[:, None], presence
 
 
-class Sam3Detector(Detector):
+class Sam3Detector(TransformersDetector):
     """SAM 3 (`facebook/sam3` by default) as a whole teacher: boxes and masks per prompt.
 
     `masks=False` keeps boxes only (the store then holds no masks)."""
 
     family = "sam3"
+    default_model = DEFAULT_SAM3
+    model_class = "Sam3Model"
+    # Also for a `sam3_video` checkpoint, whose own processor is for video.
+    processor_class = "Sam3Processor"
 
-    def __init__(
-        self,
-        model: str = DEFAULT_SAM3,
-        device: str = "auto",
-        half: bool = True,
-        revision: str | None = None,
-        masks: bool = True,
-    ) -> None:
-        from transformers import Sam3Model, Sam3Processor
-
-        self.name = model
+    def __init__(self, *args: Any, masks: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.masks = masks
-        self.device = resolve_device(device)
-        self.dtype = default_dtype(self.device, half)
-        # Sam3Processor also for a `sam3_video` checkpoint, whose own processor is for video.
-        self.model, self.processor, self.revision = load_pretrained(
-            Sam3Model, model, self.device, self.dtype, revision, Sam3Processor
-        )
         self._text: dict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def describe(self) -> dict[str, Any]:
-        described = describe_model(self.family, self.name, self.revision, self.dtype)
-        return {**described, "masks": self.masks}
+        return {**super().describe(), "masks": self.masks}
 
     @torch.inference_mode()
     def text_features(self, ontology: Ontology) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,10 +90,6 @@ class Sam3Detector(Detector):
 
     def compile(self) -> None:
         self.model.vision_encoder.compile(dynamic=True)
-
-    def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
-        features = self.processor.image_processor(images=images, return_tensors="pt")
-        return pinned(features, self.device)
 
     @torch.inference_mode()
     def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
