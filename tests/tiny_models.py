@@ -401,18 +401,25 @@ def build_sam2(path: Path, size: int = 256) -> Path:
     return path
 
 
+def sam2_video_processor(size: int):
+    """SAM 2's video processor at `size` px (EdgeTAM uses it too)."""
+    from transformers import Sam2ImageProcessor, Sam2VideoProcessor, Sam2VideoVideoProcessor
+
+    sizes = {"height": size, "width": size}
+    return Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(
+            size=sizes, mask_size={"height": size // 4, "width": size // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size=sizes),
+    )
+
+
 @_seeded
 def build_edgetam(path: Path, size: int = 128) -> Path:
     """A tiny EdgeTAM video model (a small RepViT from timm, 2D spatial perceiver, memory
     attention) with SAM 2's processor; the image segmenter loads it too, as with EdgeTAM's
     real checkpoint."""
-    from transformers import (
-        EdgeTamVideoConfig,
-        EdgeTamVideoModel,
-        Sam2ImageProcessor,
-        Sam2VideoProcessor,
-        Sam2VideoVideoProcessor,
-    )
+    from transformers import EdgeTamVideoConfig, EdgeTamVideoModel
 
     width, channels = 256, [64, 48, 32, 16]
     config = EdgeTamVideoConfig(
@@ -451,13 +458,7 @@ def build_edgetam(path: Path, size: int = 128) -> Path:
         memory_fuser_num_layers=1,
         memory_fuser_intermediate_dim=32,
     )
-    sizes = {"height": size, "width": size}
-    processor = Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessor(
-            size=sizes, mask_size={"height": size // 4, "width": size // 4}
-        ),
-        video_processor=Sam2VideoVideoProcessor(size=sizes),
-    )
+    processor = sam2_video_processor(size)
     EdgeTamVideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
@@ -469,13 +470,7 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
 
     transformers fixes memory features at 64 channels and needs the model width to be a
     multiple above that, so this one is 128 wide (real SAM 2: 256)."""
-    from transformers import (
-        Sam2ImageProcessor,
-        Sam2VideoConfig,
-        Sam2VideoModel,
-        Sam2VideoProcessor,
-        Sam2VideoVideoProcessor,
-    )
+    from transformers import Sam2VideoConfig, Sam2VideoModel
 
     width = 128
     vision = tiny_sam2_vision(size, width)
@@ -496,13 +491,7 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
         memory_fuser_embed_dim=width,
         memory_fuser_intermediate_dim=32,
     )
-    sizes = {"height": size, "width": size}
-    processor = Sam2VideoProcessor(
-        image_processor=Sam2ImageProcessor(
-            size=sizes, mask_size={"height": size // 4, "width": size // 4}
-        ),
-        video_processor=Sam2VideoVideoProcessor(size=sizes),
-    )
+    processor = sam2_video_processor(size)
     Sam2VideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
