@@ -273,21 +273,27 @@ class FrameSampling(Section):
 
 
 class TrackingSettings(Section):
-    """Video labeling by keyframe detection plus SAM 2 video memory."""
+    """Video labeling by keyframe detection plus SAM 2 video memory, or by SAM 3's video
+    model alone."""
 
     track: StrictBool = option(
         False,
         description="Video: detect on keyframes and carry masks and track ids between them "
-        "with SAM 2 video memory.",
+        "with SAM 2 video memory (or let SAM 3's video model detect and track).",
         panel=VIDEO,
     )
     detect_every: int = option(
-        15, ge=1, description="With --track: detect on every K-th kept frame.", panel=VIDEO
+        15,
+        ge=1,
+        description="With --track: detect on every K-th kept frame (SAM 3 video: store every "
+        "K frames).",
+        panel=VIDEO,
     )
     tracker_model: str = option(
         DEFAULT_SEGMENTER,
         description="With --track: SAM 2 / 2.1 or EdgeTAM (yonigozlan/EdgeTAM-hf, lighter) "
-        "checkpoint, id or folder.",
+        "checkpoint, id or folder; or SAM 3 (facebook/sam3), which then detects and tracks "
+        "on its own.",
         panel=VIDEO,
     )
     match_iou: float = option(
@@ -302,7 +308,7 @@ class TrackingSettings(Section):
         panel=VIDEO,
     )  # fmt: skip
     offload_state: StrictBool = option(
-        False, description="With --track: keep SAM 2's memory in CPU RAM.", panel=VIDEO
+        False, description="With --track: keep the tracker's memory in CPU RAM.", panel=VIDEO
     )
 
     @field_validator("tracker_model")

@@ -50,6 +50,11 @@ def tiny_sam3(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_sam3_video(tiny_dir) -> str:
+    return str(tiny_models.build_sam3_video(tiny_dir / "sam3-video"))
+
+
+@pytest.fixture(scope="session")
 def tiny_sam(tiny_dir) -> str:
     return str(tiny_models.build_sam(tiny_dir / "sam"))
 

@@ -265,14 +265,24 @@ def build_omdet_turbo(path: Path, size: int = 224) -> Path:
 
 @_seeded
 def build_sam3(path: Path, size: int = 112) -> Path:
-    """A tiny SAM 3 image model (ViT with windowed and global attention, FPN, CLIP text
-    encoder, DETR encoder and decoder with a presence token, mask head) and its processor."""
-    from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
+    """A tiny SAM 3 image model and its processor."""
+    from transformers import Sam3Model, Sam3Processor
 
-    tokenizer = clip_tokenizer()
-    width, grid = 32, size // 14
+    Sam3Model(sam3_config(size, width=32)).save_pretrained(path)
+    Sam3Processor(
+        image_processor=sam3_image_processor(size), tokenizer=clip_tokenizer()
+    ).save_pretrained(path)
+    return path
+
+
+def sam3_config(size: int, width: int):
+    """SAM 3's image model (ViT with windowed and global attention, FPN `width` channels
+    wide, CLIP text encoder, DETR encoder and decoder with a presence token, mask head)."""
+    from transformers import Sam3Config
+
+    grid = size // 14
     layers = dict(hidden_size=width, num_layers=1, num_attention_heads=2, intermediate_size=37)
-    config = Sam3Config(
+    return Sam3Config(
         vision_config=dict(
             backbone_config=dict(
                 model_type="sam3_vit_model",
@@ -289,21 +299,66 @@ def build_sam3(path: Path, size: int = 112) -> Path:
             backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
         ),
         text_config=dict(
-            clip_text_config(tokenizer, width, max_positions=32), projection_dim=width
+            clip_text_config(clip_tokenizer(), width, max_positions=32), projection_dim=width
         ),
         geometry_encoder_config=layers,
         detr_encoder_config=layers,
         detr_decoder_config=dict(layers, num_queries=12),
         mask_decoder_config=dict(hidden_size=width, num_attention_heads=2),
     )
-    processor = Sam3Processor(
-        image_processor=Sam3ImageProcessor(
-            size={"height": size, "width": size},
-            mask_size={"height": size // 4, "width": size // 4},
-        ),
-        tokenizer=tokenizer,
+
+
+def sam3_image_processor(size: int):
+    from transformers import Sam3ImageProcessor
+
+    return Sam3ImageProcessor(
+        size={"height": size, "width": size},
+        mask_size={"height": size // 4, "width": size // 4},
     )
-    Sam3Model(config).save_pretrained(path)
+
+
+@_seeded
+def build_sam3_video(path: Path, size: int = 112, threshold: float = 0.255) -> Path:
+    """A tiny SAM 3 video model: the tiny SAM 3 detector, a one-layer memory tracker, and
+    SAM 3's video processor. Its tracker's memory width is fixed at 64 in transformers and
+    must be under the hidden width, so this one is 128 wide. `threshold` (detection and
+    new-object scores) is set so that random weights find a few objects per frame."""
+    from transformers import (
+        Sam2VideoVideoProcessor,
+        Sam3VideoConfig,
+        Sam3VideoModel,
+        Sam3VideoProcessor,
+    )
+
+    width, grid = 128, size // 14
+    detector = sam3_config(size, width)
+    tracker = dict(
+        vision_config=detector.vision_config.to_dict(),
+        image_size=size,
+        prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=14),
+        mask_decoder_config=tiny_mask_decoder(width),
+        memory_attention_hidden_size=width,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=32,
+        memory_attention_rope_feat_sizes=[grid, grid],
+        memory_encoder_hidden_size=width,
+        mask_downsampler_embed_dim=width,
+        memory_fuser_embed_dim=width,
+        memory_fuser_intermediate_dim=32,
+    )
+    config = Sam3VideoConfig(
+        detector_config=detector.to_dict(),
+        tracker_config=tracker,
+        low_res_mask_size=size // 4,
+        score_threshold_detection=threshold,
+        new_det_thresh=threshold,
+    )
+    processor = Sam3VideoProcessor(
+        image_processor=sam3_image_processor(size),
+        video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
+        tokenizer=clip_tokenizer(),
+    )
+    Sam3VideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
 

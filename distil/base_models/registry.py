@@ -102,16 +102,21 @@ def resolve(spec: str, role: str) -> tuple[str, str]:
     return family, known[family]
 
 
+# Video memory that carries the teacher's keyframe masks, and video models that detect and
+# track on their own (SAM 3's checkpoint holds both its image and its video model).
 TRACKER_FAMILIES = ("sam2", "sam2_video", "edgetam", "edgetam_video")
+VIDEO_DETECTORS = ("sam3_video",)
 
 
 def check_tracker_model(spec: str) -> None:
-    """Fail before any weights load unless `spec` is a SAM 2 / 2.1 or EdgeTAM checkpoint."""
+    """Fail before any weights load unless `spec` is a SAM 2 / 2.1, EdgeTAM or SAM 3 video
+    checkpoint."""
     family = family_of(spec)
-    if family not in TRACKER_FAMILIES:
+    if family not in TRACKER_FAMILIES + VIDEO_DETECTORS:
         raise ModelSpecError(
             f"--tracker-model '{spec}' is a '{family}' model; tracking needs SAM 2 / 2.1 "
-            "or EdgeTAM video memory (e.g. facebook/sam2.1-hiera-tiny, yonigozlan/EdgeTAM-hf)"
+            "or EdgeTAM video memory, or SAM 3's video model (e.g. facebook/sam2.1-hiera-tiny,"
+            " yonigozlan/EdgeTAM-hf, facebook/sam3)"
         )
 
 

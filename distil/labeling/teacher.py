@@ -57,6 +57,19 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
         model.compile()
     if not settings.track:
         return Teacher(model)
+    from distil.base_models.registry import VIDEO_DETECTORS, family_of
+
+    if family_of(settings.tracker_model) in VIDEO_DETECTORS:
+        from distil.base_models.sam3_video import Sam3Video
+        from distil.labeling.tracking import Sam3VideoTracker
+
+        video = Sam3Video(
+            settings.tracker_model,
+            settings.device,
+            settings.half,
+            offload_state=settings.offload_state,
+        )
+        return Teacher(model, Sam3VideoTracker(video, settings.detect_every, settings.match_iou))
     from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.labeling.tracking import VideoTracker
 

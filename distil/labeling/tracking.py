@@ -1,6 +1,7 @@
 """Video labeling by tracking: the grounded detector runs on every K-th sampled frame, SAM 2's
 video memory carries each object's mask through the frames in between, and keyframe
-detections are matched to live tracks by mask IoU (`TrackBook`).
+detections are matched to live tracks by mask IoU (`TrackBook`). Or SAM 3's video model
+does all of it (`Sam3VideoTracker`).
 
 Frames are stored one window (a keyframe and the frames up to the next) per transaction,
 with the tracker's state, so a killed run resumes at the window it was in. On resume the
@@ -21,7 +22,7 @@ import supervision as sv
 
 from distil.datasets.filters import select_detections
 from distil.detections import empty_detections, source_key
-from distil.labeling.tracks import TrackBook
+from distil.labeling.tracks import TrackBook, match_masks
 from distil.settings import DatasetSettings, FrameSampling, TrackingSettings, default
 from distil.sources import Frame, SkippedFile, iter_frames
 from distil.store import LabelStore, StoreBatch, StoredFrame, VideoProgress
@@ -32,6 +33,7 @@ from distil.utils.threads import prefetch
 if TYPE_CHECKING:
     from distil.base_models.core import BaseModel
     from distil.base_models.sam2_video import Sam2VideoPropagator
+    from distil.base_models.sam3_video import Sam3Video, VideoObjects
     from distil.ontologies import Ontology
 
 logger = logging.getLogger(__name__)
@@ -127,20 +129,13 @@ class VideoTracker:
                 advance(1)
                 continue
             if not started:
-                self.propagator.start(frame.image.shape[0], frame.image.shape[1])
+                self._start(frame.image.shape[0], frame.image.shape[1], ontology)
                 started = True
-            if frame.position % self.detect_every == 0:
-                if window:
-                    self._flush(store, video, window, book, frame.position, last_index, timings)
-                    window = []
-                detections = self._keyframe(
-                    frame.image, pixels, ontology, model, book, carried, timings
-                )
-                carried = {}
-            else:
-                with timings.measure("track"):
-                    ids, masks, _ = self.propagator.propagate(pixels)
-                detections = _track_detections(ids, masks, book)
+            if frame.position % self.detect_every == 0 and window:
+                self._flush(store, video, window, book, frame.position, last_index, timings)
+                window = []
+            detections = self._label_frame(frame, pixels, ontology, model, book, carried, timings)
+            carried = {}
             height, width = frame.image.shape[:2]
             window.append(StoredFrame(identity, width, height, detections))
             last_index = identity.frame_index
@@ -178,6 +173,18 @@ class VideoTracker:
                 yield item
         finally:
             known.close()
+
+    def _start(self, height: int, width: int, ontology: Ontology) -> None:
+        self.propagator.start(height, width)
+
+    def _label_frame(self, frame, pixels, ontology, model, book, carried, timings):
+        """Detections with track ids on one new frame. A resumed video's first new frame
+        is a keyframe (windows end at keyframes), and only it gets `carried`."""
+        if frame.position % self.detect_every == 0:
+            return self._keyframe(frame.image, pixels, ontology, model, book, carried, timings)
+        with timings.measure("track"):
+            ids, masks, _ = self.propagator.propagate(pixels)
+        return _track_detections(ids, masks, book)
 
     def _keyframe(self, rgb, pixels, ontology, model, book, carried, timings):
         """Detect, match to the live tracks, start new ones, restart the memory."""
@@ -274,3 +281,72 @@ def _stored_masks(store: LabelStore, path: Path, last_index: int) -> dict[int, n
             return {}
         return dict(zip(d.tracker_id.tolist(), d.mask, strict=True))
     return {}
+
+
+class Sam3VideoTracker(VideoTracker):
+    """Labels videos with SAM 3's video model alone: it finds every prompt on every frame
+    and keeps its objects' ids, which become track ids. The teacher's detector is not run
+    on video frames. Every `store_every` frames are stored in one transaction.
+
+    On resume SAM 3 starts a new session; its objects on the first new frame take the ids
+    of the tracks whose last stored masks they overlap (mask IoU at least `match_iou`).
+
+    >>> tracker = Sam3VideoTracker(Sam3Video("facebook/sam3", device="cuda"))
+    """
+
+    def __init__(
+        self,
+        video: Sam3Video,
+        store_every: int = default(TrackingSettings, "detect_every"),
+        match_iou: float = default(TrackingSettings, "match_iou"),
+    ) -> None:
+        super().__init__(video, detect_every=store_every, match_iou=match_iou)  # type: ignore[arg-type]
+        self.objects: dict[int, int] = {}  # SAM 3 session object id -> track id
+
+    def describe(self, ontology: Ontology) -> dict[str, Any]:
+        # SAM 3's own thresholds decide what it tracks; the ontology's apply at export.
+        return {"video_model": self.propagator.describe(), "match_iou": self.match_iou}
+
+    def _start(self, height: int, width: int, ontology: Ontology) -> None:
+        self.propagator.start(height, width, list(ontology.prompts))
+        self.objects = {}
+
+    def _label_frame(self, frame, pixels, ontology, model, book, carried, timings):
+        with timings.measure("track"):
+            found = self.propagator.step(pixels)
+        tracks = follow_objects(
+            found, self.objects, book, ontology.prompt_class_ids, carried, self.match_iou
+        )
+        return _track_detections(tracks, found.masks, book)
+
+
+def follow_objects(
+    found: VideoObjects,
+    objects: dict[int, int],
+    book: TrackBook,
+    prompt_class_ids: tuple[int, ...],
+    carried: dict[int, np.ndarray],
+    match_iou: float,
+) -> list[int]:
+    """The track id of each object SAM 3 shows on a frame; `objects` (session object id ->
+    track id) and `book` are updated in place.
+
+    A new object continues a `carried` track (resumed from the store) when its mask
+    overlaps that track's last mask by `match_iou`, and starts a track otherwise. Each
+    shown object votes for its prompt's class with its score; tracks whose object the
+    session no longer holds end."""
+    new = [i for i, obj in enumerate(found.ids) if obj not in objects]
+    resumed = list(carried)
+    same = match_masks(found.masks[new], np.array([carried[t] for t in resumed]), match_iou)
+    for position, index in enumerate(new):
+        objects[found.ids[index]] = (
+            resumed[same[position]] if position in same else book.new_track()
+        )
+    for obj, prompt, score in zip(found.ids, found.prompt_ids.tolist(), found.scores, strict=True):
+        book.observe(objects[obj], prompt_class_ids[prompt], prompt, float(score))
+    tracks = [objects[obj] for obj in found.ids]
+    for obj in [o for o in objects if o not in found.alive]:
+        del objects[obj]
+    for track in set(book.live) - set(objects.values()):
+        book.end(track)
+    return tracks

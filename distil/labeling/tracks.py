@@ -67,6 +67,16 @@ class Track:
         )
 
 
+def match_masks(masks: np.ndarray, others: np.ndarray, min_iou: float) -> dict[int, int]:
+    """index in `masks` -> index in `others`: a one-to-one assignment on mask IoU
+    (Hungarian), pairs below `min_iou` left out."""
+    iou = sv.mask_iou_batch(masks, others) if len(masks) and len(others) else np.zeros((0, 0))
+    if not iou.size:
+        return {}
+    rows, cols = linear_sum_assignment(-iou)
+    return {r: c for r, c in zip(rows.tolist(), cols.tolist(), strict=True) if iou[r, c] >= min_iou}
+
+
 @dataclass
 class KeyframeUpdate:
     """What one keyframe did: detection index -> track id for every kept detection
@@ -111,25 +121,15 @@ class TrackBook:
         prompts and confidences."""
         if set(track_ids) != set(self.live):
             raise ValueError("track_ids must list every live track once")
-        iou = sv.mask_iou_batch(track_masks, detection_masks)
-        assigned: dict[int, int] = {}
-        if iou.size:
-            rows, cols = linear_sum_assignment(-iou)
-            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                if iou[row, col] >= self.match_iou:
-                    assigned[col] = track_ids[row]
-        for det, track_id in assigned.items():
-            self.live[track_id].vote(
-                int(class_ids[det]), int(prompt_ids[det]), float(confidences[det])
-            )
+        pairs = match_masks(detection_masks, track_masks, self.match_iou)
+        assigned = {det: track_ids[row] for det, row in pairs.items()}
         for det in range(len(detection_masks)):
-            if det in assigned or not detection_masks[det].any():
-                continue
-            track = Track(self.next_id)
-            self.next_id += 1
-            track.vote(int(class_ids[det]), int(prompt_ids[det]), float(confidences[det]))
-            self.live[track.track_id] = track
-            assigned[det] = track.track_id
+            if det not in assigned and detection_masks[det].any():
+                assigned[det] = self.new_track()
+        for det, track_id in assigned.items():
+            self.observe(
+                track_id, int(class_ids[det]), int(prompt_ids[det]), float(confidences[det])
+            )
         matched = set(assigned.values())
         coasting, ended = [], []
         for i, track_id in enumerate(track_ids):
@@ -142,9 +142,21 @@ class TrackBook:
             else:
                 coasting.append(track_id)
         for track_id in ended:
-            self.ended.add(track_id)
-            del self.live[track_id]
+            self.end(track_id)
         return KeyframeUpdate(assigned, coasting, ended)
+
+    def new_track(self) -> int:
+        """A new track id (the track starts at its first `observe`)."""
+        self.next_id += 1
+        return self.next_id - 1
+
+    def observe(self, track_id: int, class_id: int, prompt_id: int, confidence: float) -> None:
+        """One detection of `track_id` (live, or started by this call) votes for its class."""
+        self.live.setdefault(track_id, Track(track_id)).vote(class_id, prompt_id, confidence)
+
+    def end(self, track_id: int) -> None:
+        self.ended.add(track_id)
+        del self.live[track_id]
 
     def classes(self) -> dict[int, TrackClass]:
         """track id -> class, prompt and confidence of every live track."""

@@ -1,0 +1,64 @@
+"""SAM 3's video model as a whole tracker, on a tiny random-weight checkpoint."""
+
+import numpy as np
+import pytest
+import torch
+
+from distil.base_models import check_tracker_model
+from distil.base_models.sam3_video import Sam3Video
+from tests.synthetic import moving_shapes_frame
+
+PROMPTS = ["red square", "green disc", "red square"]  # a repeated prompt maps to its first
+
+
+@pytest.fixture(scope="module")
+def video(tiny_sam3_video) -> Sam3Video:
+    return Sam3Video(tiny_sam3_video, device="cpu")
+
+
+def reference_run(path: str, frames: int) -> list[dict]:
+    """transformers' own streaming loop, keeping every frame's state."""
+    from transformers import Sam3VideoModel, Sam3VideoProcessor
+
+    model = Sam3VideoModel.from_pretrained(path).eval()
+    processor = Sam3VideoProcessor.from_pretrained(path)
+    session = processor.init_video_session(inference_device="cpu", dtype=torch.float32)
+    processor.add_text_prompt(session, ["red square", "green disc"])
+    outputs = []
+    for index in range(frames):
+        inputs = processor(images=moving_shapes_frame(index), return_tensors="pt")
+        with torch.inference_mode():
+            out = model(inference_session=session, frame=inputs.pixel_values[0])
+        outputs.append(processor.postprocess_outputs(session, out, inputs.original_sizes))
+    return outputs
+
+
+def test_streamed_objects_equal_transformers_loop_with_bounded_state(video, tiny_sam3_video):
+    frames = video.memory_frames + 8
+    expected = reference_run(tiny_sam3_video, frames)
+    video.start(120, 160, PROMPTS)
+    shown = 0
+    for index in range(frames):
+        found = video.step(video.prepare(moving_shapes_frame(index)))
+        want = expected[index]
+        assert found.ids == want["object_ids"].tolist()
+        np.testing.assert_allclose(found.scores, want["scores"].numpy(), atol=1e-6)
+        assert (found.masks == want["masks"].numpy()).all()
+        texts = {obj: text for text, ids in want["prompt_to_obj_ids"].items() for obj in ids}
+        assert [PROMPTS[p] for p in found.prompt_ids] == [texts[o] for o in found.ids]
+        assert set(found.prompt_ids.tolist()) <= {0, 1}
+        assert set(found.ids) <= found.alive
+        shown += len(found.ids)
+    assert shown > 0
+    session = video.session
+    kept = [i for i, pixels in session.processed_frames.items() if pixels is not None]
+    assert kept == [frames - 1]
+    oldest = frames - 1 - video.memory_frames
+    for outputs in session.output_dict_per_obj.values():
+        assert min(outputs["non_cond_frame_outputs"], default=oldest) >= oldest
+        assert len(outputs["cond_frame_outputs"]) <= video.max_cond_frames + video.memory_frames
+    assert min(session.obj_id_to_tracker_score_frame_wise) >= oldest
+
+
+def test_sam3_video_is_a_tracker_model(tiny_sam3_video):
+    check_tracker_model(tiny_sam3_video)
