@@ -328,8 +328,8 @@ class LabelSettings(TrackingSettings, FrameSampling):
         "from the checkpoint: grounding-dino (IDEA-Research/grounding-dino-tiny), "
         "mm-grounding-dino (MM Grounding DINO and LLMDet: iSEE-Laboratory/llmdet_tiny), "
         "owlv2 (google/owlv2-base-patch16-ensemble), omdet-turbo "
-        "(omlab/omdet-turbo-swin-tiny-hf), sam3 (facebook/sam3: boxes and masks, no "
-        "segmenter needed).",
+        "(omlab/omdet-turbo-swin-tiny-hf), florence2 (florence-community/Florence-2-base), "
+        "sam3 (facebook/sam3: boxes and masks, no segmenter needed).",
     )
     segmenter: str = option(
         DEFAULT_SEGMENTER,

@@ -40,6 +40,11 @@ def tiny_owlv2(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_florence2(tiny_dir) -> str:
+    return str(tiny_models.build_florence2(tiny_dir / "florence2"))
+
+
+@pytest.fixture(scope="session")
 def tiny_omdet_turbo(tiny_dir) -> str:
     return str(tiny_models.build_omdet_turbo(tiny_dir / "omdet-turbo"))
 

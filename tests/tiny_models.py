@@ -7,6 +7,7 @@ ids for [CLS], [SEP], '.' and '?' because the model hard-codes them as phrase se
 from __future__ import annotations
 
 import functools
+import itertools
 from pathlib import Path
 
 import torch
@@ -360,6 +361,83 @@ def build_sam3_video(path: Path, size: int = 112, threshold: float = 0.255) -> P
     )
     Sam3VideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)
+    return path
+
+
+FLORENCE2_BOX = (100, 200, 300, 400)  # location bins the tiny Florence-2 writes
+
+
+def florence2_tokenizer():
+    """Florence-2's BART tokenizer over single byte characters, with its image placeholder,
+    1000 location tokens and task tokens."""
+    from transformers import BartTokenizer
+
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for char in _byte_chars():
+        vocab.setdefault(char, len(vocab))
+    tokenizer = BartTokenizer(
+        vocab=vocab, merges=[], extra_special_tokens={"image_token": "<image>"}
+    )
+    tokenizer.add_tokens([f"<loc_{k}>" for k in range(1000)] + ["<od>", "</od>", "<poly>", "<sep>"])
+    return tokenizer
+
+
+@_seeded
+def build_florence2(path: Path, size: int = 64) -> Path:
+    """A tiny Florence-2 (DaViT vision tower, one-layer BART) and its processor.
+
+    Random weights would only repeat one token, so the checkpoint's generation config
+    carries a `sequence_bias` chain: after the start token it writes "<s>", then the
+    location tokens of `FLORENCE2_BOX`, then its end token, for every request. Everything
+    downstream (decoding, the trace of probabilities, parsing) runs as for a real model."""
+    from transformers import (
+        CLIPImageProcessor,
+        Florence2Config,
+        Florence2ForConditionalGeneration,
+        Florence2Processor,
+    )
+
+    tokenizer = florence2_tokenizer()
+    image_tokens = (size // 32) ** 2 + 1
+    image_processor = CLIPImageProcessor(
+        size={"height": size, "width": size},
+        do_center_crop=False,
+        image_seq_length=image_tokens,
+    )
+    config = Florence2Config(
+        vision_config=dict(
+            depths=[1, 1, 1, 1],
+            embed_dim=[16, 16, 16, 32],
+            num_heads=[1, 1, 1, 2],
+            num_groups=[1, 1, 1, 2],
+            window_size=2,
+            projection_dim=32,
+        ),
+        text_config=dict(
+            model_type="bart",
+            vocab_size=len(tokenizer),
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=37,
+            decoder_ffn_dim=37,
+            max_position_embeddings=128,
+            bos_token_id=0,
+            pad_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=2,
+        ),
+        image_token_id=tokenizer.image_token_id,
+    )
+    model = Florence2ForConditionalGeneration(config)
+    chain = [2, 0, *tokenizer.convert_tokens_to_ids([f"<loc_{k}>" for k in FLORENCE2_BOX]), 2]
+    model.generation_config.sequence_bias = [
+        [[before, after], 40.0] for before, after in itertools.pairwise(chain)
+    ]
+    model.save_pretrained(path)
+    Florence2Processor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
     return path
 
 

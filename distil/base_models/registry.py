@@ -33,6 +33,7 @@ DETECTORS = {
     "mm-grounding-dino": "distil.base_models.grounding_dino:MMGroundingDinoDetector",
     "owlv2": "distil.base_models.owlv2:Owlv2Detector",
     "omdet-turbo": "distil.base_models.omdet_turbo:OmDetTurboDetector",
+    "florence2": "distil.base_models.florence2:Florence2Detector",
     # SAM 3, from its image checkpoint or its video one (which holds the image detector).
     "sam3": "distil.base_models.sam3:Sam3Detector",
     "sam3_video": "distil.base_models.sam3:Sam3Detector",
