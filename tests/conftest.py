@@ -45,6 +45,16 @@ def tiny_florence2(tiny_dir) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_yolo_world(tiny_dir) -> str:
+    return str(tiny_models.build_yolo_world(tiny_dir / "yolo-world"))
+
+
+@pytest.fixture(scope="session")
+def tiny_yoloe(tiny_dir) -> str:
+    return str(tiny_models.build_yoloe(tiny_dir / "yoloe"))
+
+
+@pytest.fixture(scope="session")
 def tiny_omdet_turbo(tiny_dir) -> str:
     return str(tiny_models.build_omdet_turbo(tiny_dir / "omdet-turbo"))
 

@@ -628,3 +628,27 @@ def build_sam2_video(path: Path, size: int = 128) -> Path:
     Sam2VideoModel(config).save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+@_seeded
+def build_yolo_world(path: Path) -> Path:
+    """YOLO-World v2 (n scale) from Ultralytics' YAML with random weights, saved as a
+    checkpoint the way Ultralytics saves one; its text embeddings are 512-wide."""
+    from distil.utils.ultralytics import import_ultralytics
+
+    path.mkdir(parents=True, exist_ok=True)
+    weights = path / "tiny-yolov8n-worldv2.pt"
+    import_ultralytics().YOLO("yolov8n-worldv2.yaml").save(weights)
+    return weights
+
+
+@_seeded
+def build_yoloe(path: Path) -> Path:
+    """YOLOE-11 (n scale, segmentation, text prompts) from Ultralytics' YAML, saved like
+    `build_yolo_world`."""
+    from distil.utils.ultralytics import import_ultralytics
+
+    path.mkdir(parents=True, exist_ok=True)
+    weights = path / "tiny-yoloe-11n-seg.pt"
+    import_ultralytics().YOLO("yoloe-11n-seg.yaml").save(weights)
+    return weights

@@ -1,13 +1,17 @@
-"""Ultralytics YOLO / RT-DETR checkpoints as closed-set teachers.
+"""Ultralytics checkpoints as teachers: closed-set YOLO / RT-DETR, and open-vocabulary
+YOLO-World / YOLOE.
 
-Ontology prompts are matched to the checkpoint's class names (case and '_' / '-' / ' '
-insensitive), as Ultralytics' auto_annotate does; a prompt the checkpoint does not know is
-an error that lists the names it does know.
+For a closed-set checkpoint, ontology prompts are matched to its class names (case and
+'_' / '-' / ' ' insensitive), as Ultralytics' auto_annotate does; a prompt the checkpoint
+does not know is an error that lists the names it does know. An open-vocabulary
+checkpoint gets the ontology's prompts as its classes (`set_classes`, with one text
+embedding per prompt), so prompt i is its class i.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from distil.utils.ultralytics import load_rtdetr, load_yolo
 # Ultralytics' own prediction defaults; labels match `YOLO(...).predict` with these.
 ULTRALYTICS_NMS_IOU = 0.7
 ULTRALYTICS_MAX_DET = 300
+# Models that take their classes as text embeddings: YOLO-World, YOLOE (text prompts).
+OPEN_VOCABULARY_MODELS = ("WorldModel", "YOLOEModel", "YOLOESegModel")
 
 
 def match_prompts(prompts: tuple[str, ...], names: dict[int, str]) -> list[int]:
@@ -42,6 +48,17 @@ def match_prompts(prompts: tuple[str, ...], names: dict[int, str]) -> list[int]:
     return ids
 
 
+def embeddings_digest(embeddings: Mapping[str, Any]) -> str | None:
+    """A short digest of given text embeddings (prompt -> vector), for the fingerprint."""
+    if not embeddings:
+        return None
+    digest = hashlib.sha256()
+    for prompt in sorted(embeddings):
+        digest.update(prompt.encode())
+        digest.update(np.asarray(embeddings[prompt], dtype=np.float32).tobytes())
+    return f"given:{digest.hexdigest()[:16]}"
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:
@@ -51,7 +68,14 @@ def file_digest(path: Path) -> str:
 
 
 class UltralyticsDetector(Detector):
-    """A local YOLO or RT-DETR `.pt` checkpoint."""
+    """A local YOLO, RT-DETR, YOLO-World or YOLOE `.pt` checkpoint.
+
+    An open-vocabulary checkpoint embeds the prompts with its own text encoder (CLIP for
+    YOLO-World, MobileCLIP for YOLOE; Ultralytics downloads it on first use), unless
+    `text_embeddings` gives them (prompt -> 1-D tensor), which needs no text encoder:
+
+    >>> UltralyticsDetector("yoloe-11s-seg.pt", text_embeddings={"forklift": vector})
+    """
 
     family = "ultralytics"
 
@@ -62,6 +86,7 @@ class UltralyticsDetector(Detector):
         half: bool = True,
         imgsz: int | None = None,
         nms_iou: float = ULTRALYTICS_NMS_IOU,
+        text_embeddings: Mapping[str, Any] | None = None,
     ) -> None:
         path = Path(model)
         if not path.is_file():
@@ -78,6 +103,15 @@ class UltralyticsDetector(Detector):
         self.names: dict[int, str] = dict(self.yolo.names)
         self.imgsz = imgsz or int(self.yolo.overrides.get("imgsz", 640))
         self.nms_iou = nms_iou
+        self.open_vocabulary = type(self.yolo.model).__name__ in OPEN_VOCABULARY_MODELS
+        if self.open_vocabulary and hasattr(self.yolo.model.model[-1], "lrpc"):
+            raise ValueError(
+                f"{model} is a prompt-free YOLOE checkpoint (its own fixed vocabulary); use "
+                "a text-prompt YOLOE checkpoint (e.g. yoloe-11s-seg.pt, not ...-seg-pf.pt)"
+            )
+        self.text_embeddings = dict(text_embeddings or {})
+        self.given_embeddings = embeddings_digest(self.text_embeddings)
+        self.classes: tuple[str, ...] | None = None  # the prompts set as classes
         self._backend = self._direct_backend()
 
     def _direct_backend(self):
@@ -92,7 +126,7 @@ class UltralyticsDetector(Detector):
         return backend.eval()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "family": self.family,
             "model": self.name,
             "revision": self.revision,
@@ -101,9 +135,49 @@ class UltralyticsDetector(Detector):
             "nms_iou": self.nms_iou,
             "half": self.half,
         }
+        if self.open_vocabulary:
+            described["text_embeddings"] = self.given_embeddings or "text encoder"
+        return described
 
     def check_ontology(self, ontology: Ontology) -> list[int]:
+        """The checkpoint class id of every prompt (an open-vocabulary checkpoint first
+        takes the prompts as its classes)."""
+        if self.open_vocabulary:
+            self.set_classes(ontology.prompts)
+            return list(range(len(ontology.prompts)))
         return match_prompts(ontology.prompts, self.names)
+
+    def set_classes(self, prompts: tuple[str, ...]) -> None:
+        """Make `prompts` the open-vocabulary model's classes, in order."""
+        if prompts == self.classes:
+            return
+        import torch
+
+        model = self.yolo.model
+        missing = [p for p in dict.fromkeys(prompts) if p not in self.text_embeddings]
+        if missing:
+            try:
+                computed = model.get_text_pe(missing)  # (1, n, dim)
+            except (ImportError, OSError, RuntimeError) as e:
+                raise ValueError(
+                    f"{self.name} embeds prompts with Ultralytics' text encoder, which "
+                    f"could not be loaded ({type(e).__name__}: {e}). Install it (YOLO-World: "
+                    "pip install git+https://github.com/ultralytics/CLIP.git) and allow its "
+                    "weights to download once, or give the embeddings "
+                    "(UltralyticsDetector(..., text_embeddings=...))"
+                ) from e
+            self.text_embeddings.update(zip(missing, computed[0], strict=True))
+        embeddings = torch.stack([torch.as_tensor(self.text_embeddings[p]) for p in prompts])
+        embeddings = embeddings[None].float()
+        if type(model).__name__ == "WorldModel":
+            model.txt_feats = embeddings
+            model.model[-1].nc = len(prompts)
+        else:
+            model.set_classes(list(prompts), embeddings)
+        self.names = dict(enumerate(prompts))
+        model.names = self.names
+        self.yolo.predictor = None  # rebuilt on the next predict, with these classes
+        self.classes = prompts
 
     def compile(self) -> None:
         model = self._backend.backend.model if self._backend is not None else self.yolo.model
