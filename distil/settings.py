@@ -324,7 +324,8 @@ class LabelSettings(TrackingSettings, FrameSampling):
 
     detector: str = option(
         DEFAULT_DETECTOR,
-        description="Hugging Face id, local folder or YOLO/RT-DETR .pt. The family is read "
+        description="Hugging Face id, local folder or Ultralytics .pt (YOLO, RT-DETR, YOLO-World, "
+        "YOLOE). The family is read "
         "from the checkpoint: grounding-dino (IDEA-Research/grounding-dino-tiny), "
         "mm-grounding-dino (MM Grounding DINO and LLMDet: iSEE-Laboratory/llmdet_tiny), "
         "owlv2 (google/owlv2-base-patch16-ensemble), omdet-turbo "

@@ -98,7 +98,11 @@ def resolve(spec: str, role: str) -> tuple[str, str]:
         raise ModelSpecError(
             f"--{role} '{spec}' is a '{family}' model, which is not a supported {role}. "
             f"Supported {role} families: {names}"
-            + (" (or a YOLO / RT-DETR .pt file)" if role == "detector" else "")
+            + (
+                " (or an Ultralytics YOLO / RT-DETR / YOLO-World / YOLOE .pt file)"
+                if role == "detector"
+                else ""
+            )
         )
     return family, known[family]
 
