@@ -38,7 +38,8 @@ def build_owlv2_base(path: Path) -> Path:
     )
 
     tokenizer = clip_tokenizer()
-    Owlv2ForObjectDetection(Owlv2Config()).save_pretrained(path)
+    config = Owlv2Config(vision_config={"image_size": 960})  # the checkpoint's, not 768
+    Owlv2ForObjectDetection(config).save_pretrained(path)
     Owlv2Processor(image_processor=Owlv2ImageProcessor(), tokenizer=tokenizer).save_pretrained(path)
     return path
 
@@ -241,9 +242,10 @@ def main() -> None:
             entry["cached_features_speedup"] = round(entry["images_per_s"] / per_prompt, 2)
         if family == "florence2":
             entry["boxes_per_request"] = FLORENCE2_BOXES
-        entry["dtype"] = str(getattr(detector, "dtype", "half" if detector.half else "float32"))
-        entry["dtype"] = entry["dtype"].replace("torch.", "")
+        dtype = detector.dtype if hasattr(detector, "dtype") else "half" * detector.half
+        entry["dtype"] = str(dtype or "float32").replace("torch.", "")
         result["families"][family] = entry
+        print(json.dumps({family: entry}), file=sys.stderr, flush=True)  # survives a timeout
         del detector
     print(json.dumps(result, indent=2))
 

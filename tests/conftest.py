@@ -99,6 +99,41 @@ def shapes_image(seed: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
     return image
 
 
+def stop_after(count: int):
+    """A progress callback that interrupts a run (as Ctrl-C would) at `count` items done."""
+
+    def progress(done: int, total: int) -> None:
+        if done >= count:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def label_shapes_through_cli(tmp_path: Path, ontology: dict, *options: str) -> Path:
+    """`distil label` over three shape images with `ontology` (a dict) and `options`;
+    asserts it labeled all three, and returns the run folder."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+
+    images, run = tmp_path / "images", tmp_path / "run"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
+    (tmp_path / "onto.yaml").write_text(yaml.safe_dump(ontology, sort_keys=False))
+    result = CliRunner().invoke(
+        app,
+        ["label", str(images), "-O", str(tmp_path / "onto.yaml"), "--device", "cpu",
+         "--out", str(run), "--json", *options],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["labeled"] == 3
+    return run
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     """Eight small images, one in a subfolder, mixed formats and sizes."""

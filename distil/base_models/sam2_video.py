@@ -31,6 +31,27 @@ VIDEO_MODELS = {
 }
 
 
+def open_session(
+    processor: Any,
+    device: torch.device,
+    dtype: torch.dtype,
+    offload_state: bool,
+    height: int,
+    width: int,
+) -> Any:
+    """A streaming video session (SAM 2, EdgeTAM or SAM 3) for frames `height` x `width`;
+    with `offload_state` its memory and frames stay in CPU RAM."""
+    state_device = "cpu" if offload_state else device
+    session = processor.init_video_session(
+        inference_device=device,
+        inference_state_device=state_device,
+        video_storage_device=state_device,
+        dtype=dtype,
+    )
+    session.video_height, session.video_width = height, width
+    return session
+
+
 class Sam2VideoPropagator:
     """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default), or EdgeTAM's.
 
@@ -80,14 +101,9 @@ class Sam2VideoPropagator:
 
     def start(self, height: int, width: int) -> None:
         """Begin a new clip of frames `height` x `width`."""
-        state_device = "cpu" if self.offload_state else self.device
-        self.session = self.processor.init_video_session(
-            inference_device=self.device,
-            inference_state_device=state_device,
-            video_storage_device=state_device,
-            dtype=self.dtype,
+        self.session = open_session(
+            self.processor, self.device, self.dtype, self.offload_state, height, width
         )
-        self.session.video_height, self.session.video_width = height, width
         self.position = -1
         self.size = (height, width)
         self.track_ids = []

@@ -8,7 +8,6 @@ can no longer read is dropped, so memory stays bounded on long videos.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +15,8 @@ import numpy as np
 import torch
 
 from distil.base_models.hf import describe_model, load_pretrained
+from distil.base_models.sam2_video import open_session
 from distil.utils.device import default_dtype, resolve_device
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,14 +73,9 @@ class Sam3Video:
 
     def start(self, height: int, width: int, prompts: list[str]) -> None:
         """Begin a new video of frames `height` x `width`, looking for `prompts`."""
-        state_device = "cpu" if self.offload_state else self.device
-        self.session = self.processor.init_video_session(
-            inference_device=self.device,
-            inference_state_device=state_device,
-            video_storage_device=state_device,
-            dtype=self.dtype,
+        self.session = open_session(
+            self.processor, self.device, self.dtype, self.offload_state, height, width
         )
-        self.session.video_height, self.session.video_width = height, width
         self.processor.add_text_prompt(self.session, list(dict.fromkeys(prompts)))
         # The session keeps one id per distinct text; the first ontology prompt with it wins.
         self.prompt_index = {}

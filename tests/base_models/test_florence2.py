@@ -1,13 +1,8 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
-import yaml
-from PIL import Image
-from typer.testing import CliRunner
 
 from distil.base_models.florence2 import (
     Florence2Detector,
@@ -16,7 +11,7 @@ from distil.base_models.florence2 import (
     parse_boxes,
 )
 from distil.ontologies import Ontology
-from tests.conftest import shapes_image
+from tests.conftest import label_shapes_through_cli, shapes_image
 from tests.tiny_models import FLORENCE2_BOX
 
 ONTO = Ontology.from_dict(
@@ -124,24 +119,12 @@ def test_every_prompt_is_asked_and_maps_to_its_class(detector):
 
 def test_florence2_labels_through_the_cli(tiny_florence2, tmp_path):
     from distil.base_models.registry import family_of
-    from distil.cli import app
     from distil.store import LabelStore
 
     assert family_of(tiny_florence2) == "florence2"
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(3):
-        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
-    ontology = tmp_path / "onto.yaml"
-    ontology.write_text(yaml.safe_dump(ONTO.to_dict(), sort_keys=False))
-    result = CliRunner().invoke(
-        app,
-        ["label", str(images), "-O", str(ontology), "--detector", tiny_florence2,
-         "--segmenter", "none", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["labeled"] == 3
-    with LabelStore.open(tmp_path / "run") as store:
+    options = ("--detector", tiny_florence2, "--segmenter", "none")
+    run = label_shapes_through_cli(tmp_path, ONTO.to_dict(), *options)
+    with LabelStore.open(run) as store:
         assert store.settings["detector"]["family"] == "florence2"
         frames = list(store.frames())
     assert all(f.detections.class_id.tolist() == [0, 0, 1] for f in frames)

@@ -92,14 +92,8 @@ def test_tiny_model_detects_all_prompts_in_one_forward_per_batch(tiny_grounding_
 def test_mm_grounding_dino_is_recognised_from_its_config_and_labels(tmp_path):
     """MM Grounding DINO / LLMDet: found by `model_type`, every prompt in one forward,
     through the CLI as with a real checkpoint."""
-    import json
-
-    import yaml
-    from PIL import Image
-    from typer.testing import CliRunner
-
     from distil.base_models.registry import family_of
-    from distil.cli import app
+    from tests.conftest import label_shapes_through_cli
     from tests.tiny_models import build_mm_grounding_dino
 
     folder = str(build_mm_grounding_dino(tmp_path / "mm_grounding_dino"))
@@ -112,19 +106,10 @@ def test_mm_grounding_dino_is_recognised_from_its_config_and_labels(tmp_path):
     assert len(calls) == 1 and [len(r) for r in results] == [30, 30]
     assert set(np.concatenate([r.class_id for r in results]).tolist()) <= {0, 1}
 
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(3):
-        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
-    (tmp_path / "onto.yaml").write_text(yaml.safe_dump(onto.to_dict()))
-    result = CliRunner().invoke(
-        app,
-        ["label", str(images), "-O", str(tmp_path / "onto.yaml"), "--detector", folder,
-         "--segmenter", "none", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["labeled"] == 3
+    run = label_shapes_through_cli(
+        tmp_path, onto.to_dict(), "--detector", folder, "--segmenter", "none"
+    )
     from distil.store import LabelStore
 
-    with LabelStore.open(tmp_path / "run") as store:
+    with LabelStore.open(run) as store:
         assert store.settings["detector"]["family"] == "mm-grounding-dino"

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
-import yaml
-from PIL import Image
-from typer.testing import CliRunner
 
 from distil.base_models.omdet_turbo import OmDetTurboDetector, task_text
 from distil.ontologies import Ontology
-from tests.conftest import shapes_image
+from tests.conftest import label_shapes_through_cli, shapes_image
 
 ONTO = Ontology.from_dict({"classes": {"animal": ["cat", "dog"], "car": "red car"}})
 
@@ -68,22 +63,10 @@ def test_crafted_logits_map_prompts_to_classes(detector, monkeypatch):
 
 def test_omdet_turbo_labels_through_the_cli(tiny_omdet_turbo, tmp_path):
     from distil.base_models.registry import family_of
-    from distil.cli import app
     from distil.store import LabelStore
 
     assert family_of(tiny_omdet_turbo) == "omdet-turbo"
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(3):
-        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
-    ontology = tmp_path / "onto.yaml"
-    ontology.write_text(yaml.safe_dump(ONTO.to_dict()))
-    result = CliRunner().invoke(
-        app,
-        ["label", str(images), "-O", str(ontology), "--detector", tiny_omdet_turbo,
-         "--segmenter", "none", "--device", "cpu", "--out", str(tmp_path / "run"), "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["labeled"] == 3
-    with LabelStore.open(tmp_path / "run") as store:
+    options = ("--detector", tiny_omdet_turbo, "--segmenter", "none")
+    run = label_shapes_through_cli(tmp_path, ONTO.to_dict(), *options)
+    with LabelStore.open(run) as store:
         assert store.settings["detector"]["family"] == "omdet-turbo"

@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
-import yaml
-from PIL import Image
 from typer.testing import CliRunner
 
 from distil.base_models.sam3 import Sam3Detector, pair_indices, query_scores
 from distil.ontologies import Ontology
-from tests.conftest import shapes_image
+from tests.conftest import label_shapes_through_cli, shapes_image
 
 ONTO = Ontology.from_dict({"classes": {"animal": ["cat", "dog"], "car": "red car"}})
 
@@ -120,20 +116,8 @@ def test_sam3_labels_and_exports_masks_through_the_cli(tiny_sam3, tmp_path):
     from distil.store import LabelStore
 
     assert family_of(tiny_sam3) == "sam3"
-    images = tmp_path / "images"
-    images.mkdir()
-    for i in range(3):
-        Image.fromarray(shapes_image(i)).save(images / f"{i}.png")
-    ontology = tmp_path / "onto.yaml"
-    ontology.write_text(yaml.safe_dump({**ONTO.to_dict(), "box_threshold": 0.2}))
-    run = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        ["label", str(images), "-O", str(ontology), "--detector", tiny_sam3,
-         "--device", "cpu", "--out", str(run), "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["labeled"] == 3
+    ontology = {**ONTO.to_dict(), "box_threshold": 0.2}
+    run = label_shapes_through_cli(tmp_path, ontology, "--detector", tiny_sam3)
     with LabelStore.open(run) as store:
         assert store.settings["detector"]["family"] == "sam3"
         assert store.settings["segmenter"] is None and store.has_masks()

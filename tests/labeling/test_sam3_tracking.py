@@ -12,6 +12,7 @@ from distil.labeling.tracks import TrackBook
 from distil.ontologies import Ontology
 from distil.settings import DatasetSettings
 from distil.store import LabelStore
+from tests.conftest import stop_after
 from tests.synthetic import make_video
 
 ONTOLOGY = Ontology.from_dict(
@@ -85,13 +86,6 @@ def stored(out):
 def test_sam3_tracks_resume_and_export_mot(teacher, tracker, tmp_path):
     clips = tmp_path / "clips"
     make_video(clips / "a.mp4", frames=14)
-
-    def stop_after(count):
-        def progress(done, total):
-            if done >= count:
-                raise KeyboardInterrupt
-
-        return progress
 
     with pytest.raises(KeyboardInterrupt):
         label_images(clips, ONTOLOGY, teacher, tmp_path / "run", tracker=tracker,

@@ -12,6 +12,7 @@ from distil.labeling.tracking import VideoTracker
 from distil.ontologies import Ontology
 from distil.settings import DatasetSettings
 from distil.store import LabelStore
+from tests.conftest import stop_after
 from tests.synthetic import make_video
 
 ONTOLOGY = Ontology.from_dict(
@@ -82,13 +83,6 @@ def test_tracking_labels_every_frame_with_one_class_per_track(teacher, tracker, 
 
 def test_killed_tracking_run_resumes_at_its_window(teacher, tracker, clips, tmp_path):
     ontology = ontology_with_few_boxes(teacher, clips)
-
-    def stop_after(count):
-        def progress(done, total):
-            if done >= count:
-                raise KeyboardInterrupt
-
-        return progress
 
     with pytest.raises(KeyboardInterrupt):
         label_images(
