@@ -25,8 +25,8 @@ import numpy as np
 import supervision as sv
 import torch
 
+from distil.base_models.core import make_detections
 from distil.base_models.hf import TransformersDetector
-from distil.detections import empty_detections
 from distil.ontologies import Ontology
 
 DEFAULT_FLORENCE2 = "florence-community/Florence-2-base"
@@ -47,14 +47,14 @@ class TokenTrace:
 
 
 def parse_boxes(
-    trace: TokenTrace, location_ids: np.ndarray, text_ids: np.ndarray, end_id: int
+    trace: TokenTrace, location_ids: np.ndarray, special_ids: set[int], end_id: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bins (n, 4) as x1 y1 x2 y2, confidence (n,), text_score (n,)) of the boxes in one
-    generated row. `location_ids[k]` is the token of bin k; `text_ids` are the tokens that
-    make up phrases (not special tokens). Groups of four location tokens are boxes; a
-    group cut short by the end of the row, or by other tokens, is dropped."""
+    generated row, which stops at `end_id`. `location_ids[k]` is the token of bin k; a
+    token that is neither a location nor in `special_ids` is phrase text. Groups of four
+    location tokens are boxes; a group cut short by the end of the row, or by other
+    tokens, is dropped."""
     bin_of = {int(t): k for k, t in enumerate(location_ids)}
-    is_text = np.isin(trace.tokens, text_ids)
     boxes: list[list[int]] = []
     confidence: list[float] = []
     text_score: list[float] = []
@@ -78,7 +78,7 @@ def parse_boxes(
                 group = []
             continue
         group = []
-        if is_text[step]:
+        if token not in special_ids:
             phrase.append(max(float(trace.token_prob[step]), 1e-12))
     return (
         np.array(boxes, dtype=np.float32).reshape(-1, 4),
@@ -127,8 +127,7 @@ class Florence2Detector(TransformersDetector):
         tokenizer = self.processor.tokenizer
         names = [f"<loc_{k}>" for k in range(LOCATION_BINS)]
         self.location_ids = np.array(tokenizer.convert_tokens_to_ids(names), dtype=np.int64)
-        special = set(tokenizer.all_special_ids) | set(self.location_ids.tolist())
-        self.text_ids = np.array([i for i in range(len(tokenizer)) if i not in special])
+        self.special_ids = set(tokenizer.all_special_ids)
         self.end_id = int(self.model.generation_config.eos_token_id or tokenizer.eos_token_id)
         self._text: dict[tuple[str, ...], dict[str, torch.Tensor]] = {}
 
@@ -157,14 +156,23 @@ class Florence2Detector(TransformersDetector):
         results = []
         for i, image in enumerate(images):
             height, width = image.shape[:2]
-            parts = []
-            for prompt in range(num_prompts):
-                trace = traces[i * num_prompts + prompt]
-                bins, confidence, text_score = parse_boxes(
-                    trace, self.location_ids, self.text_ids, self.end_id
+            rows = [
+                parse_boxes(
+                    traces[i * num_prompts + p], self.location_ids, self.special_ids, self.end_id
                 )
-                parts.append((prompt, bins_to_xyxy(bins, width, height), confidence, text_score))
-            results.append(_detections(parts, ontology, min_confidence))
+                for p in range(num_prompts)
+            ]
+            xyxy = bins_to_xyxy(np.concatenate([r[0] for r in rows]), width, height)
+            confidence = np.concatenate([r[1] for r in rows])
+            prompt_id = np.concatenate([np.full(len(r[0]), p) for p, r in enumerate(rows)])
+            keep = (confidence >= min_confidence) & (xyxy[:, 2] > xyxy[:, 0])
+            keep &= xyxy[:, 3] > xyxy[:, 1]
+            text_score = np.concatenate([r[2] for r in rows])
+            results.append(
+                make_detections(
+                    xyxy[keep], confidence[keep], prompt_id[keep], text_score[keep], ontology
+                )
+            )
         return results
 
     def generate(
@@ -196,22 +204,3 @@ class Florence2Detector(TransformersDetector):
         token_prob = torch.stack(recorder.token_prob, dim=1).cpu().numpy()
         location_prob = torch.stack(recorder.location_prob, dim=1).cpu().numpy()
         return [TokenTrace(generated[r], token_prob[r], location_prob[r]) for r in range(len(ids))]
-
-
-def _detections(parts, ontology: Ontology, min_confidence: float) -> sv.Detections:
-    """One image's detections from (prompt, xyxy, confidence, text_score) per prompt."""
-    parts = [p for p in parts if len(p[1])]
-    if not parts:
-        return empty_detections()
-    prompt_ids = np.concatenate([np.full(len(p[1]), p[0], np.int64) for p in parts])
-    xyxy = np.concatenate([p[1] for p in parts]).astype(np.float32)
-    confidence = np.concatenate([p[2] for p in parts])
-    text_score = np.concatenate([p[3] for p in parts])
-    keep = (confidence >= min_confidence) & (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-    class_ids = np.asarray(ontology.prompt_class_ids, np.int64)[prompt_ids]
-    return sv.Detections(
-        xyxy=xyxy[keep],
-        confidence=confidence[keep],
-        class_id=class_ids[keep],
-        data={"prompt_id": prompt_ids[keep], "text_score": text_score[keep]},
-    )

@@ -115,9 +115,8 @@ class Sam3Video:
         session = self.session
         oldest = frame - self.memory_frames
         # Pixels go, keys stay: transformers counts the frames seen by this dict's length.
-        frames = session.processed_frames or {}
-        for index in range(max(0, frame - 1), frame):
-            frames[index] = None
+        if frame > 0:
+            session.processed_frames[frame - 1] = None
         for per_frame in (session.obj_id_to_tracker_score_frame_wise, session.suppressed_obj_ids):
             for index in [i for i in per_frame if i < oldest]:
                 del per_frame[index]

@@ -17,9 +17,9 @@ from tests.tiny_models import FLORENCE2_BOX
 ONTO = Ontology.from_dict(
     {"classes": {"square": ["red square", "box"], "disc": "green disc"}, "box_threshold": 0.0}
 )
-# A made-up vocabulary: 0 <s>, 2 </s>, 10-19 text, 100-1099 location bins 0-999.
+# A made-up vocabulary: 0 <s>, 1 <pad>, 2 </s> (special), 10-19 text, 100-1099 bins 0-999.
 LOCATIONS = np.arange(100, 1100)
-TEXT = np.arange(10, 20)
+SPECIAL = {0, 1, 2}
 END = 2
 
 
@@ -64,7 +64,7 @@ def test_boxes_and_scores_come_from_the_token_trace(
     tokens, token_prob, location_prob, bins, confidence, text_score
 ):
     trace = TokenTrace(np.array(tokens), np.array(token_prob), np.array(location_prob))
-    got_bins, got_confidence, got_text = parse_boxes(trace, LOCATIONS, TEXT, END)
+    got_bins, got_confidence, got_text = parse_boxes(trace, LOCATIONS, SPECIAL, END)
     assert got_bins.reshape(-1, 4).tolist() == bins
     np.testing.assert_allclose(got_confidence, confidence, rtol=1e-6)
     np.testing.assert_allclose(got_text, text_score, rtol=1e-6)
