@@ -96,3 +96,29 @@ def apply_track_classes(detections: sv.Detections, tracks: dict[int, TrackClass]
             detections.class_id[i] = chosen.class_id
             detections.data["prompt_id"][i] = chosen.prompt_id
             detections.confidence[i] = chosen.confidence
+
+
+HUMAN_PROMPT = -1  # the prompt id of a reviewer's label: no prompt made it
+
+
+def human_detections(
+    xyxy: np.ndarray, class_id: np.ndarray, mask: np.ndarray | None = None
+) -> sv.Detections:
+    """A reviewer's labels as Detections with every teacher field: score 1, no prompt."""
+    import supervision as sv
+
+    if len(xyxy) == 0:
+        detections = empty_detections()
+        detections.mask = mask
+        return detections
+    count = len(xyxy)
+    return sv.Detections(
+        xyxy=np.asarray(xyxy, dtype=np.float32).reshape(-1, 4),
+        class_id=np.asarray(class_id, dtype=np.int64),
+        confidence=np.ones(count, dtype=np.float32),
+        mask=mask,
+        data={
+            "prompt_id": np.full(count, HUMAN_PROMPT, dtype=np.int64),
+            "text_score": np.ones(count, dtype=np.float32),
+        },
+    )

@@ -19,6 +19,7 @@ Field extras understood by the CLI: `panel` (help section), `flags` (option name
 from __future__ import annotations
 
 import re
+import typing
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -56,6 +57,7 @@ class SettingsError(ValueError):
 class DatasetFormat(str, Enum):
     YOLO = "yolo"
     COCO = "coco"
+    VOC = "voc"
 
 
 class ExportTask(str, Enum):
@@ -85,6 +87,26 @@ class Engine(str, Enum):
 
     LOCAL = "local"  # this process (and --devices worker processes)
     RAY = "ray"  # Ray Data: a local Ray instance or a cluster
+
+
+class Ranking(str, Enum):
+    """What review ranks frames by."""
+
+    AUTO = "auto"  # every signal the store and options give
+    UNCERTAINTY = "uncertainty"  # scores near thresholds, competing classes, masks
+    DISAGREEMENT = "disagreement"  # only disagreement with --student / --against
+    BOXES = "boxes"  # exported box count (a baseline)
+    RANDOM = "random"  # a baseline
+
+
+class ReviewFormat(str, Enum):
+    """Where reviewers work: a labeling tool's import format, or a dataset format."""
+
+    LABEL_STUDIO = "label-studio"
+    CVAT = "cvat"
+    VOC = "voc"
+    YOLO = "yolo"
+    COCO = "coco"
 
 
 class SplitName(str, Enum):
@@ -532,7 +554,8 @@ class EvalSettings(Section):
 
     ground_truth: Path | None = option(
         None,
-        description="Hand-labeled YOLO or COCO dataset (run config: else the val split).",
+        description="Hand-labeled YOLO or COCO dataset, or `reviewed`: a label folder's "
+        "reviewed frames (run config: else the val split).",
         flags=["--ground-truth", "-g"],
     )
     split: SplitName | None = option(None, description="Only this split of the ground truth.")
@@ -544,6 +567,54 @@ class EvalSettings(Section):
         None, ge=32, description="Student: inference size (default: trained)."
     )
     device: Device = "auto"
+
+
+class ReviewSettings(Section):
+    """`distil review LABEL_DIR` and the `review:` section of a run config."""
+
+    section: ClassVar[str] = "review"
+
+    top: int = option(50, ge=1, description="Frames to hand to reviewers.")
+    ranking: Ranking = option(
+        Ranking.AUTO,
+        description="auto (all signals), uncertainty, disagreement (with --student / "
+        "--against), boxes or random.",
+    )
+    format: ReviewFormat = option(
+        ReviewFormat.LABEL_STUDIO,
+        description="Task file format: label-studio, cvat, voc, yolo or coco.",
+        flags=["--format", "-f"],
+    )
+    student: Path | None = option(
+        None, description="A student (.pt) whose disagreement with the teacher ranks frames."
+    )
+    against: Path | None = option(
+        None, description="Another teacher's label folder of the same images, to compare with."
+    )
+    student_conf: Fraction = option(0.25, description="Student: keep boxes from this score.")
+    device: Device = "auto"
+    ontology: Path | None = option(
+        None, description="Ontology YAML with changed thresholds (default: the stored one)."
+    )
+    copy_images: StrictBool = option(
+        False, description="Copy the images into the task folder instead of referencing them."
+    )
+    document_root: Path | None = option(
+        None,
+        description="Label Studio: its LOCAL_FILES_DOCUMENT_ROOT (image URLs are relative "
+        "to it; default /).",
+    )
+    corrections: Annotated[list[Path], CommaList] = option(
+        default_factory=list,
+        description="Run config: corrected task files imported before export.",
+        cli=False,
+    )
+
+    @model_validator(mode="after")
+    def _disagreement_needs_labels(self) -> ReviewSettings:
+        if self.ranking is Ranking.DISAGREEMENT and not (self.student or self.against):
+            raise ValueError("ranking `disagreement` needs a student or another label folder")
+        return self
 
 
 class StudentExportSettings(Section):
@@ -631,6 +702,9 @@ class RunSettings(Section):
     train: TrainSettings = option(default_factory=TrainSettings)
     eval: EvalSettings = option(default_factory=EvalSettings)
     export: StudentExportSettings = option(default_factory=StudentExportSettings)
+    review: ReviewSettings | None = option(
+        None, description="Write the next review round after training (see `distil review`)."
+    )
     fail_under: dict[str, float] = option(
         default_factory=dict, description="Exit 3 below these bars (map50: 0.5)."
     )
@@ -674,9 +748,10 @@ def default(model: type[BaseModel], name: str) -> Any:
 
 
 SECTIONS: dict[str, type[Section]] = {
-    name: field.annotation  # type: ignore[misc]
+    name: section
     for name, field in RunSettings.model_fields.items()
-    if isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+    for section in (field.annotation, *typing.get_args(field.annotation))
+    if isinstance(section, type) and issubclass(section, Section)
 }
 
 
@@ -714,6 +789,10 @@ def _owner(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
     """The (sub)model that holds the field at `path`."""
     for part in path[:-1]:
         annotation = getattr(model.model_fields.get(part), "annotation", None)
+        # An optional section (`review: ReviewSettings | None`) is still that section.
+        annotation = next(
+            (a for a in typing.get_args(annotation) if a is not type(None)), annotation
+        )
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             break
         model = annotation

@@ -13,6 +13,7 @@ from distil.cli.label import label
 from distil.cli.merge import merge
 from distil.cli.predict import benchmark_student, predict
 from distil.cli.preview import preview
+from distil.cli.review import review_app
 from distil.cli.run import run as run_command
 from distil.cli.train import train
 
@@ -38,6 +39,7 @@ app.command("eval")(evaluate)
 app.command()(predict)
 app.command("benchmark-student")(benchmark_student)
 app.command("run")(run_command)
+app.add_typer(review_app, name="review")
 
 
 def _version(value: bool) -> None:

@@ -35,6 +35,7 @@ class CardClass(_Part):
     max_area: float | None = None
     instances: int = 0
     teacher: str | None = None  # the detector that labeled this class
+    reviewed_frames: int = 0  # frames with this class whose labels a person reviewed
 
 
 class CardTeacher(_Part):
@@ -66,6 +67,7 @@ class DatasetCard(_Part):
     fingerprint: str
     teacher: CardTeacher
     classes: list[CardClass]
+    reviewed_frames: int = 0  # frames exported with human labels
     images: int
     images_per_split: dict[str, int]
     polygons: dict[str, int] = {}
@@ -123,6 +125,17 @@ class DatasetCard(_Part):
                 f"{c.box_threshold} | {c.text_threshold} | {c.instances} |"
                 + (f" `{c.teacher}` |" if routed else "")
             )
+        if self.reviewed_frames:
+            per_class = ", ".join(
+                f"{c.name} {c.reviewed_frames}" for c in self.classes if c.reviewed_frames
+            )
+            lines += [
+                "",
+                "## Reviewed",
+                "",
+                f"{self.reviewed_frames} frames carry human labels, written as reviewed (no "
+                f"threshold, NMS or area filter). Reviewed frames per class: {per_class or '-'}.",
+            ]
         lines += ["", "## Splits", ""]
         for split, count in self.images_per_split.items():
             lines.append(f"- {split}: {count} images")

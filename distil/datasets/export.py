@@ -28,6 +28,7 @@ from distil.datasets.card import CARD_FILE, CardClass, CardExport, CardTeacher, 
 from distil.datasets.filters import select_detections
 from distil.datasets.formats.coco import CocoBuilder
 from distil.datasets.formats.mot import mot_rows, write_mot
+from distil.datasets.formats.voc import write_voc
 from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_polygon_lines
 from distil.datasets.naming import dataset_path, unique_path
 from distil.datasets.polygons import PolygonStats
@@ -56,6 +57,8 @@ class ExportSummary:
     unlabeled: int = 0
     images_per_split: dict[str, int] = field(default_factory=dict)
     instances_per_class: dict[str, int] = field(default_factory=dict)
+    reviewed: int = 0  # frames whose human labels were written
+    reviewed_per_class: dict[str, int] = field(default_factory=dict)
     polygons: dict[str, int] = field(default_factory=dict)
     copied_instead_of_linked: int = 0
     tracked_videos: int = 0  # videos with a MOT track file in tracks/
@@ -179,6 +182,7 @@ def _write(
     summary = ExportSummary(out=str(root))
     stats = PolygonStats()
     instances: Counter[int] = Counter()
+    reviewed: Counter[int] = Counter()  # reviewed frames per class
     per_split: Counter[str] = Counter()
     coco = {s: CocoBuilder(ontology.class_names) for s in SPLIT_NAMES}
     used_names: set[Path] = set()
@@ -205,9 +209,26 @@ def _write(
             except VideoReadError as e:
                 _leave_out(summary, image.key, str(e))
                 continue
-            _write_frame(rgb, target)
-        detections = select_detections(frame.detections, ontology, options.nms_iou, class_filter)
-        if options.format is DatasetFormat.YOLO:
+            write_frame(rgb, target)
+        if frame.human is not None:  # a reviewer's labels are written as they are
+            detections = frame.human
+            if class_filter is not None:
+                detections = detections[np.isin(detections.class_id, list(class_filter))]
+            if segment and len(detections) and detections.mask is None:
+                _leave_out(summary, image.key, "reviewed with boxes only; segment needs masks")
+                continue
+            summary.reviewed += 1
+            reviewed.update(set(detections.class_id.tolist()))
+        else:
+            detections = select_detections(
+                frame.detections, ontology, options.nms_iou, class_filter
+            )
+        if options.format is DatasetFormat.VOC:
+            write_voc(
+                (root / "Annotations" / split / relative).with_suffix(".xml"),
+                relative.name, frame.width, frame.height, detections, ontology.class_names,
+            )  # fmt: skip
+        elif options.format is DatasetFormat.YOLO:
             if segment:
                 lines = yolo_polygon_lines(
                     detections,
@@ -250,10 +271,11 @@ def _write(
         for split, builder in coco.items():
             if per_split[split]:
                 builder.write(root / "annotations" / f"{split}.json")
-    else:
+    elif options.format is DatasetFormat.YOLO:
         write_data_yaml(root, ontology.class_names, dict(per_split), final_root)
     summary.images_per_split = {s: per_split[s] for s in SPLIT_NAMES if per_split[s]}
     summary.instances_per_class = {n: instances[i] for i, n in enumerate(ontology.class_names)}
+    summary.reviewed_per_class = {n: reviewed[i] for i, n in enumerate(ontology.class_names)}
     summary.polygons = asdict(stats) if segment else {}
     return summary
 
@@ -262,7 +284,7 @@ def _leave_out(summary: ExportSummary, key: str, reason: str) -> None:
     summary.left_out.append({"path": display_path(key), "reason": reason})
 
 
-def _write_frame(rgb: np.ndarray, target: Path) -> None:
+def write_frame(rgb: np.ndarray, target: Path) -> None:
     """A video frame becomes a JPEG at quality 95 (what training reads)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     ok, jpeg = cv2.imencode(
@@ -346,7 +368,9 @@ def _files_under(folder: Path) -> list[str]:
 
 
 # Top-level names of a dataset written before distil recorded its files.
-_DATASET_NAMES = frozenset({"images", "labels", "annotations", "tracks", "data.yaml", CARD_FILE})
+_DATASET_NAMES = frozenset(
+    {"images", "labels", "annotations", "Annotations", "tracks", "data.yaml", CARD_FILE}
+)
 
 
 def _carry_user_files(out_dir: Path, staging: Path) -> list[str]:
@@ -457,11 +481,13 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
                 min_area=c.min_area,
                 max_area=c.max_area,
                 instances=summary.instances_per_class.get(c.name, 0),
+                reviewed_frames=summary.reviewed_per_class.get(c.name, 0),
                 teacher=teachers.get(c.name, settings["detector"])["model"],
             )
             for i, c in enumerate(ontology.classes)
         ],
         images=summary.images,
+        reviewed_frames=summary.reviewed,
         images_per_split=summary.images_per_split,
         polygons=summary.polygons,
         export=CardExport(

@@ -6,8 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import supervision as sv
 
+from distil.detections import human_detections
 from distil.sources.images import _pil_open
 
 logger = logging.getLogger(__name__)
@@ -50,3 +52,29 @@ def image_size(path: Path) -> tuple[int, int]:
         if image.getexif().get(EXIF_ORIENTATION) in ROTATED_ORIENTATIONS:
             width, height = height, width
     return width, height
+
+
+def shapes_to_detections(
+    boxes: list[list[float]],
+    classes: list[int],
+    polygons: list[np.ndarray | None],
+    width: int,
+    height: int,
+) -> sv.Detections:
+    """A labeling tool's shapes as human-labeled Detections: boxes, or, where objects are
+    polygons, masks too (every object then needs one; a mask cannot be made up)."""
+    from distil.datasets.polygons import polygons_to_mask
+
+    mask = None
+    if any(p is not None for p in polygons):
+        if not all(p is not None for p in polygons):
+            raise ValueError(
+                "some objects are polygons and some boxes: give every object a polygon"
+            )
+        mask = np.stack([polygons_to_mask([p], height, width) for p in polygons])
+    return human_detections(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes), mask)
+
+
+def polygon_box(points: np.ndarray) -> list[float]:
+    """The box of a pixel-coordinate polygon, as its filled mask covers it."""
+    return [*points.min(axis=0).tolist(), *(points.max(axis=0) + 1).tolist()]

@@ -101,3 +101,14 @@ def _box_of(points: np.ndarray) -> np.ndarray:
     x0, y0 = points.min(axis=0)
     x1, y1 = points.max(axis=0) + 1
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+def polygons_to_mask(polygons: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Fill pixel-coordinate polygons (each (K, 2)) into one (H, W) bool mask; the outline
+    pixels count as inside, as `mask_to_polygon` traces them."""
+    canvas = np.zeros((height, width), np.uint8)
+    shapes = [np.round(np.asarray(p, np.float64)).astype(np.int32) for p in polygons if len(p) >= 3]
+    if shapes:
+        cv2.fillPoly(canvas, shapes, 1)
+        cv2.polylines(canvas, shapes, True, 1)
+    return canvas.astype(bool)

@@ -22,7 +22,12 @@ from distil.evaluation.matching import (
     best_f1_threshold,
     operating_point,
 )
-from distil.evaluation.predictions import PredictionSet, load_predictions
+from distil.evaluation.predictions import (
+    REVIEWED,
+    PredictionSet,
+    load_predictions,
+    reviewed_ground_truth,
+)
 from distil.ontologies import Ontology
 from distil.settings import EvalSettings
 from distil.utils.files import atomic_write_text
@@ -227,7 +232,10 @@ def evaluate_path(
         raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
     sweep = settings.sweep
     split = settings.split.value if settings.split else None
-    truth = read_dataset(ground_truth, split)
+    if str(ground_truth) == REVIEWED:
+        truth = reviewed_ground_truth(predictions)
+    else:
+        truth = read_dataset(ground_truth, split)
     images = {k: v.path for k, v in truth.images.items()}
     predicted = load_predictions(
         predictions, images, settings.conf, imgsz=settings.imgsz, device=settings.device

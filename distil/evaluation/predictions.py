@@ -10,6 +10,7 @@ import supervision as sv
 
 from distil.datasets.card import DatasetCard
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.datasets.labeled import LabeledImage, LabeledSet
 from distil.datasets.naming import dataset_path
 from distil.datasets.readers import read_dataset
 from distil.ontologies import Ontology
@@ -22,6 +23,7 @@ STUDENT_SUFFIXES = (".pt", ".onnx")
 STUDENT_EVAL_CONF = 0.001
 STUDENT_EVAL_IOU = 0.7
 STUDENT_EVAL_MAX_DET = 300
+REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 
 
 @dataclass
@@ -108,6 +110,31 @@ def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> Predi
     return PredictionSet(
         ontology.class_names, images, thresholds, "labels", stored, teachers=teachers
     )
+
+
+def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
+    """The human labels of a label store's reviewed frames, as ground truth keyed the way
+    `label_predictions` keys the teacher's labels."""
+    if not (Path(label_dir) / STORE_FILE).is_file():
+        raise ValueError(
+            f"--ground-truth {REVIEWED}: {label_dir} is not a label folder (the reviewed "
+            "frames are a label store's human labels)"
+        )
+    with LabelStore.open(label_dir) as store:
+        names = Ontology.from_dict(store.ontology_dict).class_names
+        truth = LabeledSet(names)
+        for frame in store.frames(with_masks=False):
+            if frame.human is not None:
+                key = dataset_path(frame.identity).stem
+                truth.add(
+                    LabeledImage(key, frame.identity.path, frame.width, frame.height, frame.human)
+                )
+    if not truth.images:
+        raise ValueError(
+            f"--ground-truth {REVIEWED}: {label_dir} has no reviewed frames yet; import "
+            "corrections with `distil review import` first"
+        )
+    return truth
 
 
 def student_predictions(

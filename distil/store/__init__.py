@@ -12,7 +12,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "schema": ["SCHEMA_VERSION", "SchemaError"],
         "store": [
             "STORE_FILE",
+            "HumanLabels",
             "LabelStore",
+            "ReviewRound",
             "StoreBatch",
             "StoreError",
             "StoredFrame",

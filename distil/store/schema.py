@@ -3,8 +3,9 @@
 Version 1 (distil 0.1.0) kept each frame's boxes and masks in one JSON column. Version 2
 keeps masks in their own column, so reading boxes never parses masks. Version 3 records
 each source file's size and modification time when it was labeled, so export notices a
-file replaced since. The version lives in SQLite's `user_version`; a store of version 1
-says so in its `meta` table.
+file replaced since. Version 4 adds the review: human labels per content hash with their
+provenance, and the review rounds handed out. The version lives in SQLite's
+`user_version`; a store of version 1 says so in its `meta` table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,6 +33,14 @@ CREATE TABLE tracks (
 CREATE TABLE videos (
     fingerprint TEXT NOT NULL, video_id TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (fingerprint, video_id));
+CREATE TABLE human_labels (
+    hash TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    boxes TEXT NOT NULL, masks TEXT, changed INTEGER NOT NULL, round INTEGER NOT NULL,
+    file TEXT NOT NULL, format TEXT NOT NULL, imported_at REAL NOT NULL);
+CREATE TABLE review_rounds (
+    round INTEGER PRIMARY KEY, created REAL NOT NULL, folder TEXT NOT NULL,
+    format TEXT NOT NULL, ranking TEXT NOT NULL, frames TEXT NOT NULL, student TEXT,
+    student_score REAL);
 """
 
 
@@ -92,7 +101,17 @@ def _from_2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN mtime_ns INTEGER")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1, 2: _from_2}
+def _from_3(db: sqlite3.Connection) -> None:
+    """The review's tables; a store labeled before has no human labels yet."""
+    for table in ("human_labels", "review_rounds"):
+        db.execute(STATEMENTS[table])
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _from_1,
+    2: _from_2,
+    3: _from_3,
+}
 
 
 def prepare(db: sqlite3.Connection, writable: bool, create: bool = False) -> int | None:

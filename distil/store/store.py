@@ -93,6 +93,7 @@ class StoredFrame:
     height: int
     detections: sv.Detections
     encoded: tuple[str, str | None] | None = None
+    human: sv.Detections | None = None  # a reviewer's labels: they win at export
 
     def encode(self) -> StoredFrame:
         """Encode the columns now and drop the masks: what a worker sends to the writer."""
@@ -125,6 +126,36 @@ class StoreBatch:
     aliases: list[FrameIdentity] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     video: VideoProgress | None = None
+
+
+@dataclass
+class HumanLabels:
+    """A reviewer's labels of one frame (by content hash), with where they came from:
+    `changed` counts the teacher's exported boxes the reviewer added, removed or moved."""
+
+    hash: str
+    width: int
+    height: int
+    detections: sv.Detections
+    changed: int
+    round: int
+    file: str
+    format: str
+    imported_at: float = 0.0
+
+
+@dataclass
+class ReviewRound:
+    """Frames handed to a reviewer in one round (a task file), most likely wrong first."""
+
+    round: int
+    created: float
+    folder: str
+    format: str
+    ranking: str
+    frames: list[str]
+    student: str | None = None
+    student_score: float | None = None
 
 
 def fingerprint_of(settings: dict[str, Any]) -> str:
@@ -236,6 +267,32 @@ class LabelStore:
                 f"{folder} holds labels made with different {', '.join(changed)}. Mixing them "
                 "would corrupt the dataset: use another --out, or --overwrite to start over."
             )
+        return store
+
+    @classmethod
+    def edit(cls, folder: Path) -> LabelStore:
+        """Open an existing store to add human labels and review rounds, holding its write
+        lock (a label run writing it meanwhile is refused, and the other way round)."""
+        path = Path(folder) / STORE_FILE
+        if not path.is_file():
+            raise StoreError(
+                f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
+            )
+        lock = StoreLock(path)
+        try:
+            lock.acquire()
+        except StoreLockedError as e:
+            raise StoreError(str(e)) from None
+        except OSError as e:
+            raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
+        try:
+            store = cls(Path(folder), _connect(path), lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+        if store.fingerprint is None:
+            store.close()
+            raise StoreError(f"{path} is empty: no labeling run has started there")
         return store
 
     @classmethod
@@ -523,17 +580,98 @@ class LabelStore:
         ).fetchall()
         return {int(class_id): int(n) for class_id, n in rows}
 
+    # -- review -----------------------------------------------------------------------
+
+    @_sqlite_errors
+    def write_human_labels(self, labels: Sequence[HumanLabels]) -> int:
+        """Store a reviewer's labels in one transaction; a frame's earlier human labels are
+        replaced, unless they are the same labels (then nothing changes, not even their
+        provenance). Returns the frames whose labels were new or different."""
+        written = 0
+        with self._transaction():
+            for item in labels:
+                boxes, masks = (
+                    codec.encode_boxes(item.detections),
+                    codec.encode_masks_column(item.detections),
+                )
+                row = self._db.execute(
+                    "SELECT boxes, masks FROM human_labels WHERE hash = ?", (item.hash,)
+                ).fetchone()
+                if row == (boxes, masks):
+                    continue
+                self._db.execute(
+                    "INSERT OR REPLACE INTO human_labels VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        item.hash, item.width, item.height, boxes, masks, item.changed,
+                        item.round, item.file, item.format, item.imported_at or time.time(),
+                    ),
+                )  # fmt: skip
+                written += 1
+        return written
+
+    @_sqlite_errors
+    def human_labels(self, with_masks: bool = False) -> Iterator[HumanLabels]:
+        """Every frame's human labels, in the order they were imported."""
+        masks = "masks" if with_masks else "NULL"
+        rows = self._db.execute(
+            f"SELECT hash, width, height, boxes, {masks}, changed, round, file, format, "
+            "imported_at FROM human_labels ORDER BY imported_at, hash"
+        )
+        for digest, width, height, boxes, mask_rles, *rest in rows:
+            yield HumanLabels(
+                digest, width, height, codec.decode(boxes, mask_rles, height, width), *rest
+            )
+
+    @_sqlite_errors
+    def reviewed_hashes(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT hash FROM human_labels")}
+
+    @_sqlite_errors
+    def add_review_round(self, item: ReviewRound) -> int:
+        """Record a round handed out; `item.round` 0 takes the next number. Returns it."""
+        with self._transaction():
+            number = (
+                item.round
+                or 1
+                + (
+                    self._db.execute(
+                        "SELECT COALESCE(MAX(round), 0) FROM review_rounds"
+                    ).fetchone()[0]
+                )
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO review_rounds VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    number, item.created or time.time(), item.folder, item.format, item.ranking,
+                    json.dumps(item.frames), item.student, item.student_score,
+                ),
+            )  # fmt: skip
+        return number
+
+    @_sqlite_errors
+    def review_rounds(self) -> list[ReviewRound]:
+        rows = self._db.execute("SELECT * FROM review_rounds ORDER BY round").fetchall()
+        return [ReviewRound(*row[:5], json.loads(row[5]), *row[6:]) for row in rows]
+
     def frames(
-        self, with_masks: bool = True, keys: list[str] | None = None, video: Path | None = None
+        self,
+        with_masks: bool = True,
+        keys: list[str] | None = None,
+        video: Path | None = None,
+        raw_masks: bool = False,
     ) -> Iterator[StoredFrame]:
         """Labeled frames (all, those with these `keys`, or the frames of `video`) one at a
         time, in path order with video frames in frame order. Without masks, the mask column
-        is not even read."""
-        masks = "p.masks" if with_masks else "NULL"
+        is not even read; with `raw_masks` it is read but not decoded, and each frame's
+        `encoded` holds the two stored columns."""
+        masks = "p.masks" if with_masks or raw_masks else "NULL"
+        human_masks = "h.masks" if with_masks else "NULL"
         query = (
             "SELECT COALESCE(s.file, s.path), s.root, s.hash, p.width, p.height, p.boxes, "
-            f"{masks}, s.frame_index, s.video_id, s.timestamp, s.size, s.mtime_ns FROM sources s "
-            "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ?"
+            f"{masks}, s.frame_index, s.video_id, s.timestamp, s.size, s.mtime_ns, h.boxes, "
+            f"{human_masks} FROM sources s "
+            "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? "
+            "LEFT JOIN human_labels h ON h.hash = s.hash"
         )
         params: list[Any] = [self.fingerprint]
         if keys is not None:
@@ -549,15 +687,19 @@ class LabelStore:
                 path, root, digest, width, height, boxes, mask_rles, index, video_id, time_s = row[
                     :10
                 ]
-                size, mtime_ns = row[10:]
-                detections = codec.decode(boxes, mask_rles, height, width)
+                size, mtime_ns, human_boxes, human_masks = row[10:]
+                detections = codec.decode(boxes, None if raw_masks else mask_rles, height, width)
+                human = None
+                if human_boxes is not None:
+                    human = codec.decode(human_boxes, human_masks, height, width)
                 if video_id in tracks and len(detections):
                     apply_track_classes(detections, tracks[video_id])
                 stamp = FileStamp(size, mtime_ns) if size is not None else None
                 identity = FrameIdentity(
                     Path(path), Path(root), digest, index, video_id, time_s, stamp
                 )
-                yield StoredFrame(identity, width, height, detections)
+                encoded = (boxes, mask_rles) if raw_masks else None
+                yield StoredFrame(identity, width, height, detections, encoded, human)
         except sqlite3.Error as e:
             raise database_error(self.path, e) from None
 
@@ -569,6 +711,7 @@ _MERGED_TABLES = {
     "skipped": False,
     "tracks": True,
     "videos": True,
+    "human_labels": False,
 }
 
 

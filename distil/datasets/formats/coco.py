@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.labeled import CROWD, LabeledImage, LabeledSet
-from distil.datasets.polygons import PolygonStats, mask_to_polygon
+from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
+from distil.detections import human_detections
 from distil.utils.files import atomic_write_json
-from distil.utils.rle import encode_masks
+from distil.utils.rle import decode_masks, encode_masks
 
 
 class CocoBuilder:
@@ -135,3 +137,56 @@ def _detections(annotations: list[dict[str, Any]], class_of: dict[int, int]) -> 
         confidence=np.array([a.get("score", 1.0) for a in annotations], dtype=np.float32),
         data={CROWD: np.array([int(a.get("iscrowd", 0)) for a in annotations], dtype=bool)},
     )
+
+
+def write_coco_file(
+    path: Path, images: Iterable[LabeledImage], names: list[str], masks: bool = False
+) -> Path:
+    """One COCO file whose images are named by their full paths; masks as exact RLE."""
+    builder = CocoBuilder(names)
+    stats = PolygonStats()
+    for image in images:
+        detections = image.detections
+        kind = "rle" if masks and detections.mask is not None else None
+        builder.add(image.key, image.width, image.height, detections, kind, 0.0, 0.0, stats)
+    builder.write(Path(path))
+    return Path(path)
+
+
+def read_coco_file(path: Path, names: Sequence[str]) -> list[LabeledImage]:
+    """Every image of one COCO file, keyed by its `file_name`, with masks where the
+    annotations have segmentations (polygons or RLE). A category not in `names` is a
+    ValueError naming them."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        categories = {c["id"]: c["name"] for c in data.get("categories", [])}
+        annotations: dict[Any, list[dict[str, Any]]] = {}
+        for annotation in data.get("annotations", []):
+            annotations.setdefault(annotation["image_id"], []).append(annotation)
+        entries = data["images"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a readable COCO file ({e})") from None
+    class_of = {n: i for i, n in enumerate(names)}
+    for name in categories.values():
+        if name not in class_of:
+            raise ValueError(f"{path}: unknown class {name!r}; the classes are: {', '.join(names)}")
+    images = []
+    for entry in entries:
+        width, height = int(entry["width"]), int(entry["height"])
+        found = annotations.get(entry["id"], [])
+        boxes = sv.xywh_to_xyxy(np.array([a["bbox"] for a in found], np.float64).reshape(-1, 4))
+        classes = np.array([class_of[categories[a["category_id"]]] for a in found], np.int64)
+        mask = None
+        if found and all(a.get("segmentation") for a in found):
+            mask = np.stack([_segmentation_mask(a["segmentation"], height, width) for a in found])
+        detections = human_detections(boxes, classes, mask)
+        key = str(entry["file_name"])
+        images.append(LabeledImage(key, Path(key), width, height, detections))
+    return images
+
+
+def _segmentation_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
+    if isinstance(segmentation, dict):
+        return decode_masks([segmentation], height, width)[0]
+    parts = [np.asarray(p, np.float64).reshape(-1, 2) for p in segmentation]
+    return polygons_to_mask(parts, height, width)

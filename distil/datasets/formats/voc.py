@@ -12,14 +12,15 @@ expansion, no external entities).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import supervision as sv
 
-from distil.detections import empty_detections
+from distil.datasets.labeled import LabeledImage
+from distil.detections import empty_detections, human_detections
 from distil.utils.files import atomic_write_text
 
 
@@ -31,6 +32,7 @@ class VocAnnotation:
     width: int
     height: int
     detections: sv.Detections
+    path: str = ""
 
 
 def voc_xml(
@@ -39,10 +41,14 @@ def voc_xml(
     height: int,
     detections: sv.Detections,
     names: Sequence[str],
+    path: str | None = None,
 ) -> str:
-    """The VOC XML of one image's boxes; `names[class_id]` is each box's class name."""
+    """The VOC XML of one image's boxes; `names[class_id]` is each box's class name, and
+    `path` the image's full path (as LabelImg writes it)."""
     root = ET.Element("annotation")
     ET.SubElement(root, "filename").text = filename
+    if path:
+        ET.SubElement(root, "path").text = path
     size = ET.SubElement(root, "size")
     for tag, value in (("width", width), ("height", height), ("depth", 3)):
         ET.SubElement(size, tag).text = str(value)
@@ -66,8 +72,46 @@ def write_voc(
     height: int,
     detections: sv.Detections,
     names: Sequence[str],
+    image_path: str | None = None,
 ) -> None:
-    atomic_write_text(Path(path), voc_xml(filename, width, height, detections, names))
+    atomic_write_text(Path(path), voc_xml(filename, width, height, detections, names, image_path))
+
+
+def write_voc_folder(
+    folder: Path, images: Iterable[LabeledImage], names: Sequence[str]
+) -> list[Path]:
+    """One `<stem>.xml` per image in `folder` (a clashing stem gets a number), each naming
+    the image's full path; returns the files."""
+    written, used = [], set()
+    for image in images:
+        stem = Path(image.key).stem
+        name, number = stem, 1
+        while name in used:
+            number += 1
+            name = f"{stem}_{number}"
+        used.add(name)
+        file = Path(folder) / f"{name}.xml"
+        write_voc(
+            file, Path(image.key).name, image.width, image.height, image.detections, names,
+            image.key,
+        )  # fmt: skip
+        written.append(file)
+    return written
+
+
+def read_voc_folder(folder: Path, names: Sequence[str]) -> list[LabeledImage]:
+    """Every VOC file in `folder` (or the one file given), keyed by the image path it
+    names, else its file name."""
+    folder = Path(folder)
+    files = [folder] if folder.is_file() else sorted(folder.rglob("*.xml"))
+    images = []
+    for file in files:
+        annotation = read_voc(file, names)
+        key = annotation.path or annotation.filename or file.with_suffix(".jpg").name
+        images.append(
+            LabeledImage(key, Path(key), annotation.width, annotation.height, annotation.detections)
+        )
+    return images
 
 
 def read_voc(path: Path, names: Sequence[str]) -> VocAnnotation:
@@ -103,10 +147,14 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     height = int(_float(size, "height")) if size is not None else 0
     detections = empty_detections()
     if boxes:
-        detections = sv.Detections(
-            xyxy=np.asarray(boxes, dtype=np.float32), class_id=np.asarray(classes, dtype=np.int64)
-        )
-    return VocAnnotation(root.findtext("filename") or "", width, height, detections)
+        detections = human_detections(np.asarray(boxes), np.asarray(classes))
+    return VocAnnotation(
+        root.findtext("filename") or "",
+        width,
+        height,
+        detections,
+        (root.findtext("path") or "").strip(),
+    )
 
 
 def _float(element: ET.Element, tag: str) -> float:

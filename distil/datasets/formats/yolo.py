@@ -3,6 +3,7 @@ and read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import yaml
 
 from distil.datasets.labeled import LabeledImage, LabeledSet, image_size
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
+from distil.detections import human_detections
 from distil.sources.core import scan_images
 from distil.utils.files import atomic_write_text
 from distil.utils.yaml import load_yaml
@@ -170,3 +172,79 @@ def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
             detections = read_yolo_labels(label_file_for(image), width, height)
             labeled.add(LabeledImage(image.stem, image, width, height, detections))
     return labeled
+
+
+CLASSES_TXT = "classes.txt"  # class names, one per line, as LabelImg and X-AnyLabeling read them
+IMAGES_TXT = "images.txt"
+
+
+def write_yolo_folder(
+    folder: Path, images: Iterable[LabeledImage], names: Sequence[str]
+) -> list[Path]:
+    """Plain YOLO labels for a labeling tool: `labels/<stem>.txt` per image (a clashing
+    stem gets a number), `labels/classes.txt`, and `images.txt` listing the images (full
+    paths) in the same order as the label files; returns the label files."""
+    folder = Path(folder)
+    written, used, paths = [], set(), []
+    for image in images:
+        stem = Path(image.key).stem
+        name, number = stem, 1
+        while name in used:
+            number += 1
+            name = f"{stem}_{number}"
+        used.add(name)
+        lines = yolo_box_lines(image.detections, image.width, image.height)
+        file = folder / "labels" / f"{name}.txt"
+        atomic_write_text(file, "".join(f"{line}\n" for line in lines))
+        written.append(file)
+        paths.append(image.key)
+    atomic_write_text(folder / "labels" / CLASSES_TXT, "".join(f"{n}\n" for n in names))
+    atomic_write_text(folder / IMAGES_TXT, "".join(f"{p}\n" for p in paths))
+    return written
+
+
+def read_yolo_folder(
+    folder: Path, names: Sequence[str], size_of: Callable[[str], tuple[int, int] | None]
+) -> list[LabeledImage]:
+    """Label files of a folder (its `labels/`, or itself) with the class names of its
+    `classes.txt` or `data.yaml`, keyed by label file name. YOLO coordinates are fractions
+    of the image, so `size_of(key)` gives each image's (width, height); one it does not
+    know is left out (it cannot be matched anyway)."""
+    folder = Path(folder)
+    labels = folder / "labels" if (folder / "labels").is_dir() else folder
+    own = _folder_names(folder, labels)
+    class_of = {n: i for i, n in enumerate(names)}
+    images = []
+    for file in sorted(labels.glob("*.txt")):
+        if file.name == CLASSES_TXT:
+            continue
+        size = size_of(file.stem)
+        if size is None:
+            images.append(LabeledImage(file.stem, None, 0, 0, human_detections([], [])))
+            continue
+        read = read_yolo_labels(file, *size)
+        classes = []
+        for number in read.class_id.tolist():
+            name = own[number] if number < len(own) else f"class {number}"
+            if name not in class_of:
+                raise ValueError(
+                    f"{file}: unknown class {name!r}; the classes are: {', '.join(names)}"
+                )
+            classes.append(class_of[name])
+        images.append(
+            LabeledImage(file.stem, None, *size, human_detections(read.xyxy, np.asarray(classes)))
+        )
+    return images
+
+
+def _folder_names(folder: Path, labels: Path) -> list[str]:
+    for candidate in (labels / CLASSES_TXT, folder / CLASSES_TXT):
+        if candidate.is_file():
+            return [
+                n.strip() for n in candidate.read_text(encoding="utf-8").splitlines() if n.strip()
+            ]
+    data_yaml = folder / DATA_YAML
+    if data_yaml.is_file():
+        names = (load_yaml(data_yaml) or {}).get("names") or []
+        return [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
+    raise ValueError(f"{folder}: no classes.txt or data.yaml names the label files' classes")

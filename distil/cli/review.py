@@ -1,0 +1,125 @@
+"""`distil review`: rank stored frames by how likely their labels are wrong and write the
+top ones for a labeling tool; `distil review import`: store the corrections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
+from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.settings import ReviewSettings
+
+RANK = "rank"
+
+
+class _RankByDefault(TyperGroup):
+    """`distil review RUN ...` means `distil review rank RUN ...`."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [RANK, *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(
+    cls=_RankByDefault,
+    help="Rank labels for review, hand them to a labeling tool, import corrections.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+LabelDir = Annotated[
+    Path, typer.Argument(metavar="LABEL_DIR", help="Folder written by `distil label`.")
+]
+
+
+@review_app.command(RANK)
+@handle_errors
+@takes(ReviewSettings)
+def rank(
+    label_dir: LabelDir,
+    settings: ReviewSettings,
+    to: Annotated[
+        Path | None,
+        typer.Option(help="Write a task file of the top frames here (a review round)."),
+    ] = None,
+    *,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """The frames most likely mislabeled, with reasons (`distil review LABEL_DIR`); with
+    --to, a task file of them with the labels as pre-annotations."""
+    setup_logging(quiet)
+    from distil.review import rank_store, write_review_round
+
+    if to is None:
+        ranking = rank_store(label_dir, settings)
+        if json_output:
+            print_json(ranking.to_dict())
+        elif not quiet:
+            for number, frame in enumerate(ranking.frames, 1):
+                console.print(
+                    f"{number:>4}  {frame.score:6.2f}  {escape(frame.key)}", highlight=False
+                )
+                for reason in frame.reasons:
+                    console.print(f"            {escape(reason)}", style="dim", highlight=False)
+            console.print(
+                f"{len(ranking.frames)} of {ranking.ranked} frames "
+                f"({ranking.reviewed} reviewed already, left out); --to DIR writes a task file",
+                style="dim",
+            )
+        return
+    summary = write_review_round(label_dir, to, settings)
+    if json_output:
+        print_json(summary.to_dict())
+    elif not quiet:
+        console.print(
+            f"[green]round {summary.round}[/]: {summary.frames} frames -> "
+            f"{escape(summary.task_file)} ({summary.format})",
+            highlight=False,
+        )
+
+
+@review_app.command("import")
+@handle_errors
+@takes(ReviewSettings, exclude=[f for f in ReviewSettings.model_fields if f != "format"])
+def import_(
+    label_dir: LabelDir,
+    corrections: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE_OR_FOLDER", help="What the labeling tool exported after review."
+        ),
+    ],
+    settings: ReviewSettings,
+    *,
+    json_output: JsonFlag = False,
+    quiet: QuietFlag = False,
+) -> None:
+    """Store a reviewer's corrections as human labels; they win over the teacher's at
+    export. Importing the same file again changes nothing."""
+    setup_logging(quiet)
+    from distil.review import import_corrections
+
+    summary = import_corrections(label_dir, corrections, settings.format)
+    if json_output:
+        print_json(summary.to_dict())
+        return
+    if not quiet:
+        console.print(
+            f"[green]imported[/] {summary.stored} frames ({summary.unchanged} unchanged, "
+            f"{summary.labels_changed} labels changed by reviewers) from {escape(corrections)}",
+            highlight=False,
+        )
+    for title, items in (
+        ("not matched to a stored frame", summary.unmatched),
+        ("named like several stored frames", summary.ambiguous),
+        ("of another size than the stored frame", summary.size_mismatch),
+    ):
+        if items:
+            shown = ", ".join(escape(i) for i in items[:5]) + (" ..." if len(items) > 5 else "")
+            console.print(f"[yellow]{len(items)} images {title}:[/] {shown}", highlight=False)

@@ -1,0 +1,342 @@
+"""A review round: rank a label store's frames, write the top ones for a labeling tool,
+and record the round in the store.
+
+>>> ranking = rank_store(Path("runs/label/exp"), top=50)
+>>> write_review_round(Path("runs/label/exp"), Path("review/round1"), format="cvat")
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from distil.datasets.filters import select_detections
+from distil.datasets.labeled import LabeledImage
+from distil.datasets.naming import dataset_path, unique_path
+from distil.ontologies import Ontology
+from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
+from distil.settings import DatasetSettings, Ranking, ReviewFormat, ReviewSettings, default
+from distil.sources.video import VideoFrames
+from distil.store import LabelStore, ReviewRound, StoredFrame
+from distil.utils.files import atomic_write_json, mark_output, written_files
+from distil.utils.suggest import normalize_name
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 64  # frames judged together: one student batch, one query of another store
+NMS_IOU = default(DatasetSettings, "nms_iou")
+RANKING_FILE = "ranking.json"
+
+
+@dataclass
+class ReviewRanking:
+    frames: list[RankedFrame]
+    ranked: int = 0  # frames considered
+    reviewed: int = 0  # frames left out: reviewed already
+    ranking: str = Ranking.AUTO.value
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frames": [f.to_dict() for f in self.frames],
+            "ranked": self.ranked,
+            "reviewed": self.reviewed,
+            "ranking": self.ranking,
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+@dataclass
+class RoundSummary:
+    round: int
+    folder: str
+    format: str
+    task_file: str
+    frames: int
+    ranking: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def review_ontology(store: LabelStore, path: Path | None) -> Ontology:
+    """The ontology whose thresholds say what is exported: the stored one, or `path`
+    (same classes and prompts, changed thresholds)."""
+    stored = Ontology.from_dict(store.ontology_dict, source=f"{store.path} (stored ontology)")
+    if path is None:
+        return stored
+    ontology = Ontology.from_yaml(path)
+    if ontology.class_names != stored.class_names:
+        raise ValueError(
+            f"{path}: its classes differ from those the labels were made with "
+            f"({', '.join(stored.class_names)})"
+        )
+    return ontology
+
+
+def rank_store(
+    label_dir: Path, settings: ReviewSettings | None = None, **options: Any
+) -> ReviewRanking:
+    """The `settings.top` unreviewed frames of the store most likely to be wrong."""
+    settings = ReviewSettings.merge(settings, **options)
+    start = time.perf_counter()
+    with LabelStore.open(label_dir) as store:
+        ontology = review_ontology(store, settings.ontology)
+        other_name = "student" if settings.student else "other teacher"
+        judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
+        counts = {"ranked": 0, "reviewed": 0}
+        frames = _frames_to_rank(store, ontology, settings, counts)
+        ranked = rank_frames(frames, judge, settings.top)
+    return ReviewRanking(
+        ranked,
+        counts["ranked"],
+        counts["reviewed"],
+        settings.ranking.value,
+        round(time.perf_counter() - start, 3),
+    )
+
+
+def _frames_to_rank(
+    store: LabelStore, ontology: Ontology, settings: ReviewSettings, counts: dict[str, int]
+) -> Iterator[FrameToRank]:
+    with_masks = store.has_masks() and settings.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY)
+    others = _OtherLabels(ontology, settings)
+    try:
+        chunk: list[StoredFrame] = []
+        for frame in store.frames(with_masks=False, raw_masks=with_masks):
+            if frame.human is not None:
+                counts["reviewed"] += 1
+                continue
+            counts["ranked"] += 1
+            chunk.append(frame)
+            if len(chunk) == CHUNK:
+                yield from _chunk_to_rank(chunk, others)
+                chunk = []
+        yield from _chunk_to_rank(chunk, others)
+    finally:
+        others.close()
+
+
+def _chunk_to_rank(chunk: list[StoredFrame], others: _OtherLabels) -> Iterator[FrameToRank]:
+    import json
+
+    labels = others.labels(chunk)
+    for frame, other in zip(chunk, labels, strict=True):
+        masks = frame.encoded[1] if frame.encoded else None
+        yield FrameToRank(
+            frame.identity.key,
+            frame.identity.hash,
+            frame.detections,
+            json.loads(masks) if masks else None,
+            other,
+        )
+
+
+class _OtherLabels:
+    """Labels to compare with, per frame: a student run on the frames, or the exported
+    labels of another teacher's store of the same images (classes matched by name)."""
+
+    def __init__(self, ontology: Ontology, settings: ReviewSettings) -> None:
+        self.names = ontology.class_names
+        self.settings = settings
+        self.student = None
+        self.store: LabelStore | None = None
+        self.video = VideoFrames()
+        wanted = settings.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT)
+        if wanted and settings.student is not None:
+            from distil.utils.ultralytics import load_yolo
+
+            if not Path(settings.student).is_file():
+                raise FileNotFoundError(f"--student: no such file: {settings.student}")
+            self.student = load_yolo(settings.student)
+            self.mapping = _class_mapping(
+                [str(self.student.names[i]) for i in sorted(self.student.names)], self.names
+            )
+        elif wanted and settings.against is not None:
+            self.store = LabelStore.open(settings.against)
+            other = Ontology.from_dict(self.store.ontology_dict, source=str(settings.against))
+            self.other_ontology = other
+            self.mapping = _class_mapping(other.class_names, self.names)
+
+    def labels(self, frames: list[StoredFrame]) -> list[sv.Detections | None]:
+        if not frames:
+            return []
+        if self.student is not None:
+            return self._student(frames)
+        if self.store is not None:
+            return self._other_store(frames)
+        return [None] * len(frames)
+
+    def _student(self, frames: list[StoredFrame]) -> list[sv.Detections | None]:
+        from distil.utils.device import ultralytics_device
+
+        images = [self._image(f) for f in frames]
+        results = self.student.predict(
+            images,
+            conf=self.settings.student_conf,
+            device=ultralytics_device(self.settings.device, "predicting"),
+            verbose=False,
+        )
+        return [_mapped(sv.Detections.from_ultralytics(r), self.mapping) for r in results]
+
+    def _image(self, frame: StoredFrame) -> Any:
+        identity = frame.identity
+        if identity.frame_index is None:
+            return str(identity.path)
+        rgb = self.video.get(identity.path, identity.frame_index)
+        return np.ascontiguousarray(rgb[..., ::-1])  # Ultralytics reads arrays as BGR
+
+    def _other_store(self, frames: list[StoredFrame]) -> list[sv.Detections | None]:
+        assert self.store is not None
+        found = {
+            f.identity.hash: select_detections(f.detections, self.other_ontology, NMS_IOU)
+            for f in self.store.frames(with_masks=False, keys=[f.identity.key for f in frames])
+        }
+        return [
+            _mapped(found[f.identity.hash], self.mapping) if f.identity.hash in found else None
+            for f in frames
+        ]
+
+    def close(self) -> None:
+        self.video.close()
+        if self.store is not None:
+            self.store.close()
+
+
+def _class_mapping(theirs: list[str], ours: list[str]) -> dict[int, int]:
+    index = {normalize_name(n): i for i, n in enumerate(ours)}
+    mapping = {
+        i: index[normalize_name(n)] for i, n in enumerate(theirs) if normalize_name(n) in index
+    }
+    if not mapping:
+        raise ValueError(
+            f"no class in common to compare: theirs are {', '.join(theirs[:10])}; "
+            f"ours are {', '.join(ours)}"
+        )
+    return mapping
+
+
+def _mapped(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
+    if not len(detections):
+        return detections
+    kept = detections[np.isin(detections.class_id, list(mapping))]
+    kept.class_id = np.array([mapping[int(c)] for c in kept.class_id], dtype=np.int64)
+    if kept.confidence is None:
+        kept.confidence = np.ones(len(kept), dtype=np.float32)
+    return kept
+
+
+def write_review_round(
+    label_dir: Path, out_dir: Path, settings: ReviewSettings | None = None, **options: Any
+) -> RoundSummary:
+    """Rank, write the top frames with their exported labels as pre-annotations into
+    `out_dir` in `settings.format`, and record the round in the store.
+
+    Images are referenced where they are; video frames (and all images, with
+    `copy_images`) are written into `out_dir/images/`."""
+    settings = ReviewSettings.merge(settings, **options)
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    ranking = rank_store(label_dir, settings)
+    if not ranking.frames:
+        raise ValueError(f"{label_dir}: no unreviewed labeled frames to review")
+    with LabelStore.open(label_dir) as store:
+        ontology = review_ontology(store, settings.ontology)
+        masks = store.has_masks()
+        keys = [f.key for f in ranking.frames]
+        frames = {f.identity.key: f for f in store.frames(with_masks=masks, keys=keys)}
+    mark_output(out_dir)
+    label_studio = settings.format is ReviewFormat.LABEL_STUDIO
+    images, urls, scores, used = [], {}, {}, set()
+    video = VideoFrames()
+    try:
+        for ranked in ranking.frames:
+            frame = frames[ranked.key]
+            image_file = _place(frame, out_dir, settings.copy_images, video, used)
+            # Label Studio tasks carry the stored key; the other formats name the file the
+            # reviewer opens (for a video frame or a copy, the written one).
+            reference = ranked.key
+            if not label_studio and image_file != frame.identity.path:
+                reference = str(image_file)
+            detections = select_detections(frame.detections, ontology, NMS_IOU)
+            images.append(
+                LabeledImage(reference, image_file, frame.width, frame.height, detections)
+            )
+            scores[reference] = ranked.score
+            if label_studio:
+                from distil.datasets.formats.label_studio import local_files_url
+
+                urls[reference] = local_files_url(image_file, settings.document_root)
+    finally:
+        video.close()
+    task_file = _write_tasks(
+        out_dir, images, ontology.class_names, settings.format, masks, urls, scores
+    )
+    atomic_write_json(out_dir / RANKING_FILE, ranking.to_dict())
+    with LabelStore.edit(label_dir) as store:
+        number = store.add_review_round(
+            ReviewRound(
+                0,
+                time.time(),
+                str(out_dir.resolve()),
+                settings.format.value,
+                settings.ranking.value,
+                keys,
+                str(settings.student) if settings.student else None,
+            )
+        )
+    return RoundSummary(
+        number, str(out_dir), settings.format.value, str(task_file), len(images), ranking.to_dict()
+    )
+
+
+def _write_tasks(out_dir, images, names, format, masks, urls, scores) -> Path:
+    from distil.datasets import formats
+
+    if format is ReviewFormat.LABEL_STUDIO:
+        return formats.write_label_studio(
+            out_dir, images, names, masks=masks, urls=urls, scores=scores
+        )
+    if format is ReviewFormat.CVAT:
+        return formats.write_cvat(out_dir / "annotations.xml", images, names)
+    if format is ReviewFormat.VOC:
+        formats.write_voc_folder(out_dir / "Annotations", images, names)
+        return out_dir / "Annotations"
+    if format is ReviewFormat.YOLO:
+        formats.write_yolo_folder(out_dir, images, names)
+        return out_dir / "labels"
+    return formats.write_coco_file(out_dir / "annotations.json", images, names, masks)
+
+
+def _place(
+    frame: StoredFrame, out_dir: Path, copy: bool, video: VideoFrames, used: set[Path]
+) -> Path:
+    """The image file a reviewer opens: the source itself, or a file in `out_dir/images`."""
+    identity = frame.identity
+    if identity.frame_index is None and not copy:
+        return identity.path
+    name = unique_path(Path(dataset_path(identity).name), identity.hash, used)
+    target = out_dir / "images" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if identity.frame_index is None:
+        shutil.copy2(identity.path, target)
+    else:
+        from distil.datasets.export import write_frame
+
+        write_frame(video.get(identity.path, identity.frame_index), target)
+    return target
+
+
+def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()) and written_files(out_dir) is None:
+        raise FileExistsError(
+            f"{out_dir} exists and was not written by distil; choose another --to"
+        )

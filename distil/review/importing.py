@@ -1,0 +1,186 @@
+"""Import a reviewer's corrections as human labels, beside the teacher's.
+
+Images are matched to stored frames by stored path, then by file name (or, for YOLO
+label files, by file stem); a name two stored frames share, and a name no stored frame
+has, are reported and not imported. Classes are matched by name; an unknown class fails
+the whole import before anything is stored. Importing a file twice changes nothing.
+
+>>> import_corrections(Path("runs/label/exp"), Path("review/round1/export.json"))
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from distil.datasets.filters import select_detections
+from distil.datasets.labeled import LabeledImage
+from distil.datasets.naming import dataset_path
+from distil.evaluation.matching import match_boxes
+from distil.review.core import NMS_IOU, review_ontology
+from distil.settings import ReviewFormat
+from distil.store import HumanLabels, LabelStore, StoredFrame
+from distil.utils.suggest import did_you_mean
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    format: str
+    images: int = 0  # images in the file with labels
+    matched: int = 0
+    stored: int = 0  # new or changed human labels
+    unchanged: int = 0  # the same labels were imported before
+    labels_changed: int = 0  # teacher boxes the reviewers added, removed or moved
+    unmatched: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+    size_mismatch: list[str] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_corrections(
+    path: Path, format: ReviewFormat, names: Sequence[str], size_of=lambda key: None
+) -> list[LabeledImage]:
+    """The labeled images of a labeling tool's export (a file or a folder)."""
+    from distil.datasets import formats
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if format is ReviewFormat.LABEL_STUDIO:
+        return [i for f in _files(path, ".json") for i in formats.read_label_studio(f, names)]
+    if format is ReviewFormat.CVAT:
+        return [i for f in _files(path, ".xml") for i in formats.read_cvat(f, names)]
+    if format is ReviewFormat.VOC:
+        return formats.read_voc_folder(path, names)
+    if format is ReviewFormat.YOLO:
+        return formats.read_yolo_folder(path, names, size_of)
+    return [i for f in _files(path, ".json") for i in formats.read_coco_file(f, names)]
+
+
+def _files(path: Path, suffix: str) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.rglob(f"*{suffix}") if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{path}: no {suffix} files to import")
+    return files
+
+
+class FrameIndex:
+    """Stored frames by every name a tool may use for them: stored path, the written file
+    of a video frame or copy, file name and file stem."""
+
+    def __init__(self, frames: list[StoredFrame]) -> None:
+        self.frames = {f.identity.key: f for f in frames}
+        self.by_name: dict[str, set[str]] = {}
+        for frame in frames:
+            identity = frame.identity
+            written = dataset_path(identity)
+            for name in {identity.key, str(identity.path), identity.path.name, written.name}:
+                self.by_name.setdefault(name, set()).add(identity.key)
+            for stem in {identity.path.stem, written.stem}:
+                self.by_name.setdefault(f"stem:{stem}", set()).add(identity.key)
+
+    def find(self, reference: str) -> tuple[str | None, bool]:
+        """(stored key, ambiguous) for a tool's image reference."""
+        if reference in self.frames:
+            return reference, False
+        path = Path(reference)
+        for name in (str(path), path.name, f"stem:{path.stem}"):
+            keys = self.by_name.get(name)
+            if keys:
+                return (next(iter(keys)), False) if len(keys) == 1 else (None, True)
+        return None, False
+
+
+def import_corrections(
+    label_dir: Path, path: Path, format: ReviewFormat | str = ReviewFormat.LABEL_STUDIO
+) -> ImportSummary:
+    start = time.perf_counter()
+    format = ReviewFormat(format)
+    summary = ImportSummary(str(path), format.value)
+    with LabelStore.edit(label_dir) as store:
+        ontology = review_ontology(store, None)
+        names = ontology.class_names
+        index = FrameIndex(list(store.frames(with_masks=False)))
+
+        def size_of(reference: str) -> tuple[int, int] | None:
+            key, _ = index.find(reference)
+            return None if key is None else (index.frames[key].width, index.frames[key].height)
+
+        try:
+            images = read_corrections(path, format, names, size_of)
+        except ValueError as e:
+            message = str(e)
+            if "unknown class" in message:
+                unknown = message.split("unknown class ", 1)[1].split(";")[0].strip("'\"")
+                message += did_you_mean(unknown, names)
+            raise ValueError(message) from None
+        rounds = store.review_rounds()
+        labels: list[HumanLabels] = []
+        for image in images:
+            summary.images += 1
+            key, ambiguous = index.find(image.key)
+            if key is None:
+                (summary.ambiguous if ambiguous else summary.unmatched).append(image.key)
+                continue
+            frame = index.frames[key]
+            if image.width and (image.width, image.height) != (frame.width, frame.height):
+                summary.size_mismatch.append(
+                    f"{image.key}: {image.width}x{image.height} in the file, "
+                    f"{frame.width}x{frame.height} stored"
+                )
+                continue
+            summary.matched += 1
+            human = _fitted(image.detections, frame.height, frame.width)
+            teacher = select_detections(frame.detections, ontology, NMS_IOU)
+            changed = count_changes(teacher, human)
+            number = next((r.round for r in reversed(rounds) if key in r.frames), 0)
+            labels.append(
+                HumanLabels(
+                    frame.identity.hash, frame.width, frame.height, human, changed, number,
+                    str(Path(path).resolve()), format.value,
+                )
+            )  # fmt: skip
+            summary.labels_changed += changed
+        summary.stored = store.write_human_labels(labels)
+        summary.unchanged = len(labels) - summary.stored
+        summary.rounds = sorted({label.round for label in labels})
+    summary.elapsed_s = round(time.perf_counter() - start, 3)
+    return summary
+
+
+def _fitted(detections: sv.Detections, height: int, width: int) -> sv.Detections:
+    """Boxes clipped to the image (tools let corners stray a little past the edge)."""
+    if len(detections):
+        detections.xyxy = np.clip(detections.xyxy, 0, [width, height, width, height]).astype(
+            np.float32
+        )
+    return detections
+
+
+def count_changes(teacher: sv.Detections, human: sv.Detections, iou: float = 0.5) -> int:
+    """Boxes the reviewer removed, added or moved: those of either side that no box of the
+    same class on the other side matches at `iou`.
+
+    A box whose class the reviewer changed counts twice: removed, and added.
+    """
+    unmatched = 0
+    classes = np.union1d(teacher.class_id, human.class_id) if len(teacher) + len(human) else []
+    for class_id in classes:
+        mine = teacher.xyxy[teacher.class_id == class_id]
+        theirs = human.xyxy[human.class_id == class_id]
+        hits = int(match_boxes(theirs, np.ones(len(theirs)), mine, iou).sum())
+        unmatched += len(mine) + len(theirs) - 2 * hits
+    return unmatched

@@ -1,0 +1,265 @@
+"""Rank stored frames by how likely their labels are wrong, and say why.
+
+A frame's score is the number of label errors it is expected to hold, summed over its
+signals, so a frame with three doubtful boxes outranks one with a single doubtful box:
+
+- **uncertainty**: each stored box's chance of being a real object, `p`, is read from
+  its score relative to its class threshold (`box_probability`: 0.5 at the threshold).
+  An exported box is wrong with chance `1 - p` (a false positive); a box below the
+  threshold that no exported box of its class covers is a missed object with chance `p`.
+- **competing classes**: two exported boxes of different classes on one object; at
+  least one of them is wrong.
+- **disagreement** with other labels of the same frames (a student's predictions, or
+  another teacher's store): each box one side has and the other does not, weighted by
+  its score.
+- **mask shape**: a mask that fills little of its box, or lies elsewhere than its box.
+
+Only the top `k` frames are kept while ranking (a heap), so memory does not grow with
+the store, and masks are judged from their run-length codes without decoding them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+from distil.datasets.filters import select_detections
+from distil.evaluation.matching import match_boxes
+from distil.ontologies import Ontology
+from distil.settings import Ranking
+
+COMPETING_IOU = 0.7  # two classes' boxes this close mark one object
+COVERED_IOU = 0.5  # a box below threshold this close to an exported one is not a miss
+MATCH_IOU = 0.5  # disagreement: boxes of one class match from this IoU
+MIN_MASK_FILL = 0.15  # a mask covering less of its box than this is implausible
+MIN_MASK_BOX_IOU = 0.6  # a mask whose own box overlaps its box less is implausible
+SHOWN = 3  # boxes named per reason
+
+
+@dataclass(order=True)
+class RankedFrame:
+    score: float
+    key: str = field(compare=False)
+    hash: str = field(compare=False)
+    reasons: list[str] = field(default_factory=list, compare=False)
+
+    def to_dict(self) -> dict:
+        return {"path": self.key, "score": round(self.score, 4), "reasons": self.reasons}
+
+
+@dataclass
+class FrameToRank:
+    """One frame's stored boxes (all, down to the store threshold) and what else is known."""
+
+    key: str
+    hash: str
+    detections: sv.Detections
+    mask_rles: list[dict] | None = None
+    other: sv.Detections | None = None  # the student's / other teacher's exported boxes
+
+
+def box_probability(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """A box's chance of being a real object, from its score and its class threshold:
+    linear from 0 at score 0 to 0.5 at the threshold and 1 at score 1.
+
+    >>> box_probability(np.array([0.1, 0.2, 0.6]), np.array([0.2, 0.2, 0.2])).round(2).tolist()
+    [0.25, 0.5, 0.75]
+    """
+    thresholds = np.clip(thresholds, 1e-6, 1 - 1e-6)
+    below = 0.5 * scores / thresholds
+    above = 0.5 + 0.5 * (scores - thresholds) / (1 - thresholds)
+    return np.clip(np.where(scores < thresholds, below, above), 0.0, 1.0)
+
+
+class FrameJudge:
+    """Scores frames against one ontology (thresholds, areas) and NMS setting."""
+
+    def __init__(
+        self,
+        ontology: Ontology,
+        nms_iou: float,
+        ranking: Ranking = Ranking.AUTO,
+        other_name: str = "student",
+    ) -> None:
+        self.ontology = ontology
+        self.nms_iou = nms_iou
+        self.ranking = ranking
+        self.other_name = other_name
+        self.names = ontology.class_names
+        self.everything = ontology.with_class_thresholds(
+            box=dict.fromkeys(range(len(ontology.classes)), 0.0)
+        )
+        self.thresholds = np.array(
+            [ontology.class_box_threshold(i) for i in range(len(ontology.classes))]
+        )
+        self._random = random.Random(0)
+
+    def judge(self, frame: FrameToRank, explain: bool = False) -> RankedFrame:
+        reasons: list[str] = []
+        candidates = select_detections(frame.detections, self.everything, self.nms_iou)
+        kept = (
+            candidates.confidence >= self.thresholds[candidates.class_id]
+            if len(candidates)
+            else np.zeros(0, dtype=bool)
+        )
+        exported = candidates[kept] if len(candidates) else candidates
+        if self.ranking is Ranking.RANDOM:
+            return RankedFrame(self._random.random(), frame.key, frame.hash, ["random"])
+        if self.ranking is Ranking.BOXES:
+            return RankedFrame(
+                float(len(exported)), frame.key, frame.hash, [f"{len(exported)} boxes"]
+            )
+        score = 0.0
+        if self.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY):
+            score += self._uncertainty(candidates, kept, reasons if explain else None)
+            score += self._competing(exported, reasons if explain else None)
+            if frame.mask_rles is not None:
+                score += self._masks(candidates, kept, frame, reasons if explain else None)
+        if frame.other is not None and self.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT):
+            score += self._disagreement(exported, frame.other, reasons if explain else None)
+        return RankedFrame(score, frame.key, frame.hash, reasons)
+
+    def _uncertainty(self, candidates: sv.Detections, kept: np.ndarray, reasons) -> float:
+        if not len(candidates):
+            return 0.0
+        thresholds = self.thresholds[candidates.class_id]
+        p = box_probability(candidates.confidence.astype(np.float64), thresholds)
+        doubt_kept = 1 - p[kept]
+        dropped = np.flatnonzero(~kept)
+        covered = self._covered(candidates, kept, dropped)
+        missed = dropped[~covered]
+        doubt_missed = p[missed]
+        if reasons is not None:
+            if len(doubt_kept) and doubt_kept.max() >= 0.25:
+                reasons.append(
+                    "exported boxes near their class threshold: "
+                    + self._list(candidates[kept], doubt_kept)
+                )
+            if len(missed) and doubt_missed.max() >= 0.25:
+                reasons.append(
+                    "boxes just below their class threshold (missed objects?): "
+                    + self._list(candidates[missed], doubt_missed)
+                )
+        return float(doubt_kept.sum() + doubt_missed.sum())
+
+    def _covered(self, candidates: sv.Detections, kept: np.ndarray, dropped: np.ndarray):
+        """Which boxes below threshold lie on an exported box of their own class."""
+        if not len(dropped) or not kept.any():
+            return np.zeros(len(dropped), dtype=bool)
+        iou = sv.box_iou_batch(candidates.xyxy[dropped], candidates.xyxy[kept])
+        same = candidates.class_id[dropped][:, None] == candidates.class_id[kept][None, :]
+        return ((iou >= COVERED_IOU) & same).any(axis=1)
+
+    def _competing(self, exported: sv.Detections, reasons) -> float:
+        if len(exported) < 2:
+            return 0.0
+        iou = sv.box_iou_batch(exported.xyxy, exported.xyxy)
+        other_class = exported.class_id[:, None] != exported.class_id[None, :]
+        rows, cols = np.nonzero(np.triu((iou >= COMPETING_IOU) & other_class, k=1))
+        if not len(rows):
+            return 0.0
+        p = box_probability(
+            exported.confidence.astype(np.float64), self.thresholds[exported.class_id]
+        )
+        if reasons is not None:
+            pairs = [
+                f"{self.names[exported.class_id[a]]}/{self.names[exported.class_id[b]]} "
+                f"(IoU {iou[a, b]:.2f})"
+                for a, b in zip(rows[:SHOWN], cols[:SHOWN], strict=True)
+            ]
+            reasons.append("classes compete for one object: " + ", ".join(pairs))
+        return float(np.minimum(p[rows], p[cols]).sum())
+
+    def _masks(self, candidates: sv.Detections, kept: np.ndarray, frame: FrameToRank, reasons):
+        """Masks are judged on the stored boxes they belong to; NMS reorders boxes, so the
+        exported ones are found again by their coordinates."""
+        from pycocotools import mask as mask_utils
+
+        if not frame.mask_rles or not kept.any():
+            return 0.0
+        rles = [{"size": r["size"], "counts": r["counts"].encode("ascii")} for r in frame.mask_rles]
+        areas = mask_utils.area(rles).astype(np.float64)
+        mask_boxes = mask_utils.toBbox(rles)  # x, y, w, h
+        mask_boxes[:, 2:] += mask_boxes[:, :2]
+        boxes = frame.detections.xyxy.astype(np.float64)
+        exported = candidates.xyxy[kept].astype(np.float64)
+        index = np.array([int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in exported])
+        box_area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
+        fill = areas[index] / box_area[index]
+        overlap = np.array(
+            [
+                sv.box_iou_batch(boxes[i : i + 1], mask_boxes[i : i + 1])[0, 0] if areas[i] else 0.0
+                for i in index
+            ]
+        )
+        bad = (fill < MIN_MASK_FILL) | (overlap < MIN_MASK_BOX_IOU)
+        if reasons is not None and bad.any():
+            shown = [
+                f"{self.names[candidates.class_id[kept][j]]} (fills {fill[j]:.0%} of its box)"
+                for j in np.flatnonzero(bad)[:SHOWN]
+            ]
+            reasons.append("masks implausible for their box: " + ", ".join(shown))
+        return float(bad.sum())
+
+    def _disagreement(self, exported: sv.Detections, other: sv.Detections, reasons) -> float:
+        teacher_hit = np.zeros(len(exported), dtype=bool)
+        other_hit = np.zeros(len(other), dtype=bool)
+        for class_id in (
+            np.union1d(exported.class_id, other.class_id) if len(exported) + len(other) else []
+        ):
+            mine = np.flatnonzero(exported.class_id == class_id)
+            theirs = np.flatnonzero(other.class_id == class_id)
+            if len(mine) and len(theirs):
+                hits = match_boxes(
+                    other.xyxy[theirs], other.confidence[theirs], exported.xyxy[mine], MATCH_IOU
+                )
+                other_hit[theirs[hits]] = True
+                back = match_boxes(
+                    exported.xyxy[mine], exported.confidence[mine], other.xyxy[theirs], MATCH_IOU
+                )
+                teacher_hit[mine[back]] = True
+        only_other = np.flatnonzero(~other_hit)
+        only_teacher = np.flatnonzero(~teacher_hit)
+        if reasons is not None:
+            if len(only_other):
+                reasons.append(
+                    f"the {self.other_name} finds boxes the teacher does not: "
+                    + self._list(other[only_other], other.confidence[only_other])
+                )
+            if len(only_teacher):
+                reasons.append(
+                    f"the {self.other_name} does not find these teacher boxes: "
+                    + self._list(exported[only_teacher], exported.confidence[only_teacher])
+                )
+        return float(other.confidence[only_other].sum() + exported.confidence[only_teacher].sum())
+
+    def _list(self, detections: sv.Detections, weights: np.ndarray) -> str:
+        order = np.argsort(-weights)[:SHOWN]
+        shown = [
+            f"{self.names[detections.class_id[i]]} {detections.confidence[i]:.2f}" for i in order
+        ]
+        more = f" and {len(weights) - SHOWN} more" if len(weights) > SHOWN else ""
+        return ", ".join(shown) + more
+
+
+def rank_frames(
+    frames: Iterable[FrameToRank], judge: FrameJudge, top: int | None
+) -> list[RankedFrame]:
+    """The `top` frames most likely wrong (all, with `top` None), most likely first, each
+    with its reasons. Only `top` frames are held at a time."""
+    scored: Iterator[tuple[RankedFrame, FrameToRank]] = (
+        (judge.judge(frame), frame) for frame in frames
+    )
+    order: Callable = lambda item: item[0].score  # noqa: E731
+    if top:
+        best = heapq.nlargest(top, scored, key=order)
+    else:
+        best = sorted(scored, key=order, reverse=True)
+    if judge.ranking in (Ranking.RANDOM, Ranking.BOXES):
+        return [ranked for ranked, _ in best]
+    return [judge.judge(frame, explain=True) for _, frame in best]
