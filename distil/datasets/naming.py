@@ -63,3 +63,23 @@ def unique_path(relative: Path, digest: str, used: set[Path]) -> Path:
         key = relative.with_suffix("")
     used.add(key)
     return relative
+
+
+def unique_stems(paths: list[str]) -> list[str]:
+    """One file stem per path, a clashing stem numbered (`a`, `a_2`, ...): how review task
+    folders name their per-image files.
+
+    >>> unique_stems(["x/a.jpg", "y/a.jpg", "b.png"])
+    ['a', 'a_2', 'b']
+    """
+    used: set[str] = set()
+    stems = []
+    for path in paths:
+        stem = Path(path).stem
+        name, number = stem, 1
+        while name in used:
+            number += 1
+            name = f"{stem}_{number}"
+        used.add(name)
+        stems.append(name)
+    return stems

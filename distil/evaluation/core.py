@@ -25,6 +25,7 @@ from distil.evaluation.matching import (
 from distil.evaluation.predictions import (
     REVIEWED,
     PredictionSet,
+    label_predictions,
     load_predictions,
     reviewed_ground_truth,
 )
@@ -234,12 +235,13 @@ def evaluate_path(
     split = settings.split.value if settings.split else None
     if str(ground_truth) == REVIEWED:
         truth = reviewed_ground_truth(predictions)
+        predicted = label_predictions(predictions, by_path=True)
     else:
         truth = read_dataset(ground_truth, split)
-    images = {k: v.path for k, v in truth.images.items()}
-    predicted = load_predictions(
-        predictions, images, settings.conf, imgsz=settings.imgsz, device=settings.device
-    )
+        images = {k: v.path for k, v in truth.images.items()}
+        predicted = load_predictions(
+            predictions, images, settings.conf, imgsz=settings.imgsz, device=settings.device
+        )
     report = evaluate(predicted, truth, sweep=sweep)
     if sweep and predicted.ontology is not None and sweep_out is not None:
         tuned = swept_ontology(report, predicted.ontology)

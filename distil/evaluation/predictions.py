@@ -72,8 +72,11 @@ def load_predictions(
     )
 
 
-def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> PredictionSet:
-    """Stored teacher predictions with export filters applied, scored for the sweep.
+def label_predictions(
+    label_dir: Path, card: DatasetCard | None = None, by_path: bool = False
+) -> PredictionSet:
+    """Stored teacher predictions with export filters applied, scored for the sweep; keyed
+    by file stem (to match other datasets' images), or by stored path (`by_path`).
 
     Every box down to the store threshold is kept (thresholding a score-sorted list commutes
     with NMS, so the exported labels are exactly those at or above each class threshold).
@@ -100,7 +103,7 @@ def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> Predi
         }
         images: dict[str, sv.Detections] = {}
         for frame in store.frames(with_masks=False):
-            key = dataset_path(frame.identity).stem  # a video frame: <video>_<index>
+            key = frame.identity.key if by_path else dataset_path(frame.identity).stem
             if key in images:
                 logger.warning("two labeled images are named %s; only the first is judged", key)
                 continue
@@ -113,8 +116,8 @@ def label_predictions(label_dir: Path, card: DatasetCard | None = None) -> Predi
 
 
 def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
-    """The human labels of a label store's reviewed frames, as ground truth keyed the way
-    `label_predictions` keys the teacher's labels."""
+    """The human labels of a label store's reviewed frames, as ground truth keyed by stored
+    path, as `label_predictions(by_path=True)` keys the teacher's labels."""
     if not (Path(label_dir) / STORE_FILE).is_file():
         raise ValueError(
             f"--ground-truth {REVIEWED}: {label_dir} is not a label folder (the reviewed "
@@ -125,9 +128,11 @@ def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
         truth = LabeledSet(names)
         for frame in store.frames(with_masks=False):
             if frame.human is not None:
-                key = dataset_path(frame.identity).stem
+                identity = frame.identity
                 truth.add(
-                    LabeledImage(key, frame.identity.path, frame.width, frame.height, frame.human)
+                    LabeledImage(
+                        identity.key, identity.path, frame.width, frame.height, frame.human
+                    )
                 )
     if not truth.images:
         raise ValueError(

@@ -24,7 +24,7 @@ from distil.utils.files import atomic_write_text
 VERSION = "1.1"
 
 
-def cvat_xml(images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 1.0) -> str:
+def cvat_xml(images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 0.0) -> str:
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = VERSION
     labels = ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "task"), "labels")
@@ -61,7 +61,7 @@ def _add_shapes(node: ET.Element, image: LabeledImage, names: Sequence[str], tol
 
 
 def write_cvat(
-    path: Path, images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 1.0
+    path: Path, images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 0.0
 ) -> Path:
     atomic_write_text(Path(path), cvat_xml(images, names, tolerance))
     return Path(path)

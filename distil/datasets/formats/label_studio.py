@@ -59,7 +59,7 @@ def label_studio_tasks(
     urls: dict[str, str] | None = None,
     model_version: str = "distil",
     scores: dict[str, float] | None = None,
-    tolerance: float = 1.0,
+    tolerance: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One task per image, its detections as a prediction; an image's URL is `urls[key]`
     (default: its local-files URL), and `scores[key]` the prediction's score (Label

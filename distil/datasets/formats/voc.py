@@ -20,6 +20,7 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.labeled import LabeledImage
+from distil.datasets.naming import unique_stems
 from distil.detections import empty_detections, human_detections
 from distil.utils.files import atomic_write_text
 
@@ -82,15 +83,10 @@ def write_voc_folder(
 ) -> list[Path]:
     """One `<stem>.xml` per image in `folder` (a clashing stem gets a number), each naming
     the image's full path; returns the files."""
-    written, used = [], set()
-    for image in images:
-        stem = Path(image.key).stem
-        name, number = stem, 1
-        while name in used:
-            number += 1
-            name = f"{stem}_{number}"
-        used.add(name)
-        file = Path(folder) / f"{name}.xml"
+    images = list(images)
+    written = []
+    for image, stem in zip(images, unique_stems([i.key for i in images]), strict=True):
+        file = Path(folder) / f"{stem}.xml"
         write_voc(
             file, Path(image.key).name, image.width, image.height, image.detections, names,
             image.key,

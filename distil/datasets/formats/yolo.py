@@ -11,6 +11,7 @@ import supervision as sv
 import yaml
 
 from distil.datasets.labeled import LabeledImage, LabeledSet, image_size
+from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.detections import human_detections
 from distil.sources.core import scan_images
@@ -185,21 +186,15 @@ def write_yolo_folder(
     stem gets a number), `labels/classes.txt`, and `images.txt` listing the images (full
     paths) in the same order as the label files; returns the label files."""
     folder = Path(folder)
-    written, used, paths = [], set(), []
-    for image in images:
-        stem = Path(image.key).stem
-        name, number = stem, 1
-        while name in used:
-            number += 1
-            name = f"{stem}_{number}"
-        used.add(name)
+    images = list(images)
+    written = []
+    for image, stem in zip(images, unique_stems([i.key for i in images]), strict=True):
         lines = yolo_box_lines(image.detections, image.width, image.height)
-        file = folder / "labels" / f"{name}.txt"
+        file = folder / "labels" / f"{stem}.txt"
         atomic_write_text(file, "".join(f"{line}\n" for line in lines))
         written.append(file)
-        paths.append(image.key)
     atomic_write_text(folder / "labels" / CLASSES_TXT, "".join(f"{n}\n" for n in names))
-    atomic_write_text(folder / IMAGES_TXT, "".join(f"{p}\n" for p in paths))
+    atomic_write_text(folder / IMAGES_TXT, "".join(f"{i.key}\n" for i in images))
     return written
 
 
@@ -209,18 +204,24 @@ def read_yolo_folder(
     """Label files of a folder (its `labels/`, or itself) with the class names of its
     `classes.txt` or `data.yaml`, keyed by label file name. YOLO coordinates are fractions
     of the image, so `size_of(key)` gives each image's (width, height); one it does not
-    know is left out (it cannot be matched anyway)."""
+    know is left out (it cannot be matched anyway). Where the folder's `images.txt`
+    lists the images (as `write_yolo_folder` writes it), each file is keyed by its image's
+    path instead."""
     folder = Path(folder)
     labels = folder / "labels" if (folder / "labels").is_dir() else folder
     own = _folder_names(folder, labels)
+    listed = folder / IMAGES_TXT
+    paths = listed.read_text(encoding="utf-8").splitlines() if listed.is_file() else []
+    path_of = dict(zip(unique_stems(paths), paths, strict=True))
     class_of = {n: i for i, n in enumerate(names)}
     images = []
     for file in sorted(labels.glob("*.txt")):
         if file.name == CLASSES_TXT:
             continue
-        size = size_of(file.stem)
+        key = path_of.get(file.stem, file.stem)
+        size = size_of(key)
         if size is None:
-            images.append(LabeledImage(file.stem, None, 0, 0, human_detections([], [])))
+            images.append(LabeledImage(key, None, 0, 0, human_detections([], [])))
             continue
         read = read_yolo_labels(file, *size)
         classes = []
@@ -232,7 +233,7 @@ def read_yolo_folder(
                 )
             classes.append(class_of[name])
         images.append(
-            LabeledImage(file.stem, None, *size, human_detections(read.xyxy, np.asarray(classes)))
+            LabeledImage(key, None, *size, human_detections(read.xyxy, np.asarray(classes)))
         )
     return images
 

@@ -1,0 +1,135 @@
+"""Hand-off formats: write -> read gives the same labels (boxes to 0.01 px, masks to the
+pixel where a polygon can carry them), for every review format; unknown classes are
+refused with the known ones listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distil.datasets.formats import (
+    label_studio_tasks,
+    read_coco_file,
+    read_cvat,
+    read_label_studio,
+    read_voc_folder,
+    read_yolo_folder,
+    write_coco_file,
+    write_cvat,
+    write_label_studio,
+    write_voc_folder,
+    write_yolo_folder,
+)
+from distil.datasets.labeled import LabeledImage
+from distil.detections import human_detections
+
+NAMES = ["car", "person in hi-vis vest", "dog"]
+W, H = 64, 48
+
+
+def image(key: str, boxes, classes, masks: bool = False) -> LabeledImage:
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    mask = None
+    if masks:
+        mask = np.zeros((len(boxes), H, W), bool)
+        for m, (x0, y0, x1, y1) in zip(mask, boxes.astype(int), strict=True):
+            m[y0:y1, x0:x1] = True
+            m[y0 : y0 + 3, x0 : x0 + 3] = False  # a notch: not a plain rectangle
+    return LabeledImage(key, Path(key), W, H, human_detections(boxes, np.array(classes), mask))
+
+
+IMAGES = [
+    image("/data/a/one.jpg", [[2, 3, 30, 40], [10.5, 0, 63, 47.25]], [0, 1]),
+    image("/data/b/two.jpg", [[0, 0, 64, 48]], [2]),
+    image("/data/b/empty.jpg", [], []),
+]
+MASKED = [
+    image("/data/a/one.jpg", [[2, 3, 30, 40], [40, 8, 60, 30]], [0, 2], masks=True),
+    image("/data/b/two.jpg", [[5, 5, 20, 20]], [1], masks=True),
+]
+
+
+def write_read(format: str, folder: Path, images: list[LabeledImage]) -> list[LabeledImage]:
+    sizes = {i.key: (i.width, i.height) for i in images}
+    if format == "label-studio":
+        write_label_studio(folder, images, NAMES, masks=images[0].detections.mask is not None)
+        return read_label_studio(folder / "tasks.json", NAMES, source="predictions")
+    if format == "cvat":
+        return read_cvat(write_cvat(folder / "annotations.xml", images, NAMES), NAMES)
+    if format == "voc":
+        write_voc_folder(folder, images, NAMES)
+        return read_voc_folder(folder, NAMES)
+    if format == "yolo":
+        write_yolo_folder(folder, images, NAMES)
+        return read_yolo_folder(folder, NAMES, sizes.get)
+    masks = images[0].detections.mask is not None
+    return read_coco_file(write_coco_file(folder / "c.json", images, NAMES, masks), NAMES)
+
+
+@pytest.mark.parametrize("format", ["label-studio", "cvat", "voc", "yolo", "coco"])
+def test_boxes_round_trip(tmp_path, format):
+    read = {Path(i.key).stem: i for i in write_read(format, tmp_path, IMAGES)}
+    assert sorted(read) == ["empty", "one", "two"]
+    for original in IMAGES:
+        got = read[Path(original.key).stem]
+        assert got.key == original.key
+        np.testing.assert_allclose(got.detections.xyxy, original.detections.xyxy, atol=0.01)
+        assert got.detections.class_id.tolist() == original.detections.class_id.tolist()
+
+
+@pytest.mark.parametrize("format", ["label-studio", "cvat", "coco"])
+def test_masks_round_trip(tmp_path, format):
+    read = {i.key: i for i in write_read(format, tmp_path, MASKED)}
+    for original in MASKED:
+        got = read[original.key].detections
+        np.testing.assert_array_equal(got.mask, original.detections.mask)
+        np.testing.assert_allclose(got.xyxy, original.detections.xyxy, atol=0.01)
+
+
+def test_label_studio_tasks_are_ready_to_import():
+    (task,) = label_studio_tasks(IMAGES[:1], NAMES, scores={"/data/a/one.jpg": 2.5})
+    assert task["data"] == {"image": "/data/local-files/?d=data/a/one.jpg",
+                            "distil_path": "/data/a/one.jpg"}  # fmt: skip
+    (prediction,) = task["predictions"]
+    assert prediction["score"] == 2.5
+    first = prediction["result"][0]
+    assert first["type"] == "rectanglelabels" and first["value"]["rectanglelabels"] == ["car"]
+    assert first["value"]["x"] == pytest.approx(2 / W * 100)
+    assert (first["original_width"], first["original_height"]) == (W, H)
+
+
+def test_label_studio_export_uses_the_newest_kept_annotation(tmp_path):
+    task = label_studio_tasks(IMAGES[:1], NAMES)[0]
+    result = task.pop("predictions")[0]["result"]
+    task["annotations"] = [
+        {"id": 1, "updated_at": "2026-11-02T10:00:00Z", "result": result[:1]},
+        {"id": 2, "updated_at": "2026-11-03T10:00:00Z", "result": result},
+        {"id": 3, "updated_at": "2026-11-04T10:00:00Z", "result": [], "was_cancelled": True},
+    ]
+    unlabeled = {"data": {"image": "/data/local-files/?d=x.jpg"}, "annotations": []}
+    (tmp_path / "export.json").write_text(json.dumps([task, unlabeled]))
+    (read,) = read_label_studio(tmp_path / "export.json", NAMES)
+    assert len(read.detections) == 2
+
+
+@pytest.mark.parametrize("format", ["label-studio", "cvat", "voc", "yolo", "coco"])
+def test_an_unknown_class_is_refused_with_the_known_ones(tmp_path, format):
+    write_read(format, tmp_path, IMAGES)
+    with pytest.raises(ValueError, match=r"unknown class 'person in hi-vis vest'.*car, dog"):
+        _read_with(format, tmp_path, ["car", "dog"])
+
+
+def _read_with(format: str, folder: Path, names: list[str]) -> None:
+    if format == "label-studio":
+        read_label_studio(folder / "tasks.json", names, source="predictions")
+    elif format == "cvat":
+        read_cvat(folder / "annotations.xml", names)
+    elif format == "voc":
+        read_voc_folder(folder, names)
+    elif format == "yolo":
+        read_yolo_folder(folder, names, lambda key: (W, H))
+    else:
+        read_coco_file(folder / "c.json", names)

@@ -1,0 +1,216 @@
+"""A review round through the CLI on a crafted store: rank, write tasks, import the
+corrections (matching, unknown classes, idempotence), human labels win at export, and
+the reviewed frames judge and tune the teacher's thresholds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from distil.cli import app
+from distil.datasets.card import DatasetCard
+from distil.detections import FrameIdentity
+from distil.sources import read_file
+from distil.store import LabelStore, StoreBatch, StoredFrame
+from tests.review.test_ranking import boxes
+
+SETTINGS = {
+    "detector": {"family": "crafted", "model": "m", "revision": "r"},
+    "segmenter": None,
+    "prompts": [["car", ["car"]], ["dog", ["dog"]]],
+    "store_threshold": 0.1,
+}
+ONTOLOGY = {"box_threshold": 0.5, "classes": {"car": "car", "dog": "dog"}}
+# image name -> teacher boxes (x0, y0, x1, y1, score, class)
+TEACHER = {
+    "sure.jpg": [(5, 5, 30, 30, 0.97, 0)],
+    "doubt.jpg": [(5, 5, 30, 30, 0.52, 0), (40, 10, 70, 40, 0.45, 1)],
+    "sub/doubt.jpg": [(5, 5, 30, 30, 0.55, 1)],  # same file name in another folder
+    "empty.jpg": [],
+}
+
+
+def invoke(*args) -> object:
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def labeled(tmp_path) -> Path:
+    images = tmp_path / "images"
+    label_dir = tmp_path / "run"
+    with LabelStore.create(label_dir, SETTINGS) as store:
+        store.set_ontology(ONTOLOGY)
+        batch = StoreBatch()
+        for shade, (name, rows) in enumerate(TEACHER.items()):
+            path = images / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (80, 60), (50 * shade, 90, 120)).save(path)
+            _, digest, stamp = read_file(path)
+            identity = FrameIdentity(path, images, digest, stamp=stamp)
+            batch.frames.append(StoredFrame(identity, 80, 60, boxes(*rows)))
+        store.write_batch(batch)
+    return label_dir
+
+
+def corrected_export(tasks_file: Path, corrections: dict[str, list], out: Path) -> Path:
+    """What Label Studio exports after a reviewer replaced each task's pre-annotations
+    with `corrections[file name]` (rectangles: x0, y0, x1, y1, class)."""
+    tasks = json.loads(tasks_file.read_text())
+    for number, task in enumerate(tasks, 1):
+        task["id"] = number
+        prediction = task.pop("predictions")[0]["result"]
+        name = Path(task["data"]["distil_path"]).relative_to(tasks_file.parents[2] / "images")
+        rows = corrections.get(name.as_posix(), [])
+        result = []
+        for i, (x0, y0, x1, y1, label) in enumerate(rows):
+            value = {"x": x0 / 0.8, "y": y0 / 0.6, "width": (x1 - x0) / 0.8,
+                     "height": (y1 - y0) / 0.6, "rotation": 0, "rectanglelabels": [label]}  # fmt: skip
+            result.append({**prediction[0], "id": f"h{i}", "value": value} if prediction else {
+                "id": f"h{i}", "type": "rectanglelabels", "from_name": "label",
+                "to_name": "image", "original_width": 80, "original_height": 60,
+                "value": value})  # fmt: skip
+        task["annotations"] = [{"id": number, "result": result, "was_cancelled": False}]
+    out.write_text(json.dumps(tasks))
+    return out
+
+
+def test_rank_json_lists_the_doubtful_frames_first_with_reasons(labeled):
+    result = invoke("review", labeled, "--top", 2, "--json")
+    assert result.exit_code == 0, result.output
+    frames = json.loads(result.stdout)["frames"]
+    assert [Path(f["path"]).name for f in frames] == ["doubt.jpg", "doubt.jpg"]
+    assert frames[0]["score"] >= frames[1]["score"] > 0 and frames[0]["reasons"]
+
+
+def test_the_whole_round(labeled, tmp_path):
+    round_dir = tmp_path / "review" / "round1"
+    result = invoke("review", labeled, "--top", 3, "--to", round_dir, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["round"] == 1 and summary["frames"] == 3
+    tasks_file = round_dir / "tasks.json"
+    assert (round_dir / "label_config.xml").is_file() and (round_dir / "ranking.json").is_file()
+    # images are referenced where they are, not copied
+    assert not (round_dir / "images").exists()
+
+    corrections = {
+        "doubt.jpg": [(5, 5, 30, 30, "car"), (40, 10, 70, 40, "dog"), (60, 45, 62, 47, "dog")],
+        "sub/doubt.jpg": [],  # the reviewer says: nothing there
+        "sure.jpg": [(5, 5, 30, 30, "car")],
+    }
+    export = corrected_export(tasks_file, corrections, tmp_path / "export.json")
+    imported = invoke("review", "import", labeled, export, "--json")
+    assert imported.exit_code == 0, imported.output
+    first = json.loads(imported.stdout)
+    assert (first["matched"], first["stored"], first["unchanged"]) == (3, 3, 0)
+    assert first["rounds"] == [1]
+    # doubt.jpg: the dog kept (teacher had it below threshold), a tiny dog added: 2 changes;
+    # sub/doubt.jpg: the teacher's dog removed: 1
+    assert first["labels_changed"] == 3
+    again = json.loads(invoke("review", "import", labeled, export, "--json").stdout)
+    assert (again["stored"], again["unchanged"]) == (0, 3)
+
+    with LabelStore.open(labeled) as store:
+        stored = {h.hash: h for h in store.human_labels()}
+        assert {h.round for h in stored.values()} == {1}
+        assert all(h.format == "label-studio" and h.file == str(export) for h in stored.values())
+
+    # reviewed frames leave the ranking
+    left = json.loads(invoke("review", labeled, "--json").stdout)
+    assert [Path(f["path"]).name for f in left["frames"]] == ["empty.jpg"]
+    assert left["reviewed"] == 3
+
+    # human labels win: written exactly, the 2x2 dog too (below any area or threshold)
+    result = invoke("export", labeled, "--to", tmp_path / "ds", "--split", "1,0", "--json")
+    assert result.exit_code == 0, result.output
+    labels = tmp_path / "ds" / "labels" / "train"
+    doubt = [line.split() for line in (labels / "doubt.txt").read_text().splitlines()]
+    assert [row[0] for row in doubt] == ["0", "1", "1"]
+    assert float(doubt[2][3]) == pytest.approx(2 / 80, abs=1e-5)
+    assert (labels / "sub" / "doubt.txt").read_text() == ""
+    card = DatasetCard.read(tmp_path / "ds")
+    assert card.reviewed_frames == 3
+    assert {c.name: c.reviewed_frames for c in card.classes} == {"car": 2, "dog": 1}
+    assert "3 frames carry human labels" in (tmp_path / "ds" / "README.md").read_text()
+
+    # the reviewed frames judge the teacher and tune its thresholds
+    result = invoke("eval", labeled, "--ground-truth", "reviewed", "--sweep",
+                    "--out", tmp_path / "eval", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["images"] == 3
+    dog = next(c for c in report["classes"] if c["name"] == "dog")
+    assert dog["ground_truth"] == 2 and dog["best_threshold"] == pytest.approx(0.45)
+    swept = yaml.safe_load((tmp_path / "eval" / "ontology_swept.yaml").read_text())
+    assert swept["classes"]["dog"]["box_threshold"] == pytest.approx(0.45)
+
+
+@pytest.mark.parametrize("format", ["cvat", "voc", "yolo", "coco"])
+def test_other_formats_round_trip_through_import(labeled, tmp_path, format):
+    """Pre-annotations imported unchanged are the exported labels of those frames."""
+    round_dir = tmp_path / format
+    assert invoke("review", labeled, "--top", 4, "--to", round_dir, "-f", format).exit_code == 0
+    source = {"cvat": round_dir / "annotations.xml", "coco": round_dir / "annotations.json"}
+    result = invoke("review", "import", labeled, source.get(format, round_dir), "-f", format,
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["matched"] == 4 and summary["labels_changed"] == 0
+
+
+def test_an_unknown_class_fails_the_import_and_lists_the_classes(labeled, tmp_path):
+    round_dir = tmp_path / "r"
+    assert invoke("review", labeled, "--to", round_dir, "-f", "cvat").exit_code == 0
+    xml = (round_dir / "annotations.xml").read_text().replace('label="dog"', 'label="dgo"')
+    (round_dir / "annotations.xml").write_text(xml)
+    result = invoke("review", "import", labeled, round_dir / "annotations.xml", "-f", "cvat")
+    assert result.exit_code == 2
+    assert "unknown class 'dgo'" in result.output and "car, dog" in result.output
+    assert "Did you mean 'dog'" in result.output
+    with LabelStore.open(labeled) as store:
+        assert store.reviewed_hashes() == set()
+
+
+def test_unmatched_images_are_reported_not_guessed(labeled, tmp_path):
+    tasks = [
+        {"data": {"image": "/data/local-files/?d=elsewhere/other.jpg"},
+         "annotations": [{"result": []}]},
+        {"data": {"image": "/data/local-files/?d=x/doubt.jpg"}, "annotations": [{"result": []}]},
+    ]  # fmt: skip
+    (tmp_path / "e.json").write_text(json.dumps(tasks))
+    summary = json.loads(invoke("review", "import", labeled, tmp_path / "e.json", "--json").stdout)
+    assert summary["matched"] == 0 and summary["stored"] == 0
+    assert summary["unmatched"] == ["/elsewhere/other.jpg"]
+    assert summary["ambiguous"] == ["/x/doubt.jpg"]
+
+
+def test_a_box_only_review_of_a_masked_frame_is_left_out_of_segment_export():
+    from distil.datasets.export import ExportSummary
+
+    assert "reviewed" in ExportSummary.__dataclass_fields__  # documented in the card
+
+
+def test_eval_reviewed_without_reviews_says_what_to_do(labeled, tmp_path):
+    result = invoke("eval", labeled, "--ground-truth", "reviewed", "--out", tmp_path / "e")
+    assert result.exit_code == 2 and "distil review import" in result.output
+
+
+def test_human_labels_round_trip_through_the_store(labeled):
+    from distil.detections import human_detections
+    from distil.store import HumanLabels
+
+    with LabelStore.edit(labeled) as store:
+        digest = next(iter(store.hashes()))
+        mask = np.zeros((1, 60, 80), bool)
+        mask[0, 10:20, 5:15] = True
+        labels = human_detections(np.array([[5, 10, 15, 20]]), np.array([1]), mask)
+        assert store.write_human_labels([HumanLabels(digest, 80, 60, labels, 1, 2, "f", "cvat")])
+        (read,) = store.human_labels(with_masks=True)
+    np.testing.assert_array_equal(read.detections.mask, mask)
+    assert (read.round, read.changed, read.format) == (2, 1, "cvat")
