@@ -24,7 +24,7 @@ from distil.utils.files import atomic_write_json, mark_output
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "run_state.json"
-STAGES = ("label", "dataset", "train", "eval", "export", "report")
+STAGES = ("label", "corrections", "dataset", "train", "eval", "export", "review", "report")
 
 
 @dataclass
@@ -113,12 +113,15 @@ def run_pipeline(
         return output
 
     stage("label", lambda: _label(config, ontology, run_dir, progress))
+    if config.review is not None and config.review.corrections:
+        stage("corrections", lambda: _import_corrections(config, run_dir))
     stage("dataset", lambda: _dataset(config, run_dir, progress))
     train_key = _digest(
         ontology_text,
         config.label.model_dump(mode="json"),
         config.dataset.model_dump(mode="json"),
         config.train.model_dump(mode="json"),
+        _reviewed(run_dir / "label"),  # new corrections make a new dataset
     )
     trained = stage(
         "train", lambda: _train(config, run_dir, state, train_key, progress), key=train_key
@@ -127,6 +130,8 @@ def run_pipeline(
     export_key = _digest(train_key, config.export.model_dump(mode="json"))
     stage("export", lambda: _export(config, trained), key=export_key)
     result.metrics = evaluation["student"]["metrics"]
+    if config.review is not None:
+        stage("review", lambda: _review(config, run_dir, trained, evaluation), key=train_key)
     result.missed_bars = missed_bars(result.metrics, config.fail_under)
     report = stage("report", lambda: _report(run_dir, state, result))
     result.report = report["html"]
@@ -175,8 +180,11 @@ def _train(
 
 
 def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, update) -> dict:
-
-    train_dir = run_dir / "train"
+    # A student trained on reviewed labels gets its own folder: each round's student is
+    # kept, and a finished training is never mistaken for one to resume.
+    reviewed = len(_reviewed(run_dir / "label"))
+    name = f"train-reviewed{reviewed}" if reviewed else "train"
+    train_dir = run_dir / name
     if (train_dir / "weights" / "last.pt").is_file():
         if state.data.get("train_key") not in (None, key):
             raise ValueError(
@@ -188,7 +196,7 @@ def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, u
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
     state.save()
     dataset = run_dir / "dataset"
-    return student.train_with(dataset, config.train, run_dir, "train", update).to_dict()
+    return student.train_with(dataset, config.train, run_dir, name, update).to_dict()
 
 
 def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +233,51 @@ def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[s
             logger.warning("%s", overlap.warning())
     atomic_write_json(run_dir / "eval.json", out)
     return out
+
+
+def _reviewed(label_dir: Path) -> list[list[Any]]:
+    """What the store's human labels are now (frame and import time of each)."""
+    from distil.store import LabelStore
+
+    with LabelStore.open(label_dir) as store:
+        return sorted([h.hash, h.imported_at] for h in store.human_labels())
+
+
+def _import_corrections(config: RunSettings, run_dir: Path) -> dict[str, Any]:
+    """Corrected task files named in `review.corrections` (missing ones are waited for)."""
+    from distil.review import import_corrections
+
+    assert config.review is not None
+    imported, waiting = [], []
+    for path in config.review.corrections:
+        if not Path(path).exists():
+            waiting.append(str(path))
+            continue
+        summary = import_corrections(run_dir / "label", path, config.review.format)
+        imported.append(summary.to_dict())
+    for path in waiting:
+        logger.info("review.corrections: %s is not there yet; imported when it is", path)
+    return {"imported": imported, "waiting": waiting}
+
+
+def _review(
+    config: RunSettings, run_dir: Path, trained: dict[str, Any], evaluation: dict[str, Any]
+) -> dict[str, Any]:
+    """The next round's task file, ranked with the trained student's disagreement."""
+    from distil.review import write_review_round
+    from distil.store import LabelStore
+
+    assert config.review is not None
+    with LabelStore.open(run_dir / "label") as store:
+        number = len(store.review_rounds()) + 1
+    settings = config.review.replace(student=Path(trained["best"]))
+    summary = write_review_round(
+        run_dir / "label",
+        run_dir / "review" / f"round{number}",
+        settings,
+        student_score=evaluation["student"]["metrics"]["map50"],
+    )
+    return summary.to_dict()
 
 
 def _export(config: RunSettings, trained: dict[str, Any]) -> dict[str, Any]:

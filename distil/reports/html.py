@@ -102,6 +102,7 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     parts += _training_section(run_dir, root, stages)
     parts += _eval_section(stages)
     parts += _export_section(stages)
+    parts += _review_section(run_dir / "label")
     card = DatasetCard.read(run_dir / "dataset")
     if card is not None:
         parts += [
@@ -250,6 +251,53 @@ def _eval_section(stages: dict) -> list[str]:
             parts.append(f"<p class='bad'>Warning: {html.escape(warning)}</p>")
     parts.append(_eval_table(student))
     return parts
+
+
+def _review_section(label_dir: Path) -> list[str]:
+    """The review rounds: frames handed out, reviewed and changed, and the student's
+    score when each round was ranked."""
+    from distil.store import LabelStore, StoreError
+
+    try:
+        with LabelStore.open(label_dir) as store:
+            rounds = store.review_rounds()
+            humans = list(store.human_labels())
+    except StoreError:
+        return []
+    if not rounds and not humans:
+        return []
+    rows = []
+    for number in sorted({r.round for r in rounds} | {h.round for h in humans}):
+        handed = next((r for r in rounds if r.round == number), None)
+        reviewed = [h for h in humans if h.round == number]
+        score = handed.student_score if handed else None
+        rows.append(
+            [
+                str(number) if number else "(outside any round)",
+                str(len(handed.frames)) if handed else "-",
+                str(len(reviewed)),
+                str(sum(h.changed for h in reviewed)),
+                "-" if score is None else f"{score:.3f}",
+                handed.folder if handed else "-",
+            ]
+        )
+    return [
+        "<h2>Review rounds</h2>",
+        "<p>Frames handed to reviewers, those whose corrections were imported, the labels "
+        "they changed (boxes added, removed or moved), and the student's mAP50 when the "
+        "round was ranked.</p>",
+        _table(
+            [
+                "round",
+                "frames handed out",
+                "frames reviewed",
+                "labels changed",
+                "student mAP50",
+                "task folder",
+            ],
+            rows,
+        ),  # fmt: skip
+    ]
 
 
 def _export_section(stages: dict) -> list[str]:

@@ -235,10 +235,15 @@ def _mapped(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections
 
 
 def write_review_round(
-    label_dir: Path, out_dir: Path, settings: ReviewSettings | None = None, **options: Any
+    label_dir: Path,
+    out_dir: Path,
+    settings: ReviewSettings | None = None,
+    student_score: float | None = None,
+    **options: Any,
 ) -> RoundSummary:
     """Rank, write the top frames with their exported labels as pre-annotations into
-    `out_dir` in `settings.format`, and record the round in the store.
+    `out_dir` in `settings.format`, and record the round in the store (with the mAP50 of
+    the student it was ranked with, `student_score`, for the report).
 
     Images are referenced where they are; video frames (and all images, with
     `copy_images`) are written into `out_dir/images/`."""
@@ -291,6 +296,7 @@ def write_review_round(
                 settings.ranking.value,
                 keys,
                 str(settings.student) if settings.student else None,
+                student_score,
             )
         )
     return RoundSummary(

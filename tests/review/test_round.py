@@ -190,12 +190,6 @@ def test_unmatched_images_are_reported_not_guessed(labeled, tmp_path):
     assert summary["ambiguous"] == ["/x/doubt.jpg"]
 
 
-def test_a_box_only_review_of_a_masked_frame_is_left_out_of_segment_export():
-    from distil.datasets.export import ExportSummary
-
-    assert "reviewed" in ExportSummary.__dataclass_fields__  # documented in the card
-
-
 def test_eval_reviewed_without_reviews_says_what_to_do(labeled, tmp_path):
     result = invoke("eval", labeled, "--ground-truth", "reviewed", "--out", tmp_path / "e")
     assert result.exit_code == 2 and "distil review import" in result.output
