@@ -40,22 +40,25 @@ def invoke(*args) -> object:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture
-def labeled(tmp_path) -> Path:
-    images = tmp_path / "images"
-    label_dir = tmp_path / "run"
+def make_store(label_dir: Path, images: Path, teacher: dict[str, list]) -> Path:
     with LabelStore.create(label_dir, SETTINGS) as store:
         store.set_ontology(ONTOLOGY)
         batch = StoreBatch()
-        for shade, (name, rows) in enumerate(TEACHER.items()):
+        for shade, (name, rows) in enumerate(teacher.items()):
             path = images / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (80, 60), (50 * shade, 90, 120)).save(path)
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (80, 60), (50 * shade, 90, 120)).save(path)
             _, digest, stamp = read_file(path)
             identity = FrameIdentity(path, images, digest, stamp=stamp)
             batch.frames.append(StoredFrame(identity, 80, 60, boxes(*rows)))
         store.write_batch(batch)
     return label_dir
+
+
+@pytest.fixture
+def labeled(tmp_path) -> Path:
+    return make_store(tmp_path / "run", tmp_path / "images", TEACHER)
 
 
 def corrected_export(tasks_file: Path, corrections: dict[str, list], out: Path) -> Path:
@@ -208,3 +211,29 @@ def test_human_labels_round_trip_through_the_store(labeled):
         (read,) = store.human_labels(with_masks=True)
     np.testing.assert_array_equal(read.detections.mask, mask)
     assert (read.round, read.changed, read.format) == (2, 1, "cvat")
+
+
+def test_another_teachers_store_ranks_by_disagreement(labeled, tmp_path):
+    other = dict(TEACHER, **{"sure.jpg": [(5, 5, 30, 30, 0.9, 0), (50, 30, 78, 58, 0.8, 1)]})
+    against = make_store(tmp_path / "other", tmp_path / "images", other)
+    result = invoke("review", labeled, "--against", against, "--ranking", "disagreement",
+                    "--top", 1, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (top,) = json.loads(result.stdout)["frames"]
+    assert Path(top["path"]).name == "sure.jpg"
+    assert top["reasons"] == ["the other teacher finds boxes the teacher does not: dog 0.80"]
+
+
+def test_disagreement_without_a_student_or_store_is_refused_before_work(labeled):
+    result = invoke("review", labeled, "--ranking", "disagreement")
+    assert result.exit_code == 2 and "needs a student or another label folder" in result.output
+
+
+def test_voc_is_a_dataset_export_format(labeled, tmp_path):
+    result = invoke("export", labeled, "--format", "voc", "--to", tmp_path / "voc",
+                    "--split", "1,0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from distil.datasets.formats import read_voc
+
+    read = read_voc(tmp_path / "voc" / "Annotations" / "train" / "sure.xml", ["car", "dog"])
+    assert read.detections.xyxy.tolist() == [[5, 5, 30, 30]] and read.filename == "sure.jpg"
