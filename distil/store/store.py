@@ -239,13 +239,7 @@ class LabelStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / STORE_FILE
-        lock = StoreLock(path, shard)
-        try:
-            lock.acquire()
-        except StoreLockedError as e:
-            raise StoreError(str(e)) from None
-        except OSError as e:
-            raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
+        lock = _locked(path, shard)
         try:
             if path.exists():
                 _check_is_store(path)
@@ -278,13 +272,7 @@ class LabelStore:
             raise StoreError(
                 f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
             )
-        lock = StoreLock(path)
-        try:
-            lock.acquire()
-        except StoreLockedError as e:
-            raise StoreError(str(e)) from None
-        except OSError as e:
-            raise StoreError(f"{folder} cannot be written ({e.strerror or e})") from None
+        lock = _locked(path)
         try:
             store = cls(Path(folder), _connect(path), lock=lock)
         except BaseException:
@@ -734,6 +722,18 @@ def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
                 added[str(folder)] = store.absorb(folder)
         frames = store.count()[1]
     return {"out": str(out), "frames": frames, "added": added}
+
+
+def _locked(path: Path, shard: tuple[int, int] | None = None) -> StoreLock:
+    """The write lock of the store at `path`, taken, or a `StoreError` saying who has it."""
+    lock = StoreLock(path, shard)
+    try:
+        lock.acquire()
+    except StoreLockedError as e:
+        raise StoreError(str(e)) from None
+    except OSError as e:
+        raise StoreError(f"{path.parent} cannot be written ({e.strerror or e})") from None
+    return lock
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

@@ -44,6 +44,8 @@ def snapshot(root: Path) -> dict:
                 card.pop(key)
             for entry in card["classes"]:  # added since 0.1.0: who labeled the class
                 assert entry.pop("teacher") == card["teacher"]["detector"]["model"]
+                assert entry.pop("reviewed_frames") == 0  # and the review
+            assert card.pop("reviewed_frames") == 0
             files[relative] = card
         elif path.name == "data.yaml":
             content = yaml.safe_load(data)
