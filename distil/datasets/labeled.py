@@ -78,3 +78,13 @@ def shapes_to_detections(
 def polygon_box(points: np.ndarray) -> list[float]:
     """The box of a pixel-coordinate polygon, as its filled mask covers it."""
     return [*points.min(axis=0).tolist(), *(points.max(axis=0) + 1).tolist()]
+
+
+def unknown_class(name: str, names: list[str] | tuple[str, ...]) -> str:
+    """The message for a class name a labeling tool's file has and the ontology does not."""
+    from distil.utils.suggest import did_you_mean
+
+    hint = did_you_mean(name, list(names))
+    return f"unknown class {name!r}; the classes are: {', '.join(names)}" + (
+        f".{hint}" if hint else ""
+    )

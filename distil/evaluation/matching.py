@@ -30,26 +30,54 @@ class ClassMatches:
 def match_boxes(
     pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5
 ) -> np.ndarray:
-    """For each prediction, whether it matches a ground-truth box.
-
-    Highest score first, each prediction takes the unmatched box it overlaps most
-    (IoU >= threshold); each ground-truth box is matched at most once.
+    """For each prediction, whether it matches a ground-truth box (see `match_pairs`).
 
     >>> match_boxes(np.array([[0, 0, 10, 10], [0, 0, 10, 10]]), np.array([0.9, 0.8]),
     ...             np.array([[0, 0, 10, 10]])).tolist()
     [True, False]
     """
-    hits = np.zeros(len(pred), dtype=bool)
+    return match_pairs(pred, scores, truth, iou_threshold) >= 0
+
+
+def match_pairs(
+    pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou_threshold: float = 0.5
+) -> np.ndarray:
+    """For each prediction, the ground-truth box it matches, or -1.
+
+    Highest score first, each prediction takes the unmatched box it overlaps most
+    (IoU >= threshold); each ground-truth box is matched at most once.
+    """
+    partner = np.full(len(pred), -1, dtype=np.int64)
     if len(pred) == 0 or len(truth) == 0:
-        return hits
+        return partner
     iou = sv.box_iou_batch(pred.astype(np.float64), truth.astype(np.float64))
     taken = np.zeros(len(truth), dtype=bool)
     for i in np.argsort(-scores, kind="stable"):
         candidates = np.where(taken, -1.0, iou[i])
         best = int(np.argmax(candidates))
         if candidates[best] >= iou_threshold:
-            hits[i] = taken[best] = True
-    return hits
+            partner[i] = best
+            taken[best] = True
+    return partner
+
+
+def match_by_class(
+    first: sv.Detections, second: sv.Detections, iou_threshold: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which boxes of `first` and of `second` have a partner of their class on the other
+    side (one to one, `first`'s highest scores choosing first)."""
+    first_hit = np.zeros(len(first), dtype=bool)
+    second_hit = np.zeros(len(second), dtype=bool)
+    if not len(first) or not len(second):
+        return first_hit, second_hit
+    scores = first.confidence if first.confidence is not None else np.ones(len(first))
+    for class_id in np.intersect1d(first.class_id, second.class_id):
+        mine = np.flatnonzero(first.class_id == class_id)
+        theirs = np.flatnonzero(second.class_id == class_id)
+        partner = match_pairs(first.xyxy[mine], scores[mine], second.xyxy[theirs], iou_threshold)
+        first_hit[mine[partner >= 0]] = True
+        second_hit[theirs[partner[partner >= 0]]] = True
+    return first_hit, second_hit
 
 
 def accumulate(

@@ -7,6 +7,7 @@ and record the round in the store.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -126,8 +127,6 @@ def _frames_to_rank(
 
 
 def _chunk_to_rank(chunk: list[StoredFrame], others: _OtherLabels) -> Iterator[FrameToRank]:
-    import json
-
     labels = others.labels(chunk)
     for frame, other in zip(chunk, labels, strict=True):
         masks = frame.encoded[1] if frame.encoded else None

@@ -22,11 +22,10 @@ import supervision as sv
 from distil.datasets.filters import select_detections
 from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path
-from distil.evaluation.matching import match_boxes
+from distil.evaluation.matching import match_by_class
 from distil.review.core import NMS_IOU, review_ontology
 from distil.settings import ReviewFormat
 from distil.store import HumanLabels, LabelStore, StoredFrame
-from distil.utils.suggest import did_you_mean
 
 
 @dataclass
@@ -119,14 +118,7 @@ def import_corrections(
             key, _ = index.find(reference)
             return None if key is None else (index.frames[key].width, index.frames[key].height)
 
-        try:
-            images = read_corrections(path, format, names, size_of)
-        except ValueError as e:
-            message = str(e)
-            if "unknown class" in message:
-                unknown = message.split("unknown class ", 1)[1].split(";")[0].strip("'\"")
-                message += did_you_mean(unknown, names)
-            raise ValueError(message) from None
+        images = read_corrections(path, format, names, size_of)
         rounds = store.review_rounds()
         labels: list[HumanLabels] = []
         for image in images:
@@ -176,11 +168,5 @@ def count_changes(teacher: sv.Detections, human: sv.Detections, iou: float = 0.5
 
     A box whose class the reviewer changed counts twice: removed, and added.
     """
-    unmatched = 0
-    classes = np.union1d(teacher.class_id, human.class_id) if len(teacher) + len(human) else []
-    for class_id in classes:
-        mine = teacher.xyxy[teacher.class_id == class_id]
-        theirs = human.xyxy[human.class_id == class_id]
-        hits = int(match_boxes(theirs, np.ones(len(theirs)), mine, iou).sum())
-        unmatched += len(mine) + len(theirs) - 2 * hits
-    return unmatched
+    teacher_hit, human_hit = match_by_class(teacher, human, iou)
+    return int((~teacher_hit).sum() + (~human_hit).sum())

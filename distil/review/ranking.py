@@ -29,7 +29,7 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.filters import select_detections
-from distil.evaluation.matching import match_boxes
+from distil.evaluation.matching import match_by_class
 from distil.ontologies import Ontology
 from distil.settings import Ranking
 
@@ -197,12 +197,7 @@ class FrameJudge:
         index = np.array([int(np.argmin(np.abs(boxes - box).sum(axis=1))) for box in exported])
         box_area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
         fill = areas[index] / box_area[index]
-        overlap = np.array(
-            [
-                sv.box_iou_batch(boxes[i : i + 1], mask_boxes[i : i + 1])[0, 0] if areas[i] else 0.0
-                for i in index
-            ]
-        )
+        overlap = np.where(areas[index] > 0, _paired_iou(boxes[index], mask_boxes[index]), 0.0)
         bad = (fill < MIN_MASK_FILL) | (overlap < MIN_MASK_BOX_IOU)
         if reasons is not None and bad.any():
             shown = [
@@ -213,22 +208,7 @@ class FrameJudge:
         return float(bad.sum())
 
     def _disagreement(self, exported: sv.Detections, other: sv.Detections, reasons) -> float:
-        teacher_hit = np.zeros(len(exported), dtype=bool)
-        other_hit = np.zeros(len(other), dtype=bool)
-        for class_id in (
-            np.union1d(exported.class_id, other.class_id) if len(exported) + len(other) else []
-        ):
-            mine = np.flatnonzero(exported.class_id == class_id)
-            theirs = np.flatnonzero(other.class_id == class_id)
-            if len(mine) and len(theirs):
-                hits = match_boxes(
-                    other.xyxy[theirs], other.confidence[theirs], exported.xyxy[mine], MATCH_IOU
-                )
-                other_hit[theirs[hits]] = True
-                back = match_boxes(
-                    exported.xyxy[mine], exported.confidence[mine], other.xyxy[theirs], MATCH_IOU
-                )
-                teacher_hit[mine[back]] = True
+        teacher_hit, other_hit = match_by_class(exported, other, MATCH_IOU)
         only_other = np.flatnonzero(~other_hit)
         only_teacher = np.flatnonzero(~teacher_hit)
         if reasons is not None:
@@ -251,6 +231,15 @@ class FrameJudge:
         ]
         more = f" and {len(weights) - SHOWN} more" if len(weights) > SHOWN else ""
         return ", ".join(shown) + more
+
+
+def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of each box of `a` with the box of `b` at the same index."""
+    low = np.maximum(a[:, :2], b[:, :2])
+    high = np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(high - low, 0, None), axis=1)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
 def rank_frames(

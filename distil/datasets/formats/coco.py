@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from distil.datasets.labeled import CROWD, LabeledImage, LabeledSet
+from distil.datasets.labeled import CROWD, LabeledImage, LabeledSet, unknown_class
 from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
 from distil.detections import human_detections
 from distil.utils.files import atomic_write_json
@@ -169,7 +169,7 @@ def read_coco_file(path: Path, names: Sequence[str]) -> list[LabeledImage]:
     class_of = {n: i for i, n in enumerate(names)}
     for name in categories.values():
         if name not in class_of:
-            raise ValueError(f"{path}: unknown class {name!r}; the classes are: {', '.join(names)}")
+            raise ValueError(f"{path}: {unknown_class(name, names)}")
     images = []
     for entry in entries:
         width, height = int(entry["width"]), int(entry["height"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections
+from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections, unknown_class
 from distil.datasets.polygons import mask_to_polygon
 from distil.utils.files import atomic_write_text
 
@@ -93,10 +93,7 @@ def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
                 continue
             label = shape.get("label", "")
             if label not in class_of:
-                raise ValueError(
-                    f"{path}: image {name!r}: unknown class {label!r}; "
-                    f"the classes are: {', '.join(names)}"
-                )
+                raise ValueError(f"{path}: image {name!r}: {unknown_class(label, names)}")
             if shape.tag == "box":
                 if float(shape.get("rotation", 0) or 0):
                     raise ValueError(f"{path}: image {name!r}: rotated boxes cannot be stored")

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections
+from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections, unknown_class
 from distil.datasets.polygons import mask_to_polygon
 from distil.utils.files import atomic_write_json, atomic_write_text
 
@@ -192,7 +192,7 @@ def _image(key: str, results: list[dict[str, Any]], names: Sequence[str]) -> Lab
         if len(labels) != 1:
             raise ValueError(f"a region has {len(labels)} labels; give each exactly one")
         if labels[0] not in class_of:
-            raise ValueError(f"unknown class {labels[0]!r}; the classes are: {', '.join(names)}")
+            raise ValueError(unknown_class(labels[0], names))
         if kind == "rectanglelabels":
             if value.get("rotation"):
                 raise ValueError("rotated boxes cannot be stored: set their rotation to 0")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from distil.datasets.labeled import LabeledImage
+from distil.datasets.labeled import LabeledImage, unknown_class
 from distil.datasets.naming import unique_stems
 from distil.detections import empty_detections, human_detections
 from distil.utils.files import atomic_write_text
@@ -131,7 +131,7 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     for item in root.iter("object"):
         name = (item.findtext("name") or "").strip()
         if name not in class_of:
-            raise ValueError(f"unknown class {name!r}; the classes are: {', '.join(names)}")
+            raise ValueError(unknown_class(name, names))
         box = item.find("bndbox")
         if box is None:
             raise ValueError(f"object {name!r} has no bndbox")

@@ -10,7 +10,7 @@ import numpy as np
 import supervision as sv
 import yaml
 
-from distil.datasets.labeled import LabeledImage, LabeledSet, image_size
+from distil.datasets.labeled import LabeledImage, LabeledSet, image_size, unknown_class
 from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.detections import human_detections
@@ -228,9 +228,7 @@ def read_yolo_folder(
         for number in read.class_id.tolist():
             name = own[number] if number < len(own) else f"class {number}"
             if name not in class_of:
-                raise ValueError(
-                    f"{file}: unknown class {name!r}; the classes are: {', '.join(names)}"
-                )
+                raise ValueError(f"{file}: {unknown_class(name, names)}")
             classes.append(class_of[name])
         images.append(
             LabeledImage(key, None, *size, human_detections(read.xyxy, np.asarray(classes)))
