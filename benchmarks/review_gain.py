@@ -80,6 +80,8 @@ def rankings(label_dir: Path, errors: dict[str, int]) -> dict:
     for ranking in (Ranking.AUTO, Ranking.BOXES):
         order = [f.key for f in rank_store(label_dir, top=len(errors), ranking=ranking).frames]
         result[ranking.value] = round(caught(order, errors), 4)
+        if ranking is Ranking.AUTO:
+            auto_order = order
     keys = sorted(errors)
     shares = []
     for seed in range(RANDOM_SEEDS):
@@ -90,7 +92,24 @@ def rankings(label_dir: Path, errors: dict[str, int]) -> dict:
     result["perfect"] = round(caught(sorted(keys, key=lambda k: -errors[k]), errors), 4)
     result["auto_vs_perfect"] = round(result["auto"] / result["perfect"], 4)
     result["boxes_vs_perfect"] = round(result["boxes"] / result["perfect"], 4)
+    result["auto_vs_perfect_90pct_interval"] = bootstrap(auto_order, errors)
     return result
+
+
+def bootstrap(order: list[str], errors: dict[str, int], draws: int = 1000) -> list[float]:
+    """5th and 95th percentile of the ranking's share of perfect over frames drawn with
+    replacement: how much the figure moves with the sample of 128 frames."""
+    rank = {key: i for i, key in enumerate(order)}
+    keys = sorted(errors)
+    ratios = []
+    for seed in range(draws):
+        sample = random.Random(seed).choices(keys, k=len(keys))
+        top = math.ceil(SHARE * len(sample))
+        best = sum(sorted((errors[k] for k in sample), reverse=True)[:top])
+        ranked = sum(errors[k] for k in sorted(sample, key=rank.__getitem__)[:top])
+        ratios.append(ranked / best if best else 1.0)
+    ratios.sort()
+    return [round(ratios[int(0.05 * draws)], 3), round(ratios[int(0.95 * draws)], 3)]
 
 
 def review(label_dir: Path, keys: list[str], truth) -> None:
