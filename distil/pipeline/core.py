@@ -180,11 +180,7 @@ def _train(
 
 
 def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, update) -> dict:
-    # A student trained on reviewed labels gets its own folder: each round's student is
-    # kept, and a finished training is never mistaken for one to resume.
-    reviewed = len(_reviewed(run_dir / "label"))
-    name = f"train-reviewed{reviewed}" if reviewed else "train"
-    train_dir = run_dir / name
+    train_dir = run_dir / _train_dir_name(run_dir, state, key)
     if (train_dir / "weights" / "last.pt").is_file():
         if state.data.get("train_key") not in (None, key):
             raise ValueError(
@@ -194,9 +190,28 @@ def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, u
         logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
         return student.resume(train_dir, progress=update).to_dict()
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
+    state.data.setdefault("trainings", {})[train_dir.name] = key
     state.save()
     dataset = run_dir / "dataset"
-    return student.train_with(dataset, config.train, run_dir, name, update).to_dict()
+    return student.train_with(dataset, config.train, run_dir, train_dir.name, update).to_dict()
+
+
+def _train_dir_name(run_dir: Path, state: _State, key: str) -> str:
+    """`train`, or for labels with human corrections `train-reviewed<frames>`: each
+    round's student is kept, and a finished training is never mistaken for one to resume.
+    Another set of corrections with as many frames gets the next free name (`-2`, `-3`)."""
+    reviewed = len(_reviewed(run_dir / "label"))
+    if not reviewed:
+        return "train"
+    trainings: dict[str, str] = state.data.get("trainings", {})
+    base = name = f"train-reviewed{reviewed}"
+    count = 1
+    while not (
+        trainings.get(name) == key or (name not in trainings and not (run_dir / name).exists())
+    ):
+        count += 1
+        name = f"{base}-{count}"
+    return name
 
 
 def _eval(config: RunSettings, run_dir: Path, trained: dict[str, Any]) -> dict[str, Any]:

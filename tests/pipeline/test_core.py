@@ -153,3 +153,32 @@ class ReportPage(HTMLParser):
 
     def handle_endtag(self, tag):
         self._tag = None
+
+
+@pytest.mark.parametrize(
+    ("reviewed", "trainings", "folders", "expected"),
+    [
+        (0, {}, [], "train"),
+        (13, {}, [], "train-reviewed13"),
+        (13, {"train-reviewed13": "this"}, ["train-reviewed13"], "train-reviewed13"),  # resume
+        (13, {"train-reviewed13": "other"}, ["train-reviewed13"], "train-reviewed13-2"),
+        (13, {}, ["train-reviewed13"], "train-reviewed13-2"),  # a folder distil did not record
+        (
+            13,
+            {"train-reviewed13": "other", "train-reviewed13-2": "this"},
+            ["train-reviewed13", "train-reviewed13-2"],
+            "train-reviewed13-2",
+        ),
+    ],
+)
+def test_reviewed_students_never_share_a_folder(
+    tmp_path, monkeypatch, reviewed, trainings, folders, expected
+):
+    from distil.pipeline import core
+
+    monkeypatch.setattr(core, "_reviewed", lambda label_dir: [[str(i), 0] for i in range(reviewed)])
+    for folder in folders:
+        (tmp_path / folder).mkdir()
+    state = core._State(tmp_path)
+    state.data["trainings"] = trainings
+    assert core._train_dir_name(tmp_path, state, "this") == expected
