@@ -163,3 +163,52 @@ def stop_training(monkeypatch):
         monkeypatch.setattr(BaseTrainer, "save_model", save_then_stop if on else original)
 
     return arm
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A local S3 server (moto) that s3fs reaches through fsspec's config and environment
+    (so Ray workers started after this fixture reach it too): `s3://` URLs as users give
+    them, with nothing leaving this machine."""
+    server_module = pytest.importorskip("moto.server")
+    pytest.importorskip("s3fs")
+    import fsspec.config
+
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FSSPEC_S3_ENDPOINT_URL": endpoint,  # read by fsspec in new processes
+    }
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_conf = fsspec.config.conf.get("s3")
+    os.environ.update(env)
+    fsspec.config.conf["s3"] = {"endpoint_url": endpoint}
+    yield env
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if saved_conf is None:
+        fsspec.config.conf.pop("s3", None)
+    else:
+        fsspec.config.conf["s3"] = saved_conf
+    server.stop()
+
+
+def upload_folder(folder: Path, url: str) -> None:
+    """Every file under `folder` to the bucket prefix `url` (s3://bucket/prefix)."""
+    import fsspec
+
+    fs, prefix = fsspec.core.url_to_fs(url)
+    bucket = prefix.split("/")[0]
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            fs.pipe_file(f"{prefix}/{path.relative_to(folder).as_posix()}", path.read_bytes())

@@ -35,7 +35,8 @@ from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import assign_splits
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
-from distil.sources import SourceCheck, display_path
+from distil.sources import ImageReadError, SourceCheck, display_path, read_file
+from distil.sources.remote import as_url
 from distil.sources.video import VideoFrames, VideoReadError
 from distil.store import LabelStore
 from distil.utils.files import (
@@ -202,7 +203,13 @@ def _write(
         relative = unique_path(dataset_path(image), image.hash, used_names)
         target = root / "images" / split / relative
         if image.frame_index is None:
-            summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
+            try:
+                summary.copied_instead_of_linked += _place_image(
+                    image.path, target, options.images
+                )
+            except ImageReadError as e:  # a URL that could not be read now
+                _leave_out(summary, image.key, str(e))
+                continue
         else:
             try:
                 rgb = frames.get(image.path, image.frame_index)
@@ -296,8 +303,12 @@ def write_frame(rgb: np.ndarray, target: Path) -> None:
 
 
 def _place_image(source: Path, target: Path, mode: ImageMode) -> int:
-    """Link or copy `source` to `target`; returns 1 when a link had to become a copy."""
+    """Link or copy `source` to `target`; returns 1 when a link had to become a copy. An
+    image behind a URL is downloaded (`ImageReadError` when it cannot be read)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    if as_url(source) is not None:
+        target.write_bytes(read_file(source)[0])
+        return 0
     if mode is ImageMode.SYMLINK:
         target.symlink_to(source.resolve())
         return 0

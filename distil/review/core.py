@@ -25,6 +25,8 @@ from distil.datasets.naming import dataset_path, unique_path
 from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
 from distil.settings import DatasetSettings, Ranking, ReviewFormat, ReviewSettings, default
+from distil.sources import read_file
+from distil.sources.remote import as_url
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
 from distil.utils.files import atomic_write_json, mark_output, written_files
@@ -324,14 +326,19 @@ def _write_tasks(out_dir, images, names, format, masks, urls, scores) -> Path:
 def _place(
     frame: StoredFrame, out_dir: Path, copy: bool, video: VideoFrames, used: set[Path]
 ) -> Path:
-    """The image file a reviewer opens: the source itself, or a file in `out_dir/images`."""
+    """The image file a reviewer opens: the source itself, or a file in `out_dir/images`
+    (always for a video frame, or an image behind a URL, which a labeling tool cannot
+    open)."""
     identity = frame.identity
-    if identity.frame_index is None and not copy:
+    remote = as_url(identity.path) is not None
+    if identity.frame_index is None and not copy and not remote:
         return identity.path
     name = unique_path(Path(dataset_path(identity).name), identity.hash, used)
     target = out_dir / "images" / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    if identity.frame_index is None:
+    if remote:
+        target.write_bytes(read_file(identity.path)[0])
+    elif identity.frame_index is None:
         shutil.copy2(identity.path, target)
     else:
         from distil.datasets.export import write_frame

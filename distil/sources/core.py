@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from distil.detections import FrameIdentity
+from distil.sources.remote import as_url
 from distil.utils.files import OUTPUT_MARKER
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
+REMOTE_VIDEO = "videos are read from local files only: copy or mount it to label it"
 
 
 @dataclass
@@ -43,30 +44,30 @@ class SkippedFile:
 
 
 def display_path(path: Path | str) -> str:
-    """`path` as printable UTF-8 text: bytes of a name that are not UTF-8 become `\\xNN`.
+    """`path` as printable UTF-8 text: bytes of a name that are not UTF-8 become `\\xNN`;
+    a URL is shown as one (`s3://...`).
 
     >>> display_path(Path(os.fsdecode(b"caf\\xe9.jpg")))
     'caf\\\\xe9.jpg'
     """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/")
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return as_url(text) or text
 
 
 def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
-    """The input paths, each checked to exist; a URL (s3://, gs://) is refused by name,
-    since sources are read from the filesystem (mount a bucket to label it)."""
+    """The input paths, each checked to exist. A URL (`s3://bucket/images`) is read
+    through fsspec (see `distil.sources.remote`); a `file://` URL is its local path."""
+    from distil.sources.remote import check_url, local_path
+
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     roots = []
     for item in items:
-        if _URL.match(str(item)):
-            url = re.sub(r"^([^:/]+):/(?!/)", r"\1://", str(item))  # as typed, before Path
-            raise ValueError(
-                f"{url}: URLs are not read; mount the bucket (s3fs, gcsfuse, ...) and give "
-                "its path, which every Ray worker must see too"
-            )
-        root = Path(item)
+        url = as_url(item)
+        if url is not None:
+            check_url(url)
+            roots.append(Path(url))
+            continue
+        root = Path(local_path(str(item)))
         if not root.exists():
             raise FileNotFoundError(f"input not found: {root}")
         roots.append(root)
@@ -106,6 +107,26 @@ def scan_sources(
 _OUTPUT_FILES = frozenset({OUTPUT_MARKER, "labels.sqlite", "dataset_card.json"})
 
 
+def _scan_url(
+    root: Path, extensions: frozenset[str], problems: list[SkippedFile] | None
+) -> Iterator[Path]:
+    """The files under a URL; videos are not read from URLs and are reported instead."""
+    from distil.sources.remote import RemoteReadError, list_urls
+
+    try:
+        urls = list_urls(as_url(root) or str(root), extensions)
+    except RemoteReadError as e:
+        if problems is not None:
+            problems.append(SkippedFile(root, str(e)))
+        return
+    for url in urls:
+        if Path(url).suffix.lower() in VIDEO_EXTENSIONS:
+            if problems is not None:
+                problems.append(SkippedFile(Path(url), REMOTE_VIDEO))
+            continue
+        yield Path(url)
+
+
 def scan_files(
     inputs: Path | Iterable[Path],
     extensions: frozenset[str],
@@ -120,6 +141,9 @@ def scan_files(
             problems.append(SkippedFile(where, f"cannot read folder ({error.strerror or error})"))
 
     for root in paths:
+        if as_url(root) is not None:
+            yield from _scan_url(root, extensions, problems)
+            continue
         if not root.is_dir():
             if root.suffix.lower() in extensions:
                 yield root

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from distil.detections import FileStamp, FrameIdentity
 from distil.sources.images import ImageReadError, file_problem, read_file
+from distil.sources.remote import as_url, url_stamp
 from distil.sources.video import video_id
 
 CHANGED = "changed since it was labeled (new content): rerun `distil label` to relabel it"
@@ -56,6 +57,13 @@ def _problem(identity: FrameIdentity, same_content: Callable[[], bool]) -> str |
 
 def _stamp(identity: FrameIdentity) -> FileStamp | str:
     """The file's stamp now, or why it has none."""
+    url = as_url(identity.path)
+    if url is not None:
+        try:
+            stamp = url_stamp(url)
+        except Exception as e:  # each filesystem raises its own errors (auth, network)
+            return f"cannot read file ({e})"
+        return DELETED if stamp is None else stamp
     try:
         info = os.stat(identity.path)
     except FileNotFoundError:

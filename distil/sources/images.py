@@ -15,6 +15,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from distil.detections import FileStamp, FrameIdentity
 from distil.sources.core import Frame, SkippedFile
+from distil.sources.remote import RemoteReadError, as_url, read_url
 
 # The largest image file read (a 100-megapixel 16-bit TIFF is about 600 MB uncompressed,
 # a camera JPEG a few MB): anything larger is refused before a byte is read.
@@ -100,7 +101,15 @@ def read_file(path: Path) -> tuple[bytes, str, FileStamp]:
     """Read a file's bytes, content hash and stamp; raises `ImageReadError` with a reason.
 
     Only a regular file of at most `MAX_IMAGE_BYTES` is read: a FIFO, device or socket
-    (even behind a symlink) is refused without reading, and the size is checked first."""
+    (even behind a symlink) is refused without reading, and the size is checked first. A
+    URL (see `distil.sources.remote`) is read through its filesystem."""
+    url = as_url(path)
+    if url is not None:
+        try:
+            data, stamp = read_url(url, MAX_IMAGE_BYTES)
+        except RemoteReadError as e:
+            raise ImageReadError(str(e)) from None
+        return data, content_hash(data), stamp
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:

@@ -176,15 +176,3 @@ def test_a_video_with_a_corrupt_middle_keeps_decoding_after_the_damage(tmp_path)
     assert report.damaged_packets > 0 and report.error is None
     assert report.problem.startswith("damaged: ")
     assert f"{len(indices)} of 341 frames decoded" in report.problem
-
-
-@pytest.mark.parametrize("url", ["s3://bucket/images", "gs://b/x", "https://host/a.jpg"])
-def test_urls_are_refused_by_name(url, tmp_path):
-    from distil.sources import check_inputs
-
-    with pytest.raises(ValueError, match=f"^{url}: URLs are not read; mount the bucket"):
-        check_inputs([tmp_path, url])
-    with pytest.raises(ValueError, match=f"^{url}: URLs are not read"):
-        check_inputs(Path(url))  # as the CLI passes it (Path folds '//')
-    with pytest.raises(FileNotFoundError, match="input not found"):
-        check_inputs(tmp_path / "missing")
