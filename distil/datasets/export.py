@@ -204,9 +204,7 @@ def _write(
         target = root / "images" / split / relative
         if image.frame_index is None:
             try:
-                summary.copied_instead_of_linked += _place_image(
-                    image.path, target, options.images
-                )
+                summary.copied_instead_of_linked += _place_image(image.path, target, options.images)
             except ImageReadError as e:  # a URL that could not be read now
                 _leave_out(summary, image.key, str(e))
                 continue

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from distil.sources import MAX_IMAGE_BYTES, SkippedFile, iter_frames, scan_sources

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import fsspec
-import numpy as np
 import pytest
 import yaml
 from PIL import Image
