@@ -35,8 +35,7 @@ from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import assign_splits
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
-from distil.sources import ImageReadError, SourceCheck, display_path, read_file
-from distil.sources.remote import as_url
+from distil.sources import ImageReadError, SourceCheck, as_url, display_path, read_file
 from distil.sources.video import VideoFrames, VideoReadError
 from distil.store import LabelStore
 from distil.utils.files import (

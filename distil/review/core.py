@@ -25,8 +25,7 @@ from distil.datasets.naming import dataset_path, unique_path
 from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
 from distil.settings import DatasetSettings, Ranking, ReviewFormat, ReviewSettings, default
-from distil.sources import read_file
-from distil.sources.remote import as_url
+from distil.sources import as_url, read_file
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
 from distil.utils.files import atomic_write_json, mark_output, written_files

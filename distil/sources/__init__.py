@@ -28,6 +28,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_frame",
             "read_file",
         ],
+        "remote": ["RemoteReadError", "as_url"],
         "shards": ["OtherShard", "Shard"],
         "stream": ["iter_frames"],
         "video": [
