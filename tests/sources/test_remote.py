@@ -92,6 +92,10 @@ def test_a_scheme_without_its_package_names_the_package():
         check_inputs("gs://b/images")
 
 
+def files(folder: Path) -> dict[Path, bytes]:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, tiny_owlv2, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -130,10 +134,7 @@ def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, ti
     remote_export = export_dataset(tmp_path / "remote", tmp_path / "ds_remote")
     assert remote_export.images_per_split == local_export.images_per_split
     for name in ("labels", "images"):
-        ours = {p.relative_to(tmp_path / "ds_remote"): p.read_bytes()
-                for p in (tmp_path / "ds_remote" / name).rglob("*") if p.is_file()}  # fmt: skip
-        theirs = {p.relative_to(tmp_path / "ds_local"): p.read_bytes()
-                  for p in (tmp_path / "ds_local" / name).rglob("*") if p.is_file()}  # fmt: skip
+        ours, theirs = files(tmp_path / "ds_remote" / name), files(tmp_path / "ds_local" / name)
         assert ours == theirs and ours
 
     # A replaced object is not exported with its old labels; a deleted one is reported.
