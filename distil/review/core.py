@@ -245,8 +245,8 @@ def write_review_round(
     `out_dir` in `settings.format`, and record the round in the store (with the mAP50 of
     the student it was ranked with, `student_score`, for the report).
 
-    Images are referenced where they are; video frames (and all images, with
-    `copy_images`) are written into `out_dir/images/`."""
+    Images are referenced where they are; video frames, images behind URLs (and all
+    images, with `copy_images`) are written into `out_dir/images/`."""
     settings = ReviewSettings.merge(settings, **options)
     out_dir = Path(out_dir)
     _check_target(out_dir)

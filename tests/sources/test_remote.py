@@ -130,6 +130,16 @@ def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, ti
     assert json.loads(rerun.stdout)["labeled"] == 0
     assert json.loads(rerun.stdout)["skipped"][0]["path"] == "s3://distil-photos/set1/broken.jpg"
 
+    # Review hands out copies: a labeling tool cannot open a bucket path.
+    review = CliRunner().invoke(
+        app, ["review", str(tmp_path / "remote"), "--top", "3", "--to",
+              str(tmp_path / "round1"), "--format", "yolo", "--json"],
+    )  # fmt: skip
+    assert review.exit_code == 0, review.output
+    handed_out = files(tmp_path / "round1" / "images")
+    assert len(handed_out) == 3
+    assert set(handed_out.values()) <= {p.read_bytes() for p in folder.rglob("*.png")}
+
     local_export = export_dataset(tmp_path / "local", tmp_path / "ds_local")
     remote_export = export_dataset(tmp_path / "remote", tmp_path / "ds_remote")
     assert remote_export.images_per_split == local_export.images_per_split
