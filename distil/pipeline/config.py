@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from distil.settings import RunSettings, SettingsError
+from distil.sources.remote import as_url
 from distil.utils.yaml import YamlError, load_yaml
 
 ConfigError = SettingsError
@@ -72,8 +73,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     inputs = data.get("inputs")
     if isinstance(inputs, str):
         inputs = [v.strip() for v in inputs.split(",")]
-    if isinstance(inputs, list):
-        data["inputs"] = [resolve(v) for v in inputs]
+    if isinstance(inputs, list):  # a URL (s3://...) is not relative to anything
+        data["inputs"] = [v if as_url(str(v)) else resolve(v) for v in inputs]
     data["ontology"] = resolve(data.get("ontology"))
     rules = {
         "label": {"detector": resolve_if_there, "segmenter": resolve_if_there,
@@ -93,7 +94,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def _check_paths(config: RunSettings) -> None:
     for path in config.inputs:
-        if not path.exists():
+        if not as_url(path) and not path.exists():  # URLs are checked when labeling starts
             raise SettingsError(f"inputs: {path} not found")
     if not config.ontology.is_file():
         raise SettingsError(f"ontology: {config.ontology} not found")

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distil.detections import FileStamp
+if TYPE_CHECKING:  # distil.detections needs numpy: not for `as_url` in a config check
+    from distil.detections import FileStamp
 
 # A scheme of two letters or more (so a Windows drive is not one), then ":/".
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):/+(.*)$", re.DOTALL)
@@ -131,6 +132,8 @@ def stamp_of(info: dict[str, Any]) -> FileStamp:
     """Size and modification time from a filesystem's `info` (each names the time its own
     way; an object store without one gives 0, and a replaced file is then noticed by its
     size only until its content is hashed)."""
+    from distil.detections import FileStamp
+
     when = next(
         (info[k] for k in ("mtime", "LastModified", "updated", "last_modified", "created")
          if info.get(k) is not None),

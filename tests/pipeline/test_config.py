@@ -21,6 +21,15 @@ def test_defaults_relative_paths_and_overrides(config_file, tmp_path):
     assert config.export.formats == ["onnx"] and config.dataset.split == (0.8, 0.2, 0.0)
 
 
+def test_a_url_input_is_kept_as_a_url(config_file, tmp_path):
+    from distil.sources import as_url
+
+    config_file.write_text("inputs: [images, 's3://bucket/site a']\nontology: onto.yaml\n")
+    config = load_config(config_file)
+    assert config.inputs[0] == tmp_path / "images"
+    assert as_url(config.inputs[1]) == "s3://bucket/site a"  # not under the config's folder
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
