@@ -6,6 +6,7 @@ labeled by `distil.labeling.tracking` instead: detections on keyframes, SAM 2 me
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -27,11 +28,13 @@ from distil.sources import (
     check_inputs,
     display_path,
     estimate_frames,
+    is_utf8,
     is_video_file,
     iter_frames,
     scan_sources,
     video_id,
 )
+from distil.sources.freshness import current_stamp
 from distil.store import LabelStore, StoreBatch, StoredFrame, StoreWriter
 from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
@@ -160,6 +163,7 @@ class Job:
     videos: int
     total: int
     other_shard: int = 0
+    unchanged: int = 0  # stored images left out unread (`skip_unchanged`)
 
 
 def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool) -> Job:
@@ -184,6 +188,37 @@ def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool)
     )
 
 
+def skip_unchanged(job: Job, store: LabelStore, settings: LabelSettings) -> Job:
+    """The job without the images the store labeled under the same path and input folder,
+    whose size and modification time are still the stored ones: they are not read again
+    (for a bucket: not downloaded), as export trusts the same stamp. Any other image is
+    read and hashed, so a changed one is labeled anew."""
+    images = [
+        item
+        for item in job.batched
+        if not isinstance(item, SkippedFile) and not is_video_file(item[0]) and is_utf8(item[0])
+    ]
+    stored = store.image_stamps(str(path) for path, _ in images)
+    shard = Shard.parse(settings.shard) if settings.shard else None
+    left_out: set[Path] = set()
+    others = 0
+    for path, root in images:
+        entry = stored.get(str(path))
+        if entry is None or entry[0] != str(root) or current_stamp(path) != entry[2]:
+            continue
+        left_out.add(path)
+        others += shard is not None and not shard.owns(entry[1])
+    if not left_out:
+        return job
+    return dataclasses.replace(
+        job,
+        batched=[i for i in job.batched if isinstance(i, SkippedFile) or i[0] not in left_out],
+        total=job.total - len(left_out),
+        other_shard=job.other_shard + others,
+        unchanged=len(left_out) - others,
+    )
+
+
 class Tally:
     """The summary, per-class counts and progress of a run, fed batch by batch."""
 
@@ -195,7 +230,11 @@ class Tally:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.summary = LabelSummary(
-            out=str(out_dir), videos=job.videos, other_shard=job.other_shard
+            out=str(out_dir),
+            videos=job.videos,
+            other_shard=job.other_shard,
+            images=job.unchanged,
+            already_labeled=job.unchanged,
         )
         self.counts: Counter[int] = Counter()
         self._ontology = ontology
@@ -306,10 +345,11 @@ def label_images(
     settings = LabelSettings.merge(settings, **options)
     start = time.perf_counter()
     job = plan_job(inputs, settings, tracker is not None)
-    tally = Tally(ontology, job, out_dir, progress)
     timings = Timings.fromkeys(STAGES, 0.0)
     fingerprint = store_settings(model, ontology, settings.store_threshold, tracker)
     store = open_store(out_dir, fingerprint, settings, ontology)
+    job = skip_unchanged(job, store, settings)
+    tally = Tally(ontology, job, out_dir, progress)
     try:
         with timings.active():
             with StoreWriter(store) as writer:

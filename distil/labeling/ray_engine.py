@@ -42,7 +42,7 @@ def label_on_ray(
     """Label `job` on Ray Data; `out` is the store's folder or a function of the store
     settings that gives it (they are known once a teacher has loaded)."""
     ray = _import_ray()
-    from distil.labeling.core import Labeled, Tally, open_store
+    from distil.labeling.core import Labeled, Tally, open_store, skip_unchanged
     from distil.store import StoreWriter
 
     start = time.perf_counter()
@@ -58,6 +58,7 @@ def label_on_ray(
         folder = out(fingerprint) if callable(out) else Path(out)
         store = open_store(folder, fingerprint, settings, ontology)
         try:
+            job = skip_unchanged(job, store, settings)
             tally = Tally(ontology, job, folder, progress)
             sources = [item for item in job.batched if not isinstance(item, SkippedFile)]
             problems = [item for item in job.batched if isinstance(item, SkippedFile)]

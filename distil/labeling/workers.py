@@ -46,7 +46,7 @@ def label_on_devices(
 
     `out_dir` may be a function of the store settings (the teacher's fingerprint, known
     once a worker has loaded it), as the CLI's default output folder is."""
-    from distil.labeling.core import Tally, open_store
+    from distil.labeling.core import Tally, open_store, skip_unchanged
     from distil.store import StoreWriter
     from distil.utils.profiling import Timings
 
@@ -74,6 +74,7 @@ def label_on_devices(
         fingerprint = _ready(messages, len(devices))
         folder = out_dir(fingerprint) if callable(out_dir) else Path(out_dir)
         store = open_store(folder, fingerprint, settings, ontology)
+        job = skip_unchanged(job, store, settings)
         tally = Tally(ontology, job, folder, progress)
         timings = Timings()  # summed over workers
         try:

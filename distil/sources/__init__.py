@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "check_inputs",
             "display_path",
             "is_image_file",
+            "is_utf8",
             "is_video_file",
             "scan_images",
             "scan_sources",

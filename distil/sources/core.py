@@ -74,6 +74,15 @@ def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
     return roots
 
 
+def is_utf8(path: Path) -> bool:
+    """Whether the name is text the store and the dataset formats can hold."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from distil.detections import FileStamp, FrameIdentity
 from distil.sources.images import ImageReadError, file_problem, read_file
@@ -42,7 +43,7 @@ class SourceCheck:
 
 def _problem(identity: FrameIdentity, same_content: Callable[[], bool]) -> str | None:
     """None when the file's stamp is the stored one, or its content is the same."""
-    stamp = _stamp(identity)
+    stamp = current_stamp(identity.path)
     if isinstance(stamp, str):
         return stamp
     if stamp == identity.stamp:
@@ -55,9 +56,9 @@ def _problem(identity: FrameIdentity, same_content: Callable[[], bool]) -> str |
         return f"cannot read file ({e.strerror or e})"
 
 
-def _stamp(identity: FrameIdentity) -> FileStamp | str:
+def current_stamp(path: Path) -> FileStamp | str:
     """The file's stamp now, or why it has none."""
-    url = as_url(identity.path)
+    url = as_url(path)
     if url is not None:
         try:
             stamp = url_stamp(url)
@@ -65,7 +66,7 @@ def _stamp(identity: FrameIdentity) -> FileStamp | str:
             return f"cannot read file ({e})"
         return DELETED if stamp is None else stamp
     try:
-        info = os.stat(identity.path)
+        info = os.stat(path)
     except FileNotFoundError:
         return DELETED
     except OSError as e:

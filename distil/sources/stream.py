@@ -15,7 +15,7 @@ from pathlib import Path
 
 from distil.detections import FileStamp, FrameIdentity
 from distil.settings import FrameSampling
-from distil.sources.core import Frame, SkippedFile, is_video_file
+from distil.sources.core import Frame, SkippedFile, is_utf8, is_video_file
 from distil.sources.images import ImageReadError, decode_image, file_problem, read_file
 from distil.sources.shards import OtherShard, Shard
 from distil.sources.video import VideoReadError, VideoReport, iter_video, video_id
@@ -45,7 +45,7 @@ def iter_frames(
             yield item
             continue
         path, root = item
-        if not _is_utf8(path):
+        if not is_utf8(path):
             # The store, the dataset files and the formats (COCO is JSON) need text names.
             yield SkippedFile(path, "file name is not valid UTF-8: rename the file to label it")
             continue
@@ -61,14 +61,6 @@ def iter_frames(
             yield Frame(identity, None if known(digest) else decode_image(data))
         except ImageReadError as e:
             yield SkippedFile(path, str(e))
-
-
-def _is_utf8(path: Path) -> bool:
-    try:
-        str(path).encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
 
 
 def _video_frames(

@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,6 +189,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 # Frames of one video together and in order, so export decodes each video once.
 _SOURCE_ORDER = "COALESCE(s.file, s.path), s.frame_index, s.path"
+_LOOKUP_CHUNK = 500  # paths per query (SQLite allows 999 parameters in old builds)
 
 
 class LabelStore:
@@ -457,6 +458,25 @@ class LabelStore:
             "SELECT hash FROM predictions WHERE fingerprint = ?", (self.fingerprint,)
         )
         return (row[0] for row in rows)
+
+    @_sqlite_errors
+    def image_stamps(self, paths: Iterable[str]) -> dict[str, tuple[str, str, FileStamp]]:
+        """path -> (root, hash, stamp) of the labeled images among `paths` that have a
+        stamp (video frames and images labeled before stamps were stored are left out)."""
+        found = {}
+        paths = list(paths)
+        for start in range(0, len(paths), _LOOKUP_CHUNK):
+            chunk = paths[start : start + _LOOKUP_CHUNK]
+            rows = self._db.execute(
+                "SELECT s.path, s.root, s.hash, s.size, s.mtime_ns FROM sources s "
+                "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? "
+                f"WHERE s.frame_index IS NULL AND s.size IS NOT NULL AND s.path IN "
+                f"({','.join('?' * len(chunk))})",
+                (self.fingerprint, *chunk),
+            )
+            for path, root, digest, size, mtime_ns in rows:
+                found[path] = (root, digest, FileStamp(size, mtime_ns))
+        return found
 
     @_sqlite_errors
     def sources(self) -> list[tuple[str, str]]:

@@ -75,6 +75,38 @@ def test_rerun_skips_stored_images_and_reports_the_store(teacher, image_folder, 
     assert again.added_per_class == {"animal": 0, "car": 0}
 
 
+def test_a_rerun_reads_only_images_whose_stamp_changed(
+    teacher, image_folder, tmp_path, monkeypatch
+):
+    from distil.sources import stream
+
+    label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
+    read = []
+    original = stream.read_file
+    monkeypatch.setattr(stream, "read_file", lambda path: read.append(path.name) or original(path))
+    again = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
+    assert (again.images, again.already_labeled, again.labeled, read) == (8, 8, 0, [])
+
+    touched, edited, kept = (
+        image_folder / "img0.jpg",
+        image_folder / "img2.jpg",
+        image_folder / "img4.jpg",
+    )
+    os.utime(touched, ns=(time.time_ns(), time.time_ns()))  # same content, new time
+    edited.write_bytes((image_folder / "img6.jpg").read_bytes())  # new content
+    info = kept.stat()
+    data = bytearray(kept.read_bytes())
+    data[-3] ^= 1  # the same size, a changed byte and the old time: trusted, as export does
+    kept.write_bytes(bytes(data))
+    os.utime(kept, ns=(info.st_atime_ns, info.st_mtime_ns))
+    third = label_images(image_folder, ONTOLOGY, teacher, tmp_path / "run", batch=4)
+    assert sorted(read) == ["img0.jpg", "img2.jpg"]
+    assert (third.images, third.already_labeled, third.labeled) == (8, 8, 0)  # img2 = img6
+    with LabelStore.open(tmp_path / "run") as store:
+        hashes = {f.identity.path.name: f.identity.hash for f in store.frames(with_masks=False)}
+    assert hashes["img2.jpg"] == hashes["img6.jpg"]
+
+
 def test_interrupted_then_resumed_equals_uninterrupted(teacher, image_folder, tmp_path):
     label_images(image_folder, ONTOLOGY, teacher, tmp_path / "full", batch=2)
 

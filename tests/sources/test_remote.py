@@ -20,7 +20,7 @@ from distil.datasets import export_dataset
 from distil.labeling import label
 from distil.ontologies import Ontology
 from distil.settings import LabelSettings
-from distil.sources import check_inputs, display_path, read_file, scan_sources
+from distil.sources import check_inputs, display_path, images, read_file, scan_sources
 from distil.sources.freshness import CHANGED, DELETED, SourceCheck
 from distil.sources.remote import as_url
 from distil.store import LabelStore
@@ -96,7 +96,9 @@ def files(folder: Path) -> dict[Path, bytes]:
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, tiny_owlv2, tmp_path):
+def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(
+    s3_endpoint, tiny_owlv2, tmp_path, monkeypatch
+):
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(6):
@@ -120,6 +122,11 @@ def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, ti
             "s3://distil-photos/set1/nested/copy.png"
         }
     (tmp_path / "onto.yaml").write_text(yaml.safe_dump(ONTOLOGY.to_dict(), sort_keys=False))
+    downloads = []
+    original = images.read_url
+    monkeypatch.setattr(
+        images, "read_url", lambda url, limit: downloads.append(url) or original(url, limit)
+    )
     rerun = CliRunner().invoke(
         app,
         ["label", "s3://distil-photos/set1", "-O", str(tmp_path / "onto.yaml"), "--detector",
@@ -129,6 +136,7 @@ def test_labeling_an_s3_prefix_equals_labeling_the_files_on_disk(s3_endpoint, ti
     assert rerun.exit_code == 0, rerun.output
     assert json.loads(rerun.stdout)["labeled"] == 0
     assert json.loads(rerun.stdout)["skipped"][0]["path"] == "s3://distil-photos/set1/broken.jpg"
+    assert downloads == ["s3://distil-photos/set1/broken.jpg"]  # stored objects: not fetched
 
     # Review hands out copies: a labeling tool cannot open a bucket path.
     review = CliRunner().invoke(
