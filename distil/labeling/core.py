@@ -188,6 +188,9 @@ def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool)
     )
 
 
+_STAMP_CHUNK = 2000
+
+
 def skip_unchanged(job: Job, store: LabelStore, settings: LabelSettings) -> Job:
     """The job without the images the store labeled under the same path and input folder,
     whose size and modification time are still the stored ones: they are not read again
@@ -198,16 +201,18 @@ def skip_unchanged(job: Job, store: LabelStore, settings: LabelSettings) -> Job:
         for item in job.batched
         if not isinstance(item, SkippedFile) and not is_video_file(item[0]) and is_utf8(item[0])
     ]
-    stored = store.image_stamps(str(path) for path, _ in images)
     shard = Shard.parse(settings.shard) if settings.shard else None
     left_out: set[Path] = set()
     others = 0
-    for path, root in images:
-        entry = stored.get(str(path))
-        if entry is None or entry[0] != str(root) or current_stamp(path) != entry[2]:
-            continue
-        left_out.add(path)
-        others += shard is not None and not shard.owns(entry[1])
+    for start in range(0, len(images), _STAMP_CHUNK):  # a bounded lookup at a time
+        chunk = images[start : start + _STAMP_CHUNK]
+        stored = store.image_stamps(str(path) for path, _ in chunk)
+        for path, root in chunk:
+            entry = stored.get(str(path))
+            if entry is None or entry[0] != str(root) or current_stamp(path) != entry[2]:
+                continue
+            left_out.add(path)
+            others += shard is not None and not shard.owns(entry[1])
     if not left_out:
         return job
     return dataclasses.replace(
