@@ -163,7 +163,8 @@ class Job:
     videos: int
     total: int
     other_shard: int = 0
-    unchanged: int = 0  # stored images left out unread (`skip_unchanged`)
+    unchanged: int = 0  # stored images left out unread (`skip_unchanged`), of this shard
+    unchanged_other_shard: int = 0  # and of other shards
 
 
 def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool) -> Job:
@@ -218,9 +219,8 @@ def skip_unchanged(job: Job, store: LabelStore, settings: LabelSettings) -> Job:
     return dataclasses.replace(
         job,
         batched=[i for i in job.batched if isinstance(i, SkippedFile) or i[0] not in left_out],
-        total=job.total - len(left_out),
-        other_shard=job.other_shard + others,
         unchanged=len(left_out) - others,
+        unchanged_other_shard=others,
     )
 
 
@@ -237,7 +237,7 @@ class Tally:
         self.summary = LabelSummary(
             out=str(out_dir),
             videos=job.videos,
-            other_shard=job.other_shard,
+            other_shard=job.other_shard + job.unchanged_other_shard,
             images=job.unchanged,
             already_labeled=job.unchanged,
         )
@@ -248,6 +248,8 @@ class Tally:
         self._progress = progress
         self._done = 0
         self._total = job.total
+        if job.unchanged or job.unchanged_other_shard:
+            self.advance(job.unchanged + job.unchanged_other_shard)
 
     def add(self, labeled: Labeled) -> None:
         summary = self.summary
