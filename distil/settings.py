@@ -692,7 +692,9 @@ class RunSettings(Section):
     """A `distil run` config: label -> dataset -> train -> eval -> export."""
 
     inputs: Annotated[list[Path], CommaList] = option(
-        ..., min_length=1, description="Image / video files or folders."
+        ...,
+        min_length=1,
+        description="Image / video files or folders, or URLs (s3://bucket/prefix).",
     )
     ontology: Path = option(..., description="Ontology YAML.")
     name: str = option("exp", description="Run name: the run lives in PROJECT/NAME.")

@@ -18,7 +18,10 @@ from distil.settings import LabelSettings
 def label(
     inputs: Annotated[
         list[Path],
-        typer.Argument(metavar="INPUTS", help="Image / video files or folders (recursive)."),
+        typer.Argument(
+            metavar="INPUTS",
+            help="Image / video files or folders (recursive), or URLs (s3://bucket/prefix).",
+        ),
     ],
     ontology: Annotated[Path, typer.Option("--ontology", "-O", help="Ontology YAML.")],
     settings: LabelSettings,
