@@ -129,9 +129,8 @@ def url_stamp(url: str) -> FileStamp | None:
 
 
 def stamp_of(info: dict[str, Any]) -> FileStamp:
-    """Size and modification time from a filesystem's `info` (each names the time its own
-    way; an object store without one gives 0, and a replaced file is then noticed by its
-    size only until its content is hashed)."""
+    """Size and modification time from a filesystem's `info`. Each names the time its own
+    way; on one that gives none the time is 0, and only a change of size is noticed."""
     from distil.detections import FileStamp
 
     when = next(
