@@ -109,6 +109,13 @@ class ReviewFormat(str, Enum):
     COCO = "coco"
 
 
+class MaskShape(str, Enum):
+    """How masks reach a labeling tool."""
+
+    POLYGON = "polygon"  # outlines, easy to edit; a hole is filled
+    BRUSH = "brush"  # exact pixels: Label Studio brush labels, CVAT masks
+
+
 class SplitName(str, Enum):
     TRAIN = "train"
     VAL = "val"
@@ -585,6 +592,11 @@ class ReviewSettings(Section):
         description="Task file format: label-studio, cvat, voc, yolo or coco.",
         flags=["--format", "-f"],
     )
+    masks: MaskShape = option(
+        MaskShape.POLYGON,
+        description="label-studio / cvat masks: polygon (outlines to edit) or brush (exact "
+        "pixels).",
+    )
     student: Path | None = option(
         None, description="A student (.pt) whose disagreement with the teacher ranks frames."
     )
@@ -613,7 +625,21 @@ class ReviewSettings(Section):
     @model_validator(mode="after")
     def _disagreement_needs_labels(self) -> ReviewSettings:
         if self.ranking is Ranking.DISAGREEMENT and not (self.student or self.against):
-            raise ValueError("ranking `disagreement` needs a student or another label folder")
+            raise ValueError(
+                "`ranking` disagreement needs a student (`student`) or another label folder "
+                "(`against`)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _brush_needs_a_labeling_tool(self) -> ReviewSettings:
+        if self.masks is MaskShape.BRUSH and self.format not in (
+            ReviewFormat.LABEL_STUDIO,
+            ReviewFormat.CVAT,
+        ):
+            raise ValueError(
+                f"`masks` brush is for `format` label-studio and cvat, not {self.format.value}"
+            )
         return self
 
 

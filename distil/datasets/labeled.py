@@ -57,27 +57,42 @@ def image_size(path: Path) -> tuple[int, int]:
 def shapes_to_detections(
     boxes: list[list[float]],
     classes: list[int],
-    polygons: list[np.ndarray | None],
+    shapes: list[np.ndarray | None],
     width: int,
     height: int,
 ) -> sv.Detections:
-    """A labeling tool's shapes as human-labeled Detections: boxes, or, where objects are
-    polygons, masks too (every object then needs one; a mask cannot be made up)."""
+    """A labeling tool's objects as human-labeled Detections. Each object's shape is None
+    (a box), a polygon (N x 2 pixel points) or a mask (height x width, bool). Where any
+    object has a shape, every object needs one: a mask cannot be made up."""
     from distil.datasets.polygons import polygons_to_mask
 
     mask = None
-    if any(p is not None for p in polygons):
-        if not all(p is not None for p in polygons):
+    if any(s is not None for s in shapes):
+        if not all(s is not None for s in shapes):
             raise ValueError(
-                "some objects are polygons and some boxes: give every object a polygon"
+                "some objects are polygons or masks and some boxes: give every object a shape"
             )
-        mask = np.stack([polygons_to_mask([p], height, width) for p in polygons])
+        mask = np.stack(
+            [s if s.dtype == bool else polygons_to_mask([s], height, width) for s in shapes]
+        )
     return human_detections(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes), mask)
 
 
 def polygon_box(points: np.ndarray) -> list[float]:
     """The box of a pixel-coordinate polygon, as its filled mask covers it."""
     return [*points.min(axis=0).tolist(), *(points.max(axis=0) + 1).tolist()]
+
+
+def mask_box(mask: np.ndarray) -> list[float] | None:
+    """The box a mask's pixels cover (None for an empty mask).
+
+    >>> mask_box(np.pad(np.ones((2, 3), bool), ((1, 0), (4, 0))))
+    [4.0, 1.0, 7.0, 3.0]
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return [float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)]
 
 
 def unknown_class(name: str, names: list[str] | tuple[str, ...]) -> str:

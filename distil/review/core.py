@@ -24,7 +24,14 @@ from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path, unique_path
 from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
-from distil.settings import DatasetSettings, Ranking, ReviewFormat, ReviewSettings, default
+from distil.settings import (
+    DatasetSettings,
+    MaskShape,
+    Ranking,
+    ReviewFormat,
+    ReviewSettings,
+    default,
+)
 from distil.sources import as_url, read_file
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
@@ -282,9 +289,7 @@ def write_review_round(
                 urls[reference] = local_files_url(image_file, settings.document_root)
     finally:
         video.close()
-    task_file = _write_tasks(
-        out_dir, images, ontology.class_names, settings.format, masks, urls, scores
-    )
+    task_file = _write_tasks(out_dir, images, ontology.class_names, settings, masks, urls, scores)
     atomic_write_json(out_dir / RANKING_FILE, ranking.to_dict())
     with LabelStore.edit(label_dir) as store:
         number = store.add_review_round(
@@ -304,15 +309,16 @@ def write_review_round(
     )
 
 
-def _write_tasks(out_dir, images, names, format, masks, urls, scores) -> Path:
+def _write_tasks(out_dir, images, names, settings: ReviewSettings, masks, urls, scores) -> Path:
     from distil.datasets import formats
 
+    format, brush = settings.format, settings.masks is MaskShape.BRUSH
     if format is ReviewFormat.LABEL_STUDIO:
         return formats.write_label_studio(
-            out_dir, images, names, masks=masks, urls=urls, scores=scores
+            out_dir, images, names, masks=masks, urls=urls, scores=scores, brush=brush
         )
     if format is ReviewFormat.CVAT:
-        return formats.write_cvat(out_dir / "annotations.xml", images, names)
+        return formats.write_cvat(out_dir / "annotations.xml", images, names, brush=brush)
     if format is ReviewFormat.VOC:
         formats.write_voc_folder(out_dir / "Annotations", images, names)
         return out_dir / "Annotations"

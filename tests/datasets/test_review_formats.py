@@ -12,6 +12,7 @@ import pytest
 
 from distil.datasets.formats import (
     label_studio_tasks,
+    labeling_config,
     read_coco_file,
     read_cvat,
     read_label_studio,
@@ -23,6 +24,8 @@ from distil.datasets.formats import (
     write_voc_folder,
     write_yolo_folder,
 )
+from distil.datasets.formats.cvat import decode_mask
+from distil.datasets.formats.label_studio import decode_brush, encode_brush
 from distil.datasets.labeled import LabeledImage
 from distil.detections import human_detections
 
@@ -52,13 +55,16 @@ MASKED = [
 ]
 
 
-def write_read(format: str, folder: Path, images: list[LabeledImage]) -> list[LabeledImage]:
+def write_read(
+    format: str, folder: Path, images: list[LabeledImage], brush: bool = False
+) -> list[LabeledImage]:
     sizes = {i.key: (i.width, i.height) for i in images}
     if format == "label-studio":
-        write_label_studio(folder, images, NAMES, masks=images[0].detections.mask is not None)
+        masks = images[0].detections.mask is not None
+        write_label_studio(folder, images, NAMES, masks=masks, brush=brush)
         return read_label_studio(folder / "tasks.json", NAMES, source="predictions")
     if format == "cvat":
-        return read_cvat(write_cvat(folder / "annotations.xml", images, NAMES), NAMES)
+        return read_cvat(write_cvat(folder / "annotations.xml", images, NAMES, brush=brush), NAMES)
     if format == "voc":
         write_voc_folder(folder, images, NAMES)
         return read_voc_folder(folder, NAMES)
@@ -87,6 +93,65 @@ def test_masks_round_trip(tmp_path, format):
         got = read[original.key].detections
         np.testing.assert_array_equal(got.mask, original.detections.mask)
         np.testing.assert_allclose(got.xyxy, original.detections.xyxy, atol=0.01)
+
+
+@pytest.mark.parametrize("format", ["label-studio", "cvat"])
+def test_brush_masks_round_trip_exactly(tmp_path, format):
+    """A hole and a lone pixel, which a polygon cannot carry, survive as brush masks."""
+    holed = [image("/data/a/one.jpg", [[2, 3, 30, 40], [40, 8, 60, 30]], [0, 2], masks=True)]
+    holed[0].detections.mask[0, 10:15, 10:15] = False
+    holed[0].detections.mask[1, 47, 63] = True
+    holed[0].detections.xyxy[1] = [40, 8, 64, 48]
+    (got,) = write_read(format, tmp_path, holed, brush=True)
+    np.testing.assert_array_equal(got.detections.mask, holed[0].detections.mask)
+    np.testing.assert_allclose(got.detections.xyxy, holed[0].detections.xyxy)
+    written = tmp_path / ("tasks.json" if format == "label-studio" else "annotations.xml")
+    text = written.read_text()
+    assert ("brushlabels" in text or "<mask " in text) and "polygon" not in text
+
+
+def test_label_studio_brush_code_is_read_as_label_studio_writes_it():
+    """Bits written by hand from the rle-pack layout: a 2x1 RGBA image, the first pixel
+    painted (a literal run of four 255s), the second not (a repeated run of 0s)."""
+    bits = (
+        f"{8:032b}" "00111" "0010" "0011" "0111" "1111"  # 8 values, 8-bit words, run sizes
+        "0" "00" "011" + "11111111" * 4  # literal run of 4
+        + "1" "00" "011" "00000000"  # repeated run of 4
+    )  # fmt: skip
+    bits += "0" * (-len(bits) % 8)
+    rle = list(int(bits, 2).to_bytes(len(bits) // 8, "big"))
+    assert decode_brush(rle, 2, 1).tolist() == [[True, False]]
+    # the header of a 3332x2527 mask, as in a real Label Studio export
+    assert encode_brush(np.zeros((2527, 3332), bool))[:6] == [2, 1, 233, 240, 57, 27]
+
+
+@pytest.mark.parametrize(
+    ("rle", "error"),
+    [
+        (encode_brush(np.ones((2, 3), bool)), "24 values, not 16 for a 2x2 image"),
+        (encode_brush(np.ones((2, 2), bool))[:-1], "ends early"),
+        (["x"], "not a list of bytes"),
+    ],
+)
+def test_a_brush_code_for_another_image_is_refused(rle, error):
+    with pytest.raises(ValueError, match=error):
+        decode_brush(rle, 2, 2)
+
+
+def test_cvat_masks_are_read_as_cvat_writes_them():
+    """CVAT's export: run lengths over the mask's box, row by row, background first."""
+    attributes = {"rle": "1, 2, 1, 2", "left": "1", "top": "2", "width": "3", "height": "2"}
+    mask = decode_mask(attributes, 5, 4)
+    assert np.argwhere(mask).tolist() == [[2, 2], [2, 3], [3, 2], [3, 3]]
+    with pytest.raises(ValueError, match="covers 7 pixels, not 3x2"):
+        decode_mask({**attributes, "rle": "1, 3, 3"}, 5, 4)
+    with pytest.raises(ValueError, match="outside its image"):
+        decode_mask({**attributes, "left": "3"}, 5, 4)
+
+
+def test_label_studio_interface_offers_polygons_and_brushes_for_masks():
+    assert "BrushLabels" in labeling_config(NAMES, masks=True)
+    assert "Brush" not in labeling_config(NAMES, masks=False)
 
 
 def test_label_studio_tasks_are_ready_to_import():

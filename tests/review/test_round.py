@@ -5,6 +5,7 @@ the reviewed frames judge and tune the teacher's thresholds."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,13 @@ def invoke(*args) -> object:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def make_store(label_dir: Path, images: Path, teacher: dict[str, list]) -> Path:
-    with LabelStore.create(label_dir, SETTINGS) as store:
+def make_store(
+    label_dir: Path, images: Path, teacher: dict[str, list], masks: bool = False
+) -> Path:
+    """A store of `teacher`'s boxes on 80x60 images; with `masks`, each box's mask fills
+    it."""
+    segmenter = {"family": "crafted", "model": "s", "revision": "r"} if masks else None
+    with LabelStore.create(label_dir, {**SETTINGS, "segmenter": segmenter}) as store:
         store.set_ontology(ONTOLOGY)
         batch = StoreBatch()
         for shade, (name, rows) in enumerate(teacher.items()):
@@ -51,7 +57,12 @@ def make_store(label_dir: Path, images: Path, teacher: dict[str, list]) -> Path:
                 Image.new("RGB", (80, 60), (50 * shade, 90, 120)).save(path)
             _, digest, stamp = read_file(path)
             identity = FrameIdentity(path, images, digest, stamp=stamp)
-            batch.frames.append(StoredFrame(identity, 80, 60, boxes(*rows)))
+            detections = boxes(*rows)
+            if masks:
+                detections.mask = np.zeros((len(rows), 60, 80), bool)
+                for mask, (x0, y0, x1, y1, *_) in zip(detections.mask, rows, strict=True):
+                    mask[y0:y1, x0:x1] = True
+            batch.frames.append(StoredFrame(identity, 80, 60, detections))
         store.write_batch(batch)
     return label_dir
 
@@ -226,7 +237,60 @@ def test_another_teachers_store_ranks_by_disagreement(labeled, tmp_path):
 
 def test_disagreement_without_a_student_or_store_is_refused_before_work(labeled):
     result = invoke("review", labeled, "--ranking", "disagreement")
-    assert result.exit_code == 2 and "needs a student or another label folder" in result.output
+    assert result.exit_code == 2
+    needs = "--ranking disagreement needs a student (--student) or another label folder (--against)"
+    assert needs in result.output
+
+
+@pytest.mark.parametrize("format", ["label-studio", "cvat"])
+def test_brush_masks_go_to_the_tool_and_come_back_exactly(tmp_path, format):
+    """A reviewer paints a hole into a brush mask; the import stores it and a COCO RLE
+    export writes it to the pixel."""
+    from pycocotools import mask as mask_utils
+
+    from distil.datasets.formats.cvat import decode_mask, encode_mask
+    from distil.datasets.formats.label_studio import decode_brush, encode_brush
+
+    labeled = make_store(tmp_path / "run", tmp_path / "images", {"car.jpg": TEACHER["doubt.jpg"]},
+                         masks=True)  # fmt: skip
+    round_dir = tmp_path / "round"
+    result = invoke("review", labeled, "--to", round_dir, "-f", format, "--masks", "brush")
+    assert result.exit_code == 0, result.output
+    if format == "label-studio":
+        tasks = json.loads((round_dir / "tasks.json").read_text())
+        result = tasks[0]["predictions"][0]["result"]
+        assert [r["type"] for r in result] == ["brushlabels"]  # the dog is below threshold
+        painted = decode_brush(result[0]["value"]["rle"], 80, 60)
+        painted[10:15, 10:15] = False
+        result[0]["value"]["rle"] = encode_brush(painted)
+        tasks[0]["annotations"] = [{"id": 1, "result": result}]
+        corrected = tmp_path / "export.json"
+        corrected.write_text(json.dumps(tasks))
+    else:
+        tree = ET.parse(round_dir / "annotations.xml")
+        (mask,) = tree.iter("mask")
+        painted = decode_mask(mask.attrib, 80, 60)
+        painted[10:15, 10:15] = False
+        mask.attrib.update(encode_mask(painted))
+        corrected = tmp_path / "annotations.xml"
+        tree.write(corrected)
+    imported = invoke("review", "import", labeled, corrected, "-f", format, "--json")
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["stored"] == 1
+
+    result = invoke("export", labeled, "--to", tmp_path / "ds", "--split", "1,0", "-f", "coco",
+                    "--task", "segment", "--coco-rle")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "ds" / "annotations" / "train.json").read_text())
+    (car,) = coco["annotations"]
+    rle = {**car["segmentation"], "counts": car["segmentation"]["counts"].encode()}
+    np.testing.assert_array_equal(mask_utils.decode(rle).astype(bool), painted)
+
+
+def test_brush_masks_need_a_labeling_tool(labeled, tmp_path):
+    result = invoke("review", labeled, "--to", tmp_path / "r", "-f", "yolo", "--masks", "brush")
+    assert result.exit_code == 2
+    assert "--masks brush is for --format label-studio and cvat, not yolo" in result.output
 
 
 def test_voc_is_a_dataset_export_format(labeled, tmp_path):

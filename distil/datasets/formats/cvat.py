@@ -1,5 +1,6 @@
-"""CVAT for images 1.1 XML: one file for a task's images, with boxes and polygons by label
-name; what CVAT imports as annotations and exports after review.
+"""CVAT for images 1.1 XML: one file for a task's images, with boxes, polygons and masks
+(CVAT's brush tool) by label name; what CVAT imports as annotations and exports after
+review.
 
 Each `<image>` is named by the frame's stored path, which CVAT matches to the task's
 images by name (or by file name, as distil does when reading it back). Files come from
@@ -17,14 +18,26 @@ from pathlib import Path
 
 import numpy as np
 
-from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections, unknown_class
+from distil.datasets.labeled import (
+    LabeledImage,
+    mask_box,
+    polygon_box,
+    shapes_to_detections,
+    unknown_class,
+)
 from distil.datasets.polygons import mask_to_polygon
 from distil.utils.files import atomic_write_text
 
 VERSION = "1.1"
 
 
-def cvat_xml(images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 0.0) -> str:
+def cvat_xml(
+    images: Iterable[LabeledImage],
+    names: Sequence[str],
+    tolerance: float = 0.0,
+    brush: bool = False,
+) -> str:
+    """The XML for `images`; masks are polygons, or `<mask>` elements with `brush`."""
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = VERSION
     labels = ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "task"), "labels")
@@ -39,17 +52,22 @@ def cvat_xml(images: Iterable[LabeledImage], names: Sequence[str], tolerance: fl
             width=str(image.width),
             height=str(image.height),
         )
-        _add_shapes(node, image, names, tolerance)
+        _add_shapes(node, image, names, tolerance, brush)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _add_shapes(node: ET.Element, image: LabeledImage, names: Sequence[str], tolerance: float):
+def _add_shapes(
+    node: ET.Element, image: LabeledImage, names: Sequence[str], tolerance: float, brush: bool
+):
     detections = image.detections
     for i, ((x1, y1, x2, y2), class_id) in enumerate(
         zip(detections.xyxy.tolist(), detections.class_id.tolist(), strict=True)
     ):
         common = {"label": names[int(class_id)], "occluded": "0", "source": "auto", "z_order": "0"}
+        if detections.mask is not None and brush and detections.mask[i].any():
+            ET.SubElement(node, "mask", **common, **encode_mask(detections.mask[i]))
+            continue
         if detections.mask is not None:
             outline = mask_to_polygon(detections.mask[i], 0.0, tolerance).polygon
             if len(outline):
@@ -61,15 +79,60 @@ def _add_shapes(node: ET.Element, image: LabeledImage, names: Sequence[str], tol
 
 
 def write_cvat(
-    path: Path, images: Iterable[LabeledImage], names: Sequence[str], tolerance: float = 0.0
+    path: Path,
+    images: Iterable[LabeledImage],
+    names: Sequence[str],
+    tolerance: float = 0.0,
+    brush: bool = False,
 ) -> Path:
-    atomic_write_text(Path(path), cvat_xml(images, names, tolerance))
+    atomic_write_text(Path(path), cvat_xml(images, names, tolerance, brush))
     return Path(path)
+
+
+def encode_mask(mask: np.ndarray) -> dict[str, str]:
+    """A non-empty mask as a CVAT `<mask>`'s attributes: the run lengths of its box's
+    pixels, row by row, starting with a run of background.
+
+    >>> encode_mask(np.pad(np.eye(2, dtype=bool), 1))
+    {'rle': '0, 1, 2, 1', 'left': '1', 'top': '1', 'width': '2', 'height': '2'}
+    """
+    x1, y1, x2, y2 = (int(v) for v in mask_box(mask))
+    pixels = mask[y1:y2, x1:x2].ravel()
+    starts = np.flatnonzero(np.r_[True, pixels[1:] != pixels[:-1]])
+    lengths = np.diff(np.r_[starts, len(pixels)]).tolist()
+    if pixels[0]:
+        lengths.insert(0, 0)
+    return {
+        "rle": ", ".join(map(str, lengths)),
+        "left": str(x1),
+        "top": str(y1),
+        "width": str(x2 - x1),
+        "height": str(y2 - y1),
+    }
+
+
+def decode_mask(attributes: dict[str, str], width: int, height: int) -> np.ndarray:
+    """A CVAT `<mask>`'s attributes as an image-sized mask (height x width, bool)."""
+    try:
+        lengths = [int(v) for v in attributes.get("rle", "").split(",")]
+        left, top, box_width, box_height = (
+            int(float(attributes[k])) for k in ("left", "top", "width", "height")
+        )
+    except (KeyError, ValueError):
+        raise ValueError("a mask lacks its rle, left, top, width or height") from None
+    if min(lengths) < 0 or sum(lengths) != box_width * box_height:
+        raise ValueError(f"a mask's rle covers {sum(lengths)} pixels, not {box_width}x{box_height}")
+    if left < 0 or top < 0 or left + box_width > width or top + box_height > height:
+        raise ValueError("a mask lies outside its image")
+    pixels = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
+    mask = np.zeros((height, width), bool)
+    mask[top : top + box_height, left : left + box_width] = pixels.reshape(box_height, box_width)
+    return mask
 
 
 def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
     """Every `<image>` of a CVAT for images 1.1 file, keyed by its name. A label not in
-    `names` is a ValueError naming them; masks are read from polygons."""
+    `names` is a ValueError naming them; masks are read from polygons and masks."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 
@@ -82,13 +145,13 @@ def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
     for node in root.iter("image"):
         name = node.get("name") or ""
         width, height = int(float(node.get("width", 0))), int(float(node.get("height", 0)))
-        boxes, classes, polygons = [], [], []
+        boxes, classes, shapes = [], [], []
         for shape in node:
-            if shape.tag not in ("box", "polygon"):
-                if shape.tag in ("mask", "polyline", "points", "ellipse", "cuboid"):
+            if shape.tag not in ("box", "polygon", "mask"):
+                if shape.tag in ("polyline", "points", "ellipse", "cuboid"):
                     raise ValueError(
                         f"{path}: image {name!r}: a {shape.tag} cannot be stored; "
-                        "use boxes or polygons"
+                        "use boxes, polygons or masks"
                     )
                 continue
             label = shape.get("label", "")
@@ -98,8 +161,8 @@ def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
                 if float(shape.get("rotation", 0) or 0):
                     raise ValueError(f"{path}: image {name!r}: rotated boxes cannot be stored")
                 boxes.append([float(shape.get(k, 0)) for k in ("xtl", "ytl", "xbr", "ybr")])
-                polygons.append(None)
-            else:
+                shapes.append(None)
+            elif shape.tag == "polygon":
                 points = np.array(
                     [
                         [float(v) for v in pair.split(",")]
@@ -107,10 +170,20 @@ def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
                     ]
                 )
                 boxes.append(polygon_box(points))
-                polygons.append(points)
+                shapes.append(points)
+            else:
+                try:
+                    mask = decode_mask(dict(shape.attrib), width, height)
+                except ValueError as e:
+                    raise ValueError(f"{path}: image {name!r}: {e}") from None
+                box = mask_box(mask)
+                if box is None:
+                    continue  # an erased brush stroke labels nothing
+                boxes.append(box)
+                shapes.append(mask)
             classes.append(class_of[label])
         try:
-            detections = shapes_to_detections(boxes, classes, polygons, width, height)
+            detections = shapes_to_detections(boxes, classes, shapes, width, height)
         except ValueError as e:
             raise ValueError(f"{path}: image {name!r}: {e}") from None
         images.append(LabeledImage(name, Path(name), width, height, detections))

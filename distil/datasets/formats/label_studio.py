@@ -1,8 +1,9 @@
 """Label Studio: JSON tasks with pre-annotations (`predictions`) to import into a project,
 and the JSON export of a project (its tasks with `annotations`) read back.
 
-Boxes are `rectanglelabels`, masks `polygonlabels` (outlines traced from the masks);
-coordinates are percentages of the image, as Label Studio keeps them. Each task carries
+Boxes are `rectanglelabels`; masks are `polygonlabels` (outlines traced from the masks)
+or, exactly, `brushlabels` (Label Studio's run-length code of an RGBA image). Both are
+read back. Coordinates are percentages of the image, as Label Studio keeps them. Each task carries
 the frame's stored path in `data.distil_path`, which Label Studio keeps through export,
 so corrections find their frame even when the image URL was rewritten.
 
@@ -21,7 +22,13 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from distil.datasets.labeled import LabeledImage, polygon_box, shapes_to_detections, unknown_class
+from distil.datasets.labeled import (
+    LabeledImage,
+    mask_box,
+    polygon_box,
+    shapes_to_detections,
+    unknown_class,
+)
 from distil.datasets.polygons import mask_to_polygon
 from distil.utils.files import atomic_write_json, atomic_write_text
 
@@ -30,6 +37,12 @@ logger = logging.getLogger(__name__)
 IMAGE = "image"  # the <Image> tag's name and the task data key
 BOXES = "label"  # the <RectangleLabels> control
 POLYGONS = "polygon"  # the <PolygonLabels> control
+BRUSH = "brush"  # the <BrushLabels> control
+# Brush masks: the rle-pack code Label Studio uses (a 32-bit value count, 5 bits of word
+# size - 1, four 4-bit run-length field sizes - 1, then runs), over the mask as an RGBA
+# image with every channel 255 inside and 0 outside.
+BRUSH_WORD_BITS = 8
+BRUSH_RUN_BITS = (3, 4, 8, 16)
 PATH_KEY = "distil_path"
 LOCAL_FILES = "/data/local-files/?d="  # Label Studio's local-files storage
 
@@ -43,14 +56,82 @@ def local_files_url(path: Path | str, document_root: Path | None = None) -> str:
 
 
 def labeling_config(names: Sequence[str], masks: bool) -> str:
-    """The project's labeling interface: the classes as rectangle (and polygon) labels."""
+    """The project's labeling interface: the classes as rectangle labels and, for masks,
+    as polygon and brush labels (reviewers may outline or paint)."""
     labels = "".join(f'\n    <Label value="{_attribute(n)}"/>' for n in names)
-    controls = f'  <RectangleLabels name="{BOXES}" toName="{IMAGE}">{labels}\n  </RectangleLabels>'
+    controls = [("RectangleLabels", BOXES)]
     if masks:
-        controls += (
-            f'\n  <PolygonLabels name="{POLYGONS}" toName="{IMAGE}">{labels}\n  </PolygonLabels>'
+        controls += [("PolygonLabels", POLYGONS), ("BrushLabels", BRUSH)]
+    body = "\n".join(
+        f'  <{tag} name="{name}" toName="{IMAGE}">{labels}\n  </{tag}>' for tag, name in controls
+    )
+    return f'<View>\n  <Image name="{IMAGE}" value="${IMAGE}"/>\n{body}\n</View>\n'
+
+
+def encode_brush(mask: np.ndarray) -> list[int]:
+    """A mask (height x width, bool) as a Label Studio brush `rle` list.
+
+    >>> decode_brush(encode_brush(np.eye(3, dtype=bool)), 3, 3).astype(int).tolist()
+    [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    """
+    values = np.repeat(np.asarray(mask, bool).ravel(), 4)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    lengths = np.diff(np.r_[starts, len(values)])
+    longest = 1 << BRUSH_RUN_BITS[-1]
+    bits = [
+        f"{len(values):032b}",
+        f"{BRUSH_WORD_BITS - 1:05b}",
+        *(f"{size - 1:04b}" for size in BRUSH_RUN_BITS),
+    ]
+    for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+        word = f"{255 if values[start] else 0:08b}"
+        while length:
+            run = min(length, longest)
+            size_index = next(i for i, b in enumerate(BRUSH_RUN_BITS) if run <= 1 << b)
+            size = BRUSH_RUN_BITS[size_index]
+            bits.append(f"1{size_index:02b}{run - 1:0{size}b}{word}")  # 1: a repeated word
+            length -= run
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return list(int(text, 2).to_bytes(len(text) // 8, "big"))
+
+
+def decode_brush(rle: Sequence[int], width: int, height: int) -> np.ndarray:
+    """A Label Studio brush `rle` list as a mask (height x width, bool): the pixels whose
+    alpha is at least half. A code that is not for an image of this size is a ValueError."""
+    try:
+        text = "".join(f"{byte:08b}" for byte in bytes(rle))
+    except (TypeError, ValueError):
+        raise ValueError("a brush mask's rle is not a list of bytes") from None
+    position = 0
+
+    def read(count: int) -> int:
+        nonlocal position
+        if position + count > len(text):
+            raise ValueError("a brush mask's rle ends early")
+        position += count
+        return int(text[position - count : position], 2)
+
+    expected = width * height * 4
+    count, word_bits = read(32), read(5) + 1
+    if count != expected:
+        raise ValueError(
+            f"a brush mask has {count} values, not {expected} for a {width}x{height} image"
         )
-    return f'<View>\n  <Image name="{IMAGE}" value="${IMAGE}"/>\n{controls}\n</View>\n'
+    if word_bits != BRUSH_WORD_BITS:
+        raise ValueError(f"a brush mask has {word_bits}-bit values; Label Studio writes 8")
+    run_bits = [read(4) + 1 for _ in range(4)]
+    values = np.zeros(count, np.uint8)
+    i = 0
+    while i < count:
+        repeated = read(1)
+        end = min(i + 1 + read(run_bits[read(2)]), count)
+        if repeated:
+            values[i:end] = read(word_bits)
+        else:
+            values[i:end] = [read(word_bits) for _ in range(end - i)]
+        i = end
+    return values[3::4].reshape(height, width) >= 128
 
 
 def label_studio_tasks(
@@ -60,10 +141,11 @@ def label_studio_tasks(
     model_version: str = "distil",
     scores: dict[str, float] | None = None,
     tolerance: float = 0.0,
+    brush: bool = False,
 ) -> list[dict[str, Any]]:
     """One task per image, its detections as a prediction; an image's URL is `urls[key]`
     (default: its local-files URL), and `scores[key]` the prediction's score (Label
-    Studio sorts tasks by it)."""
+    Studio sorts tasks by it). Masks are polygons, or brush masks with `brush`."""
     tasks = []
     for image in images:
         url = (urls or {}).get(image.key) or local_files_url(image.path or image.key)
@@ -72,7 +154,7 @@ def label_studio_tasks(
             {
                 "model_version": model_version,
                 "score": round(float((scores or {}).get(image.key, 0.0)), 5),
-                "result": _results(image, names, tolerance),
+                "result": _results(image, names, tolerance, brush),
             }
         ]
         tasks.append(task)
@@ -94,7 +176,9 @@ def write_label_studio(
     return path
 
 
-def _results(image: LabeledImage, names: Sequence[str], tolerance: float) -> list[dict[str, Any]]:
+def _results(
+    image: LabeledImage, names: Sequence[str], tolerance: float, brush: bool
+) -> list[dict[str, Any]]:
     detections, width, height = image.detections, image.width, image.height
     results = []
     scores = (
@@ -112,6 +196,11 @@ def _results(image: LabeledImage, names: Sequence[str], tolerance: float) -> lis
             "score": round(float(score), 5),
         }
         name = names[int(class_id)]
+        if detections.mask is not None and brush and detections.mask[i].any():
+            rle = encode_brush(detections.mask[i])
+            value = {"format": "rle", "rle": rle, "brushlabels": [name]}
+            results.append({**base, "from_name": BRUSH, "type": "brushlabels", "value": value})
+            continue
         if detections.mask is not None:
             outline = mask_to_polygon(detections.mask[i], 0.0, tolerance).polygon
             if len(outline):
@@ -179,13 +268,11 @@ def _chosen(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _image(key: str, results: list[dict[str, Any]], names: Sequence[str]) -> LabeledImage:
     class_of = {n: i for i, n in enumerate(names)}
     width = height = 0
-    boxes, classes, polygons = [], [], []
+    boxes, classes, shapes = [], [], []
     for result in results:
         kind = result.get("type")
         value = result.get("value") or {}
-        if kind not in ("rectanglelabels", "polygonlabels"):
-            if kind == "brushlabels":
-                raise ValueError("brush masks are not read: draw masks as polygons")
+        if kind not in ("rectanglelabels", "polygonlabels", "brushlabels"):
             continue  # choices, text areas, relations: not labels of an object
         width, height = int(result["original_width"]), int(result["original_height"])
         labels = value.get(kind) or []
@@ -199,13 +286,23 @@ def _image(key: str, results: list[dict[str, Any]], names: Sequence[str]) -> Lab
             x1, y1 = value["x"] * width / 100, value["y"] * height / 100
             x2, y2 = x1 + value["width"] * width / 100, y1 + value["height"] * height / 100
             boxes.append([x1, y1, x2, y2])
-            polygons.append(None)
-        else:
+            shapes.append(None)
+        elif kind == "polygonlabels":
             points = np.asarray(value["points"], np.float64) * [width / 100, height / 100]
             boxes.append(polygon_box(points))
-            polygons.append(points)
+            shapes.append(points)
+        else:
+            if value.get("format", "rle") != "rle":
+                raise ValueError(f"brush masks in format {value.get('format')!r} are not read")
+            mask = decode_brush(value.get("rle") or [], width, height)
+            box = mask_box(mask)
+            if box is None:
+                logger.warning("%s: an empty %s brush mask is left out", key, labels[0])
+                continue
+            boxes.append(box)
+            shapes.append(mask)
         classes.append(class_of[labels[0]])
-    detections = shapes_to_detections(boxes, classes, polygons, width, height)
+    detections = shapes_to_detections(boxes, classes, shapes, width, height)
     return LabeledImage(key, Path(key), width, height, detections)
 
 
