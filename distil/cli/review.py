@@ -92,7 +92,8 @@ def import_(
     corrections: Annotated[
         Path,
         typer.Argument(
-            metavar="FILE_OR_FOLDER", help="What the labeling tool exported after review."
+            metavar="FILE_OR_FOLDER",
+            help="What the labeling tool exported after review: a file, a folder or a zip.",
         ),
     ],
     settings: ReviewSettings,

@@ -10,10 +10,13 @@ the whole import before anything is stored. Importing a file twice changes nothi
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -50,12 +53,23 @@ class ImportSummary:
 def read_corrections(
     path: Path, format: ReviewFormat, names: Sequence[str], size_of=lambda key: None
 ) -> list[LabeledImage]:
-    """The labeled images of a labeling tool's export (a file or a folder)."""
-    from distil.datasets import formats
-
+    """The labeled images of a labeling tool's export: a file, a folder, or a zip file of
+    either (as CVAT downloads them)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
+    if path.is_file() and zipfile.is_zipfile(path):
+        with tempfile.TemporaryDirectory(prefix="distil-import-") as folder:
+            try:
+                return _read(_unzip_annotations(path, Path(folder)), format, names, size_of)
+            except (ValueError, FileNotFoundError) as e:  # name the zip, not the temp folder
+                raise type(e)(str(e).replace(folder, str(path))) from None
+    return _read(path, format, names, size_of)
+
+
+def _read(path: Path, format: ReviewFormat, names: Sequence[str], size_of) -> list[LabeledImage]:
+    from distil.datasets import formats
+
     if format is ReviewFormat.LABEL_STUDIO:
         return [i for f in _files(path, ".json") for i in formats.read_label_studio(f, names)]
     if format is ReviewFormat.CVAT:
@@ -65,6 +79,32 @@ def read_corrections(
     if format is ReviewFormat.YOLO:
         return formats.read_yolo_folder(path, names, size_of)
     return [i for f in _files(path, ".json") for i in formats.read_coco_file(f, names)]
+
+
+ANNOTATION_SUFFIXES = {".json", ".xml", ".txt", ".names", ".yaml", ".yml"}
+MAX_UNZIPPED = 2 << 30  # bytes of annotation files a zip may unpack to
+
+
+def _unzip_annotations(archive: Path, folder: Path) -> Path:
+    """The annotation files of a zip (not its images) unpacked into `folder`. A member
+    named outside the folder, or more than MAX_UNZIPPED bytes of them, is a ValueError."""
+    with zipfile.ZipFile(archive) as bundle:
+        members = [
+            m
+            for m in bundle.infolist()
+            if not m.is_dir() and Path(m.filename).suffix.lower() in ANNOTATION_SUFFIXES
+        ]
+        if sum(m.file_size for m in members) > MAX_UNZIPPED:
+            raise ValueError(f"{archive}: its annotation files unpack to over 2 GiB")
+        for member in members:
+            relative = PurePosixPath(member.filename)
+            if relative.is_absolute() or ".." in relative.parts:
+                raise ValueError(f"{archive}: {member.filename!r} points outside the archive")
+            target = folder.joinpath(*relative.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(member) as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+    return folder
 
 
 def _files(path: Path, suffix: str) -> list[Path]:

@@ -5,7 +5,9 @@ the reviewed frames judge and tune the teacher's thresholds."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +178,46 @@ def test_other_formats_round_trip_through_import(labeled, tmp_path, format):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["matched"] == 4 and summary["labels_changed"] == 0
+
+
+def test_zipped_exports_import_as_cvat_downloads_them(labeled, tmp_path):
+    """CVAT hands out zip files: CVAT for images 1.1, and YOLO 1.1 (obj.names and
+    obj_train_data/); only their annotation files are unpacked."""
+    round_dir = tmp_path / "cvat"
+    assert invoke("review", labeled, "--top", 4, "--to", round_dir, "-f", "cvat").exit_code == 0
+    with zipfile.ZipFile(tmp_path / "task_1.zip", "w") as bundle:
+        bundle.write(round_dir / "annotations.xml", "annotations.xml")
+        bundle.writestr("images/sure.jpg", b"not unpacked")
+    result = invoke("review", "import", labeled, tmp_path / "task_1.zip", "-f", "cvat", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["matched"] == 4
+
+    with zipfile.ZipFile(tmp_path / "yolo.zip", "w") as bundle:
+        bundle.writestr("obj.names", "car\ndog\n")
+        bundle.writestr("obj_train_data/sure.txt", "1 0.21875 0.291667 0.3125 0.416667\n")
+    result = invoke("review", "import", labeled, tmp_path / "yolo.zip", "-f", "yolo", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["matched"], summary["labels_changed"]) == (1, 2)  # car became a dog
+    with LabelStore.open(labeled) as store:
+        (sure,) = [h for h in store.human_labels() if h.file.endswith("yolo.zip")]
+    assert sure.detections.class_id.tolist() == [1]
+    np.testing.assert_allclose(sure.detections.xyxy, [[5, 5, 30, 30]], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("member", "error"),
+    [
+        ("../outside.xml", "points outside the archive"),
+        ("task/annotations.xml", r"task\.zip/task/annotations\.xml: not a readable CVAT"),
+    ],
+)
+def test_a_bad_zip_is_refused_naming_it(labeled, tmp_path, member, error):
+    with zipfile.ZipFile(tmp_path / "task.zip", "w") as bundle:
+        bundle.writestr(member, "<annotations>")
+    result = invoke("review", "import", labeled, tmp_path / "task.zip", "-f", "cvat")
+    assert result.exit_code != 0 and re.search(error, result.output), result.output
+    assert not (tmp_path / "outside.xml").exists()
 
 
 def test_an_unknown_class_fails_the_import_and_lists_the_classes(labeled, tmp_path):

@@ -177,6 +177,8 @@ def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
 
 CLASSES_TXT = "classes.txt"  # class names, one per line, as LabelImg and X-AnyLabeling read them
 IMAGES_TXT = "images.txt"
+# CVAT's "YOLO 1.1" export: class names in obj.names, label files in obj_<subset>_data/
+CVAT_NAMES = "obj.names"
 
 
 def write_yolo_folder(
@@ -208,6 +210,7 @@ def read_yolo_folder(
     lists the images (as `write_yolo_folder` writes it), each file is keyed by its image's
     path instead."""
     folder = Path(folder)
+    cvat = sorted(p for p in folder.glob("obj_*_data") if p.is_dir())
     labels = folder / "labels" if (folder / "labels").is_dir() else folder
     own = _folder_names(folder, labels)
     listed = folder / IMAGES_TXT
@@ -215,7 +218,8 @@ def read_yolo_folder(
     path_of = dict(zip(unique_stems(paths), paths, strict=True))
     class_of = {n: i for i, n in enumerate(names)}
     images = []
-    for file in sorted(labels.glob("*.txt")):
+    files = [f for d in cvat for f in d.rglob("*.txt")] if cvat else labels.glob("*.txt")
+    for file in sorted(files):
         if file.name == CLASSES_TXT:
             continue
         key = path_of.get(file.stem, file.stem)
@@ -237,7 +241,7 @@ def read_yolo_folder(
 
 
 def _folder_names(folder: Path, labels: Path) -> list[str]:
-    for candidate in (labels / CLASSES_TXT, folder / CLASSES_TXT):
+    for candidate in (labels / CLASSES_TXT, folder / CLASSES_TXT, folder / CVAT_NAMES):
         if candidate.is_file():
             return [
                 n.strip() for n in candidate.read_text(encoding="utf-8").splitlines() if n.strip()
@@ -246,4 +250,6 @@ def _folder_names(folder: Path, labels: Path) -> list[str]:
     if data_yaml.is_file():
         names = (load_yaml(data_yaml) or {}).get("names") or []
         return [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
-    raise ValueError(f"{folder}: no classes.txt or data.yaml names the label files' classes")
+    raise ValueError(
+        f"{folder}: no classes.txt, obj.names or data.yaml names the label files' classes"
+    )
