@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 from distil.datasets.formats import (
+    decode_brush,
+    decode_cvat_mask,
+    encode_brush,
     label_studio_tasks,
     labeling_config,
     read_coco_file,
@@ -24,8 +27,6 @@ from distil.datasets.formats import (
     write_voc_folder,
     write_yolo_folder,
 )
-from distil.datasets.formats.cvat import decode_mask
-from distil.datasets.formats.label_studio import decode_brush, encode_brush
 from distil.datasets.labeled import LabeledImage
 from distil.detections import human_detections
 
@@ -141,12 +142,12 @@ def test_a_brush_code_for_another_image_is_refused(rle, error):
 def test_cvat_masks_are_read_as_cvat_writes_them():
     """CVAT's export: run lengths over the mask's box, row by row, background first."""
     attributes = {"rle": "1, 2, 1, 2", "left": "1", "top": "2", "width": "3", "height": "2"}
-    mask = decode_mask(attributes, 5, 4)
+    mask = decode_cvat_mask(attributes, 5, 4)
     assert np.argwhere(mask).tolist() == [[2, 2], [2, 3], [3, 2], [3, 3]]
     with pytest.raises(ValueError, match="covers 7 pixels, not 3x2"):
-        decode_mask({**attributes, "rle": "1, 3, 3"}, 5, 4)
+        decode_cvat_mask({**attributes, "rle": "1, 3, 3"}, 5, 4)
     with pytest.raises(ValueError, match="outside its image"):
-        decode_mask({**attributes, "left": "3"}, 5, 4)
+        decode_cvat_mask({**attributes, "left": "3"}, 5, 4)
 
 
 def test_label_studio_interface_offers_polygons_and_brushes_for_masks():

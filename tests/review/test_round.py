@@ -290,8 +290,12 @@ def test_brush_masks_go_to_the_tool_and_come_back_exactly(tmp_path, format):
     export writes it to the pixel."""
     from pycocotools import mask as mask_utils
 
-    from distil.datasets.formats.cvat import decode_mask, encode_mask
-    from distil.datasets.formats.label_studio import decode_brush, encode_brush
+    from distil.datasets.formats import (
+        decode_brush,
+        decode_cvat_mask,
+        encode_brush,
+        encode_cvat_mask,
+    )
 
     labeled = make_store(tmp_path / "run", tmp_path / "images", {"car.jpg": TEACHER["doubt.jpg"]},
                          masks=True)  # fmt: skip
@@ -311,9 +315,9 @@ def test_brush_masks_go_to_the_tool_and_come_back_exactly(tmp_path, format):
     else:
         tree = ET.parse(round_dir / "annotations.xml")
         (mask,) = tree.iter("mask")
-        painted = decode_mask(mask.attrib, 80, 60)
+        painted = decode_cvat_mask(mask.attrib, 80, 60)
         painted[10:15, 10:15] = False
-        mask.attrib.update(encode_mask(painted))
+        mask.attrib.update(encode_cvat_mask(painted))
         corrected = tmp_path / "annotations.xml"
         tree.write(corrected)
     imported = invoke("review", "import", labeled, corrected, "-f", format, "--json")

@@ -7,8 +7,10 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "coco": ["CocoBuilder", "load_coco", "read_coco", "read_coco_file", "write_coco_file"],
-        "cvat": ["cvat_xml", "read_cvat", "write_cvat"],
+        "cvat": ["cvat_xml", "decode_cvat_mask", "encode_cvat_mask", "read_cvat", "write_cvat"],
         "label_studio": [
+            "decode_brush",
+            "encode_brush",
             "label_studio_tasks",
             "labeling_config",
             "local_files_url",

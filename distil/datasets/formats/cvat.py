@@ -66,7 +66,7 @@ def _add_shapes(
     ):
         common = {"label": names[int(class_id)], "occluded": "0", "source": "auto", "z_order": "0"}
         if detections.mask is not None and brush and detections.mask[i].any():
-            ET.SubElement(node, "mask", **common, **encode_mask(detections.mask[i]))
+            ET.SubElement(node, "mask", **common, **encode_cvat_mask(detections.mask[i]))
             continue
         if detections.mask is not None:
             outline = mask_to_polygon(detections.mask[i], 0.0, tolerance).polygon
@@ -89,11 +89,11 @@ def write_cvat(
     return Path(path)
 
 
-def encode_mask(mask: np.ndarray) -> dict[str, str]:
+def encode_cvat_mask(mask: np.ndarray) -> dict[str, str]:
     """A non-empty mask as a CVAT `<mask>`'s attributes: the run lengths of its box's
     pixels, row by row, starting with a run of background.
 
-    >>> encode_mask(np.pad(np.eye(2, dtype=bool), 1))
+    >>> encode_cvat_mask(np.pad(np.eye(2, dtype=bool), 1))
     {'rle': '0, 1, 2, 1', 'left': '1', 'top': '1', 'width': '2', 'height': '2'}
     """
     x1, y1, x2, y2 = (int(v) for v in mask_box(mask))
@@ -111,7 +111,7 @@ def encode_mask(mask: np.ndarray) -> dict[str, str]:
     }
 
 
-def decode_mask(attributes: dict[str, str], width: int, height: int) -> np.ndarray:
+def decode_cvat_mask(attributes: dict[str, str], width: int, height: int) -> np.ndarray:
     """A CVAT `<mask>`'s attributes as an image-sized mask (height x width, bool)."""
     try:
         lengths = [int(v) for v in attributes.get("rle", "").split(",")]
@@ -173,7 +173,7 @@ def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
                 shapes.append(points)
             else:
                 try:
-                    mask = decode_mask(dict(shape.attrib), width, height)
+                    mask = decode_cvat_mask(dict(shape.attrib), width, height)
                 except ValueError as e:
                     raise ValueError(f"{path}: image {name!r}: {e}") from None
                 box = mask_box(mask)
