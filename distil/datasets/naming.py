@@ -7,6 +7,7 @@ shortened with its content hash.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from distil.detections import FrameIdentity
@@ -83,3 +84,23 @@ def unique_stems(paths: list[str]) -> list[str]:
         used.add(name)
         stems.append(name)
     return stems
+
+
+def distinct_names(paths: list[str]) -> list[str]:
+    """The shortest end of each path that no other path shares: the file name, with as
+    many parent folders as it takes (how a labeling tool that matches images by name sees
+    files uploaded together).
+
+    >>> distinct_names(["/data/x/a.jpg", "/data/y/a.jpg", "/data/y/b.png"])
+    ['x/a.jpg', 'y/a.jpg', 'b.png']
+    """
+    parts = [[p for p in Path(path).parts if p != Path(path).anchor] for path in paths]
+    depth = [1] * len(paths)
+    while True:
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depth, strict=True)]
+        counts = Counter(names)
+        clashing = [i for i, n in enumerate(names) if counts[n] > 1 and depth[i] < len(parts[i])]
+        if not clashing:
+            return names
+        for i in clashing:
+            depth[i] += 1

@@ -118,10 +118,13 @@ def _files(path: Path, suffix: str) -> list[Path]:
 
 class FrameIndex:
     """Stored frames by every name a tool may use for them: stored path, the written file
-    of a video frame or copy, file name and file stem."""
+    of a video frame or copy, file name and file stem. Where several frames share a name,
+    the reference's parent folders, then the frames handed out for review, tell them
+    apart."""
 
-    def __init__(self, frames: list[StoredFrame]) -> None:
+    def __init__(self, frames: list[StoredFrame], handed_out: set[str] = frozenset()) -> None:
         self.frames = {f.identity.key: f for f in frames}
+        self.handed_out = handed_out
         self.by_name: dict[str, set[str]] = {}
         for frame in frames:
             identity = frame.identity
@@ -137,10 +140,27 @@ class FrameIndex:
             return reference, False
         path = Path(reference)
         for name in (str(path), path.name, f"stem:{path.stem}"):
-            keys = self.by_name.get(name)
+            keys = self.by_name.get(name, set())
+            if len(keys) > 1:
+                keys = self._ending_with(keys, path.parts) or keys
+            if len(keys) > 1:
+                keys = (keys & self.handed_out) or keys
             if keys:
                 return (next(iter(keys)), False) if len(keys) == 1 else (None, True)
         return None, False
+
+    def _ending_with(self, keys: set[str], parts: tuple[str, ...]) -> set[str]:
+        """The frames whose source path or written file ends with `parts`."""
+        if len(parts) < 2:
+            return set()
+        ends = set()
+        for key in keys:
+            identity = self.frames[key].identity
+            if any(
+                p.parts[-len(parts) :] == parts for p in (identity.path, dataset_path(identity))
+            ):
+                ends.add(key)
+        return ends
 
 
 def import_corrections(
@@ -152,14 +172,15 @@ def import_corrections(
     with LabelStore.edit(label_dir) as store:
         ontology = review_ontology(store, None)
         names = ontology.class_names
-        index = FrameIndex(list(store.frames(with_masks=False)))
+        rounds = store.review_rounds()
+        handed_out = {key for r in rounds for key in r.frames}
+        index = FrameIndex(list(store.frames(with_masks=False)), handed_out)
 
         def size_of(reference: str) -> tuple[int, int] | None:
             key, _ = index.find(reference)
             return None if key is None else (index.frames[key].width, index.frames[key].height)
 
         images = read_corrections(path, format, names, size_of)
-        rounds = store.review_rounds()
         labels: list[HumanLabels] = []
         for image in images:
             summary.images += 1

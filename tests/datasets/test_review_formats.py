@@ -5,12 +5,14 @@ refused with the known ones listed."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from distil.datasets.formats import (
+    cvat_xml,
     decode_brush,
     decode_cvat_mask,
     encode_brush,
@@ -82,16 +84,17 @@ def test_boxes_round_trip(tmp_path, format):
     assert sorted(read) == ["empty", "one", "two"]
     for original in IMAGES:
         got = read[Path(original.key).stem]
-        assert got.key == original.key
+        # CVAT names images by file name, as a task names uploaded files
+        assert got.key == (Path(original.key).name if format == "cvat" else original.key)
         np.testing.assert_allclose(got.detections.xyxy, original.detections.xyxy, atol=0.01)
         assert got.detections.class_id.tolist() == original.detections.class_id.tolist()
 
 
 @pytest.mark.parametrize("format", ["label-studio", "cvat", "coco"])
 def test_masks_round_trip(tmp_path, format):
-    read = {i.key: i for i in write_read(format, tmp_path, MASKED)}
+    read = {Path(i.key).name: i for i in write_read(format, tmp_path, MASKED)}
     for original in MASKED:
-        got = read[original.key].detections
+        got = read[Path(original.key).name].detections
         np.testing.assert_array_equal(got.mask, original.detections.mask)
         np.testing.assert_allclose(got.xyxy, original.detections.xyxy, atol=0.01)
 
@@ -153,6 +156,16 @@ def test_cvat_masks_are_read_as_cvat_writes_them():
 def test_label_studio_interface_offers_polygons_and_brushes_for_masks():
     assert "BrushLabels" in labeling_config(NAMES, masks=True)
     assert "Brush" not in labeling_config(NAMES, masks=False)
+
+
+def test_cvat_names_and_numbers_images_as_a_task_does():
+    """CVAT matches by the uploaded file's path, else by frame number: names are file
+    names (with parent folders where two clash), numbered in name order."""
+    images = [image(key, [], []) for key in ("/d/x/b.jpg", "/d/y/b.jpg", "/d/a.jpg")]
+    root = ET.fromstring(cvat_xml(images, NAMES))
+    assert [(i.get("id"), i.get("name")) for i in root.iter("image")] == [
+        ("0", "a.jpg"), ("1", "x/b.jpg"), ("2", "y/b.jpg")
+    ]  # fmt: skip
 
 
 def test_label_studio_tasks_are_ready_to_import():

@@ -180,6 +180,25 @@ def test_other_formats_round_trip_through_import(labeled, tmp_path, format):
     assert summary["matched"] == 4 and summary["labels_changed"] == 0
 
 
+def test_a_name_two_frames_share_matches_the_one_handed_out(labeled, tmp_path):
+    """CVAT knows the frame as doubt.jpg; of the two stored doubt.jpg, the reviewed one
+    is the one the round handed out."""
+    round_dir = tmp_path / "cvat"
+    result = invoke("review", labeled, "--top", 1, "--to", round_dir, "-f", "cvat", "--json")
+    assert result.exit_code == 0, result.output
+    (handed_out,) = json.loads(result.stdout)["ranking"]["frames"]
+    (image,) = ET.parse(round_dir / "annotations.xml").iter("image")
+    assert (image.get("id"), image.get("name")) == ("0", "doubt.jpg")
+    result = invoke("review", "import", labeled, round_dir / "annotations.xml", "-f", "cvat",
+                    "--json")  # fmt: skip
+    summary = json.loads(result.stdout)
+    assert (summary["matched"], summary["ambiguous"]) == (1, [])
+    with LabelStore.open(labeled) as store:
+        (human,) = store.human_labels()
+        (frame,) = store.frames(with_masks=False, keys=[handed_out["path"]])
+    assert human.hash == frame.identity.hash
+
+
 def test_zipped_exports_import_as_cvat_downloads_them(labeled, tmp_path):
     """CVAT hands out zip files: CVAT for images 1.1, and YOLO 1.1 (obj.names and
     obj_train_data/); only their annotation files are unpacked."""

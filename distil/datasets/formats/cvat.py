@@ -2,9 +2,11 @@
 (CVAT's brush tool) by label name; what CVAT imports as annotations and exports after
 review.
 
-Each `<image>` is named by the frame's stored path, which CVAT matches to the task's
-images by name (or by file name, as distil does when reading it back). Files come from
-other tools, so they are parsed with `defusedxml`.
+CVAT matches an `<image>` to a task's frame by name, the file's path as uploaded, and
+failing that by its `id`, the frame number. So each image is named by its file name (with
+as many parent folders as tell two alike names apart) and numbered in name order, the
+order a task sorts its files in by default; reading back, the name finds the stored frame.
+Files come from other tools, so they are parsed with `defusedxml`.
 
 >>> write_cvat(Path("review/annotations.xml"), images, ["car", "person"])
 >>> read_cvat(Path("review/annotations.xml"), ["car", "person"])  # -> [LabeledImage, ...]
@@ -25,6 +27,7 @@ from distil.datasets.labeled import (
     shapes_to_detections,
     unknown_class,
 )
+from distil.datasets.naming import distinct_names
 from distil.datasets.polygons import mask_to_polygon
 from distil.utils.files import atomic_write_text
 
@@ -43,12 +46,19 @@ def cvat_xml(
     labels = ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "task"), "labels")
     for name in names:
         ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
-    for number, image in enumerate(images):
+    images = list(images)
+    # CVAT matches an <image> to a task frame by its name, the path as uploaded, and where
+    # none matches, by its id, the frame number: with the default (lexicographical)
+    # sorting of the task's files, the frame number is the name's rank.
+    task_names = distinct_names([image.key for image in images])
+    for number, (name, image) in enumerate(
+        sorted(zip(task_names, images, strict=True), key=lambda pair: pair[0])
+    ):
         node = ET.SubElement(
             root,
             "image",
             id=str(number),
-            name=image.key,
+            name=name,
             width=str(image.width),
             height=str(image.height),
         )
