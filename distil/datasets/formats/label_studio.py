@@ -3,9 +3,9 @@ and the JSON export of a project (its tasks with `annotations`) read back.
 
 Boxes are `rectanglelabels`; masks are `polygonlabels` (outlines traced from the masks)
 or, exactly, `brushlabels` (Label Studio's run-length code of an RGBA image). Both are
-read back. Coordinates are percentages of the image, as Label Studio keeps them. Each task carries
-the frame's stored path in `data.distil_path`, which Label Studio keeps through export,
-so corrections find their frame even when the image URL was rewritten.
+read back. Coordinates are percentages of the image, as Label Studio keeps them. Each
+task carries the frame's stored path in `data.distil_path`, which Label Studio keeps
+through export, so corrections find their frame even when the image URL was rewritten.
 
 >>> tasks = label_studio_tasks(images, ["car", "person"])   # list of task dicts
 >>> read_label_studio(Path("export.json"), ["car", "person"])  # -> [LabeledImage, ...]
