@@ -194,6 +194,15 @@ def test_label_studio_export_uses_the_newest_kept_annotation(tmp_path):
     assert len(read.detections) == 2
 
 
+def test_a_label_studio_region_without_its_image_size_is_refused_naming_it(tmp_path):
+    region = {"type": "rectanglelabels", "value": {"x": 1, "y": 1, "width": 5, "height": 5,
+                                                   "rectanglelabels": ["car"]}}  # fmt: skip
+    task = {"id": 7, "data": {"image": "x.jpg"}, "annotations": [{"result": [region]}]}
+    (tmp_path / "export.json").write_text(json.dumps([task]))
+    with pytest.raises(ValueError, match=r"task 7: a region lacks 'original_width'"):
+        read_label_studio(tmp_path / "export.json", NAMES)
+
+
 @pytest.mark.parametrize("format", ["label-studio", "cvat", "voc", "yolo", "coco"])
 def test_an_unknown_class_is_refused_with_the_known_ones(tmp_path, format):
     write_read(format, tmp_path, IMAGES)

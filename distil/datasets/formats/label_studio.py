@@ -248,6 +248,11 @@ def read_label_studio(
             images.append(_image(key, chosen.get("result") or [], names))
         except ValueError as e:
             raise ValueError(f"{path}: task {task.get('id', number)}: {e}") from None
+        except (KeyError, TypeError) as e:  # a region without a field Label Studio writes
+            raise ValueError(
+                f"{path}: task {task.get('id', number)}: a region lacks {e} (export the "
+                "project as Label Studio JSON)"
+            ) from None
     return images
 
 
