@@ -194,6 +194,13 @@ def test_label_studio_export_uses_the_newest_kept_annotation(tmp_path):
     assert len(read.detections) == 2
 
 
+def test_label_studio_json_min_is_refused_with_what_to_export(tmp_path):
+    json_min = [{"id": 1, "image": "x.jpg", "label": [{"x": 1, "rectanglelabels": ["car"]}]}]
+    (tmp_path / "min.json").write_text(json.dumps(json_min))
+    with pytest.raises(ValueError, match="task 1 has no `data`.*export the project as JSON"):
+        read_label_studio(tmp_path / "min.json", NAMES)
+
+
 def test_a_label_studio_region_without_its_image_size_is_refused_naming_it(tmp_path):
     region = {"type": "rectanglelabels", "value": {"x": 1, "y": 1, "width": 5, "height": 5,
                                                    "rectanglelabels": ["car"]}}  # fmt: skip

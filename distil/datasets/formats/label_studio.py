@@ -239,6 +239,11 @@ def read_label_studio(
         raise ValueError(f"{path}: expected a list of Label Studio tasks")
     images = []
     for number, task in enumerate(tasks, 1):
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise ValueError(
+                f"{path}: task {number} has no `data`: not Label Studio's JSON export (JSON-MIN "
+                "and CSV leave out what distil matches on); export the project as JSON"
+            )
         chosen = _chosen(task.get(source) or [])
         if chosen is None:
             continue
