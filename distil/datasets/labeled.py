@@ -95,6 +95,17 @@ def mask_box(mask: np.ndarray) -> list[float] | None:
     return [float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)]
 
 
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of each run of equal values in a flat array, as labeling tools'
+    run-length codes count them.
+
+    >>> [a.tolist() for a in runs(np.array([0, 0, 1, 0]))]
+    [[0, 2, 3], [2, 1, 1]]
+    """
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return starts, np.diff(np.r_[starts, len(values)])
+
+
 def unknown_class(name: str, names: list[str] | tuple[str, ...]) -> str:
     """The message for a class name a labeling tool's file has and the ontology does not."""
     from distil.utils.suggest import did_you_mean

@@ -24,6 +24,7 @@ from distil.datasets.labeled import (
     LabeledImage,
     mask_box,
     polygon_box,
+    runs,
     shapes_to_detections,
     unknown_class,
 )
@@ -108,8 +109,7 @@ def encode_cvat_mask(mask: np.ndarray) -> dict[str, str]:
     """
     x1, y1, x2, y2 = (int(v) for v in mask_box(mask))
     pixels = mask[y1:y2, x1:x2].ravel()
-    starts = np.flatnonzero(np.r_[True, pixels[1:] != pixels[:-1]])
-    lengths = np.diff(np.r_[starts, len(pixels)]).tolist()
+    lengths = runs(pixels)[1].tolist()
     if pixels[0]:
         lengths.insert(0, 0)
     return {

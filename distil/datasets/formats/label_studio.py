@@ -26,6 +26,7 @@ from distil.datasets.labeled import (
     LabeledImage,
     mask_box,
     polygon_box,
+    runs,
     shapes_to_detections,
     unknown_class,
 )
@@ -74,17 +75,16 @@ def encode_brush(mask: np.ndarray) -> list[int]:
     >>> decode_brush(encode_brush(np.eye(3, dtype=bool)), 3, 3).astype(int).tolist()
     [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
     """
-    values = np.repeat(np.asarray(mask, bool).ravel(), 4)
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    lengths = np.diff(np.r_[starts, len(values)])
+    pixels = np.asarray(mask, bool).ravel()
+    starts, lengths = runs(pixels)
     longest = 1 << BRUSH_RUN_BITS[-1]
     bits = [
-        f"{len(values):032b}",
+        f"{len(pixels) * 4:032b}",  # four channels a pixel, all equal
         f"{BRUSH_WORD_BITS - 1:05b}",
         *(f"{size - 1:04b}" for size in BRUSH_RUN_BITS),
     ]
-    for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
-        word = f"{255 if values[start] else 0:08b}"
+    for start, length in zip(starts.tolist(), (lengths * 4).tolist(), strict=True):
+        word = f"{255 if pixels[start] else 0:08b}"
         while length:
             run = min(length, longest)
             size_index = next(i for i, b in enumerate(BRUSH_RUN_BITS) if run <= 1 << b)
