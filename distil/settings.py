@@ -611,6 +611,11 @@ class ReviewSettings(Section):
     copy_images: StrictBool = option(
         False, description="Copy the images into the task folder instead of referencing them."
     )
+    include_pending: StrictBool = option(
+        False,
+        description="Rank frames handed out in an earlier round whose corrections are not "
+        "imported yet (left out by default, so two rounds never share frames).",
+    )
     document_root: Path | None = option(
         None,
         description="Label Studio: its LOCAL_FILES_DOCUMENT_ROOT (image URLs are relative "

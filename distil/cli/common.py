@@ -117,3 +117,36 @@ def handle_errors(command: F) -> F:
 
 def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+SHOWN_CLASSES = 12  # classes named in a one-line count; --json has them all
+
+
+def class_counts(counts: dict[str, int], added: dict[str, int] | None = None) -> str:
+    """Labels per class on one line: all classes in ontology order for a small ontology,
+    else the most frequent ones; `(+n)` where this run added only part of a class.
+
+    >>> class_counts({"car": 3, "person": 5}, {"car": 1, "person": 5})
+    'car 3 (+1), person 5'
+    """
+    named = [(name, n) for name, n in counts.items() if n]
+    if not named:
+        return "none"
+    if len(named) > SHOWN_CLASSES:
+        named = sorted(named, key=lambda item: -item[1])[:SHOWN_CLASSES]
+    text = ", ".join(
+        f"{name} {n}" + (f" (+{added[name]})" if added and 0 < added.get(name, 0) < n else "")
+        for name, n in named
+    )
+    more = sum(1 for n in counts.values() if n) - len(named)
+    return text + (f" and {more} more classes" if more else "")
+
+
+def empty_classes(counts: dict[str, int]) -> str | None:
+    """The classes without a single label, for a warning: usually a prompt the detector
+    does not understand or a threshold set too high."""
+    empty = [name for name, n in counts.items() if not n]
+    if not empty:
+        return None
+    shown = ", ".join(empty[:SHOWN_CLASSES]) + (" ..." if len(empty) > SHOWN_CLASSES else "")
+    return f"{len(empty)} of {len(counts)} classes have no labels: {shown}"

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
+from distil.cli.common import (
+    class_counts,
+    console,
+    empty_classes,
+    escape,
+    handle_errors,
+    print_json,
+    setup_logging,
+)
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.cli.progress import counting
 from distil.settings import LabelSettings
@@ -71,15 +79,18 @@ def label(
             f"labeled, {len(summary.skipped)} skipped in {summary.elapsed_s:.1f}s "
             f"({summary.images_per_s:.2f} img/s) -> {escape(summary.out)}"
         )
-        per_class = ", ".join(
-            f"{name} {n}" + (f" (+{summary.added_per_class[name]})" if summary.labeled else "")
-            for name, n in summary.detections_per_class.items()
-        )
+        per_class = class_counts(summary.detections_per_class, summary.added_per_class)
         console.print(
             f"  store: {summary.stored_frames} labeled frames; labels per class: {per_class}",
             markup=False,
             highlight=False,
         )
+        if summary.stored_frames and (empty := empty_classes(summary.detections_per_class)):
+            console.print(
+                f"  {empty} (a prompt the detector misses, or a threshold set too high?)",
+                style="yellow",
+                markup=False,
+            )
         if settings.shard:
             console.print(
                 f"  shard {settings.shard}: {summary.other_shard} sources left to other shards",

@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
+from distil.cli.common import (
+    class_counts,
+    console,
+    escape,
+    handle_errors,
+    print_json,
+    setup_logging,
+)
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.settings import BenchmarkSettings, PredictSettings
 
@@ -40,7 +47,7 @@ def predict(
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
-        counts = ", ".join(f"{k} {v}" for k, v in summary.detections_per_class.items()) or "none"
+        counts = class_counts(summary.detections_per_class)
         console.print(
             f"[green]predicted[/] {summary.frames} images/frames in "
             f"{summary.elapsed_s:.1f}s ({escape(counts)}) -> {escape(summary.out)}"

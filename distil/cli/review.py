@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
 from distil.cli.params import JsonFlag, QuietFlag, takes
-from distil.settings import ReviewSettings
+from distil.settings import ReviewFormat, ReviewSettings
 
 RANK = "rank"
 
@@ -67,9 +67,12 @@ def rank(
                 )
                 for reason in frame.reasons:
                     console.print(f"            {escape(reason)}", style="dim", highlight=False)
+            pending = (
+                f", {ranking.pending} waiting in rounds not imported yet" if ranking.pending else ""
+            )
             console.print(
-                f"{len(ranking.frames)} of {ranking.ranked} frames "
-                f"({ranking.reviewed} reviewed already, left out); --to DIR writes a task file",
+                f"{len(ranking.frames)} of {ranking.ranked} frames ({ranking.reviewed} "
+                f"reviewed already{pending}: left out); --to DIR writes a task file",
                 style="dim",
             )
         return
@@ -82,6 +85,42 @@ def rank(
             f"{escape(summary.task_file)} ({summary.format})",
             highlight=False,
         )
+        if pending := summary.ranking.get("pending"):
+            console.print(
+                f"  {pending} frames of earlier rounds whose corrections are not imported yet "
+                "were left out (--include-pending)",
+                style="dim",
+                markup=False,
+            )
+        if summary.frames:
+            for line in next_steps(label_dir, to, settings):
+                console.print(f"  {line}", style="dim", markup=False, highlight=False)
+
+
+def next_steps(label_dir: Path, folder: Path, settings: ReviewSettings) -> list[str]:
+    """What a reviewer does with a round's task file, ending in the import command."""
+    tool = {
+        ReviewFormat.LABEL_STUDIO: [
+            "start Label Studio with LOCAL_FILES_SERVING_ENABLED=true "
+            f"LOCAL_FILES_DOCUMENT_ROOT={settings.document_root or '/'}",
+            f"new project: labeling interface from {folder / 'label_config.xml'}, "
+            f"import {folder / 'tasks.json'}",
+            "review, then export the project as JSON",
+        ],
+        ReviewFormat.CVAT: [
+            "new CVAT task with the images "
+            + (f"in {folder / 'images'}" if settings.copy_images else "ranking.json lists")
+            + f", default sorting; upload {folder / 'annotations.xml'} as CVAT 1.1",
+            "review, then export the task as CVAT for images 1.1",
+        ],
+    }.get(settings.format, [f"open the images with the labels in {folder} and correct them"])
+    source = "EXPORT.json" if settings.format is ReviewFormat.LABEL_STUDIO else None
+    source = source or ("EXPORT.zip" if settings.format is ReviewFormat.CVAT else str(folder))
+    return [
+        f"next: {tool[0]}",
+        *(f"      {step}" for step in tool[1:]),
+        f"      distil review import {label_dir} {source} -f {settings.format.value}",
+    ]
 
 
 @review_app.command("import")

@@ -50,6 +50,7 @@ class ReviewRanking:
     frames: list[RankedFrame]
     ranked: int = 0  # frames considered
     reviewed: int = 0  # frames left out: reviewed already
+    pending: int = 0  # frames left out: in a round whose corrections are not imported yet
     ranking: str = Ranking.AUTO.value
     elapsed_s: float = 0.0
 
@@ -58,6 +59,7 @@ class ReviewRanking:
             "frames": [f.to_dict() for f in self.frames],
             "ranked": self.ranked,
             "reviewed": self.reviewed,
+            "pending": self.pending,
             "ranking": self.ranking,
             "elapsed_s": self.elapsed_s,
         }
@@ -101,13 +103,14 @@ def rank_store(
         ontology = review_ontology(store, settings.ontology)
         other_name = "student" if settings.student else "other teacher"
         judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
-        counts = {"ranked": 0, "reviewed": 0}
+        counts = {"ranked": 0, "reviewed": 0, "pending": 0}
         frames = _frames_to_rank(store, ontology, settings, counts)
         ranked = rank_frames(frames, judge, settings.top)
     return ReviewRanking(
         ranked,
         counts["ranked"],
         counts["reviewed"],
+        counts["pending"],
         settings.ranking.value,
         round(time.perf_counter() - start, 3),
     )
@@ -117,12 +120,16 @@ def _frames_to_rank(
     store: LabelStore, ontology: Ontology, settings: ReviewSettings, counts: dict[str, int]
 ) -> Iterator[FrameToRank]:
     with_masks = store.has_masks() and settings.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY)
+    pending = set() if settings.include_pending else store.pending_review_keys()
     others = _OtherLabels(ontology, settings)
     try:
         chunk: list[StoredFrame] = []
         for frame in store.frames(with_masks=False, raw_masks=with_masks):
             if frame.human is not None:
                 counts["reviewed"] += 1
+                continue
+            if frame.identity.key in pending:
+                counts["pending"] += 1
                 continue
             counts["ranked"] += 1
             chunk.append(frame)
@@ -259,7 +266,13 @@ def write_review_round(
     _check_target(out_dir)
     ranking = rank_store(label_dir, settings)
     if not ranking.frames:
-        raise ValueError(f"{label_dir}: no unreviewed labeled frames to review")
+        waiting = (
+            f"; {ranking.pending} are in rounds whose corrections are not imported yet "
+            "(--include-pending hands them out again)"
+            if ranking.pending
+            else ""
+        )
+        raise ValueError(f"{label_dir}: no unreviewed labeled frames to review{waiting}")
     with LabelStore.open(label_dir) as store:
         ontology = review_ontology(store, settings.ontology)
         masks = store.has_masks()

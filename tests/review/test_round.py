@@ -167,6 +167,43 @@ def test_the_whole_round(labeled, tmp_path):
     assert swept["classes"]["dog"]["box_threshold"] == pytest.approx(0.45)
 
 
+def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_path):
+    def names(result) -> list[str]:
+        assert result.exit_code == 0, result.output
+        ranking = json.loads(result.stdout)
+        ranking = ranking["ranking"] if "round" in ranking else ranking  # --to: a round
+        return sorted(Path(f["path"]).name for f in ranking["frames"])
+
+    first = invoke("review", labeled, "--top", 2, "--to", tmp_path / "alice", "--json")
+    assert names(first) == ["doubt.jpg", "doubt.jpg"]
+    # a second reviewer gets other frames while the first round is out
+    second = invoke("review", labeled, "--top", 2, "--to", tmp_path / "bob", "--json")
+    assert names(second) == ["empty.jpg", "sure.jpg"]
+    assert json.loads(second.stdout)["ranking"]["pending"] == 2
+    printed = invoke("review", labeled, "--top", 2, "--to", tmp_path / "carol")
+    assert printed.exit_code == 2
+    assert "4 are in rounds whose corrections are not imported yet" in printed.output
+    assert names(invoke("review", labeled, "--include-pending", "--json")) == [
+        "doubt.jpg", "doubt.jpg", "empty.jpg", "sure.jpg"
+    ]  # fmt: skip
+
+    # bob's round comes back with one frame reviewed: his other frame is rankable again
+    export = tmp_path / "bob.json"
+    tasks = json.loads((tmp_path / "bob" / "tasks.json").read_text())
+    sure = next(t for t in tasks if t["data"]["distil_path"].endswith("sure.jpg"))
+    sure["annotations"] = [{"id": 1, "result": [], "was_cancelled": False}]
+    export.write_text(json.dumps([sure]))
+    assert invoke("review", "import", labeled, export).exit_code == 0
+    assert names(invoke("review", labeled, "--json")) == ["empty.jpg"]
+
+
+def test_a_round_says_what_to_do_next(labeled, tmp_path):
+    result = invoke("review", labeled, "--top", 1, "--to", tmp_path / "r1", "-f", "cvat")
+    assert result.exit_code == 0, result.output
+    assert "upload" in result.output and "annotations.xml" in result.output
+    assert f"distil review import {labeled} EXPORT.zip -f cvat" in result.output
+
+
 @pytest.mark.parametrize("format", ["cvat", "voc", "yolo", "coco"])
 def test_other_formats_round_trip_through_import(labeled, tmp_path, format):
     """Pre-annotations imported unchanged are the exported labels of those frames."""
