@@ -87,9 +87,31 @@ def run(
     elif not quiet:
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
         console.print(f"[green]done[/] student: {metrics}\nreport -> {escape(result.report)}")
+        _print_review(result.stages)
     if result.missed_bars:
         console.print(f"[bold red]below the bar:[/] {escape('; '.join(result.missed_bars))}")
         raise typer.Exit(EXIT_QUALITY)
+
+
+def _print_review(stages: dict[str, dict[str, Any]]) -> None:
+    """The review loop's state: what was imported, what is awaited, the next round."""
+    corrections = stages.get("corrections") or {}
+    for item in corrections.get("imported", []):
+        console.print(
+            f"corrections: {item['stored']} frames stored ({item['unchanged']} unchanged) "
+            f"from {item['file']}",
+            markup=False,
+            highlight=False,
+        )
+    for path in corrections.get("waiting", []):
+        console.print(f"corrections: waiting for {path}", style="dim", markup=False)
+    if review := stages.get("review"):
+        console.print(
+            f"review round {review['round']}: {review['frames']} frames -> "
+            f"{review['task_file']}; add the corrected export to review.corrections and rerun",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:

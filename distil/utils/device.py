@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -72,5 +73,11 @@ def ultralytics_device(device: str, purpose: str = "training") -> str:
     if resolved.type == "cuda":
         return str(resolved.index or 0)
     if device == "auto" and resolved.type == "cpu":
-        logger.warning("no GPU found: %s on CPU, which is slow", purpose)
+        _warn_cpu(purpose)
     return resolved.type
+
+
+@functools.cache
+def _warn_cpu(purpose: str) -> None:
+    """Once per purpose and process: a `distil run` predicts in several stages."""
+    logger.warning("no GPU found: %s on CPU, which is slow", purpose)

@@ -7,6 +7,7 @@ import functools
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,6 +38,9 @@ def import_ultralytics() -> ModuleType:
     if not tasks._SafeLoad.SUPPORTED:
         raise RuntimeError("loading checkpoints safely needs torch>=2.6; upgrade torch")
     tasks.SAFE_LOAD = True
+    # With Ray installed, Ultralytics' Ray Tune callback asks Ray for a trial every epoch,
+    # and outside a Tune session Ray answers each time with this warning.
+    warnings.filterwarnings("ignore", message="`get_trial_id` is meant", category=UserWarning)
     _use_local_fonts()
     return ultralytics
 

@@ -35,3 +35,19 @@ def test_class_counts(counts, added, line):
 )  # fmt: skip
 def test_empty_classes(counts, warning):
     assert empty_classes(counts) == warning
+
+
+def test_a_run_says_where_the_review_loop_stands(capsys):
+    from distil.cli.run import _print_review
+
+    _print_review({
+        "corrections": {
+            "imported": [{"stored": 13, "unchanged": 0, "file": "r1.json"}],
+            "waiting": ["r2.json"],
+        },
+        "review": {"round": 2, "frames": 50, "task_file": "runs/run/x/review/round2/tasks.json"},
+    })  # fmt: skip
+    printed = capsys.readouterr().err
+    assert "13 frames stored (0 unchanged) from r1.json" in printed
+    assert "waiting for r2.json" in printed
+    assert "review round 2: 50 frames -> runs/run/x/review/round2/tasks.json" in printed
