@@ -120,7 +120,7 @@ def _frames_to_rank(
     store: LabelStore, ontology: Ontology, settings: ReviewSettings, counts: dict[str, int]
 ) -> Iterator[FrameToRank]:
     with_masks = store.has_masks() and settings.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY)
-    pending = set() if settings.include_pending else store.pending_review_keys()
+    pending = set() if settings.include_pending else _pending(store)
     others = _OtherLabels(ontology, settings)
     try:
         chunk: list[StoredFrame] = []
@@ -139,6 +139,18 @@ def _frames_to_rank(
         yield from _chunk_to_rank(chunk, others)
     finally:
         others.close()
+
+
+def _pending(store: LabelStore) -> set[str]:
+    """Frames of the rounds still out: none of their corrections imported yet, and their
+    folder still there (deleting a round's folder gives its frames back)."""
+    returned = store.returned_rounds()
+    return {
+        key
+        for r in store.review_rounds()
+        if r.round not in returned and Path(r.folder).exists()
+        for key in r.frames
+    }
 
 
 def _chunk_to_rank(chunk: list[StoredFrame], others: _OtherLabels) -> Iterator[FrameToRank]:

@@ -635,10 +635,9 @@ class LabelStore:
         return {row[0] for row in self._db.execute("SELECT hash FROM human_labels")}
 
     @_sqlite_errors
-    def pending_review_keys(self) -> set[str]:
-        """The frames (keys) of rounds from which no correction has been imported yet."""
-        returned = {r for (r,) in self._db.execute("SELECT DISTINCT round FROM human_labels")}
-        return {key for r in self.review_rounds() if r.round not in returned for key in r.frames}
+    def returned_rounds(self) -> set[int]:
+        """The review rounds from which corrections have been imported."""
+        return {r for (r,) in self._db.execute("SELECT DISTINCT round FROM human_labels")}
 
     @_sqlite_errors
     def add_review_round(self, item: ReviewRound) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -195,6 +196,9 @@ def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_pat
     export.write_text(json.dumps([sure]))
     assert invoke("review", "import", labeled, export).exit_code == 0
     assert names(invoke("review", labeled, "--json")) == ["empty.jpg"]
+    # alice's round abandoned: deleting its folder gives its frames back
+    shutil.rmtree(tmp_path / "alice")
+    assert names(invoke("review", labeled, "--json")) == ["doubt.jpg", "doubt.jpg", "empty.jpg"]
 
 
 def test_a_round_says_what_to_do_next(labeled, tmp_path):
