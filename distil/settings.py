@@ -611,6 +611,11 @@ class ReviewSettings(Section):
     copy_images: StrictBool = option(
         False, description="Copy the images into the task folder instead of referencing them."
     )
+    video_gap: float = option(
+        2.0,
+        ge=0.0,
+        description="Seconds between the frames picked from one video (0: neighbours too).",
+    )
     include_pending: StrictBool = option(
         False,
         description="Rank frames handed out in an earlier round whose corrections are not "

@@ -105,7 +105,7 @@ def rank_store(
         judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
         counts = {"ranked": 0, "reviewed": 0, "pending": 0}
         frames = _frames_to_rank(store, ontology, settings, counts)
-        ranked = rank_frames(frames, judge, settings.top)
+        ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
     return ReviewRanking(
         ranked,
         counts["ranked"],
@@ -163,6 +163,8 @@ def _chunk_to_rank(chunk: list[StoredFrame], others: _OtherLabels) -> Iterator[F
             frame.detections,
             json.loads(masks) if masks else None,
             other,
+            frame.identity.video_id,
+            frame.identity.timestamp,
         )
 
 

@@ -39,6 +39,7 @@ MATCH_IOU = 0.5  # disagreement: boxes of one class match from this IoU
 MIN_MASK_FILL = 0.15  # a mask covering less of its box than this is implausible
 MIN_MASK_BOX_IOU = 0.6  # a mask whose own box overlaps its box less is implausible
 SHOWN = 3  # boxes named per reason
+WINDOWS_PER_GAP = 4  # video frames: one candidate per quarter of the gap between picks
 
 
 @dataclass(order=True)
@@ -61,6 +62,8 @@ class FrameToRank:
     detections: sv.Detections
     mask_rles: list[dict] | None = None
     other: sv.Detections | None = None  # the student's / other teacher's exported boxes
+    video: str | None = None  # the video's id, for a video frame
+    time: float | None = None  # its seconds into the video
 
 
 SCORE_SLOPE = 3.0  # steepness of `box_probability` in log-score
@@ -242,19 +245,67 @@ def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
+Scored = tuple[RankedFrame, FrameToRank]
+
+
 def rank_frames(
-    frames: Iterable[FrameToRank], judge: FrameJudge, top: int | None
+    frames: Iterable[FrameToRank], judge: FrameJudge, top: int | None, video_gap: float = 0.0
 ) -> list[RankedFrame]:
     """The `top` frames most likely wrong (all, with `top` None), most likely first, each
-    with its reasons. Only `top` frames are held at a time."""
-    scored: Iterator[tuple[RankedFrame, FrameToRank]] = (
-        (judge.judge(frame), frame) for frame in frames
-    )
+    with its reasons. Frames picked from one video lie at least `video_gap` seconds apart
+    (a reviewer gains little from a run of near-identical frames): of each quarter gap
+    of a video only its most doubtful frame is a candidate, and candidates are picked
+    greedily. Only `9 * top` frames are held at a time."""
+    scored: Iterator[Scored] = ((judge.judge(frame), frame) for frame in frames)
     order: Callable = lambda item: item[0].score  # noqa: E731
+    if video_gap > 0:
+        scored = _best_per_window(scored, video_gap / WINDOWS_PER_GAP)
     if top:
-        best = heapq.nlargest(top, scored, key=order)
+        # A frame picked rules out at most the window bests of the 2 * WINDOWS_PER_GAP
+        # windows around its own, so this many candidates always leave `top` spaced ones.
+        held = top * (2 * WINDOWS_PER_GAP + 1) if video_gap > 0 else top
+        best = heapq.nlargest(held, scored, key=order)
     else:
         best = sorted(scored, key=order, reverse=True)
+    if video_gap > 0:
+        best = _spaced(best, video_gap)[:top]
     if judge.ranking in (Ranking.RANDOM, Ranking.BOXES):
         return [ranked for ranked, _ in best]
     return [judge.judge(frame, explain=True) for _, frame in best]
+
+
+def _best_per_window(scored: Iterable[Scored], width: float) -> Iterator[Scored]:
+    """The best-scored frame of each `width`-second window of each video; other frames
+    pass. Frames of a video arrive in frame order, so one window is held at a time."""
+    held: Scored | None = None
+    held_window: tuple[str, int] | None = None
+    for item in scored:
+        frame = item[1]
+        if frame.video is None or frame.time is None:
+            yield item
+            continue
+        window = (frame.video, int(frame.time // width))
+        if window != held_window:
+            if held is not None:
+                yield held
+            held, held_window = item, window
+        elif item[0].score > held[0].score:  # type: ignore[index]
+            held = item
+    if held is not None:
+        yield held
+
+
+def _spaced(best: list[Scored], gap: float) -> list[Scored]:
+    """`best` (most likely wrong first) without the frames that lie within `gap` seconds
+    of a better one of the same video."""
+    picked: list[Scored] = []
+    times: dict[str, list[float]] = {}
+    for item in best:
+        frame = item[1]
+        if frame.video is not None and frame.time is not None:
+            near = times.setdefault(frame.video, [])
+            if any(abs(frame.time - t) < gap for t in near):
+                continue
+            near.append(frame.time)
+        picked.append(item)
+    return picked

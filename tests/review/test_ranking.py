@@ -104,3 +104,29 @@ def test_rank_frames_keeps_the_top_and_orders_by_expected_errors():
     assert [r.key for r in rank_frames(iter(frames), judge, 2)] == ["three doubts", "one doubt"]
     by_count = FrameJudge(ONTO, 0.7, Ranking.BOXES)
     assert rank_frames(iter(frames), by_count, 1)[0].key == "three doubts"
+
+
+def doubts(n: int) -> sv.Detections:
+    """`n` boxes near the threshold: a frame expected to hold about n/2 errors."""
+    return boxes(*[(30 * i, 0, 30 * i + 20, 20, 0.42, 0) for i in range(n)])
+
+
+# a video's frames at 0.5 s steps (name: seconds, doubtful boxes), then an image
+CLIP = [(t / 2, n) for t, n in enumerate([1, 5, 6, 4, 1, 1, 3, 2, 1, 1])]
+
+
+@pytest.mark.parametrize(
+    ("gap", "top", "picked"),
+    [
+        (0.0, 3, ["v@1.0", "v@0.5", "v@1.5"]),  # neighbours: the three doubtful seconds
+        (2.0, 3, ["v@1.0", "v@3.0", "image"]),  # at least 2 s apart
+        (2.0, 2, ["v@1.0", "v@3.0"]),
+        (1.0, 4, ["v@1.0", "v@3.0", "image", "v@0.0"]),  # v@0.5 lies 0.5 s from v@1.0
+        (10.0, None, ["v@1.0", "image"]),  # all frames, spaced
+    ],
+)
+def test_frames_of_one_video_are_picked_apart(gap, top, picked):
+    frames = [frame(f"v@{t}", doubts(n), video="v", time=t) for t, n in CLIP]
+    frames.append(frame("image", doubts(2)))
+    ranked = rank_frames(iter(frames), FrameJudge(ONTO, 0.7), top, video_gap=gap)
+    assert [r.key for r in ranked] == picked

@@ -201,6 +201,37 @@ def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_pat
     assert names(invoke("review", labeled, "--json")) == ["doubt.jpg", "doubt.jpg", "empty.jpg"]
 
 
+def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path):
+    """A 6 s clip whose frames are most doubtful around 1.5 s: a round picks frames at
+    least --video-gap apart (written as JPEG for the tool), not the run around 1.5 s."""
+    from distil.sources.video import frame_hash, video_id
+    from tests.synthetic import make_video
+
+    clip = make_video(tmp_path / "clips" / "walk.mp4", frames=60, fps=10, width=80, height=60)
+    vid = video_id(clip)
+    with LabelStore.create(tmp_path / "run", SETTINGS) as store:
+        store.set_ontology(ONTOLOGY)
+        batch = StoreBatch()
+        for i in range(60):
+            identity = FrameIdentity(clip, clip.parent, frame_hash(vid, i), i, vid, i / 10)
+            doubtful = max(1, 6 - abs(15 - i))  # 6 at 1.5 s, 1 before 1.1 s and after 1.9 s
+            rows = [(2 + 12 * b, 5, 12 + 12 * b, 15, 0.52, 0) for b in range(doubtful)]
+            batch.frames.append(StoredFrame(identity, 80, 60, boxes(*rows)))
+        store.write_batch(batch)
+
+    def seconds(*options) -> list[float]:
+        result = invoke("review", tmp_path / "run", "--top", 3, *options, "--json")
+        assert result.exit_code == 0, result.output
+        frames = json.loads(result.stdout)
+        frames = frames["ranking"]["frames"] if "round" in frames else frames["frames"]
+        return [int(f["path"].rsplit("#", 1)[1]) / 10 for f in frames]
+
+    assert seconds("--video-gap", 0) == [1.5, 1.4, 1.6]  # neighbours: near-identical frames
+    picked = seconds("--to", tmp_path / "round1", "-f", "yolo")
+    assert picked == [1.5, 3.5, 5.5]
+    assert len(list((tmp_path / "round1" / "images").glob("*.jpg"))) == 3
+
+
 def test_a_round_says_what_to_do_next(labeled, tmp_path):
     result = invoke("review", labeled, "--top", 1, "--to", tmp_path / "r1", "-f", "cvat")
     assert result.exit_code == 0, result.output
