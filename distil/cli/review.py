@@ -109,7 +109,11 @@ def next_steps(label_dir: Path, folder: Path, settings: ReviewSettings) -> list[
         ],
         ReviewFormat.CVAT: [
             "new CVAT task with the images "
-            + (f"in {folder / 'images'}" if settings.copy_images else "ranking.json lists")
+            + (
+                f"in {folder / 'images'}"
+                if settings.copy_images
+                else f"{folder / 'ranking.json'} lists"
+            )
             + f", default sorting; upload {folder / 'annotations.xml'} as CVAT 1.1",
             "review, then export the task as CVAT for images 1.1",
         ],
