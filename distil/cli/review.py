@@ -167,3 +167,11 @@ def import_(
         if items:
             shown = ", ".join(escape(i) for i in items[:5]) + (" ..." if len(items) > 5 else "")
             console.print(f"[yellow]{len(items)} images {title}:[/] {shown}", highlight=False)
+    if not quiet and summary.stored:
+        for line in (
+            f"next: distil eval {label_dir} --ground-truth reviewed --sweep   "
+            "(thresholds tuned on the reviewed frames)",
+            f"      distil export {label_dir} --ontology EVAL_DIR/ontology_swept.yaml --to DATASET"
+            "   (reviewed frames export as corrected)",
+        ):
+            console.print(f"  {line}", style="dim", markup=False, highlight=False)

@@ -125,6 +125,8 @@ def test_the_whole_round(labeled, tmp_path):
     imported = invoke("review", "import", labeled, export, "--json")
     assert imported.exit_code == 0, imported.output
     first = json.loads(imported.stdout)
+    printed = invoke("review", "import", labeled, export)  # unchanged: no next steps
+    assert "0 frames (3 unchanged" in printed.output and "next:" not in printed.output
     assert (first["matched"], first["stored"], first["unchanged"]) == (3, 3, 0)
     assert first["rounds"] == [1]
     # doubt.jpg: the dog kept (teacher had it below threshold), a tiny dog added: 2 changes;
@@ -194,7 +196,9 @@ def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_pat
     sure = next(t for t in tasks if t["data"]["distil_path"].endswith("sure.jpg"))
     sure["annotations"] = [{"id": 1, "result": [], "was_cancelled": False}]
     export.write_text(json.dumps([sure]))
-    assert invoke("review", "import", labeled, export).exit_code == 0
+    imported = invoke("review", "import", labeled, export)
+    assert imported.exit_code == 0, imported.output
+    assert f"next: distil eval {labeled} --ground-truth reviewed --sweep" in imported.output
     assert names(invoke("review", labeled, "--json")) == ["empty.jpg"]
     # alice's round abandoned: deleting its folder gives its frames back
     shutil.rmtree(tmp_path / "alice")
