@@ -205,7 +205,8 @@ def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_pat
     assert names(invoke("review", labeled, "--json")) == ["doubt.jpg", "doubt.jpg", "empty.jpg"]
 
 
-def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path):
+@pytest.mark.parametrize("format", ["yolo", "cvat", "voc", "coco"])
+def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path, format):
     """A 6 s clip whose frames are most doubtful around 1.5 s: a round picks frames at
     least --video-gap apart (written as JPEG for the tool), not the run around 1.5 s."""
     from distil.sources.video import frame_hash, video_id
@@ -231,9 +232,15 @@ def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path):
         return [int(f["path"].rsplit("#", 1)[1]) / 10 for f in frames]
 
     assert seconds("--video-gap", 0) == [1.5, 1.4, 1.6]  # neighbours: near-identical frames
-    picked = seconds("--to", tmp_path / "round1", "-f", "yolo")
-    assert picked == [1.5, 3.5, 5.5]
-    assert len(list((tmp_path / "round1" / "images").glob("*.jpg"))) == 3
+    round_dir = tmp_path / "round1"
+    assert seconds("--to", round_dir, "-f", format) == [1.5, 3.5, 5.5]
+    assert len(list((round_dir / "images").glob("*.jpg"))) == 3
+    # the written frames come back to their video frames
+    source = {"cvat": round_dir / "annotations.xml", "coco": round_dir / "annotations.json"}
+    result = invoke("review", "import", tmp_path / "run", source.get(format, round_dir),
+                    "-f", format, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["matched"] == 3
 
 
 def test_a_round_says_what_to_do_next(labeled, tmp_path):
