@@ -30,19 +30,20 @@ def select_detections(
     if len(detections) == 0:
         return detections
     class_id = detections.class_id
-    box_thr = np.array([ontology.class_box_threshold(c) for c in class_id])
-    text_thr = np.array([ontology.class_text_threshold(c) for c in class_id])
-    keep = (detections.confidence >= box_thr) & (detections.data["text_score"] >= text_thr)
+    limits = ontology.limits
+    keep = (detections.confidence >= limits.box_threshold[class_id]) & (
+        detections.data["text_score"] >= limits.text_threshold[class_id]
+    )
     if class_ids is not None:
         keep &= np.isin(class_id, list(class_ids))
     if detections.mask is not None:
         areas = detections.mask.reshape(len(detections), -1).sum(axis=1).astype(np.float64)
     else:
         areas = detections.box_area
-    low = np.array([ontology.classes[c].min_area or 0.0 for c in class_id])
-    high = np.array([ontology.classes[c].max_area or np.inf for c in class_id])
-    keep &= (areas >= low) & (areas <= high)
-    selected = detections[keep]
-    kept = class_aware_nms(selected.xyxy, selected.confidence, selected.class_id, nms_iou)
+    keep &= (areas >= limits.min_area[class_id]) & (areas <= limits.max_area[class_id])
+    index = np.flatnonzero(keep)
+    kept = class_aware_nms(
+        detections.xyxy[index], detections.confidence[index], class_id[index], nms_iou
+    )
     # NMS returns highest score first; keep the stored order for stable label files.
-    return selected[np.sort(kept)]
+    return detections[index[np.sort(kept)]]

@@ -22,8 +22,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from distil.utils.suggest import did_you_mean
 from distil.utils.yaml import YamlError, parse_yaml
@@ -50,6 +51,15 @@ class OntologyClass:
     min_area: float | None = None
     max_area: float | None = None
     teacher: str | None = None  # the detector that labels it; None: the run's --detector
+
+
+class ClassLimits(NamedTuple):
+    """Per-class settings as arrays indexed by class id (see `Ontology.limits`)."""
+
+    box_threshold: Any
+    text_threshold: Any
+    min_area: Any
+    max_area: Any
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,25 @@ class Ontology:
     def prompt_class_ids(self) -> tuple[int, ...]:
         """The class id of each entry of `prompts`."""
         return tuple(i for i, c in enumerate(self.classes) for _ in c.prompts)
+
+    @cached_property
+    def limits(self) -> ClassLimits:
+        """Each class's thresholds and areas as arrays indexed by class id, so detections
+        are filtered without a Python loop over their boxes."""
+        import numpy as np
+
+        def column(values: list[float]) -> np.ndarray:
+            array = np.array(values, dtype=np.float64)
+            array.flags.writeable = False
+            return array
+
+        ids = range(len(self.classes))
+        return ClassLimits(
+            column([self.class_box_threshold(i) for i in ids]),
+            column([self.class_text_threshold(i) for i in ids]),
+            column([c.min_area or 0.0 for c in self.classes]),
+            column([math.inf if c.max_area is None else c.max_area for c in self.classes]),
+        )
 
     def class_box_threshold(self, class_id: int) -> float:
         value = self.classes[class_id].box_threshold

@@ -103,9 +103,7 @@ class FrameJudge:
         self.everything = ontology.with_class_thresholds(
             box=dict.fromkeys(range(len(ontology.classes)), 0.0)
         )
-        self.thresholds = np.array(
-            [ontology.class_box_threshold(i) for i in range(len(ontology.classes))]
-        )
+        self.thresholds = ontology.limits.box_threshold
         self._random = random.Random(0)
 
     def judge(self, frame: FrameToRank, explain: bool = False) -> RankedFrame:
