@@ -122,3 +122,19 @@ def human_detections(
             "text_score": np.ones(count, dtype=np.float32),
         },
     )
+
+
+def remap_classes(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
+    """The detections whose class id `mapping` names, with the ids it gives them.
+
+    >>> found = human_detections(np.zeros((3, 4)), np.array([0, 2, 1]))
+    >>> remap_classes(found, {2: 0, 1: 5}).class_id
+    array([0, 5])
+    """
+    if not len(detections) or not mapping:
+        return detections[np.zeros(len(detections), dtype=bool)]
+    kept = detections[np.isin(detections.class_id, list(mapping))]
+    lookup = np.zeros(max(mapping) + 1, dtype=np.int64)
+    lookup[list(mapping)] = list(mapping.values())
+    kept.class_id = lookup[kept.class_id]
+    return kept

@@ -14,6 +14,7 @@ import yaml
 
 from distil.datasets.labeled import LabeledSet
 from distil.datasets.readers import read_dataset
+from distil.detections import remap_classes
 from distil.evaluation.coco_map import coco_map
 from distil.evaluation.gates import METRICS
 from distil.evaluation.matching import (
@@ -100,15 +101,6 @@ def align_classes(
     return mapping, unknown, unused
 
 
-def _to_truth_ids(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
-    if len(detections) == 0:
-        return sv.Detections.empty()
-    keep = np.isin(detections.class_id, list(mapping))
-    kept = detections[keep]
-    kept.class_id = np.array([mapping[c] for c in kept.class_id], dtype=int)
-    return kept
-
-
 def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False) -> EvalReport:
     """Compare `predictions` with `truth` on the images both have, matched by file name."""
     start = time.perf_counter()
@@ -137,7 +129,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
         )
 
     truths = [truth.images[k].detections for k in keys]
-    scored = [_to_truth_ids(predictions.images[k], mapping) for k in keys]
+    scored = [remap_classes(predictions.images[k], mapping) for k in keys]
     operating = [_at_thresholds(d, threshold_of) for d in scored]
     sizes = [(truth.images[k].width, truth.images[k].height) for k in keys]
     # mAP of what is judged: exported labels as they are; a student's full score range.

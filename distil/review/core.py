@@ -22,6 +22,7 @@ import supervision as sv
 from distil.datasets.filters import select_detections
 from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path, unique_path
+from distil.detections import remap_classes
 from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
 from distil.settings import (
@@ -255,8 +256,7 @@ def _class_mapping(theirs: list[str], ours: list[str]) -> dict[int, int]:
 def _mapped(detections: sv.Detections, mapping: dict[int, int]) -> sv.Detections:
     if not len(detections):
         return detections
-    kept = detections[np.isin(detections.class_id, list(mapping))]
-    kept.class_id = np.array([mapping[int(c)] for c in kept.class_id], dtype=np.int64)
+    kept = remap_classes(detections, mapping)
     if kept.confidence is None:
         kept.confidence = np.ones(len(kept), dtype=np.float32)
     return kept
