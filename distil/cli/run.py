@@ -123,25 +123,41 @@ def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
     files = [p for root in settings.inputs for p in scan_sources(root)]
     videos = sum(map(is_video_file, files))
     done = done_stages(settings.run_dir)
-    label, dataset, train = settings.label, settings.dataset, settings.train
+    label, dataset, train, review = (
+        settings.label,
+        settings.dataset,
+        settings.train,
+        settings.review,
+    )
+    stages = {
+        "label": teacher_summary(label.detector, label.segmenter, read_hub=False)
+        + f" on {label.device}"
+        + (f", tracking every {label.detect_every} frames" if label.track else ""),
+        "dataset": f"{dataset.format.value} {dataset.task.value}, split "
+        + ",".join(f"{v:g}" for v in dataset.split),
+        "train": f"{train.model}, {train.epochs} epochs at {train.imgsz} px on {train.device}",
+        "eval": f"against {settings.eval.ground_truth}"
+        if settings.eval.ground_truth
+        else "against the auto-labels of the val split",
+        "export": ", ".join(f.value for f in settings.export.formats),
+        "report": str(settings.run_dir / "report" / "index.html"),
+    }
+    if review is not None:
+        if review.corrections:
+            stages["corrections"] = "import " + ", ".join(
+                f"{path} ({'present' if path.exists() else 'not there yet'})"
+                for path in review.corrections
+            )
+        stages["review"] = (
+            f"next round: {review.top} frames for {review.format.value}, ranked "
+            f"{review.ranking.value} with the trained student"
+        )
     return {
         "ok": True,
         "run_dir": str(settings.run_dir),
         "inputs": {"images": len(files) - videos, "videos": videos},
         "classes": ontology.class_names,
-        "stages": {
-            "label": teacher_summary(label.detector, label.segmenter, read_hub=False)
-            + f" on {label.device}"
-            + (f", tracking every {label.detect_every} frames" if label.track else ""),
-            "dataset": f"{dataset.format.value} {dataset.task.value}, split "
-            + ",".join(f"{v:g}" for v in dataset.split),
-            "train": f"{train.model}, {train.epochs} epochs at {train.imgsz} px on {train.device}",
-            "eval": f"against {settings.eval.ground_truth}"
-            if settings.eval.ground_truth
-            else "against the auto-labels of the val split",
-            "export": ", ".join(f.value for f in settings.export.formats),
-            "report": str(settings.run_dir / "report" / "index.html"),
-        },
+        "stages": {stage: stages[stage] for stage in STAGES if stage in stages},
         "done": [s for s in STAGES if s in done],
         "fail_under": settings.fail_under,
     }

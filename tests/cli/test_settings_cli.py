@@ -98,11 +98,15 @@ def test_check_prints_the_plan_and_writes_nothing(project):
             "polygon_tolerance": 2,
             "min_fragment_area": 5,
         },
+        review={"top": 20, "format": "cvat", "corrections": ["round1.zip"]},
     )
     result = invoke("run", config, "--check", "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["inputs"] == {"images": 1, "videos": 0} and plan["classes"] == ["car"]
+    assert list(plan["stages"])[:2] == ["label", "corrections"]
+    assert plan["stages"]["corrections"].endswith("round1.zip (not there yet)")
+    assert plan["stages"]["review"].startswith("next round: 20 frames for cvat")
     assert plan["done"] == [] and plan["run_dir"].endswith("runs/run/exp")
     assert sorted(p.name for p in project.iterdir()) == ["images", "onto.yaml", "run.yaml"]
     text = invoke("run", config, "--check")
