@@ -24,10 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from distil.utils.suggest import did_you_mean
 from distil.utils.yaml import YamlError, parse_yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_BOX_THRESHOLD = 0.3
 DEFAULT_TEXT_THRESHOLD = 0.25
@@ -56,10 +59,10 @@ class OntologyClass:
 class ClassLimits(NamedTuple):
     """Per-class settings as arrays indexed by class id (see `Ontology.limits`)."""
 
-    box_threshold: Any
-    text_threshold: Any
-    min_area: Any
-    max_area: Any
+    box_threshold: np.ndarray
+    text_threshold: np.ndarray
+    min_area: np.ndarray
+    max_area: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,19 @@ def test_with_defaults_keeps_per_class_values():
     assert changed.class_box_threshold(0) == 0.1 and changed.class_box_threshold(1) == 0.9
 
 
+def test_limits_are_the_class_settings_indexed_by_class_id():
+    classes = {
+        "a": {"prompts": "a", "min_area": 4},
+        "b": {"prompts": "b", "box_threshold": 0.9, "max_area": 0},
+    }
+    limits = Ontology.from_dict({"text_threshold": 0.2, "classes": classes}).limits
+    assert limits.box_threshold.tolist() == [0.3, 0.9]
+    assert limits.text_threshold.tolist() == [0.2, 0.2]
+    assert limits.min_area.tolist() == [4.0, 0.0]
+    assert limits.max_area.tolist() == [float("inf"), 0.0]  # 0 is a limit, not "unset"
+    assert not limits.box_threshold.flags.writeable
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
