@@ -611,6 +611,11 @@ class ReviewSettings(Section):
     copy_images: StrictBool = option(
         False, description="Copy the images into the task folder instead of referencing them."
     )
+    classes: Annotated[list[str] | None, CommaList] = option(
+        None,
+        description="Rank by these classes' labels only, comma-separated (task files keep "
+        "every class).",
+    )
     video_gap: float = option(
         2.0,
         ge=0.0,

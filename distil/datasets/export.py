@@ -25,7 +25,7 @@ import numpy as np
 
 from distil import __version__
 from distil.datasets.card import CARD_FILE, CardClass, CardExport, CardTeacher, DatasetCard
-from distil.datasets.filters import select_detections
+from distil.datasets.filters import class_ids, select_detections
 from distil.datasets.formats.coco import CocoBuilder
 from distil.datasets.formats.mot import mot_rows, write_mot
 from distil.datasets.formats.voc import write_voc
@@ -45,7 +45,6 @@ from distil.utils.files import (
     ordinary_mode,
     written_files,
 )
-from distil.utils.suggest import did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def export_dataset(
     with LabelStore.open(label_dir) as store:
         writer = store.writer()
         ontology = _export_ontology(store, options, ontology)
-        class_filter = _class_filter(ontology, options.classes)
+        class_filter = class_ids(ontology, options.classes)
         if options.task is ExportTask.SEGMENT and not store.has_masks():
             raise ValueError(
                 f"{label_dir} has no masks (labeled with --segmenter none): "
@@ -161,19 +160,6 @@ def _export_ontology(
             "with; only thresholds and areas can change at export (relabel for the rest)"
         )
     return ontology.with_defaults(options.box_threshold, options.text_threshold)
-
-
-def _class_filter(ontology: Ontology, names: list[str] | None) -> set[int] | None:
-    if not names:
-        return None
-    known = ontology.class_names
-    for name in names:
-        if name not in known:
-            raise ValueError(
-                f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
-                f"Classes: {', '.join(known)}"
-            )
-    return {known.index(n) for n in names}
 
 
 def _write(

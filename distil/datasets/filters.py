@@ -10,6 +10,7 @@ import supervision as sv
 from distil.ontologies import Ontology
 from distil.settings import DatasetSettings, default
 from distil.utils.boxes import class_aware_nms
+from distil.utils.suggest import did_you_mean
 
 DEFAULT_NMS_IOU = default(DatasetSettings, "nms_iou")
 
@@ -47,3 +48,18 @@ def select_detections(
     )
     # NMS returns highest score first; keep the stored order for stable label files.
     return detections[index[np.sort(kept)]]
+
+
+def class_ids(ontology: Ontology, names: list[str] | None) -> set[int] | None:
+    """The ids of the classes `names` (a `--classes` value); None for all. An unknown name
+    is a ValueError listing the classes."""
+    if not names:
+        return None
+    known = ontology.class_names
+    for name in names:
+        if name not in known:
+            raise ValueError(
+                f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
+                f"Classes: {', '.join(known)}"
+            )
+    return {known.index(n) for n in names}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from distil.datasets.filters import select_detections
+from distil.datasets.filters import class_ids, select_detections
 from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path, unique_path
 from distil.detections import remap_classes
@@ -105,7 +105,8 @@ def rank_store(
         other_name = "student" if settings.student else "other teacher"
         judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
         counts = {"ranked": 0, "reviewed": 0, "pending": 0}
-        frames = _frames_to_rank(store, ontology, settings, counts)
+        wanted = class_ids(ontology, settings.classes)
+        frames = _frames_to_rank(store, ontology, settings, counts, wanted)
         ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
     return ReviewRanking(
         ranked,
@@ -118,7 +119,11 @@ def rank_store(
 
 
 def _frames_to_rank(
-    store: LabelStore, ontology: Ontology, settings: ReviewSettings, counts: dict[str, int]
+    store: LabelStore,
+    ontology: Ontology,
+    settings: ReviewSettings,
+    counts: dict[str, int],
+    wanted: set[int] | None = None,
 ) -> Iterator[FrameToRank]:
     with_masks = store.has_masks() and settings.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY)
     pending = set() if settings.include_pending else _pending(store)
@@ -135,9 +140,9 @@ def _frames_to_rank(
             counts["ranked"] += 1
             chunk.append(frame)
             if len(chunk) == CHUNK:
-                yield from _chunk_to_rank(chunk, others)
+                yield from _chunk_to_rank(chunk, others, wanted)
                 chunk = []
-        yield from _chunk_to_rank(chunk, others)
+        yield from _chunk_to_rank(chunk, others, wanted)
     finally:
         others.close()
 
@@ -154,15 +159,25 @@ def _pending(store: LabelStore) -> set[str]:
     }
 
 
-def _chunk_to_rank(chunk: list[StoredFrame], others: _OtherLabels) -> Iterator[FrameToRank]:
+def _chunk_to_rank(
+    chunk: list[StoredFrame], others: _OtherLabels, wanted: set[int] | None
+) -> Iterator[FrameToRank]:
     labels = others.labels(chunk)
     for frame, other in zip(chunk, labels, strict=True):
         masks = frame.encoded[1] if frame.encoded else None
+        detections, mask_rles = frame.detections, json.loads(masks) if masks else None
+        if wanted is not None:  # judge these classes' labels only
+            keep = np.isin(detections.class_id, list(wanted))
+            detections = detections[keep]
+            if mask_rles is not None:
+                mask_rles = [mask_rles[i] for i in np.flatnonzero(keep)]
+            if other is not None:
+                other = other[np.isin(other.class_id, list(wanted))]
         yield FrameToRank(
             frame.identity.key,
             frame.identity.hash,
-            frame.detections,
-            json.loads(masks) if masks else None,
+            detections,
+            mask_rles,
             other,
             frame.identity.video_id,
             frame.identity.timestamp,

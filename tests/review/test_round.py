@@ -44,6 +44,14 @@ def invoke(*args) -> object:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+def ranked_paths(result) -> list[str]:
+    """The paths `distil review ... --json` ranked, most doubtful first, with or without
+    --to (a round holds its ranking)."""
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    return [f["path"] for f in (printed["ranking"] if "round" in printed else printed)["frames"]]
+
+
 def make_store(
     label_dir: Path, images: Path, teacher: dict[str, list], masks: bool = False
 ) -> Path:
@@ -172,10 +180,7 @@ def test_the_whole_round(labeled, tmp_path):
 
 def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_path):
     def names(result) -> list[str]:
-        assert result.exit_code == 0, result.output
-        ranking = json.loads(result.stdout)
-        ranking = ranking["ranking"] if "round" in ranking else ranking  # --to: a round
-        return sorted(Path(f["path"]).name for f in ranking["frames"])
+        return sorted(Path(path).name for path in ranked_paths(result))
 
     first = invoke("review", labeled, "--top", 2, "--to", tmp_path / "alice", "--json")
     assert names(first) == ["doubt.jpg", "doubt.jpg"]
@@ -226,10 +231,7 @@ def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path, format):
 
     def seconds(*options) -> list[float]:
         result = invoke("review", tmp_path / "run", "--top", 3, *options, "--json")
-        assert result.exit_code == 0, result.output
-        frames = json.loads(result.stdout)
-        frames = frames["ranking"]["frames"] if "round" in frames else frames["frames"]
-        return [int(f["path"].rsplit("#", 1)[1]) / 10 for f in frames]
+        return [int(path.rsplit("#", 1)[1]) / 10 for path in ranked_paths(result)]
 
     assert seconds("--video-gap", 0) == [1.5, 1.4, 1.6]  # neighbours: near-identical frames
     round_dir = tmp_path / "round1"
@@ -241,6 +243,24 @@ def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path, format):
                     "-f", format, "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["matched"] == 3
+
+
+def test_classes_rank_by_their_labels_and_the_task_file_keeps_every_class(tmp_path):
+    teacher = {
+        "a.jpg": [(5, 5, 30, 30, 0.97, 0), (40, 10, 70, 40, 0.51, 1)],  # a doubtful dog
+        "b.jpg": [(5, 5, 30, 30, 0.52, 0), (40, 10, 70, 40, 0.99, 1)],  # a doubtful car
+    }
+    run = make_store(tmp_path / "run", tmp_path / "images", teacher)
+
+    def first(*options) -> str:
+        return Path(ranked_paths(invoke("review", run, "--top", 1, *options, "--json"))[0]).name
+
+    assert first("--classes", "dog") == "a.jpg" and first("--classes", "car") == "b.jpg"
+    assert first("--classes", "dog", "--to", tmp_path / "r1", "-f", "yolo") == "a.jpg"
+    label = (tmp_path / "r1" / "labels" / "a.txt").read_text().splitlines()
+    assert sorted(line.split()[0] for line in label) == ["0", "1"]  # the car too
+    typo = invoke("review", run, "--classes", "dgo")
+    assert typo.exit_code == 2 and "unknown class 'dgo'. Did you mean 'dog'?" in typo.output
 
 
 def test_a_round_says_what_to_do_next(labeled, tmp_path):
