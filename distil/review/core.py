@@ -36,7 +36,7 @@ from distil.settings import (
 from distil.sources import as_url, read_file
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
-from distil.utils.files import atomic_write_json, mark_output, written_files
+from distil.utils.files import OUTPUT_MARKER, atomic_write_json, mark_output, written_files
 from distil.utils.suggest import normalize_name
 
 logger = logging.getLogger(__name__)
@@ -395,7 +395,12 @@ def _place(
 
 
 def _check_target(out_dir: Path) -> None:
+    """A round goes into a new or empty folder: an earlier round's folder is its record
+    (deleting it gives the round's frames back), and any other folder is the user's."""
     if out_dir.exists() and any(out_dir.iterdir()) and written_files(out_dir) is None:
-        raise FileExistsError(
-            f"{out_dir} exists and was not written by distil; choose another --to"
+        whose = (
+            "holds an earlier review round"
+            if (out_dir / OUTPUT_MARKER).is_file()
+            else "exists and was not written by distil"
         )
+        raise FileExistsError(f"{out_dir} {whose}; choose another --to")

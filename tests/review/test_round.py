@@ -205,6 +205,9 @@ def test_two_rounds_share_no_frames_until_corrections_come_back(labeled, tmp_pat
     assert imported.exit_code == 0, imported.output
     assert f"next: distil eval {labeled} --ground-truth reviewed --sweep" in imported.output
     assert names(invoke("review", labeled, "--json")) == ["empty.jpg"]
+    # a round's folder is its record: not written over
+    again = invoke("review", labeled, "--to", tmp_path / "bob", "-f", "voc")
+    assert again.exit_code == 2 and "bob holds an earlier review round" in again.output
     # alice's round abandoned: deleting its folder gives its frames back
     shutil.rmtree(tmp_path / "alice")
     assert names(invoke("review", labeled, "--json")) == ["doubt.jpg", "doubt.jpg", "empty.jpg"]
