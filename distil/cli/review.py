@@ -62,8 +62,9 @@ def rank(
             print_json(ranking.to_dict())
         elif not quiet:
             for number, frame in enumerate(ranking.frames, 1):
+                at = "" if frame.seconds is None else f"  ({frame.seconds:.1f} s)"
                 console.print(
-                    f"{number:>4}  {frame.score:6.2f}  {escape(frame.key)}", highlight=False
+                    f"{number:>4}  {frame.score:6.2f}  {escape(frame.key)}{at}", highlight=False
                 )
                 for reason in frame.reasons:
                     console.print(f"            {escape(reason)}", style="dim", highlight=False)

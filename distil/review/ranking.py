@@ -48,9 +48,11 @@ class RankedFrame:
     key: str = field(compare=False)
     hash: str = field(compare=False)
     reasons: list[str] = field(default_factory=list, compare=False)
+    seconds: float | None = field(default=None, compare=False)  # into its video
 
     def to_dict(self) -> dict:
-        return {"path": self.key, "score": round(self.score, 4), "reasons": self.reasons}
+        found = {"path": self.key, "score": round(self.score, 4), "reasons": self.reasons}
+        return found if self.seconds is None else {**found, "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -116,20 +118,31 @@ class FrameJudge:
         )
         exported = candidates[kept] if len(candidates) else candidates
         if self.ranking is Ranking.RANDOM:
-            return RankedFrame(self._random.random(), frame.key, frame.hash, ["random"])
-        if self.ranking is Ranking.BOXES:
-            return RankedFrame(
-                float(len(exported)), frame.key, frame.hash, [f"{len(exported)} boxes"]
-            )
+            score, reasons = self._random.random(), ["random"]
+        elif self.ranking is Ranking.BOXES:
+            score, reasons = float(len(exported)), [f"{len(exported)} boxes"]
+        else:
+            score = self._score(frame, candidates, kept, exported, reasons if explain else None)
+        return RankedFrame(score, frame.key, frame.hash, reasons, frame.time)
+
+    def _score(
+        self,
+        frame: FrameToRank,
+        candidates: sv.Detections,
+        kept: np.ndarray,
+        exported: sv.Detections,
+        reasons: list[str] | None,
+    ) -> float:
+        """The frame's expected label errors, summed over the signals of the ranking."""
         score = 0.0
         if self.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY):
-            score += self._uncertainty(candidates, kept, reasons if explain else None)
-            score += self._competing(exported, reasons if explain else None)
+            score += self._uncertainty(candidates, kept, reasons)
+            score += self._competing(exported, reasons)
             if frame.mask_rles is not None:
-                score += self._masks(candidates, kept, frame, reasons if explain else None)
+                score += self._masks(candidates, kept, frame, reasons)
         if frame.other is not None and self.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT):
-            score += self._disagreement(exported, frame.other, reasons if explain else None)
-        return RankedFrame(score, frame.key, frame.hash, reasons)
+            score += self._disagreement(exported, frame.other, reasons)
+        return score
 
     def _uncertainty(self, candidates: sv.Detections, kept: np.ndarray, reasons) -> float:
         if not len(candidates):

@@ -237,6 +237,9 @@ def test_frames_of_one_video_are_handed_out_seconds_apart(tmp_path, format):
         return [int(path.rsplit("#", 1)[1]) / 10 for path in ranked_paths(result)]
 
     assert seconds("--video-gap", 0) == [1.5, 1.4, 1.6]  # neighbours: near-identical frames
+    listed = json.loads(invoke("review", tmp_path / "run", "--top", 1, "--json").stdout)
+    assert listed["frames"][0]["seconds"] == 1.5  # where to look in the video
+    assert "walk.mp4#15  (1.5 s)" in invoke("review", tmp_path / "run", "--top", 1).output
     round_dir = tmp_path / "round1"
     assert seconds("--to", round_dir, "-f", format) == [1.5, 3.5, 5.5]
     assert len(list((round_dir / "images").glob("*.jpg"))) == 3
