@@ -100,32 +100,38 @@ def rank(
 
 def next_steps(label_dir: Path, folder: Path, settings: ReviewSettings) -> list[str]:
     """What a reviewer does with a round's task file, ending in the import command."""
-    tool = {
-        ReviewFormat.LABEL_STUDIO: [
-            "start Label Studio with LOCAL_FILES_SERVING_ENABLED=true "
-            f"LOCAL_FILES_DOCUMENT_ROOT={settings.document_root or '/'}",
-            f"new project: labeling interface from {folder / 'label_config.xml'}, "
-            f"import {folder / 'tasks.json'}",
-            "review, then export the project as JSON",
-        ],
-        ReviewFormat.CVAT: [
-            "new CVAT task with the images "
-            + (
-                f"in {folder / 'images'}"
-                if settings.copy_images
-                else f"{folder / 'ranking.json'} lists"
-            )
-            + f", default sorting; upload {folder / 'annotations.xml'} as CVAT 1.1",
-            "review, then export the task as CVAT for images 1.1",
-        ],
-    }.get(settings.format, [f"open the images with the labels in {folder} and correct them"])
-    source = "EXPORT.json" if settings.format is ReviewFormat.LABEL_STUDIO else None
-    source = source or ("EXPORT.zip" if settings.format is ReviewFormat.CVAT else str(folder))
-    return [
-        f"next: {tool[0]}",
-        *(f"      {step}" for step in tool[1:]),
-        f"      distil review import {label_dir} {source} -f {settings.format.value}",
-    ]
+    if settings.format is ReviewFormat.LABEL_STUDIO:
+        steps, export = (
+            [
+                "start Label Studio with LOCAL_FILES_SERVING_ENABLED=true "
+                f"LOCAL_FILES_DOCUMENT_ROOT={settings.document_root or '/'}",
+                f"new project: labeling interface from {folder / 'label_config.xml'}, "
+                f"import {folder / 'tasks.json'}",
+                "review, then export the project as JSON",
+            ],
+            "EXPORT.json",
+        )
+    elif settings.format is ReviewFormat.CVAT:
+        images = (
+            f"in {folder / 'images'}"
+            if settings.copy_images
+            else f"that {folder / 'ranking.json'} lists"
+        )
+        steps, export = (
+            [
+                f"new CVAT task with the images {images}, default sorting; upload "
+                f"{folder / 'annotations.xml'} as CVAT 1.1",
+                "review, then export the task as CVAT for images 1.1",
+            ],
+            "EXPORT.zip",
+        )
+    else:
+        steps, export = (
+            [f"open the images with the labels in {folder} and correct them"],
+            str(folder),
+        )
+    steps.append(f"distil review import {label_dir} {export} -f {settings.format.value}")
+    return [f"next: {steps[0]}", *(f"      {step}" for step in steps[1:])]
 
 
 @review_app.command("import")

@@ -105,7 +105,8 @@ def rank_store(
         other_name = "student" if settings.student else "other teacher"
         judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
         counts = {"ranked": 0, "reviewed": 0, "pending": 0}
-        wanted = class_ids(ontology, settings.classes)
+        ids = class_ids(ontology, settings.classes)
+        wanted = None if ids is None else np.array(sorted(ids))
         frames = _frames_to_rank(store, ontology, settings, counts, wanted)
         ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
     return ReviewRanking(
@@ -123,7 +124,7 @@ def _frames_to_rank(
     ontology: Ontology,
     settings: ReviewSettings,
     counts: dict[str, int],
-    wanted: set[int] | None = None,
+    wanted: np.ndarray | None,
 ) -> Iterator[FrameToRank]:
     with_masks = store.has_masks() and settings.ranking in (Ranking.AUTO, Ranking.UNCERTAINTY)
     pending = set() if settings.include_pending else _pending(store)
@@ -160,19 +161,19 @@ def _pending(store: LabelStore) -> set[str]:
 
 
 def _chunk_to_rank(
-    chunk: list[StoredFrame], others: _OtherLabels, wanted: set[int] | None
+    chunk: list[StoredFrame], others: _OtherLabels, wanted: np.ndarray | None
 ) -> Iterator[FrameToRank]:
     labels = others.labels(chunk)
     for frame, other in zip(chunk, labels, strict=True):
         masks = frame.encoded[1] if frame.encoded else None
         detections, mask_rles = frame.detections, json.loads(masks) if masks else None
         if wanted is not None:  # judge these classes' labels only
-            keep = np.isin(detections.class_id, list(wanted))
+            keep = np.isin(detections.class_id, wanted)
             detections = detections[keep]
             if mask_rles is not None:
                 mask_rles = [mask_rles[i] for i in np.flatnonzero(keep)]
             if other is not None:
-                other = other[np.isin(other.class_id, list(wanted))]
+                other = other[np.isin(other.class_id, wanted)]
         yield FrameToRank(
             frame.identity.key,
             frame.identity.hash,
