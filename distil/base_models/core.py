@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A detector's candidates scored from FAINT_FLOOR up to FAINT_CEILING are counted per image
+# (`metadata["faint"]`) though most are not stored: many of them mark a cluttered image
+# whose objects the teacher barely sees, the label errors no stored box points at
+# (review ranking, benchmarks/review_gain.py).
+FAINT_FLOOR = 0.02
+FAINT_CEILING = 0.1
+
 
 def make_detections(
     xyxy: np.ndarray,
@@ -67,6 +74,37 @@ def query_detections(
     return make_detections(
         sv.clip_boxes(xyxy, size), confidence[keep], prompt_id[keep], confidence[keep], ontology
     )
+
+
+def makes_masks(detector: Detector) -> bool:
+    return bool(getattr(detector, "masks", False))
+
+
+def detect_counting_faint(
+    detector: Detector,
+    images: list[np.ndarray],
+    ontology: Ontology,
+    min_confidence: float,
+    prepared: Any = None,
+) -> tuple[list[sv.Detections], list[int | None]]:
+    """The detector's boxes from `min_confidence`, and per image how many of its candidates
+    are faint. A detector that makes its own masks counts none (None): masks for its faint
+    candidates would cost more than the count is worth."""
+    if makes_masks(detector):
+        return detector.detect(images, ontology, min_confidence, prepared), [None] * len(images)
+    found = detector.detect(images, ontology, min(min_confidence, FAINT_FLOOR), prepared)
+    faint = [
+        int(((d.confidence >= FAINT_FLOOR) & (d.confidence < FAINT_CEILING)).sum()) for d in found
+    ]
+    return [d[d.confidence >= min_confidence] for d in found], faint
+
+
+def with_faint(detections: list[sv.Detections], faint: list[int | None]) -> list[sv.Detections]:
+    """`detections` carrying their image's faint count (stored with the boxes)."""
+    for image, count in zip(detections, faint, strict=True):
+        if count is not None:
+            image.metadata["faint"] = count
+    return detections
 
 
 class Detector(ABC):
@@ -174,8 +212,10 @@ class GroundedModel(BaseModel):
     def predict(self, images, ontology, min_confidence, prepared=None):
         detector_inputs, segmenter_inputs = prepared if prepared is not None else (None, None)
         with profile("detect"):
-            detections = self.detector.detect(images, ontology, min_confidence, detector_inputs)
+            detections, faint = detect_counting_faint(
+                self.detector, images, ontology, min_confidence, detector_inputs
+            )
         if self.segmenter is not None:
             with profile("segment"):
                 detections = self.segmenter.segment(images, detections, segmenter_inputs)
-        return detections
+        return with_faint(detections, faint)

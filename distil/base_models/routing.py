@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import supervision as sv
 
-from distil.base_models.core import BaseModel, Detector, Segmenter
+from distil.base_models.core import (
+    BaseModel,
+    Detector,
+    Segmenter,
+    detect_counting_faint,
+    makes_masks,
+    with_faint,
+)
 from distil.detections import empty_detections
 from distil.utils.profiling import profile
 
@@ -58,10 +65,6 @@ class Route:
         return detections
 
 
-def makes_masks(detector: Detector) -> bool:
-    return bool(getattr(detector, "masks", False))
-
-
 class RoutedModel(BaseModel):
     """Several detectors, one per group of classes, merged; one optional segmenter."""
 
@@ -93,16 +96,26 @@ class RoutedModel(BaseModel):
             self.segmenter.prepare(images) if self.segmenter else None,
         )
 
-    def _detect(self, images, min_confidence, inputs) -> list[list[sv.Detections]]:
-        """Per route, per image: its detections in the whole ontology's ids."""
-        by_route = []
+    def _detect(
+        self, images, min_confidence, inputs
+    ) -> tuple[list[list[sv.Detections]], list[int | None]]:
+        """Per route, per image: its detections in the whole ontology's ids; and per image
+        its faint candidates summed over the routes that count them (None: none does)."""
+        by_route, faint_by_route = [], []
         for route, prepared in zip(self.routes, inputs, strict=True):
-            found = route.detector.detect(images, route.ontology, min_confidence, prepared)
+            found, faint = detect_counting_faint(
+                route.detector, images, route.ontology, min_confidence, prepared
+            )
             by_route.append([route.to_whole(d) for d in found])
-        return by_route
+            faint_by_route.append(faint)
+        faint = [
+            None if all(n is None for n in counts) else sum(n or 0 for n in counts)
+            for counts in zip(*faint_by_route, strict=True)
+        ]
+        return by_route, faint
 
     def boxes(self, images, ontology, min_confidence) -> list[sv.Detections]:
-        by_route = self._detect(images, min_confidence, [None] * len(self.routes))
+        by_route, _ = self._detect(images, min_confidence, [None] * len(self.routes))
         return [merge(list(parts)) for parts in zip(*by_route, strict=True)]
 
     def predict(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
@@ -110,7 +123,7 @@ class RoutedModel(BaseModel):
             prepared = self.prepare(images, ontology)
         detector_inputs, segmenter_inputs = prepared
         with profile("detect"):
-            by_route = self._detect(images, min_confidence, detector_inputs)
+            by_route, faint = self._detect(images, min_confidence, detector_inputs)
         masked = [makes_masks(route.detector) for route in self.routes]
         per_image = [list(parts) for parts in zip(*by_route, strict=True)]
         if self.segmenter is not None:
@@ -125,7 +138,7 @@ class RoutedModel(BaseModel):
                 [segmented] + [d for d, own in zip(parts, masked, strict=True) if own]
                 for segmented, parts in zip(boxes, per_image, strict=True)
             ]
-        return [merge(parts) for parts in per_image]
+        return with_faint([merge(parts) for parts in per_image], faint)
 
 
 def merge(parts: list[sv.Detections]) -> sv.Detections:

@@ -103,9 +103,11 @@ def rank_store(
     with LabelStore.open(label_dir) as store:
         ontology = review_ontology(store, settings.ontology)
         other_name = "student" if settings.student else "other teacher"
-        judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name)
-        counts = {"ranked": 0, "reviewed": 0, "pending": 0}
         ids = class_ids(ontology, settings.classes)
+        # Faint candidates are counted per frame, not per class: left out with --classes.
+        mean_faint = store.mean_faint() if ids is None else None
+        judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name, mean_faint)
+        counts = {"ranked": 0, "reviewed": 0, "pending": 0}
         wanted = None if ids is None else np.array(sorted(ids))
         frames = _frames_to_rank(store, ontology, settings, counts, wanted)
         ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
@@ -182,6 +184,7 @@ def _chunk_to_rank(
             other,
             frame.identity.video_id,
             frame.identity.timestamp,
+            frame.detections.metadata.get("faint"),
         )
 
 

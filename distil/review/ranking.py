@@ -13,6 +13,11 @@ signals, so a frame with three doubtful boxes outranks one with a single doubtfu
   another teacher's store): each box one side has and the other does not, weighted by
   its score.
 - **mask shape**: a mask that fills little of its box, or lies elsewhere than its box.
+- **faint candidates**: the teacher's candidates scored too low to store, counted per
+  image while labeling. A frame with many of them is cluttered with objects the teacher
+  barely sees, and misses that no stored box points at are the commonest label error.
+  Each frame is expected to hold `UNSEEN_PER_FRAME` such misses times its count over the
+  store's average.
 
 Only the top `k` frames are kept while ranking (a heap), so memory does not grow with
 the store, and masks are judged from their run-length codes without decoding them.
@@ -40,6 +45,10 @@ MIN_MASK_FILL = 0.15  # a mask covering less of its box than this is implausible
 MIN_MASK_BOX_IOU = 0.6  # a mask whose own box overlaps its box less is implausible
 SHOWN = 3  # boxes named per reason
 WINDOWS_PER_GAP = 4  # video frames: one candidate per quarter of the gap between picks
+# Misses without any stored box per frame, on average: 2.4 for YOLO11n on COCO; ranking
+# holds as well from 1 to 6 (benchmarks/review_gain.py).
+UNSEEN_PER_FRAME = 2.0
+SHOWN_FAINT = 2.0  # faint candidates are a reason from this many times the average
 
 
 @dataclass(order=True)
@@ -66,6 +75,7 @@ class FrameToRank:
     other: sv.Detections | None = None  # the student's / other teacher's exported boxes
     video: str | None = None  # the video's id, for a video frame
     time: float | None = None  # its seconds into the video
+    faint: int | None = None  # the teacher's faint candidates (see base_models.core)
 
 
 SCORE_SLOPE = 3.0  # steepness of `box_probability` in log-score
@@ -96,11 +106,15 @@ class FrameJudge:
         nms_iou: float,
         ranking: Ranking = Ranking.AUTO,
         other_name: str = "student",
+        mean_faint: float | None = None,
     ) -> None:
+        """`mean_faint`: the store's average of faint candidates per frame; None leaves
+        that signal out."""
         self.ontology = ontology
         self.nms_iou = nms_iou
         self.ranking = ranking
         self.other_name = other_name
+        self.mean_faint = mean_faint
         self.names = ontology.class_names
         self.everything = ontology.with_class_thresholds(
             box=dict.fromkeys(range(len(ontology.classes)), 0.0)
@@ -140,6 +154,8 @@ class FrameJudge:
             score += self._competing(exported, reasons)
             if frame.mask_rles is not None:
                 score += self._masks(candidates, kept, frame, reasons)
+            if frame.faint is not None and self.mean_faint:
+                score += self._faint(frame.faint, reasons)
         if frame.other is not None and self.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT):
             score += self._disagreement(exported, frame.other, reasons)
         return score
@@ -174,6 +190,15 @@ class FrameJudge:
         iou = sv.box_iou_batch(candidates.xyxy[dropped], candidates.xyxy[kept])
         same = candidates.class_id[dropped][:, None] == candidates.class_id[kept][None, :]
         return ((iou >= COVERED_IOU) & same).any(axis=1)
+
+    def _faint(self, faint: int, reasons) -> float:
+        times = faint / self.mean_faint
+        if reasons is not None and times >= SHOWN_FAINT:
+            reasons.append(
+                f"{faint} faint candidates, {times:.1f}x the average frame "
+                "(objects the teacher barely sees?)"
+            )
+        return UNSEEN_PER_FRAME * times
 
     def _competing(self, exported: sv.Detections, reasons) -> float:
         if len(exported) < 2:

@@ -2,6 +2,8 @@
 
 Boxes, scores, classes, prompts, text scores and track ids are rounded as stored (3
 decimals for coordinates, 5 for scores), so a stored frame reads back exactly the same.
+The image's count of faint candidates (`metadata["faint"]`, see `base_models.core`) is
+stored with its boxes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def encode_boxes(detections: sv.Detections) -> str:
     }
     if detections.tracker_id is not None:
         record["tracker_id"] = detections.tracker_id.astype(int).tolist()
+    if "faint" in detections.metadata:
+        record["faint"] = int(detections.metadata["faint"])
     return _compact(record)
 
 
@@ -42,15 +46,22 @@ def encode_masks_column(detections: sv.Detections) -> str | None:
 
 def decode(boxes: str, masks: str | None, height: int, width: int) -> sv.Detections:
     """One stored frame's detections; `masks` None reads boxes only."""
-    import supervision as sv
-
     record = json.loads(boxes)
     mask_rles = json.loads(masks) if masks is not None else None
     if not record["xyxy"]:
         detections = empty_detections()
         if mask_rles is not None:
             detections.mask = np.zeros((0, height, width), dtype=bool)
-        return detections
+    else:
+        detections = _detections(record, mask_rles, height, width)
+    if "faint" in record:
+        detections.metadata["faint"] = record["faint"]
+    return detections
+
+
+def _detections(record: dict, mask_rles: list | None, height: int, width: int) -> sv.Detections:
+    import supervision as sv
+
     return sv.Detections(
         xyxy=np.asarray(record["xyxy"], dtype=np.float32),
         confidence=np.asarray(record["confidence"], dtype=np.float32),

@@ -381,6 +381,16 @@ class LabelStore:
     def ontology_dict(self) -> dict[str, Any]:
         return json.loads(self.get_meta("ontology") or "{}")
 
+    @_sqlite_errors
+    def mean_faint(self) -> float | None:
+        """The frames' average count of faint candidates; None when no frame has one
+        (labeled by an earlier version, or by a teacher that counts none)."""
+        (mean,) = self._db.execute(
+            "SELECT AVG(json_extract(boxes, '$.faint')) FROM predictions WHERE fingerprint = ?",
+            (self.fingerprint,),
+        ).fetchone()
+        return mean
+
     def has_masks(self) -> bool:
         settings = self.settings
         detectors = [settings.get("detector") or {}, *(settings.get("routes") or {}).values()]

@@ -9,8 +9,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from distil.base_models import load_base_model
+from distil.base_models.core import FAINT_CEILING, FAINT_FLOOR, makes_masks
 from distil.base_models.routing import Route, RoutedModel
 from distil.ontologies import Ontology, OntologyError
+from distil.settings import DEFAULT_SEGMENTER
 from tests.conftest import shapes_image
 
 
@@ -86,6 +88,30 @@ def test_a_sam3_route_keeps_its_own_masks(tiny_grounding_dino, tiny_sam3, tiny_s
     np.testing.assert_array_equal(result.mask[from_sam3], alone.mask)
     boxes_only = load_base_model(tiny_grounding_dino, "none", device="cpu", ontology=onto)
     assert not boxes_only.routes[1].detector.masks  # 'none' means boxes only everywhere
+
+
+def test_faint_candidates_are_counted_by_the_detectors_without_own_masks(
+    tiny_grounding_dino, tiny_sam3, tiny_sam
+):
+    """SAM 3 making masks counts none: masks for its faint candidates would cost too much."""
+    onto = Ontology.from_dict(
+        {"classes": {"car": {"prompts": "car", "teacher": tiny_sam3}, "cat": ["cat", "dog"]}}
+    )
+    model = load_base_model(tiny_grounding_dino, tiny_sam, device="cpu", ontology=onto)
+    images = [shapes_image(1), shapes_image(2)]
+    results = model.predict(images, onto, 0.3)
+    grounding_dino = model.routes[0].detector
+    assert not makes_masks(grounding_dino) and makes_masks(model.routes[1].detector)
+    every = grounding_dino.detect(images, onto.subset((1,)), 0.0)
+    expected = [
+        int(((d.confidence >= FAINT_FLOOR) & (d.confidence < FAINT_CEILING)).sum()) for d in every
+    ]
+    assert [r.metadata["faint"] for r in results] == expected
+    assert all(r.confidence.min(initial=1) >= 0.3 for r in results)
+    boxes_only = load_base_model(tiny_sam3, "none", device="cpu")
+    with_masks = load_base_model(tiny_sam3, DEFAULT_SEGMENTER, device="cpu")
+    assert "faint" in boxes_only.predict(images, onto, 0.3)[0].metadata
+    assert "faint" not in with_masks.predict(images, onto, 0.3)[0].metadata
 
 
 def test_routing_through_the_cli_records_each_class_teacher(

@@ -5,11 +5,13 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from distil.base_models import GroundedModel
+from distil.base_models.core import FAINT_CEILING, FAINT_FLOOR
 from distil.base_models.ultralytics_yolo import UltralyticsDetector, match_prompts
 from distil.datasets import export_dataset
 from distil.labeling import label_images
 from distil.ontologies import Ontology
 from distil.settings import DatasetSettings
+from distil.store import LabelStore
 from tests.conftest import COCO128, YOLO11N, needs_shared
 
 NAMES = {0: "person", 1: "traffic light", 2: "cell_phone"}
@@ -78,6 +80,17 @@ def test_exported_labels_equal_ultralytics_predictions(tmp_path):
         )
         compared += len(r)
     assert compared > 100
+    # Each image's faint count is the number of Ultralytics' own boxes from 0.02 to 0.1.
+    with LabelStore.open(tmp_path / "run") as store:
+        faint = {f.identity.path.name: f.detections.metadata["faint"] for f in store.frames()}
+    expected = {
+        image.name: int((scores < FAINT_CEILING).sum())
+        for image in images
+        for scores in [
+            reference.predict(str(image), conf=FAINT_FLOOR, rect=False, verbose=False)[0].boxes.conf
+        ]
+    }
+    assert faint == expected and sum(faint.values()) > 5 * len(images)
 
 
 @needs_shared

@@ -75,9 +75,10 @@ def test_review_loop_on_coco128(tmp_path):
     assert round1["round"] == 1 and round1["frames"] == 13
     assert first.stages["corrections"]["waiting"] == [str(corrected)]
     first_frames = [f["path"] for f in round1["ranking"]["frames"]]
-    # ranked with the trained student: its disagreement is among the reasons
+    # ranked with the trained student: its disagreement is among the reasons, as are the
+    # cluttered frames' faint candidates
     reasons = " ".join(r for f in round1["ranking"]["frames"] for r in f["reasons"])
-    assert "the student" in reasons
+    assert "the student" in reasons and "faint candidates" in reasons
 
     reviewer(Path(round1["task_file"]), corrected)
     second = run_pipeline(load_config(tmp_path / "run.yaml"))

@@ -130,3 +130,22 @@ def test_frames_of_one_video_are_picked_apart(gap, top, picked):
     frames.append(frame("image", doubts(2)))
     ranked = rank_frames(iter(frames), FrameJudge(ONTO, 0.7), top, video_gap=gap)
     assert [r.key for r in ranked] == picked
+
+
+@pytest.mark.parametrize(
+    ("faint", "mean", "added", "said"),
+    [
+        (40, 10.0, 8.0, True),  # 4x the store's average: about 8 objects the teacher misses
+        (10, 10.0, 2.0, False),  # an average frame
+        (0, 10.0, 0.0, False),
+        (40, None, 0.0, False),  # the store counts none (labeled before, or by SAM 3)
+        (None, 10.0, 0.0, False),  # this frame counts none (a tracked video frame)
+    ],
+)
+def test_faint_candidates_count_as_unseen_objects_relative_to_the_store(faint, mean, added, said):
+    detections = boxes((0, 0, 20, 20, 0.95, 0))
+    alone = FrameJudge(ONTO, 0.7).judge(frame("a", detections)).score
+    judge = FrameJudge(ONTO, 0.7, mean_faint=mean)
+    ranked = judge.judge(frame("a", detections, faint=faint), explain=True)
+    assert ranked.score - alone == pytest.approx(added)
+    assert any("40 faint candidates, 4.0x the average" in r for r in ranked.reasons) == said
