@@ -17,7 +17,7 @@ signals, so a frame with three doubtful boxes outranks one with a single doubtfu
   image while labeling. A frame with many of them is cluttered with objects the teacher
   barely sees, and misses that no stored box points at are the commonest label error.
   Each frame is expected to hold `UNSEEN_PER_FRAME` such misses times its count over the
-  store's average.
+  store's average (a frame without a count, as the average).
 
 Only the top `k` frames are kept while ranking (a heap), so memory does not grow with
 the store, and masks are judged from their run-length codes without decoding them.
@@ -154,7 +154,7 @@ class FrameJudge:
             score += self._competing(exported, reasons)
             if frame.mask_rles is not None:
                 score += self._masks(candidates, kept, frame, reasons)
-            if frame.faint is not None and self.mean_faint:
+            if self.mean_faint:
                 score += self._faint(frame.faint, reasons)
         if frame.other is not None and self.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT):
             score += self._disagreement(exported, frame.other, reasons)
@@ -191,8 +191,9 @@ class FrameJudge:
         same = candidates.class_id[dropped][:, None] == candidates.class_id[kept][None, :]
         return ((iou >= COVERED_IOU) & same).any(axis=1)
 
-    def _faint(self, faint: int, reasons) -> float:
-        times = faint / self.mean_faint
+    def _faint(self, faint: int | None, reasons) -> float:
+        """A frame without a count (labeled before counting, tracked) counts as average."""
+        times = 1.0 if faint is None else faint / self.mean_faint
         if reasons is not None and times >= SHOWN_FAINT:
             reasons.append(
                 f"{faint} faint candidates, {times:.1f}x the average frame "

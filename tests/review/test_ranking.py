@@ -139,7 +139,7 @@ def test_frames_of_one_video_are_picked_apart(gap, top, picked):
         (10, 10.0, 2.0, False),  # an average frame
         (0, 10.0, 0.0, False),
         (40, None, 0.0, False),  # the store counts none (labeled before, or by SAM 3)
-        (None, 10.0, 0.0, False),  # this frame counts none (a tracked video frame)
+        (None, 10.0, 2.0, False),  # a frame without a count (tracked video) is average
     ],
 )
 def test_faint_candidates_count_as_unseen_objects_relative_to_the_store(faint, mean, added, said):
