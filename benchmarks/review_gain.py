@@ -82,6 +82,9 @@ def rankings(label_dir: Path, errors: dict[str, int]) -> dict:
         result[ranking.value] = round(caught(order, errors), 4)
         if ranking is Ranking.AUTO:
             auto_order = order
+    without = without_faint(label_dir)
+    order = [f.key for f in rank_store(without, top=len(errors)).frames]
+    result["auto_without_faint"] = round(caught(order, errors), 4)
     keys = sorted(errors)
     shares = []
     for seed in range(RANDOM_SEEDS):
@@ -92,8 +95,20 @@ def rankings(label_dir: Path, errors: dict[str, int]) -> dict:
     result["perfect"] = round(caught(sorted(keys, key=lambda k: -errors[k]), errors), 4)
     result["auto_vs_perfect"] = round(result["auto"] / result["perfect"], 4)
     result["boxes_vs_perfect"] = round(result["boxes"] / result["perfect"], 4)
+    result["auto_without_faint_vs_perfect"] = round(
+        result["auto_without_faint"] / result["perfect"], 4
+    )
     result["auto_vs_perfect_90pct_interval"] = bootstrap(auto_order, errors)
     return result
+
+
+def without_faint(label_dir: Path) -> Path:
+    """A copy of the store as labeled before faint candidates were counted."""
+    copy = label_dir.with_name(label_dir.name + "-without-faint")
+    shutil.copytree(label_dir, copy)
+    with sqlite3.connect(copy / "labels.sqlite") as db:
+        db.execute("UPDATE predictions SET boxes = json_remove(boxes, '$.faint')")
+    return copy
 
 
 def bootstrap(order: list[str], errors: dict[str, int], draws: int = 1000) -> list[float]:
