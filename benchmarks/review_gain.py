@@ -106,8 +106,10 @@ def without_faint(label_dir: Path) -> Path:
     """A copy of the store as labeled before faint candidates were counted."""
     copy = label_dir.with_name(label_dir.name + "-without-faint")
     shutil.copytree(label_dir, copy)
-    with sqlite3.connect(copy / "labels.sqlite") as db:
-        db.execute("UPDATE predictions SET boxes = json_remove(boxes, '$.faint')")
+    db = sqlite3.connect(copy / "labels.sqlite")
+    db.execute("UPDATE predictions SET boxes = json_remove(boxes, '$.faint')")
+    db.commit()
+    db.close()
     return copy
 
 
