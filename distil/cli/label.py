@@ -52,6 +52,11 @@ def label(
 
     onto = Ontology.from_yaml(ontology)  # fails before any model loads
     check_inputs(inputs)
+    if out is not None:
+        from distil.store import check_store_folder
+
+        check_store_folder(out)
+    check_devices(settings)
     from distil.labeling import label
     from distil.utils.files import increment_path
 
@@ -112,6 +117,17 @@ def label(
             console.print(
                 f"  video {item['path']}: {item['problem']}", style="yellow", markup=False
             )
+
+
+def check_devices(settings: LabelSettings) -> None:
+    """The devices asked for exist (exit 2), checked before any model loads."""
+    from distil.utils.device import gpu_indices, resolve_device
+
+    if settings.engine == "local" and not settings.devices:
+        resolve_device(settings.device)
+    for device in settings.devices or []:
+        if device != "cpu":
+            gpu_indices(device, "--devices")
 
 
 def _resumable(folder: Path, settings: dict) -> bool:

@@ -43,6 +43,7 @@ from distil.utils.files import (
     make_temp_dir,
     mark_output,
     ordinary_mode,
+    write_bytes,
     written_files,
 )
 
@@ -282,7 +283,7 @@ def write_frame(rgb: np.ndarray, target: Path) -> None:
     )
     if not ok:
         raise OSError(f"could not encode {target}")
-    target.write_bytes(jpeg.tobytes())
+    write_bytes(target, jpeg.tobytes())
 
 
 def _place_image(source: Path, target: Path, mode: ImageMode) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,7 +35,14 @@ from distil.settings import (
 from distil.sources import as_url, read_file
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
-from distil.utils.files import OUTPUT_MARKER, atomic_write_json, mark_output, written_files
+from distil.utils.files import (
+    OUTPUT_MARKER,
+    atomic_write_json,
+    copy_file,
+    mark_output,
+    write_bytes,
+    written_files,
+)
 from distil.utils.suggest import normalize_name
 
 logger = logging.getLogger(__name__)
@@ -388,9 +394,9 @@ def _place(
     target = out_dir / "images" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     if remote:
-        target.write_bytes(read_file(identity.path)[0])
+        write_bytes(target, read_file(identity.path)[0])
     elif identity.frame_index is None:
-        shutil.copy2(identity.path, target)
+        copy_file(identity.path, target)
     else:
         from distil.datasets.export import write_frame
 

@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "StoreError",
             "StoredFrame",
             "VideoProgress",
+            "check_store_folder",
             "fingerprint_of",
             "merge_stores",
         ],

@@ -21,9 +21,13 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from distil.errors import UsageError
+from distil.utils.files import open_no_follow
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +132,9 @@ def writer_of(database: Path) -> LockHolder | None:
 
 def _holder(path: Path) -> LockHolder | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None  # no lock file: nobody has ever written here with locking
+        fd = open_no_follow(path, os.O_RDONLY)
+    except (OSError, UsageError):
+        return None  # no lock file (or a link, which no writer takes): nobody writes
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -152,8 +156,14 @@ def _shard_path(path: Path, index: int, count: int) -> Path:
 
 def _take(path: Path, mode: int, what: str, record: bool = True) -> int:
     """Open the lock file at `path` and lock it in `mode` without waiting for a writer,
-    writing who holds it (`record`), or raise `StoreLockedError`."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    writing who holds it (`record`), or raise `StoreLockedError`. A lock file that is a
+    link, or not a file of its own, is refused: releasing the lock empties it."""
+    fd = open_no_follow(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        kind = "is not a regular file" if not stat.S_ISREG(info.st_mode) else "has other hard links"
+        raise UsageError(f"{path} {kind}: it is not a lock file distil made; remove it and rerun")
     if not _try_lock(fd, mode):
         holder = LockHolder.parse(_read(fd))
         os.close(fd)

@@ -31,9 +31,9 @@ from urllib.parse import quote
 from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
 from distil.sources.core import SkippedFile, display_path
 from distil.store import codec
-from distil.store.lock import LockHolder, StoreLock, StoreLockedError, writer_of
+from distil.store.lock import LOCK_SUFFIX, LockHolder, StoreLock, StoreLockedError, writer_of
 from distil.store.schema import SchemaError, prepare, stored_version
-from distil.utils.files import mark_output
+from distil.utils.files import mark_output, refuse_link
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -239,7 +239,7 @@ class LabelStore:
             raise StoreError("a shard cannot start a store afresh (--overwrite): other shards")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / STORE_FILE
+        path = _refuse_links(folder / STORE_FILE)
         lock = _locked(path, shard)
         try:
             if path.exists():
@@ -268,7 +268,7 @@ class LabelStore:
     def edit(cls, folder: Path) -> LabelStore:
         """Open an existing store to add human labels and review rounds, holding its write
         lock (a label run writing it meanwhile is refused, and the other way round)."""
-        path = Path(folder) / STORE_FILE
+        path = _refuse_links(Path(folder) / STORE_FILE)
         if not path.is_file():
             raise StoreError(
                 f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
@@ -288,7 +288,7 @@ class LabelStore:
     def open(cls, folder: Path) -> LabelStore:
         """Open for reading. A store this user cannot write is opened read-only; one of an
         older schema is upgraded first where it can be written."""
-        path = Path(folder) / STORE_FILE
+        path = _refuse_links(Path(folder) / STORE_FILE)
         if not path.is_file():
             raise StoreError(
                 f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
@@ -769,6 +769,19 @@ def _locked(path: Path, shard: tuple[int, int] | None = None) -> StoreLock:
     except OSError as e:
         raise StoreError(f"{path.parent} cannot be written ({e.strerror or e})") from None
     return lock
+
+
+def check_store_folder(folder: Path) -> None:
+    """Refuse, before any model loads, a folder whose store files are symbolic links."""
+    _refuse_links(Path(folder) / STORE_FILE)
+
+
+def _refuse_links(path: Path) -> Path:
+    """`path`, unless the store or a file SQLite keeps beside it is a symbolic link: SQLite
+    follows links, and would write the store (or its journal) where the link points."""
+    for suffix in ("", *_SIDE_FILES, LOCK_SUFFIX):
+        refuse_link(Path(f"{path}{suffix}"))
+    return path
 
 
 def _has_meta(db: sqlite3.Connection) -> bool:

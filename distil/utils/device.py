@@ -10,7 +10,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 
-def gpu_indices(device: str) -> list[int] | None:
+def gpu_indices(device: str, flag: str = "--device") -> list[int] | None:
     """The GPU numbers `device` names, as Ultralytics reads them ('0', '0,1', 'cuda:1'),
     each checked to exist; None for cpu, mps and auto.
 
@@ -23,12 +23,12 @@ def gpu_indices(device: str) -> list[int] | None:
     text = device.removeprefix("cuda").removeprefix(":") or "0"
     indices = [int(part) for part in text.split(",")]
     if not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA GPU on this machine; use --device cpu")
+        raise ValueError(f"{flag} {device}: no CUDA GPU on this machine; use {flag} cpu")
     count = torch.cuda.device_count()
     missing = [i for i in indices if i >= count]
     if missing:
         raise ValueError(
-            f"--device {device}: GPU {missing[0]} does not exist; this machine has "
+            f"{flag} {device}: GPU {missing[0]} does not exist; this machine has "
             f"{count} (0..{count - 1})"
         )
     return indices

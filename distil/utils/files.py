@@ -1,13 +1,17 @@
-"""Atomic file writes: nothing is ever written half."""
+"""Safe file writes: nothing is ever written half, and never through a symbolic link."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from distil.errors import LinkRefusedError
 
 
 def umask() -> int:
@@ -36,11 +40,57 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
     return folder
 
 
+def link_refused(path: Path) -> LinkRefusedError:
+    try:
+        target = f" (to {os.readlink(path)})"
+    except OSError:
+        target = ""
+    return LinkRefusedError(
+        f"{path} is a symbolic link{target}; distil does not write through links in its "
+        "output folders: remove the link and rerun"
+    )
+
+
+def refuse_link(path: Path) -> Path:
+    """`path`, unless it is a symbolic link, dangling or not (`LinkRefusedError`): a file
+    distil writes inside its folder must not lead to a file outside it."""
+    if os.path.islink(path):
+        raise link_refused(Path(path))
+    return Path(path)
+
+
+def open_no_follow(path: Path, flags: int, mode: int = 0o666) -> int:
+    """`os.open` that refuses a symbolic link as the last part of `path`."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP and os.path.islink(path):
+            raise link_refused(Path(path)) from None
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """`Path.write_bytes` that never writes through a symbolic link."""
+    fd = open_no_follow(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """`shutil.copy2` that never writes through a symbolic link at `target`."""
+    fd = open_no_follow(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out)
+    shutil.copystat(source, target)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file next to `path`, then rename it over `path`; the
-    file gets the mode an ordinary new file gets (`mkstemp` alone would make it 0600)."""
+    file gets the mode an ordinary new file gets (`mkstemp` alone would make it 0600). A
+    symbolic link at `path` is refused, not replaced."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_link(path)
     # A short temporary name: the target's own name may be near the file-system limit.
     fd, tmp = tempfile.mkstemp(prefix=".distil-", suffix=".tmp", dir=path.parent)
     try:
@@ -74,7 +124,7 @@ def mark_output(folder: Path, files: Iterable[str] | None = None) -> None:
     paths) lists what distil wrote there, so a rewrite knows which files are the user's."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / OUTPUT_MARKER
+    marker = refuse_link(folder / OUTPUT_MARKER)
     if files is not None:
         atomic_write_text(marker, _MARKER_TEXT + _FILES_HEADER + "".join(f"{f}\n" for f in files))
     elif not marker.exists():

@@ -24,6 +24,7 @@ LAYERS = {
     "ontologies": 0.5,
     "detections": 0,
     "settings": 0,
+    "errors": 0,
     "utils": 0,
 }
 
