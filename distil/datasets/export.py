@@ -33,6 +33,7 @@ from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_p
 from distil.datasets.naming import dataset_path, unique_path
 from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import assign_splits
+from distil.errors import UsageError
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
 from distil.sources import ImageReadError, SourceCheck, as_url, display_path, read_file
@@ -121,6 +122,7 @@ def export_dataset(
                 store, staging, out_dir, ontology, class_filter, splits, options,
                 lambda done: progress(done, total) if progress else None,
             )  # fmt: skip
+            _check_something_exported(summary, label_dir)
             summary.unlabeled = total - labeled
             summary.store_being_written = str(writer) if writer else None
             _write_card(staging, out_dir.name, store, ontology, options, summary, label_dir)
@@ -269,6 +271,19 @@ def _write(
     summary.reviewed_per_class = {n: reviewed[i] for i, n in enumerate(ontology.class_names)}
     summary.polygons = asdict(stats) if segment else {}
     return summary
+
+
+def _check_something_exported(summary: ExportSummary, label_dir: Path) -> None:
+    """An export that finds no labeled source it can use is an error, not an empty
+    dataset: the sources were moved, or the store is read from where they are not."""
+    if summary.images or not summary.left_out:
+        return
+    first = summary.left_out[0]
+    raise UsageError(
+        f"{label_dir}: none of its {len(summary.left_out)} labeled sources can be exported "
+        f"(first: {first['path']}: {first['reason']}); were the images moved or deleted? "
+        "Nothing was written"
+    )
 
 
 def _leave_out(summary: ExportSummary, key: str, reason: str) -> None:

@@ -55,8 +55,9 @@ def display_path(path: Path | str) -> str:
 
 
 def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
-    """The input paths, each checked to exist. A URL (`s3://bucket/images`) is read
-    through fsspec (see `distil.sources.remote`); a `file://` URL is its local path."""
+    """The input paths, each checked to exist and made absolute (the store names sources
+    so that it works from any folder). A URL (`s3://bucket/images`) is read through
+    fsspec (see `distil.sources.remote`); a `file://` URL is its local path."""
     from distil.sources.remote import check_url, local_path
 
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
@@ -70,7 +71,7 @@ def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
         root = Path(local_path(str(item)))
         if not root.exists():
             raise FileNotFoundError(f"input not found: {root}")
-        roots.append(root)
+        roots.append(Path(os.path.abspath(root)))
     return roots
 
 

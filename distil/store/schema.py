@@ -4,16 +4,24 @@ Version 1 (distil 0.1.0) kept each frame's boxes and masks in one JSON column. V
 keeps masks in their own column, so reading boxes never parses masks. Version 3 records
 each source file's size and modification time when it was labeled, so export notices a
 file replaced since. Version 4 adds the review: human labels per content hash with their
-provenance, and the review rounds handed out. The version lives in SQLite's
+provenance, and the review rounds handed out. Version 5 stores every local source by its
+absolute path, so a store works from any working directory; sources an older release
+stored relative to the working directory are made absolute. The version lives in SQLite's
 `user_version`; a store of version 1 says so in its `meta` table.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+
+logger = logging.getLogger(__name__)
 
 TABLES = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,10 +115,75 @@ def _from_3(db: sqlite3.Connection) -> None:
         db.execute(STATEMENTS[table])
 
 
+def _is_relative(path: str) -> bool:
+    return "://" not in path and not os.path.isabs(path)
+
+
+_BASE_SAMPLES = 20  # relative sources looked up to find the folder they were relative to
+
+
+def _base_folder(db: sqlite3.Connection, samples: list[str]) -> str | None:
+    """The folder relative paths were given from: of the working directory, the store's
+    folder and each folder above it, the one where most `samples` exist (None: nowhere)."""
+    store_file = next(row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main")
+    candidates = [os.getcwd()]
+    if store_file:
+        folder = Path(store_file).absolute().parent
+        candidates += [str(folder), *map(str, folder.parents)]
+    hits = {
+        base: sum(os.path.exists(os.path.join(base, s)) for s in samples) for base in candidates
+    }
+    best = max(candidates, key=lambda base: hits[base])  # the first of equals: cwd first
+    return best if hits[best] else None
+
+
+def _from_4(db: sqlite3.Connection) -> None:
+    """Local sources stored relative to the working directory of the run that labeled them
+    become absolute, found from the folder where they exist. Review rounds name frames by
+    key, so their keys change with them. Sources found nowhere stay as they are."""
+    rows = db.execute("SELECT path, root, file, frame_index FROM sources").fetchall()
+    relative = [row for row in rows if _is_relative(row[2] or row[0])]
+    if not relative:
+        return
+    base = _base_folder(db, [row[2] or row[0] for row in relative[:_BASE_SAMPLES]])
+    if base is None:
+        logger.warning(
+            "the store's %d sources were given as relative paths and none is found from "
+            "here: they stay relative to the folder they were labeled from",
+            len(relative),
+        )
+        return
+
+    def absolute(path: str) -> str:
+        return os.path.normpath(os.path.join(base, path)) if _is_relative(path) else path
+
+    keys = {}
+    for path, root, file, frame_index in relative:
+        new_file = absolute(file or path)
+        new_key = new_file if frame_index is None else f"{new_file}#{frame_index}"
+        keys[path] = new_key
+        db.execute(
+            "UPDATE OR REPLACE sources SET path = ?, root = ?, file = ? WHERE path = ?",
+            (new_key, absolute(root), new_file if file else None, path),
+        )
+    for (path,) in db.execute("SELECT path FROM skipped").fetchall():
+        if _is_relative(path):
+            db.execute(
+                "UPDATE OR REPLACE skipped SET path = ? WHERE path = ?", (absolute(path), path)
+            )
+    for number, frames in db.execute("SELECT round, frames FROM review_rounds").fetchall():
+        moved = [keys.get(key, key) for key in json.loads(frames)]
+        db.execute(
+            "UPDATE review_rounds SET frames = ? WHERE round = ?", (json.dumps(moved), number)
+        )
+    logger.info("made the store's %d relative source paths absolute (from %s)", len(keys), base)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
+    4: _from_4,
 }
 
 
