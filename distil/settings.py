@@ -346,7 +346,22 @@ class TrackingSettings(Section):
         return check_model_spec(value)
 
 
-class LabelSettings(TrackingSettings, FrameSampling):
+URL_TIMEOUT_MAX = 3600.0
+
+
+class RemoteSettings(Section):
+    """How long a URL's server may take: stages that read images behind URLs."""
+
+    url_timeout: float = option(
+        30.0,
+        gt=0,
+        le=URL_TIMEOUT_MAX,
+        description="Seconds a URL's server may take to connect, or to send the next bytes, "
+        "before its file is given up (a listing or check: the command stops).",
+    )
+
+
+class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings):
     """`distil label` and the `label:` section of a run config."""
 
     section: ClassVar[str] = "label"
@@ -454,7 +469,7 @@ class LabelSettings(TrackingSettings, FrameSampling):
 # -- dataset export ------------------------------------------------------------------------
 
 
-class DatasetSettings(Section):
+class DatasetSettings(RemoteSettings):
     """`distil export LABEL_DIR` and the `dataset:` section of a run config."""
 
     section: ClassVar[str] = "dataset"
@@ -576,7 +591,7 @@ class EvalSettings(Section):
     device: Device = "auto"
 
 
-class ReviewSettings(Section):
+class ReviewSettings(RemoteSettings):
     """`distil review LABEL_DIR` and the `review:` section of a run config."""
 
     section: ClassVar[str] = "review"

@@ -49,8 +49,10 @@ def label(
     setup_logging(quiet)
     from distil.ontologies import Ontology
     from distil.sources import check_inputs
+    from distil.sources.remote import set_url_timeout
 
     onto = Ontology.from_yaml(ontology)  # fails before any model loads
+    set_url_timeout(settings.url_timeout)
     check_inputs(inputs)
     if out is not None:
         from distil.store import check_store_folder

@@ -117,10 +117,17 @@ def _print_review(stages: dict[str, dict[str, Any]]) -> None:
 def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
     """What `distil run` would do, from checked settings only."""
     from distil.base_models import teacher_summary
+    from distil.errors import UsageError
     from distil.pipeline.core import STAGES, done_stages
-    from distil.sources import is_video_file, scan_sources
+    from distil.sources import check_inputs, display_path, is_video_file, scan_sources
+    from distil.sources.remote import set_url_timeout
 
-    files = [p for root in settings.inputs for p in scan_sources(root)]
+    set_url_timeout(settings.label.url_timeout)
+    check_inputs(settings.inputs)  # a URL's server answers, in time
+    problems: list = []
+    files = [p for root in settings.inputs for p in scan_sources(root, problems)]
+    if problems and not files:
+        raise UsageError(f"inputs: {display_path(problems[0].path)}: {problems[0].reason}")
     videos = sum(map(is_video_file, files))
     done = done_stages(settings.run_dir)
     label, dataset, train, review = (

@@ -37,6 +37,7 @@ from distil.errors import UsageError
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
 from distil.sources import ImageReadError, SourceCheck, as_url, display_path, read_file
+from distil.sources.remote import set_url_timeout
 from distil.sources.video import VideoFrames, VideoReadError
 from distil.store import LabelStore
 from distil.utils.files import (
@@ -92,6 +93,7 @@ def export_dataset(
     """
     start = time.perf_counter()
     options = DatasetSettings.merge(options, **settings)
+    set_url_timeout(options.url_timeout)
     if ontology is None and options.ontology is not None:
         ontology = Ontology.from_yaml(options.ontology)
     out_dir = Path(out_dir)

@@ -35,7 +35,9 @@ from distil.sources import (
     video_id,
 )
 from distil.sources.freshness import current_stamp
+from distil.sources.remote import set_url_timeout
 from distil.store import LabelStore, StoreBatch, StoredFrame, StoreWriter
+from distil.store.store import stored_name
 from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
 
@@ -169,6 +171,7 @@ class Job:
 
 def plan_job(inputs: Path | list[Path], settings: LabelSettings, tracking: bool) -> Job:
     """Scan `inputs` into a `Job`; a missing input is a FileNotFoundError."""
+    set_url_timeout(settings.url_timeout)
     roots = check_inputs(inputs)
     unreadable: list[SkippedFile] = []  # folders that could not be listed
     work = [(path, root) for root in roots for path in scan_sources(root, unreadable)]
@@ -210,7 +213,8 @@ def skip_unchanged(job: Job, store: LabelStore, settings: LabelSettings) -> Job:
         stored = store.image_stamps(str(path) for path, _ in chunk)
         for path, root in chunk:
             entry = stored.get(str(path))
-            if entry is None or entry[0] != str(root) or current_stamp(path) != entry[2]:
+            same_root = entry is not None and entry[0] == stored_name(str(root))
+            if not same_root or current_stamp(path) != entry[2]:
                 continue
             left_out.add(path)
             others += shard is not None and not shard.owns(entry[1])

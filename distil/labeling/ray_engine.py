@@ -130,7 +130,9 @@ def _dataset(ray, sources, known, settings: LabelSettings, teacher_args, actors:
 def _read_frames(row: dict[str, str], known, settings: LabelSettings) -> Iterator[dict]:
     """One source -> its frames (pixels only where not labeled yet) or why it gave none."""
     from distil.sources import Shard, iter_frames
+    from distil.sources.remote import set_url_timeout
 
+    set_url_timeout(settings.url_timeout)
     known_hashes = _known(known)
     shard = Shard.parse(settings.shard) if settings.shard else None
     work = [(Path(row["path"]), Path(row["root"]))]

@@ -162,9 +162,11 @@ def _work(
     try:
         from distil.labeling.core import label_batches, store_settings
         from distil.labeling.teacher import load_worker_teacher
+        from distil.sources.remote import set_url_timeout
         from distil.store import LabelStore
         from distil.utils.profiling import Timings
 
+        set_url_timeout(settings.url_timeout)
         model, ontology = load_worker_teacher(settings, ontology_dict, device, threads)
         results.put(("ready", index, store_settings(model, ontology, settings.store_threshold)))
         folder = start_queue.get()

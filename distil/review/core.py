@@ -33,6 +33,7 @@ from distil.settings import (
     default,
 )
 from distil.sources import as_url, read_file
+from distil.sources.remote import set_url_timeout
 from distil.sources.video import VideoFrames
 from distil.store import LabelStore, ReviewRound, StoredFrame
 from distil.utils.files import (
@@ -105,6 +106,7 @@ def rank_store(
 ) -> ReviewRanking:
     """The `settings.top` unreviewed frames of the store most likely to be wrong."""
     settings = ReviewSettings.merge(settings, **options)
+    set_url_timeout(settings.url_timeout)
     start = time.perf_counter()
     with LabelStore.open(label_dir) as store:
         ontology = review_ontology(store, settings.ontology)

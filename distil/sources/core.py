@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from distil.detections import FrameIdentity
-from distil.sources.remote import as_url
+from distil.sources.remote import as_url, without_credentials
 from distil.utils.files import OUTPUT_MARKER
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -51,7 +51,8 @@ def display_path(path: Path | str) -> str:
     'caf\\\\xe9.jpg'
     """
     text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return as_url(text) or text
+    url = as_url(text)
+    return text if url is None else without_credentials(url)
 
 
 def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:

@@ -4,6 +4,9 @@ A URL input is listed and read through fsspec's filesystem for its scheme, whose
 (s3fs, gcsfs, adlfs, ...) must be installed wherever files are read: on every Ray worker
 too. Credentials come from the usual places of that package (environment, config files).
 
+Every call to a server has a deadline (`set_url_timeout`, the `url_timeout` setting): a
+server that accepts and never answers costs that long, then its URL is named in the error.
+
 Inside distil a URL travels as a `Path`, which keeps one slash after the scheme
 (`Path("s3://bucket/a.jpg")` is `s3:/bucket/a.jpg`); `as_url` gives the URL back.
 
@@ -31,6 +34,50 @@ class RemoteReadError(Exception):
     """A URL could not be listed or read; the message is the reason shown to the user."""
 
 
+_timeout_s = 30.0  # settings.RemoteSettings.url_timeout's default
+_READ_DEADLINES = 10  # a whole file may take this many timeouts, if bytes keep coming
+
+
+def set_url_timeout(seconds: float) -> None:
+    """The seconds a server may take to connect or send the next bytes, from now on."""
+    global _timeout_s
+    _timeout_s = float(seconds)
+
+
+def _storage_options(protocol: str) -> dict[str, Any]:
+    """Connect and read timeouts in the terms of the filesystem for `protocol`. Listings
+    are not cached: a file's stamp is asked of the server, so a change is noticed."""
+    if protocol in ("http", "https"):
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=_timeout_s, sock_connect=_timeout_s, sock_read=_timeout_s
+        )
+        # trust_env: credentials from ~/.netrc and proxies from the environment
+        client = {"timeout": timeout, "trust_env": True}
+        return {"client_kwargs": client, "use_listings_cache": False}
+    if protocol in ("s3", "s3a"):
+        retries = {"max_attempts": 2, "mode": "standard"}
+        config = {"connect_timeout": _timeout_s, "read_timeout": _timeout_s, "retries": retries}
+        return {"config_kwargs": config, "use_listings_cache": False}
+    return {}
+
+
+def _call(fs: Any, method: str, *args: Any, deadlines: int = 1) -> Any:
+    """`fs.method(*args)` within `deadlines` timeouts. An asynchronous filesystem (http,
+    s3, gcs, azure) takes the deadline itself; a timeout is a `RemoteReadError`."""
+    from fsspec.asyn import AsyncFileSystem
+    from fsspec.exceptions import FSTimeoutError
+
+    kwargs = {"timeout": _timeout_s * deadlines} if isinstance(fs, AsyncFileSystem) else {}
+    try:
+        return getattr(fs, method)(*args, **kwargs)
+    except (FSTimeoutError, TimeoutError) as e:
+        raise RemoteReadError(
+            f"no answer from the server within {_timeout_s:g} s (url_timeout)"
+        ) from e
+
+
 def as_url(path: Path | str) -> str | None:
     """The URL `path` names (as typed, or as a `Path` made from it), or None for a local
     path. `file://` URLs are local paths and give None."""
@@ -55,8 +102,10 @@ def filesystem(url: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
     except ImportError:  # pragma: no cover - fsspec comes with torch
         raise ValueError(f"{url}: reading URLs needs fsspec (pip install fsspec)") from None
+    match = _SCHEME.match(url)
+    protocol = match.group(1).lower() if match else ""
     try:
-        return url_to_fs(url)
+        return url_to_fs(url, **_storage_options(protocol))
     except ImportError as e:
         raise ValueError(f"{url}: {e}") from None
     except ValueError as e:  # an unknown scheme
@@ -64,22 +113,41 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def check_url(url: str) -> None:
-    """A missing package is a ValueError, a missing file or folder a FileNotFoundError."""
+    """A missing package is a ValueError, a missing file or folder a FileNotFoundError, a
+    server that does not answer in time a `UsageError` naming the URL."""
+    from distil.errors import UsageError
+
     fs, path = filesystem(url)
     try:
-        found = fs.exists(path)
+        found = _call(fs, "exists", path)
+    except RemoteReadError as e:
+        raise UsageError(f"{without_credentials(url)}: {e}") from None
     except Exception as e:  # each filesystem raises its own errors (auth, network)
-        raise ValueError(f"{url}: cannot be read ({e})") from None
+        raise UsageError(f"{without_credentials(url)}: cannot be read ({e})") from None
     if not found:
-        raise FileNotFoundError(f"input not found: {url}")
+        raise FileNotFoundError(f"input not found: {without_credentials(url)}")
+    if _is_web(url):  # a page must link to images before any model loads
+        from distil.sources.core import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+        try:
+            list_urls(url, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+        except RemoteReadError as e:
+            raise UsageError(f"{without_credentials(url)}: {e}") from None
 
 
 def list_urls(url: str, extensions: frozenset[str]) -> list[str]:
     """The files under `url` (or `url` itself) with one of `extensions`, sorted; hidden
-    files and folders (a part of the path starting with '.') are left out."""
+    files and folders (a part of the path starting with '.') are left out. An http(s) page
+    that links to no such file is a `UsageError` saying what it holds: HTTP has no folders,
+    only pages of links."""
     fs, root = filesystem(url)
+    web = _is_web(url)
     try:
-        paths = [root] if fs.isfile(root) else fs.find(root)
+        # Every http(s) URL is a "file"; one not named as an image is a page of links.
+        is_file = Path(root).suffix.lower() in extensions if web else _call(fs, "isfile", root)
+        paths = [root] if is_file else _call(fs, "find", root, deadlines=_READ_DEADLINES)
+    except RemoteReadError:
+        raise
     except Exception as e:
         raise RemoteReadError(f"cannot list folder ({e})") from None
     prefix = root.rstrip("/")
@@ -91,16 +159,50 @@ def list_urls(url: str, extensions: frozenset[str]) -> list[str]:
             continue
         if Path(path).suffix.lower() in extensions:
             kept.append(fs.unstrip_protocol(path))
+    if not kept and web:
+        _refuse_page(url, paths)
     return sorted(kept)
+
+
+def _is_web(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _refuse_page(url: str, links: list[str]) -> None:
+    from distil.errors import UsageError
+
+    shown = ", ".join(without_credentials(link) for link in links[:3])
+    found = (
+        f"{len(links)} links ({shown}{', ...' if len(links) > 3 else ''})" if links else "no links"
+    )
+    raise UsageError(
+        f"{without_credentials(url)} is a web page, not an image or a folder: it holds "
+        f"{found}, none to an image; give image URLs, or a bucket (s3://...)"
+    )
+
+
+def without_credentials(url: str) -> str:
+    """`url` without the credentials it may carry, as it is stored and shown: a password
+    in a URL is used for the run, never written or printed.
+
+    >>> without_credentials("https://ann:secret@example.com/a.jpg")
+    'https://example.com/a.jpg'
+    """
+    return _CREDENTIALS.sub(r"\1", url)
+
+
+_CREDENTIALS = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+:/+)[^/@]*@")  # also a URL as a Path
 
 
 def read_url(url: str, limit: int) -> tuple[bytes, FileStamp]:
     """A file's bytes and stamp; a file over `limit` bytes is refused before it is read."""
     fs, path = filesystem(url)
     try:
-        info = fs.info(path)
+        info = _call(fs, "info", path)
     except FileNotFoundError:
         raise RemoteReadError("file not found") from None
+    except RemoteReadError:
+        raise
     except Exception as e:
         raise RemoteReadError(f"cannot read file ({e})") from None
     if info.get("type") == "directory":
@@ -111,7 +213,9 @@ def read_url(url: str, limit: int) -> tuple[bytes, FileStamp]:
             f"file is {size / 2**20:.0f} MiB, over the {limit // 2**20} MiB limit for an image"
         )
     try:
-        data = fs.cat_file(path)
+        data = _call(fs, "cat_file", path, deadlines=_READ_DEADLINES)
+    except RemoteReadError:
+        raise
     except Exception as e:
         raise RemoteReadError(f"cannot read file ({e})") from None
     if len(data) > limit:
@@ -123,7 +227,7 @@ def url_stamp(url: str) -> FileStamp | None:
     """The file's stamp now, or None when it is gone."""
     fs, path = filesystem(url)
     try:
-        return stamp_of(fs.info(path))
+        return stamp_of(_call(fs, "info", path))
     except FileNotFoundError:
         return None
 

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
 from distil.sources.core import SkippedFile, display_path
+from distil.sources.remote import as_url, without_credentials
 from distil.store import codec
 from distil.store.lock import LOCK_SUFFIX, LockHolder, StoreLock, StoreLockedError, writer_of
 from distil.store.schema import SchemaError, prepare, stored_version
@@ -156,6 +157,11 @@ class ReviewRound:
     frames: list[str]
     student: str | None = None
     student_score: float | None = None
+
+
+def stored_name(path: str) -> str:
+    """A source's name as stored: a URL without its credentials."""
+    return path if as_url(path) is None else without_credentials(path)
 
 
 def fingerprint_of(settings: dict[str, Any]) -> str:
@@ -401,7 +407,7 @@ class LabelStore:
 
     @_sqlite_errors
     def write_batch(self, batch: StoreBatch) -> None:
-        """Store one batch atomically."""
+        """Store one batch atomically; a URL is stored without its credentials."""
         now = time.time()
         identities = [f.identity for f in batch.frames] + list(batch.aliases)
         with self._transaction():
@@ -416,20 +422,20 @@ class LabelStore:
                 "INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        i.key,
-                        str(i.root),
+                        stored_name(i.key),
+                        stored_name(str(i.root)),
                         i.hash,
                         i.frame_index,
                         i.video_id,
                         i.timestamp,
-                        str(i.path),
+                        stored_name(str(i.path)),
                         *(i.stamp or (None, None)),
                     )
                     for i in identities
                 ],
             )
             self._db.executemany(
-                "DELETE FROM skipped WHERE path = ?", [(i.key,) for i in identities]
+                "DELETE FROM skipped WHERE path = ?", [(stored_name(i.key),) for i in identities]
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO skipped VALUES (?, ?)",
@@ -474,7 +480,8 @@ class LabelStore:
         """path -> (root, hash, stamp) of the labeled images among `paths` that have a
         stamp (video frames and images labeled before stamps were stored are left out)."""
         found = {}
-        paths = list(paths)
+        given = {stored_name(path): path for path in paths}
+        paths = list(given)
         for start in range(0, len(paths), _LOOKUP_CHUNK):
             chunk = paths[start : start + _LOOKUP_CHUNK]
             rows = self._db.execute(
@@ -485,7 +492,7 @@ class LabelStore:
                 (self.fingerprint, *chunk),
             )
             for path, root, digest, size, mtime_ns in rows:
-                found[path] = (root, digest, FileStamp(size, mtime_ns))
+                found[given[path]] = (root, digest, FileStamp(size, mtime_ns))
         return found
 
     @_sqlite_errors
