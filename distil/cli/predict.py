@@ -52,6 +52,10 @@ def predict(
             f"[green]predicted[/] {summary.frames} images/frames in "
             f"{summary.elapsed_s:.1f}s ({escape(counts)}) -> {escape(summary.out)}"
         )
+        for item in summary.skipped:
+            console.print(
+                f"  skipped {item['path']}: {item['reason']}", style="yellow", markup=False
+            )
 
 
 def _exported(weights: Path, size: int, scratch: Path) -> Path:

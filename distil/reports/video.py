@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from distil.ontologies import Ontology
 from distil.sources import VideoFrames
 from distil.store import LabelStore
 from distil.utils.files import atomic_write_bytes
+from distil.utils.video import Mp4Writer
 
 DEFAULT_PREVIEW_FPS = 10.0
 
@@ -112,20 +112,9 @@ def _fit(image: np.ndarray, max_width: int) -> np.ndarray:
 
 
 def _write_mp4(frames: list[np.ndarray], fps: float, out_path: Path) -> None:
-    import io
-
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
+    with Mp4Writer(out_path, fps) as video:
         for image in frames:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    atomic_write_bytes(out_path, buffer.getvalue())
+            video.write(image)
 
 
 def _write_gif(frames: list[np.ndarray], fps: float, out_path: Path) -> None:

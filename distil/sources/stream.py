@@ -26,18 +26,21 @@ def iter_frames(
     sampling: FrameSampling | None = None,
     is_known: Callable[[str], bool] = lambda digest: False,
     shard: Shard | None = None,
+    once: bool = True,
 ) -> Iterator[Frame | SkippedFile | OtherShard]:
     """Every frame of every (file, input root) in `work`, or why a file gave none (a
     `SkippedFile` in `work`, such as an unreadable folder, is passed on in its place).
     With `shard`, an image of another shard gives an `OtherShard` (videos are split by the
-    caller, by `video_id`, before their frames are counted)."""
+    caller, by `video_id`, before their frames are counted). `once`: content seen earlier
+    in the stream comes without pixels too."""
     sampling = sampling or FrameSampling()
     seen: set[str] = set()
 
     def known(digest: str) -> bool:
         if digest in seen or is_known(digest):
             return True
-        seen.add(digest)
+        if once:
+            seen.add(digest)
         return False
 
     for item in work:

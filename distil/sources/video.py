@@ -118,6 +118,16 @@ def video_id(path: Path) -> str:
     return digest.hexdigest()
 
 
+def frame_rate(path: Path) -> float:
+    """The video's average frame rate (0 when the file does not say)."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        return float(stream.average_rate or stream.guessed_rate or 0)
+    finally:
+        container.close()
+
+
 def frame_hash(video: str, index: int) -> str:
     """The store key of frame `index` of the video with id `video`."""
     return hashlib.blake2b(f"{video}:{index}".encode(), digest_size=16).hexdigest()

@@ -1,14 +1,31 @@
-"""Run a student on images, folders or videos: annotated outputs plus YOLO label files."""
+"""Run a student on images, folders or videos: annotated outputs plus YOLO label files.
+
+Sources are read the way `distil label` reads them (`distil.sources.iter_frames`): a
+FIFO, a device, a file whose name is not UTF-8, a decompression bomb or a corrupt file is
+skipped with the same reason, and the rest goes on. Outputs are written by distil, never
+through a link: `<name>.jpg` per image, `<video>.mp4` (H.264) per video, and
+`labels/<name>.txt` (class, box, score) per image or video frame, the frame numbered from 0
+as `distil export` numbers it (`<video>_000000.txt`).
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distil.utils.files import increment_path, mark_output
+import numpy as np
+
+from distil.datasets.naming import dataset_path, unique_path
+from distil.sources import Frame, SkippedFile, display_path, iter_frames, scan_sources
+from distil.sources.video import frame_rate
+from distil.utils.files import atomic_write_text, increment_path, mark_output, write_bytes
+from distil.utils.video import Mp4Writer
+
+PREDICT_BATCH = 8  # frames per forward
 
 
 @dataclass
@@ -16,6 +33,7 @@ class PredictSummary:
     out: str
     frames: int = 0
     detections_per_class: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {path, reason}
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,11 +49,8 @@ def predict_student(
     device: str = "auto",
     save_images: bool = True,
 ) -> PredictSummary:
-    """Predict with a loaded Ultralytics model; streams, so long videos use flat memory.
-
-    Writes `out_dir/<name>.jpg|.mp4` (annotated) and `out_dir/labels/<name>.txt` (YOLO
-    boxes with a confidence column; one file per video frame, `<video>_<frame>.txt`).
-    """
+    """Predict with a loaded Ultralytics model, `PREDICT_BATCH` frames per forward;
+    streams, so long videos use flat memory."""
     from distil.utils.device import ultralytics_device
 
     out_dir = Path(out_dir) if out_dir else increment_path(Path("runs/predict/exp"))
@@ -45,24 +60,90 @@ def predict_student(
     device_arg = ultralytics_device(device, "predicting")
     mark_output(out_dir)
     start = time.perf_counter()
+    summary = PredictSummary(str(out_dir))
     counts: Counter[str] = Counter()
-    frames = 0
-    for source in sources:
-        results = yolo.predict(
-            str(source),
-            conf=conf,
-            device=device_arg,
-            stream=True,
-            verbose=False,
-            save=save_images,
-            save_txt=True,
-            save_conf=True,
-            project=str(out_dir.resolve().parent),
-            name=out_dir.name,
-            exist_ok=True,
-            **({"imgsz": imgsz} if imgsz else {}),
-        )
-        for result in results:
-            frames += 1
-            counts.update(result.names[int(c)] for c in result.boxes.cls.tolist())
-    return PredictSummary(str(out_dir), frames, dict(counts), round(time.perf_counter() - start, 2))
+    outputs = _Outputs(out_dir, save_images)
+    options = {"conf": conf, "device": device_arg, "verbose": False}
+    options |= {"imgsz": imgsz} if imgsz else {}
+    try:
+        for batch in _batches(sources, summary):
+            images = [np.ascontiguousarray(frame.image[..., ::-1]) for frame in batch]  # BGR
+            for frame, result in zip(batch, yolo.predict(images, **options), strict=True):
+                outputs.add(frame, result)
+                counts.update(result.names[int(c)] for c in result.boxes.cls.tolist())
+                summary.frames += 1
+        outputs.close()
+    except BaseException:
+        outputs.discard()
+        raise
+    summary.detections_per_class = dict(counts)
+    summary.elapsed_s = round(time.perf_counter() - start, 2)
+    return summary
+
+
+def _batches(sources: list[Path], summary: PredictSummary) -> Iterator[list[Frame]]:
+    problems: list[SkippedFile] = []
+    work = [(path, Path(root)) for root in sources for path in scan_sources(root, problems)]
+    batch: list[Frame] = []
+    for item in iter_frames([*problems, *work], once=False):
+        if isinstance(item, SkippedFile):
+            summary.skipped.append({"path": display_path(item.path), "reason": item.reason})
+            continue
+        batch.append(item)
+        if len(batch) == PREDICT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Outputs:
+    """Where each frame's annotated image, video and label file go."""
+
+    def __init__(self, out_dir: Path, save_images: bool) -> None:
+        self.out_dir = out_dir
+        self.save_images = save_images
+        self.used: set[Path] = set()
+        self.video: Mp4Writer | None = None
+        self.video_source: Path | None = None
+
+    def add(self, frame: Frame, result) -> None:
+        import cv2
+
+        identity = frame.identity
+        relative = dataset_path(identity)
+        if identity.frame_index is None:
+            relative = unique_path(relative, identity.hash, self.used)
+            if self.save_images:
+                ok, jpeg = cv2.imencode(".jpg", result.plot())
+                if ok:
+                    target = (self.out_dir / relative).with_suffix(".jpg")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_bytes(target, jpeg.tobytes())
+        elif self.save_images:
+            if identity.path != self.video_source:
+                self._finish_video()
+                video = (self.out_dir / relative).with_name(f"{identity.path.stem}.mp4")
+                self.video = Mp4Writer(video, frame_rate(identity.path))
+                self.video_source = identity.path
+            self.video.write(result.plot()[..., ::-1])
+        boxes = result.boxes
+        rows = np.column_stack(
+            [boxes.cls.numpy(), boxes.xywhn.numpy(), boxes.conf.numpy()]
+        ).reshape(-1, 6)
+        if len(rows):  # as Ultralytics' save_txt: no file for a frame without boxes
+            lines = "".join(f"{int(r[0])} {' '.join(f'{v:.6g}' for v in r[1:])}\n" for r in rows)
+            atomic_write_text((self.out_dir / "labels" / relative).with_suffix(".txt"), lines)
+
+    def _finish_video(self) -> None:
+        if self.video is not None:
+            self.video.close()
+        self.video = self.video_source = None
+
+    def close(self) -> None:
+        self._finish_video()
+
+    def discard(self) -> None:
+        if self.video is not None:
+            self.video.discard()
+        self.video = self.video_source = None

@@ -162,3 +162,67 @@ def test_predict_writes_annotated_images_and_scored_labels(trained, tmp_path):
     for label in (tmp_path / "pred" / "labels").glob("*.txt"):
         rows = np.loadtxt(label, ndmin=2)
         assert rows.shape[1] == 6 and (rows[:, 5] >= 0.0001).all()
+
+
+def bomb_png(path) -> None:
+    """A PNG whose header claims 30000x30000 pixels: decoding it would take 2.7 GB."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_predict_skips_what_label_skips_and_writes_mp4(trained, tmp_path):
+    """A FIFO, a name that is not UTF-8, a decompression bomb and a corrupt file are each
+    skipped with label's reason; the images and the video are predicted; the video comes
+    out as H.264 .mp4 with label files numbered from frame 0."""
+    import os
+    import shutil
+
+    import av
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+    from tests.synthetic import make_video
+
+    _, data, result = trained
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for image in sorted((data / "images" / "val").glob("*.png"))[:2]:
+        shutil.copy(image, folder / image.name)
+    os.mkfifo(folder / "pipe.jpg")
+    os.mkfifo(folder / "pipe.mp4")
+    shutil.copy(folder / image.name, folder / os.fsdecode(b"caf\xe9.png"))
+    bomb_png(folder / "bomb.png")
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    make_video(folder / "clip.mp4", frames=5)
+    out = tmp_path / "pred"
+    args = ["predict", str(result.best), str(folder), "--out", str(out), "--conf", "0.0001"]
+    run = CliRunner().invoke(app, [*args, "--device", "cpu", "--json"])
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.stdout)
+    reasons = {item["path"]: item["reason"] for item in summary["skipped"]}
+    assert reasons[str(folder / "pipe.jpg")] == "not a regular file: a FIFO (named pipe)"
+    assert reasons[str(folder / "pipe.mp4")] == "not a regular file: a FIFO (named pipe)"
+    assert reasons[str(folder / "caf\\xe9.png")].startswith("file name is not valid UTF-8")
+    assert reasons[str(folder / "bomb.png")].startswith("image too large")
+    assert reasons[str(folder / "broken.jpg")].startswith("not a readable image")
+    assert summary["frames"] == 2 + 5
+    with av.open(str(out / "clip.mp4")) as video:
+        stream = video.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(stream)) == 5
+    labels = sorted(p.name for p in (out / "labels").glob("clip_*.txt"))
+    assert labels and labels[0] == "clip_000000.txt"
+    assert not list(out.glob("*.avi"))
