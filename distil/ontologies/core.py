@@ -26,6 +26,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from distil.errors import UsageError
+from distil.utils.files import read_user_text
 from distil.utils.suggest import did_you_mean
 from distil.utils.yaml import YamlError, parse_yaml
 
@@ -186,11 +188,11 @@ class Ontology:
         """Load and validate an ontology file; raises `OntologyError` naming the bad field."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_user_text(path)
         except FileNotFoundError:
             raise OntologyError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise OntologyError(f"{path}: cannot read file ({e})") from None
+        except UsageError as e:
+            raise OntologyError(str(e)) from None
         try:
             data = parse_yaml(text)
         except YamlError as e:

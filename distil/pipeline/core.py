@@ -19,7 +19,7 @@ from typing import Any
 
 from distil.evaluation.gates import missed_bars
 from distil.settings import RunSettings
-from distil.utils.files import atomic_write_json, mark_output
+from distil.utils.files import atomic_write_json, mark_output, read_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def run_pipeline(
     atomic_write_json(run_dir / "config.json", config.model_dump(mode="json"))
     state = _State(run_dir)
     result = RunResult(str(run_dir))
-    ontology_text = Path(config.ontology).read_text(encoding="utf-8")
+    ontology_text = read_user_text(Path(config.ontology))
 
     def stage(name: str, fn: Callable[[], dict[str, Any]], key: str | None = None) -> dict:
         if on_stage:

@@ -138,6 +138,17 @@ def _scan_url(
         yield Path(url)
 
 
+def _not_a_source(path: Path) -> str:
+    from distil.sources.images import file_problem
+
+    try:
+        problem = file_problem(os.stat(path))
+    except OSError as e:
+        return f"cannot read file ({e.strerror or e})"
+    kinds = "an image (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + ") or a video"
+    return problem or f"not {kinds} by its name"
+
+
 def scan_files(
     inputs: Path | Iterable[Path],
     extensions: frozenset[str],
@@ -158,6 +169,8 @@ def scan_files(
         if not root.is_dir():
             if root.suffix.lower() in extensions:
                 yield root
+            elif problems is not None:  # named on purpose: say why it gives nothing
+                problems.append(SkippedFile(root, _not_a_source(root)))
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
             try:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from distil.errors import LinkRefusedError
+from distil.errors import LinkRefusedError, UsageError
 
 
 def umask() -> int:
@@ -38,6 +38,55 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     folder.chmod(ordinary_mode(folder=True))
     return folder
+
+
+MAX_CONFIG_BYTES = 16 * 2**20  # an ontology or run config is a few kB
+MAX_ANNOTATION_BYTES = 1 << 30  # an annotation export from a labeling tool
+
+
+def read_user_bytes(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user gave: a regular file of at most `limit` bytes. A FIFO,
+    a device (`/dev/zero`) or a folder is refused without reading (it could block, or
+    never end), a larger file before reading; FileNotFoundError when it is missing."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder, not a file") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read file ({e.strerror or e})") from None
+    info = os.fstat(fd)
+    problem = None
+    if stat.S_ISDIR(info.st_mode):
+        problem = "is a folder, not a file"
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file (a pipe or device is never read)"
+    elif info.st_size > limit:
+        problem = f"{_size(info.st_size)}, over the {_size(limit)} limit"
+    if problem:
+        os.close(fd)
+        raise UsageError(f"{path}: {problem}")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"{path}: grew past the {_size(limit)} limit while read")
+    return data
+
+
+def read_user_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """`read_user_bytes` as UTF-8 text (a `UsageError` naming the file when it is not)."""
+    data = read_user_bytes(path, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
 def link_refused(path: Path) -> LinkRefusedError:

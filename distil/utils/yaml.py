@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from distil.utils.files import read_user_text
 from distil.utils.suggest import excerpt
 
 MAX_VALUES = 100_000  # an ontology or run config has hundreds
@@ -98,5 +99,6 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def load_yaml(path: Path) -> Any:
-    """Safe-load a YAML file; FileNotFoundError when it is missing."""
-    return parse_yaml(Path(path).read_text(encoding="utf-8"))
+    """Safe-load a YAML file (a regular file of at most `MAX_CONFIG_BYTES`: never a pipe or
+    a device); FileNotFoundError when it is missing."""
+    return parse_yaml(read_user_text(Path(path)))
