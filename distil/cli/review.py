@@ -170,10 +170,13 @@ def import_(
         ("not matched to a stored frame", summary.unmatched),
         ("named like several stored frames", summary.ambiguous),
         ("of another size than the stored frame", summary.size_mismatch),
+        ("labeled twice in the file (neither stored)", summary.duplicates),
+        ("left out", summary.left_out),
     ):
         if items:
             shown = ", ".join(escape(i) for i in items[:5]) + (" ..." if len(items) > 5 else "")
-            console.print(f"[yellow]{len(items)} images {title}:[/] {shown}", highlight=False)
+            kind = "" if title == "left out" else "images "
+            console.print(f"[yellow]{len(items)} {kind}{title}:[/] {shown}", highlight=False)
     if not quiet and summary.stored:
         for line in (
             f"next: distil eval {label_dir} --ground-truth reviewed --sweep   "

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -21,13 +24,99 @@ CROWD = "iscrowd"  # COCO crowd regions: neither hits nor misses when evaluating
 
 @dataclass
 class LabeledImage:
-    """One image's boxes; `key` (the file stem) is how predictions are matched to it."""
+    """One image's boxes; `key` (the file stem) is how predictions are matched to it.
+    `notes`: what a reader left out of it, and why (an empty polygon, ...); `usable`
+    False: the file's labels of it cannot be trusted (only its notes count)."""
 
     key: str
     path: Path | None
     width: int
     height: int
     detections: sv.Detections
+    notes: list[str] = field(default_factory=list)
+    usable: bool = True
+
+
+# -- checks of a labeling tool's file, before anything is drawn or stored ------------------
+
+SizeOf = Callable[[str], "tuple[int, int] | None"]  # an image's stored (width, height)
+MAX_SIDE = 1 << 16  # pixels a side of an image may have when no stored frame says
+MAX_PIXELS = 1 << 28
+
+
+def finite(value: Any, field: str) -> float:
+    """`value` as a finite number, or a ValueError naming `field`."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{field} is {_shown(value)}, not a number") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{field} is {_shown(value)}, not a finite number")
+    return result
+
+
+def whole(value: Any, field: str, low: int = 0) -> int:
+    """`value` as an integer of at least `low` (1.9 is not 1; -1 is not the last class)."""
+    result = finite(value, field)
+    if result != int(result):
+        raise ValueError(f"{field} is {_shown(value)}, not a whole number")
+    if result < low:
+        raise ValueError(f"{field} is {_shown(value)}; it must be at least {low}")
+    return int(result)
+
+
+def canvas(key: str, width: Any, height: Any, size_of: SizeOf | None) -> tuple[int, int, bool]:
+    """(width, height, same) of the image `key` a file describes at (`width`, `height`):
+    masks are drawn at the stored frame's size, never at a size a file claims. `same` is
+    False when the stored frame is unknown or of another size: draw nothing then. Sizes
+    must be positive whole numbers; with no stored frames, of a plausible image."""
+    claimed = (whole(width, "width", 1), whole(height, "height", 1))
+    if size_of is None:
+        if max(claimed) > MAX_SIDE or claimed[0] * claimed[1] > MAX_PIXELS:
+            raise ValueError(f"an image of {claimed[0]}x{claimed[1]} pixels is not plausible")
+        return (*claimed, True)
+    stored = size_of(key)
+    return (*claimed, stored is not None and tuple(stored) == claimed)
+
+
+def check_box(box: Sequence[Any], width: int, height: int, field: str = "box") -> list[float]:
+    """A box (x1, y1, x2, y2) in pixels: finite, not inverted, not empty, and overlapping
+    the image (tools let corners stray past the edge; those are clipped on import)."""
+    names = ("x1", "y1", "x2", "y2")
+    x1, y1, x2, y2 = (finite(v, f"{field} {n}") for v, n in zip(box, names, strict=True))
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(
+            f"{field} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) is inverted or empty: its right and "
+            "bottom edges must lie beyond its left and top"
+        )
+    if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+        raise ValueError(
+            f"{field} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the {width}x{height} image"
+        )
+    return [x1, y1, x2, y2]
+
+
+def polygon_points(values: Any, width: int, height: int, field: str = "polygon") -> np.ndarray:
+    """A polygon's (N, 2) pixel points: finite, and none far outside the image (a point a
+    whole image away is no slip of the mouse, and would cost cv2 seconds to draw)."""
+    try:
+        points = np.asarray(values, np.float64).reshape(-1, 2)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{field}: its points are not pairs of numbers") from None
+    if not np.isfinite(points).all():
+        raise ValueError(f"{field}: a point is not a finite number")
+    far = (points < [-width, -height]) | (points > [2 * width, 2 * height])
+    if far.any():
+        x, y = points[far.any(axis=1)][0]
+        raise ValueError(
+            f"{field}: point ({x:g}, {y:g}) lies far outside the {width}x{height} image"
+        )
+    return points
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass

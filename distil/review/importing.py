@@ -10,10 +10,13 @@ the whole import before anything is stored. Importing a file twice changes nothi
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,6 +46,8 @@ class ImportSummary:
     unmatched: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     size_mismatch: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # frames labeled twice: left out
+    left_out: list[str] = field(default_factory=list)  # what the file holds that was not used
     rounds: list[int] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -58,8 +63,11 @@ def read_corrections(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
+    if path.is_file() and path.suffix.lower() == ".zip" and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a readable zip file")
     if path.is_file() and zipfile.is_zipfile(path):
-        with tempfile.TemporaryDirectory(prefix="distil-import-") as folder:
+        _remove_abandoned_folders()
+        with tempfile.TemporaryDirectory(prefix=f"{_TEMP_PREFIX}{os.getpid()}-") as folder:
             try:
                 return _read(_unzip_annotations(path, Path(folder)), format, names, size_of)
             except (ValueError, FileNotFoundError) as e:  # name the zip, not the temp folder
@@ -71,40 +79,97 @@ def _read(path: Path, format: ReviewFormat, names: Sequence[str], size_of) -> li
     from distil.datasets import formats
 
     if format is ReviewFormat.LABEL_STUDIO:
-        return [i for f in _files(path, ".json") for i in formats.read_label_studio(f, names)]
+        return [
+            i
+            for f in _files(path, ".json")
+            for i in formats.read_label_studio(f, names, size_of=size_of)
+        ]
     if format is ReviewFormat.CVAT:
-        return [i for f in _files(path, ".xml") for i in formats.read_cvat(f, names)]
+        return [i for f in _files(path, ".xml") for i in formats.read_cvat(f, names, size_of)]
     if format is ReviewFormat.VOC:
         return formats.read_voc_folder(path, names)
     if format is ReviewFormat.YOLO:
         return formats.read_yolo_folder(path, names, size_of)
-    return [i for f in _files(path, ".json") for i in formats.read_coco_file(f, names)]
+    return [i for f in _files(path, ".json") for i in formats.read_coco_file(f, names, size_of)]
 
 
 ANNOTATION_SUFFIXES = {".json", ".xml", ".txt", ".names", ".yaml", ".yml"}
 MAX_UNZIPPED = 2 << 30  # bytes of annotation files a zip may unpack to
+MAX_MEMBERS = 200_000  # annotation files in one zip (a YOLO export has one per image)
+_TEMP_PREFIX = "distil-import-"
 
 
 def _unzip_annotations(archive: Path, folder: Path) -> Path:
     """The annotation files of a zip (not its images) unpacked into `folder`. A member
-    named outside the folder, or more than MAX_UNZIPPED bytes of them, is a ValueError."""
-    with zipfile.ZipFile(archive) as bundle:
+    named outside the folder, more than MAX_MEMBERS of them, or more bytes than
+    MAX_UNZIPPED or half the free disk is a ValueError, before a byte is unpacked; a
+    member that unpacks to more than its header says stops there."""
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as e:
+        raise ValueError(f"{archive}: not a readable zip file ({e})") from None
+    with bundle:
         members = [
             m
             for m in bundle.infolist()
             if not m.is_dir() and Path(m.filename).suffix.lower() in ANNOTATION_SUFFIXES
         ]
-        if sum(m.file_size for m in members) > MAX_UNZIPPED:
-            raise ValueError(f"{archive}: its annotation files unpack to over 2 GiB")
+        if len(members) > MAX_MEMBERS:
+            raise ValueError(
+                f"{archive}: {len(members)} annotation files, over the {MAX_MEMBERS} a zip "
+                "may hold; unpack it and import the folder"
+            )
+        limit = min(MAX_UNZIPPED, shutil.disk_usage(folder).free // 2)
+        if sum(m.file_size for m in members) > limit:
+            raise ValueError(
+                f"{archive}: its annotation files unpack to over {limit / 2**20:.0f} MiB "
+                "(2 GiB, or half the free disk)"
+            )
         for member in members:
             relative = PurePosixPath(member.filename)
             if relative.is_absolute() or ".." in relative.parts:
                 raise ValueError(f"{archive}: {member.filename!r} points outside the archive")
             target = folder.joinpath(*relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(member) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
+            try:
+                with bundle.open(member) as source, open(target, "xb") as out:
+                    shutil.copyfileobj(_Bounded(source, member.file_size), out)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+                name = member.filename
+                raise ValueError(f"{archive}: {name!r} cannot be unpacked ({e})") from None
     return folder
+
+
+class _Bounded:
+    """A reader that refuses to give more than `size` bytes (a zip member whose header
+    lies about its size)."""
+
+    def __init__(self, source, size: int) -> None:
+        self.source, self.left = source, size
+
+    def read(self, count: int = -1) -> bytes:
+        data = self.source.read(max(0, self.left) + 1 if count < 0 else count)
+        self.left -= len(data)
+        if self.left < 0:
+            raise ValueError("a zip member unpacks to more than its header says")
+        return data
+
+
+def _remove_abandoned_folders() -> None:
+    """Remove what an import killed (SIGKILL: no cleanup ran) left in the temporary
+    folder: only folders distil named, of processes no longer running."""
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob(f"{_TEMP_PREFIX}*"):
+        pid = entry.name[len(_TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's process
 
 
 def _files(path: Path, suffix: str) -> list[Path]:
@@ -181,12 +246,22 @@ def import_corrections(
             return None if key is None else (index.frames[key].width, index.frames[key].height)
 
         images = read_corrections(path, format, names, size_of)
+        keys = [index.find(image.key) for image in images]
+        times = Counter(key for key, _ in keys if key is not None)
+        reported: set[str] = set()
         labels: list[HumanLabels] = []
-        for image in images:
+        for image, (key, ambiguous) in zip(images, keys, strict=True):
             summary.images += 1
-            key, ambiguous = index.find(image.key)
+            summary.left_out += image.notes
+            if not image.usable:
+                continue
             if key is None:
                 (summary.ambiguous if ambiguous else summary.unmatched).append(image.key)
+                continue
+            if times[key] > 1:  # which of them did the reviewer mean? neither is stored
+                if key not in reported:
+                    summary.duplicates.append(f"{image.key}: {times[key]} entries label it")
+                    reported.add(key)
                 continue
             frame = index.frames[key]
             if image.width and (image.width, image.height) != (frame.width, frame.height):

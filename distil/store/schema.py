@@ -79,7 +79,11 @@ def stored_version(db: sqlite3.Connection) -> int | None:
     if version:
         return int(version)
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 1
+    if row is None:
+        return 1
+    if not str(row[0]).isdigit():
+        raise SchemaError(f"its schema version {str(row[0])[:20]!r} is not a number (tampered?)")
+    return int(row[0])
 
 
 def _from_1(db: sqlite3.Connection) -> None:

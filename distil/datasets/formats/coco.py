@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,22 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from distil.datasets.labeled import CROWD, LabeledImage, LabeledSet, unknown_class
+from distil.datasets.labeled import (
+    CROWD,
+    LabeledImage,
+    LabeledSet,
+    SizeOf,
+    canvas,
+    check_box,
+    finite,
+    polygon_points,
+    shapes_to_detections,
+    unknown_class,
+    whole,
+)
 from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
 from distil.detections import human_detections
-from distil.utils.files import atomic_write_json
+from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_json, read_user_text
 from distil.utils.rle import decode_masks, encode_masks
 
 
@@ -153,40 +166,131 @@ def write_coco_file(
     return Path(path)
 
 
-def read_coco_file(path: Path, names: Sequence[str]) -> list[LabeledImage]:
+def read_coco_file(
+    path: Path, names: Sequence[str], size_of: SizeOf | None = None
+) -> list[LabeledImage]:
     """Every image of one COCO file, keyed by its `file_name`, with masks where the
-    annotations have segmentations (polygons or RLE). A category not in `names` is a
-    ValueError naming them."""
+    annotations have segmentations (polygons, or RLE compressed or not). A category not in
+    `names`, and any value that is not what COCO says, is a ValueError naming the file,
+    the image and the field. With `size_of`, masks are drawn only for images whose stored
+    frame has the size the file gives (the others come without labels: not theirs)."""
+    text = read_user_text(Path(path), MAX_ANNOTATION_BYTES)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        categories = {c["id"]: c["name"] for c in data.get("categories", [])}
-        annotations: dict[Any, list[dict[str, Any]]] = {}
-        for annotation in data.get("annotations", []):
-            annotations.setdefault(annotation["image_id"], []).append(annotation)
-        entries = data["images"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path}: not a readable COCO file ({e})") from None
+    try:
+        return _coco_images(data, names, size_of)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _coco_images(data: Any, names: Sequence[str], size_of: SizeOf | None) -> list[LabeledImage]:
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise ValueError("not a COCO file: no list of `images`")
+    categories = {}
+    for number_, category in enumerate(_entries(data, "categories"), 1):
+        if "id" not in category or "name" not in category:
+            raise ValueError(f"category {number_} lacks `id` or `name`")
+        categories[category["id"]] = str(category["name"])
     class_of = {n: i for i, n in enumerate(names)}
     for name in categories.values():
         if name not in class_of:
-            raise ValueError(f"{path}: {unknown_class(name, names)}")
+            raise ValueError(unknown_class(name, names))
+    annotations: dict[Any, list[dict[str, Any]]] = {}
+    for annotation in _entries(data, "annotations"):
+        if "image_id" not in annotation:
+            raise ValueError(f"annotation {annotation.get('id', '?')} lacks `image_id`")
+        annotations.setdefault(annotation["image_id"], []).append(annotation)
+    entries = _entries(data, "images")
+    ids = Counter(entry.get("id") for entry in entries)
     images = []
     for entry in entries:
-        width, height = int(entry["width"]), int(entry["height"])
-        found = annotations.get(entry["id"], [])
-        boxes = sv.xywh_to_xyxy(np.array([a["bbox"] for a in found], np.float64).reshape(-1, 4))
-        classes = np.array([class_of[categories[a["category_id"]]] for a in found], np.int64)
-        mask = None
-        if found and all(a.get("segmentation") for a in found):
-            mask = np.stack([_segmentation_mask(a["segmentation"], height, width) for a in found])
-        detections = human_detections(boxes, classes, mask)
+        for key in ("id", "file_name", "width", "height"):
+            if key not in entry:
+                raise ValueError(
+                    f"image {entry.get('file_name', entry.get('id', '?'))!r} lacks `{key}`"
+                )
         key = str(entry["file_name"])
-        images.append(LabeledImage(key, Path(key), width, height, detections))
+        try:
+            width, height, same = canvas(key, entry["width"], entry["height"], size_of)
+        except ValueError as e:
+            raise ValueError(f"image {key!r}: {e}") from None
+        if ids[entry["id"]] > 1:  # whose annotations are they? neither image gets them
+            note = f"image id {entry['id']} is given to {ids[entry['id']]} images: left out"
+            empty = human_detections([], [])
+            images.append(LabeledImage(key, None, 0, 0, empty, [f"{key}: {note}"], False))
+            continue
+        found = annotations.get(entry["id"], []) if same else []
+        try:
+            detections, notes = _coco_detections(found, categories, class_of, width, height)
+        except ValueError as e:
+            raise ValueError(f"image {key!r}: {e}") from None
+        images.append(LabeledImage(key, Path(key), width, height, detections, notes))
     return images
 
 
-def _segmentation_mask(segmentation: Any, height: int, width: int) -> np.ndarray:
+def _entries(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    entries = data.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"`{name}` is not a list of objects")
+    return entries
+
+
+def _coco_detections(found, categories, class_of, width: int, height: int):
+    boxes, classes, shapes, notes = [], [], [], []
+    for annotation in found:
+        where = f"annotation {annotation.get('id', '?')}"
+        category = annotation.get("category_id")
+        if category not in categories:
+            raise ValueError(f"{where}: category_id {category!r} is not one of the categories")
+        bbox = annotation.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise ValueError(f"{where}: bbox is {bbox!r}, not [x, y, width, height]")
+        x, y, w, h = (finite(v, f"{where} bbox") for v in bbox)
+        box = check_box([x, y, x + w, y + h], width, height, f"{where} bbox")
+        segmentation = annotation.get("segmentation")
+        shape = None
+        if segmentation:
+            shape = _segmentation_mask(segmentation, height, width, where)
+            if not shape.any():
+                notes.append(f"{where}: its segmentation covers no pixel: left out")
+                continue
+        boxes.append(box)
+        classes.append(class_of[categories[category]])
+        shapes.append(shape)
+    if any(s is None for s in shapes):
+        shapes = [None] * len(shapes)  # boxes for all when one has no segmentation
+    return shapes_to_detections(boxes, classes, shapes, width, height), notes
+
+
+def _segmentation_mask(segmentation: Any, height: int, width: int, where: str) -> np.ndarray:
     if isinstance(segmentation, dict):
-        return decode_masks([segmentation], height, width)[0]
-    parts = [np.asarray(p, np.float64).reshape(-1, 2) for p in segmentation]
+        size, counts = segmentation.get("size"), segmentation.get("counts")
+        if size != [height, width]:
+            raise ValueError(
+                f"{where}: its RLE is of size {size!r}, not the image's [{height}, {width}]"
+            )
+        if isinstance(counts, list):  # uncompressed RLE (crowd regions)
+            return uncompressed_rle_mask(counts, height, width, where)
+        if not isinstance(counts, str):
+            raise ValueError(f"{where}: its RLE counts are neither a string nor a list")
+        try:
+            return decode_masks([segmentation], height, width)[0]
+        except (ValueError, TypeError, UnicodeEncodeError):
+            raise ValueError(f"{where}: its RLE counts cannot be decoded") from None
+    if not isinstance(segmentation, list):
+        raise ValueError(f"{where}: segmentation is neither polygons nor RLE")
+    parts = [polygon_points(p, width, height, f"{where} segmentation") for p in segmentation]
+    if not any(len(p) >= 3 for p in parts):
+        return np.zeros((height, width), bool)
     return polygons_to_mask(parts, height, width)
+
+
+def uncompressed_rle_mask(counts: list[Any], height: int, width: int, where: str) -> np.ndarray:
+    """COCO's uncompressed RLE: alternating run lengths of 0 and 1, column by column."""
+    lengths = [whole(c, f"{where} RLE count") for c in counts]
+    if sum(lengths) != height * width:
+        raise ValueError(f"{where}: its RLE covers {sum(lengths)} pixels, not {height}x{width}")
+    flat = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
+    return flat.reshape(width, height).T.copy()

@@ -22,15 +22,20 @@ import numpy as np
 
 from distil.datasets.labeled import (
     LabeledImage,
+    SizeOf,
+    canvas,
+    check_box,
+    finite,
     mask_box,
     polygon_box,
+    polygon_points,
     runs,
     shapes_to_detections,
     unknown_class,
 )
 from distil.datasets.naming import distinct_names
 from distil.datasets.polygons import mask_to_polygon
-from distil.utils.files import atomic_write_text
+from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 VERSION = "1.1"
 
@@ -128,7 +133,7 @@ def decode_cvat_mask(attributes: dict[str, str], width: int, height: int) -> np.
         left, top, box_width, box_height = (
             int(float(attributes[k])) for k in ("left", "top", "width", "height")
         )
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         raise ValueError("a mask lacks its rle, left, top, width or height") from None
     if min(lengths) < 0 or sum(lengths) != box_width * box_height:
         raise ValueError(f"a mask's rle covers {sum(lengths)} pixels, not {box_width}x{box_height}")
@@ -140,61 +145,67 @@ def decode_cvat_mask(attributes: dict[str, str], width: int, height: int) -> np.
     return mask
 
 
-def read_cvat(path: Path, names: Sequence[str]) -> list[LabeledImage]:
+def read_cvat(
+    path: Path, names: Sequence[str], size_of: SizeOf | None = None
+) -> list[LabeledImage]:
     """Every `<image>` of a CVAT for images 1.1 file, keyed by its name. A label not in
-    `names` is a ValueError naming them; masks are read from polygons and masks."""
+    `names`, and any value that is not what CVAT writes, is a ValueError naming the file,
+    the image and the field; masks are read from polygons and masks. With `size_of`,
+    masks are drawn only at the stored frame's size (see `labeled.canvas`)."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 
+    text = read_user_text(Path(path), MAX_ANNOTATION_BYTES)
     try:
-        root = fromstring(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ET.ParseError, DefusedXmlException) as e:
+        root = fromstring(text)
+    except (ET.ParseError, DefusedXmlException) as e:
         raise ValueError(f"{path}: not a readable CVAT XML file ({e})") from None
-    class_of = {n: i for i, n in enumerate(names)}
     images = []
     for node in root.iter("image"):
         name = node.get("name") or ""
-        width, height = int(float(node.get("width", 0))), int(float(node.get("height", 0)))
-        boxes, classes, shapes = [], [], []
-        for shape in node:
-            if shape.tag not in ("box", "polygon", "mask"):
-                if shape.tag in ("polyline", "points", "ellipse", "cuboid"):
-                    raise ValueError(
-                        f"{path}: image {name!r}: a {shape.tag} cannot be stored; "
-                        "use boxes, polygons or masks"
-                    )
-                continue
-            label = shape.get("label", "")
-            if label not in class_of:
-                raise ValueError(f"{path}: image {name!r}: {unknown_class(label, names)}")
-            if shape.tag == "box":
-                if float(shape.get("rotation", 0) or 0):
-                    raise ValueError(f"{path}: image {name!r}: rotated boxes cannot be stored")
-                boxes.append([float(shape.get(k, 0)) for k in ("xtl", "ytl", "xbr", "ybr")])
-                shapes.append(None)
-            elif shape.tag == "polygon":
-                points = np.array(
-                    [
-                        [float(v) for v in pair.split(",")]
-                        for pair in shape.get("points", "").split(";")
-                    ]
-                )
-                boxes.append(polygon_box(points))
-                shapes.append(points)
-            else:
-                try:
-                    mask = decode_cvat_mask(dict(shape.attrib), width, height)
-                except ValueError as e:
-                    raise ValueError(f"{path}: image {name!r}: {e}") from None
-                box = mask_box(mask)
-                if box is None:
-                    continue  # an erased brush stroke labels nothing
-                boxes.append(box)
-                shapes.append(mask)
-            classes.append(class_of[label])
         try:
-            detections = shapes_to_detections(boxes, classes, shapes, width, height)
+            images.append(_cvat_image(node, name, names, size_of))
         except ValueError as e:
             raise ValueError(f"{path}: image {name!r}: {e}") from None
-        images.append(LabeledImage(name, Path(name), width, height, detections))
     return images
+
+
+def _cvat_image(node, name: str, names: Sequence[str], size_of: SizeOf | None) -> LabeledImage:
+    class_of = {n: i for i, n in enumerate(names)}
+    width, height, same = canvas(name, node.get("width"), node.get("height"), size_of)
+    boxes, classes, shapes, notes = [], [], [], []
+    for shape in node if same else []:  # another image's shapes are not drawn
+        if shape.tag not in ("box", "polygon", "mask"):
+            if shape.tag in ("polyline", "points", "ellipse", "cuboid"):
+                raise ValueError(f"a {shape.tag} cannot be stored; use boxes, polygons or masks")
+            continue
+        label = shape.get("label", "")
+        if label not in class_of:
+            raise ValueError(unknown_class(label, names))
+        if shape.tag == "box":
+            if finite(shape.get("rotation", 0) or 0, "rotation"):
+                raise ValueError("rotated boxes cannot be stored")
+            box = [shape.get(k) for k in ("xtl", "ytl", "xbr", "ybr")]
+            boxes.append(check_box(box, width, height, "box (xtl, ytl, xbr, ybr)"))
+            shapes.append(None)
+        elif shape.tag == "polygon":
+            pairs = [pair.split(",") for pair in shape.get("points", "").split(";") if pair]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError(f"polygon points {shape.get('points', '')[:40]!r} are not x,y;...")
+            values = [[finite(v, "polygon point") for v in pair] for pair in pairs]
+            points = polygon_points(values, width, height, "polygon points")
+            if len(points) < 3:
+                notes.append(f"{name}: a {label} polygon of {len(points)} points: left out")
+                continue
+            boxes.append(polygon_box(points))
+            shapes.append(points)
+        else:
+            mask = decode_cvat_mask(dict(shape.attrib), width, height)
+            box = mask_box(mask)
+            if box is None:
+                continue  # an erased brush stroke labels nothing
+            boxes.append(box)
+            shapes.append(mask)
+        classes.append(class_of[label])
+    detections = shapes_to_detections(boxes, classes, shapes, width, height)
+    return LabeledImage(name, Path(name), width, height, detections, notes)

@@ -24,14 +24,24 @@ import numpy as np
 
 from distil.datasets.labeled import (
     LabeledImage,
+    SizeOf,
+    canvas,
+    check_box,
+    finite,
     mask_box,
     polygon_box,
+    polygon_points,
     runs,
     shapes_to_detections,
     unknown_class,
 )
 from distil.datasets.polygons import mask_to_polygon
-from distil.utils.files import atomic_write_json, atomic_write_text
+from distil.utils.files import (
+    MAX_ANNOTATION_BYTES,
+    atomic_write_json,
+    atomic_write_text,
+    read_user_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -223,42 +233,52 @@ def _results(
 
 
 def read_label_studio(
-    path: Path, names: Sequence[str], source: str = "annotations"
+    path: Path, names: Sequence[str], source: str = "annotations", size_of: SizeOf | None = None
 ) -> list[LabeledImage]:
     """The labeled tasks of a Label Studio JSON export (or of a task file written above,
     with `source="predictions"`). A task's newest annotation that was not cancelled is
     used; tasks without one are left out. Each image's key is its `distil_path`, else
-    the file path its URL names. A class not in `names` is a ValueError naming them."""
+    the file path its URL names. A class not in `names`, and any value that is not what
+    Label Studio writes, is a ValueError naming the file, the task and the field. With
+    `size_of`, masks are drawn only at the stored frame's size (see `labeled.canvas`)."""
+    text = read_user_text(Path(path), MAX_ANNOTATION_BYTES)
     try:
-        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        tasks = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path}: not a readable Label Studio JSON export ({e})") from None
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise ValueError(f"{path}: expected a list of Label Studio tasks")
     images = []
-    for number, task in enumerate(tasks, 1):
+    for position, task in enumerate(tasks, 1):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise ValueError(
-                f"{path}: task {number} has no `data`: not Label Studio's JSON export (JSON-MIN "
+                f"{path}: task {position} has no `data`: not Label Studio's JSON export (JSON-MIN "
                 "and CSV leave out what distil matches on); export the project as JSON"
             )
-        chosen = _chosen(task.get(source) or [])
-        if chosen is None:
-            continue
-        data = task.get("data") or {}
-        key = data.get(PATH_KEY) or image_reference(str(data.get(IMAGE, "")))
+        where = f"{path}: task {task.get('id', position)}"
         try:
-            images.append(_image(key, chosen.get("result") or [], names))
+            chosen = _chosen(_objects(task.get(source, []), f"`{source}`"))
+            if chosen is None:
+                continue
+            data = task["data"]
+            key = str(data.get(PATH_KEY) or image_reference(str(data.get(IMAGE, ""))))
+            results = _objects(chosen.get("result", []), "`result`")
+            images.append(_image(key, results, names, size_of))
         except ValueError as e:
-            raise ValueError(f"{path}: task {task.get('id', number)}: {e}") from None
-        except (KeyError, TypeError) as e:  # a region without a field Label Studio writes
+            raise ValueError(f"{where}: {e}") from None
+        except KeyError as e:  # a region without a field Label Studio writes
             raise ValueError(
-                f"{path}: task {task.get('id', number)}: a region lacks {e} (export the "
-                "project as Label Studio JSON)"
+                f"{where}: a region lacks {e} (export the project as Label Studio JSON)"
             ) from None
     return images
+
+
+def _objects(value: Any, field: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{field} is {str(value)[:40]!r}, not a list of objects")
+    return value
 
 
 def image_reference(url: str) -> str:
@@ -275,30 +295,49 @@ def _chosen(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(enumerate(kept), key=lambda item: (str(item[1].get("updated_at", "")), item[0]))[1]
 
 
-def _image(key: str, results: list[dict[str, Any]], names: Sequence[str]) -> LabeledImage:
+_KINDS = ("rectanglelabels", "polygonlabels", "brushlabels")
+
+
+def _image(
+    key: str, results: list[dict[str, Any]], names: Sequence[str], size_of: SizeOf | None
+) -> LabeledImage:
     class_of = {n: i for i, n in enumerate(names)}
+    regions = [r for r in results if r.get("type") in _KINDS]  # not choices, text, relations
+    sizes = [(r["original_width"], r["original_height"]) for r in regions]
+    if any(size != sizes[0] for size in sizes):
+        raise ValueError("its regions give different original_width / original_height")
     width = height = 0
-    boxes, classes, shapes = [], [], []
-    for result in results:
-        kind = result.get("type")
-        value = result.get("value") or {}
-        if kind not in ("rectanglelabels", "polygonlabels", "brushlabels"):
-            continue  # choices, text areas, relations: not labels of an object
-        width, height = int(result["original_width"]), int(result["original_height"])
+    same = True
+    if sizes:
+        try:
+            width, height, same = canvas(key, *sizes[0], size_of)
+        except ValueError as e:
+            raise ValueError(f"original_width / original_height: {e}") from None
+    boxes, classes, shapes, notes = [], [], [], []
+    for region in regions if same else []:  # another image's regions are not drawn
+        kind = region["type"]
+        value = region.get("value")
+        if not isinstance(value, dict):
+            raise ValueError(f"a region's `value` is {str(value)[:40]!r}, not an object")
         labels = value.get(kind) or []
-        if len(labels) != 1:
-            raise ValueError(f"a region has {len(labels)} labels; give each exactly one")
+        if not isinstance(labels, list) or len(labels) != 1:
+            raise ValueError(f"a region has {labels!r} as labels; give each exactly one")
         if labels[0] not in class_of:
-            raise ValueError(unknown_class(labels[0], names))
+            raise ValueError(unknown_class(str(labels[0]), names))
         if kind == "rectanglelabels":
             if value.get("rotation"):
                 raise ValueError("rotated boxes cannot be stored: set their rotation to 0")
-            x1, y1 = value["x"] * width / 100, value["y"] * height / 100
-            x2, y2 = x1 + value["width"] * width / 100, y1 + value["height"] * height / 100
-            boxes.append([x1, y1, x2, y2])
+            x, y, w, h = (finite(value[k], f"value.{k}") for k in ("x", "y", "width", "height"))
+            x1, y1 = x * width / 100, y * height / 100
+            box = [x1, y1, x1 + w * width / 100, y1 + h * height / 100]
+            boxes.append(check_box(box, width, height, "a rectangle"))
             shapes.append(None)
         elif kind == "polygonlabels":
-            points = np.asarray(value["points"], np.float64) * [width / 100, height / 100]
+            points = polygon_points(value.get("points"), 100, 100, "value.points")
+            points = points * [width / 100, height / 100]
+            if len(points) < 3:
+                notes.append(f"{key}: a {labels[0]} polygon of {len(points)} points: left out")
+                continue
             boxes.append(polygon_box(points))
             shapes.append(points)
         else:
@@ -307,13 +346,13 @@ def _image(key: str, results: list[dict[str, Any]], names: Sequence[str]) -> Lab
             mask = decode_brush(value.get("rle") or [], width, height)
             box = mask_box(mask)
             if box is None:
-                logger.warning("%s: an empty %s brush mask is left out", key, labels[0])
+                notes.append(f"{key}: an empty {labels[0]} brush mask: left out")
                 continue
             boxes.append(box)
             shapes.append(mask)
         classes.append(class_of[labels[0]])
     detections = shapes_to_detections(boxes, classes, shapes, width, height)
-    return LabeledImage(key, Path(key), width, height, detections)
+    return LabeledImage(key, Path(key), width, height, detections, notes)
 
 
 def _attribute(text: str) -> str:

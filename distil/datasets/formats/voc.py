@@ -11,6 +11,7 @@ expansion, no external entities).
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from distil.datasets.labeled import LabeledImage, unknown_class
+from distil.datasets.labeled import LabeledImage, check_box, finite, unknown_class, whole
 from distil.datasets.naming import unique_stems
 from distil.detections import empty_detections, human_detections
-from distil.utils.files import atomic_write_text
+from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 
 @dataclass
@@ -112,8 +113,9 @@ def read_voc_folder(folder: Path, names: Sequence[str]) -> list[LabeledImage]:
 
 def read_voc(path: Path, names: Sequence[str]) -> VocAnnotation:
     """One VOC file; a class not in `names` is a ValueError that lists the known ones."""
+    text = read_user_text(Path(path), MAX_ANNOTATION_BYTES)
     try:
-        return read_voc_text(Path(path).read_text(encoding="utf-8"), names)
+        return read_voc_text(text, names)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
 
@@ -127,6 +129,9 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     except (ET.ParseError, DefusedXmlException) as e:
         raise ValueError(f"not a readable VOC XML file ({e})") from None
     class_of = {name: index for index, name in enumerate(names)}
+    size = root.find("size")
+    width = whole(_text(size, "width"), "<size><width>", 1) if size is not None else 0
+    height = whole(_text(size, "height"), "<size><height>", 1) if size is not None else 0
     boxes, classes = [], []
     for item in root.iter("object"):
         name = (item.findtext("name") or "").strip()
@@ -135,12 +140,14 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
         box = item.find("bndbox")
         if box is None:
             raise ValueError(f"object {name!r} has no bndbox")
-        xmin, ymin, xmax, ymax = (_float(box, tag) for tag in ("xmin", "ymin", "xmax", "ymax"))
-        boxes.append([xmin - 1, ymin - 1, xmax, ymax])
+        xmin, ymin, xmax, ymax = (
+            finite(_text(box, tag), f"<{tag}>") for tag in ("xmin", "ymin", "xmax", "ymax")
+        )
+        pixel_box = [xmin - 1, ymin - 1, xmax, ymax]
+        boxes.append(
+            check_box(pixel_box, width or math.inf, height or math.inf, f"object {name!r}")
+        )
         classes.append(class_of[name])
-    size = root.find("size")
-    width = int(_float(size, "width")) if size is not None else 0
-    height = int(_float(size, "height")) if size is not None else 0
     detections = empty_detections()
     if boxes:
         detections = human_detections(np.asarray(boxes), np.asarray(classes))
@@ -153,12 +160,8 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     )
 
 
-def _float(element: ET.Element, tag: str) -> float:
-    text = element.findtext(tag)
-    try:
-        return float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"<{tag}> is {text!r}, not a number") from None
+def _text(element: ET.Element, tag: str) -> str | None:
+    return element.findtext(tag)
 
 
 def _number(value: float) -> str:

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import supervision as sv
 import yaml
 
-from distil.datasets.labeled import LabeledImage, LabeledSet, image_size, unknown_class
+from distil.datasets.labeled import (
+    LabeledImage,
+    LabeledSet,
+    check_box,
+    finite,
+    image_size,
+    unknown_class,
+    whole,
+)
 from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.detections import human_detections
 from distil.sources.core import scan_images
-from distil.utils.files import atomic_write_text
+from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 from distil.utils.yaml import load_yaml
 
 DATA_YAML = "data.yaml"
@@ -77,9 +86,9 @@ def write_data_yaml(
 
 def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], list[Path]]:
     data = load_yaml(data_yaml) or {}
-    names = data.get("names")
-    if isinstance(names, dict):
-        names = [names[k] for k in sorted(names)]
+    if not isinstance(data, dict):
+        raise ValueError(f"{data_yaml}: expected a mapping (names, train, val, ...)")
+    names = yaml_names(data, data_yaml)
     if not names:
         raise ValueError(f"{data_yaml}: no 'names'")
     root = Path(data.get("path") or ".")
@@ -122,19 +131,23 @@ def label_file_for(image: Path) -> Path:
 
 
 def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
-    """Boxes from a YOLO label file (boxes or polygons; a 6th box column is a confidence)."""
+    """Boxes from a YOLO label file (boxes or polygons; a 6th box column is a confidence).
+    A class that is not a whole number from 0, a value that is not a finite number, and a
+    negative width or height are ValueErrors naming the file and line."""
     classes, boxes, scores = [], [], []
-    text = label.read_text() if label.is_file() else ""
+    text = read_user_text(label, MAX_ANNOTATION_BYTES) if label.is_file() else ""
     for number, line in enumerate(text.splitlines(), 1):
         values = line.split()
         if not values:
             continue
         try:
-            numbers = [float(v) for v in values]
-        except ValueError:
-            raise ValueError(f"{label}:{number}: not a YOLO label line: {line!r}") from None
-        cls, rest = int(numbers[0]), numbers[1:]
+            cls = whole(values[0], "class id")
+            rest = [finite(v, "a coordinate") for v in values[1:]]
+        except ValueError as e:
+            raise ValueError(f"{label}:{number}: {e}: {line[:60]!r}") from None
         if len(rest) in (4, 5):
+            if rest[2] < 0 or rest[3] < 0:
+                raise ValueError(f"{label}:{number}: a box of negative width or height")
             box = sv.xcycwh_to_xyxy(np.array([rest[:4]]))[0].tolist()
             scores.append(rest[4] if len(rest) == 5 else 1.0)
         elif len(rest) >= 6 and len(rest) % 2 == 0:
@@ -228,6 +241,11 @@ def read_yolo_folder(
             images.append(LabeledImage(key, None, 0, 0, human_detections([], [])))
             continue
         read = read_yolo_labels(file, *size)
+        for number, box in enumerate(read.xyxy.tolist(), 1):
+            try:
+                check_box(box, *size, f"object {number}")
+            except ValueError as e:
+                raise ValueError(f"{file}: {e}") from None
         classes = []
         for number in read.class_id.tolist():
             name = own[number] if number < len(own) else f"class {number}"
@@ -240,6 +258,22 @@ def read_yolo_folder(
     return images
 
 
+def yaml_names(data: Any, source: Path) -> list[str]:
+    """The class names of a data.yaml: a list, or a mapping of class ids 0, 1, ... to names."""
+    names = (data if isinstance(data, dict) else {}).get("names") or []
+    if isinstance(names, dict):
+        try:
+            ids = {whole(key, "a class id"): str(name) for key, name in names.items()}
+        except ValueError as e:
+            raise ValueError(f"{source}: names: {e}") from None
+        if sorted(ids) != list(range(len(ids))):
+            raise ValueError(f"{source}: names: the class ids must be 0 to {len(ids) - 1}")
+        return [ids[i] for i in range(len(ids))]
+    if not isinstance(names, list):
+        raise ValueError(f"{source}: names is neither a list nor a mapping of class ids")
+    return [str(name) for name in names]
+
+
 def _folder_names(folder: Path, labels: Path) -> list[str]:
     for candidate in (labels / CLASSES_TXT, folder / CLASSES_TXT, folder / CVAT_NAMES):
         if candidate.is_file():
@@ -248,8 +282,7 @@ def _folder_names(folder: Path, labels: Path) -> list[str]:
             ]
     data_yaml = folder / DATA_YAML
     if data_yaml.is_file():
-        names = (load_yaml(data_yaml) or {}).get("names") or []
-        return [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
+        return yaml_names(load_yaml(data_yaml), data_yaml)
     raise ValueError(
         f"{folder}: no classes.txt, obj.names or data.yaml names the label files' classes"
     )
