@@ -15,6 +15,10 @@ class UsageError(DistilError, ValueError):
     """Bad input: a setting, a file, a model name, a store; the message names it."""
 
 
+class CheckpointError(UsageError):
+    """Model weights distil will not load: not a checkpoint, or one carrying code."""
+
+
 class LinkRefusedError(UsageError):
     """A symbolic link where distil writes inside its output folder: writing through it
     would reach a file outside the folder, so distil refuses."""

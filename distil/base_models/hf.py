@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from distil.base_models.core import Detector
+from distil.errors import CheckpointError
 from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -38,8 +41,23 @@ def load_pretrained(
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if revision:
         kwargs["revision"] = revision
-    processor = (processor_class or AutoProcessor).from_pretrained(name, **kwargs)
-    model = auto_model.from_pretrained(name, dtype=dtype, **kwargs)
+    try:
+        processor = (processor_class or AutoProcessor).from_pretrained(name, **kwargs)
+        model = auto_model.from_pretrained(name, dtype=dtype, **kwargs)
+    except pickle.UnpicklingError as e:
+        # torch names the first global it refused: "GLOBAL posix.system"
+        refused = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({refused.group(1)})" if refused else ""
+        raise CheckpointError(
+            f"{name}: refused: its weights hold Python objects, not only tensors{what}; "
+            "distil loads weights as data only and never runs code from them (use "
+            ".safetensors weights)"
+        ) from None
+    except OSError as e:
+        if not Path(name).is_dir():
+            raise
+        first = str(e).splitlines()[0].split(". ")[0]
+        raise CheckpointError(f"{name}: not a complete checkpoint folder ({first})") from None
     model = model.to(device).eval()
     return model, processor, model_revision(name, model.config)
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from distil.errors import CheckpointError
+
 
 @dataclass
 class Latency:
@@ -28,11 +30,26 @@ class Latency:
         return asdict(self)
 
 
+def load_onnx(model: Path):
+    """The ONNX graph of `model` (no external data); a file that is not one is a
+    `CheckpointError` saying so in one line."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        graph = onnx.load(str(model), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{model}: not a readable ONNX model (damaged, truncated, or not ONNX: {e})"
+        ) from None
+    if not graph.graph.input:
+        raise CheckpointError(f"{model}: an ONNX model without inputs")
+    return graph
+
+
 def static_size(model: Path) -> list[int] | None:
     """The fixed input sizes of an ONNX model's image input (None when dynamic)."""
-    import onnx
-
-    dims = onnx.load(str(model), load_external_data=False).graph.input[0].type.tensor_type.shape
+    dims = load_onnx(model).graph.input[0].type.tensor_type.shape
     sizes = [d.dim_value for d in dims.dim[2:] if d.dim_value]
     return sizes or None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -169,6 +170,8 @@ def resolve_student(
     path = Path(model)
     if path.suffix in (".pt", ".yaml", ".yml"):
         if path.is_file():
+            if path.suffix != ".pt":
+                check_model_yaml(path)
             return StudentSource(str(path), path.suffix == ".pt", task)
         if path.suffix == ".pt" and (path.parent != Path(".") or not _is_model_name(path.stem)):
             raise FileNotFoundError(f"student weights not found: {model}")
@@ -196,6 +199,27 @@ def resolve_student(
     if found is not None:
         return StudentSource(str(found), True, task)
     return StudentSource(f"{name}.yaml", False, task)
+
+
+# What an Ultralytics model YAML's `activation` may be: a torch.nn module made with no
+# arguments. Ultralytics evaluates the text; anything else would be code run.
+_ACTIVATION = re.compile(r"^(torch\.)?nn\.[A-Za-z][A-Za-z0-9]*\(\)$")
+
+
+def check_model_yaml(path: Path) -> None:
+    """Refuse a model YAML that is not data: read safely (bounded, no tags), and an
+    `activation` that is not a plain `nn.Module()` name (Ultralytics evaluates it)."""
+    from distil.utils.yaml import load_yaml
+
+    data = load_yaml(path)
+    if not isinstance(data, dict) or "backbone" not in data:
+        raise ValueError(f"{path}: not an Ultralytics model YAML (no `backbone`)")
+    activation = data.get("activation")
+    if activation is not None and not _ACTIVATION.match(str(activation).replace(" ", "")):
+        raise ValueError(
+            f"{path}: activation: {str(activation)[:60]!r} is not an activation such as "
+            "nn.SiLU(); a model file holds data, and distil runs no code from it"
+        )
 
 
 def _is_model_name(name: str) -> bool:
@@ -332,6 +356,10 @@ class YoloStudent(TargetModel):
     def _loaded(self):
         if self.weights is None or not self.weights.is_file():
             raise FileNotFoundError(f"student weights not found: {self.weights}")
+        if self.weights.suffix == ".onnx":
+            from distil.target_models.latency import load_onnx
+
+            load_onnx(self.weights)  # a damaged file is one line, not Ultralytics' error
         return load_yolo(self.weights)
 
     def predict(self, sources: list[Path], out_dir: Path, **options: Any) -> Any:

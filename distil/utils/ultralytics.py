@@ -12,15 +12,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from distil.errors import CheckpointError
+
 logger = logging.getLogger(__name__)
 
 # Ultralytics otherwise pip-installs missing export packages and checks hubs; distil says
 # what to install instead and works without a network.
 _OFFLINE_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_VERBOSE": "false"}
-
-
-class CheckpointError(ValueError):
-    """A `.pt` file that distil will not load: not a checkpoint, or one carrying code."""
 
 
 def import_ultralytics() -> ModuleType:

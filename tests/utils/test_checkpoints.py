@@ -111,3 +111,48 @@ def test_a_hugging_face_folder_with_code_is_refused_without_running_it(tmp_path)
     assert result.exit_code == 2, result.output
     assert "never runs code" in result.output
     assert not marker.exists()
+
+
+def test_hf_weights_with_a_payload_are_refused_with_exit_2(tiny_dir, tmp_path):
+    from tests import tiny_models
+
+    folder = tiny_models.build_owlv2(tmp_path / "owlv2-evil")
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    marker = tmp_path / "PAYLOAD_RAN"
+    torch.save({"weight": Payload(marker)}, folder / "pytorch_model.bin")
+    Image.new("RGB", (64, 64), (90, 120, 30)).save(tmp_path / "image.jpg")
+    (tmp_path / "onto.yaml").write_text("classes: [car]\n")
+    args = ["label", str(tmp_path / "image.jpg"), "-O", str(tmp_path / "onto.yaml")]
+    result = runner.invoke(app, [*args, "--detector", str(folder), "--segmenter", "none",
+                                 "--out", str(tmp_path / "out"), "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "refused: its weights hold Python objects" in result.output
+    assert not marker.exists()
+
+
+def test_a_model_yaml_with_code_in_activation_is_refused_before_training(tmp_path):
+    data = make_shapes_dataset(tmp_path / "shapes", images=4)
+    marker = tmp_path / "RAN"
+    model = tmp_path / "model.yaml"
+    model.write_text(
+        f"nc: 2\nactivation: __import__('pathlib').Path('{marker}').touch()\n"
+        "backbone:\n  - [-1, 1, Conv, [16, 3, 2]]\nhead:\n  - [[0], 1, Detect, [nc]]\n"
+    )
+    result = runner.invoke(app, ["train", str(data), "--model", str(model), "--epochs", "1"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "activation:" in result.output and "is not an activation such as nn.SiLU()" in result.output
+    )
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", ["predict", "benchmark-student"])
+def test_a_garbage_onnx_is_one_line_with_exit_2(tmp_path, command):
+    model = tmp_path / "best.onnx"
+    model.write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "image.jpg").write_bytes(b"")
+    args = [command, str(model)] + ([str(tmp_path / "image.jpg")] if command == "predict" else [])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "best.onnx: not a readable ONNX model" in result.output
