@@ -45,6 +45,12 @@ NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 VIDEO = "Video"
+# Upper bounds: a value past them is a typo (or 1e20), caught before any work starts.
+MAX_IMGSZ = 8192
+MAX_BATCH = 4096
+MAX_COUNT = 1_000_000  # frames, epochs, runs, reviews ...
+MAX_SECONDS = 10_000_000.0  # about four months of video
+MAX_RUN_NAME = 100
 
 
 class SettingsError(ValueError):
@@ -266,16 +272,28 @@ class FrameSampling(Section):
     1
     """
 
-    every: int = option(1, ge=1, description="Video: keep every N-th frame.", panel=VIDEO)
-    fps: float | None = option(
-        None, gt=0, description="Video: keep frames at this rate (by timestamp).", panel=VIDEO
+    every: int = option(
+        1, ge=1, le=MAX_COUNT, description="Video: keep every N-th frame.", panel=VIDEO
     )
-    start: float = option(0.0, ge=0, description="Video: start at this second.", panel=VIDEO)
+    fps: float | None = option(
+        None,
+        gt=0,
+        le=1000,
+        description="Video: keep frames at this rate (by timestamp).",
+        panel=VIDEO,
+    )
+    start: float = option(
+        0.0, ge=0, le=MAX_SECONDS, description="Video: start at this second.", panel=VIDEO
+    )
     end: float | None = option(
-        None, gt=0, description="Video: stop after this second.", panel=VIDEO
+        None, gt=0, le=MAX_SECONDS, description="Video: stop after this second.", panel=VIDEO
     )
     max_frames: int | None = option(
-        None, ge=1, description="Video: at most this many frames each.", panel=VIDEO
+        None,
+        ge=1,
+        le=MAX_COUNT * 1000,
+        description="Video: at most this many frames each.",
+        panel=VIDEO,
     )
     dedup: int | None = option(
         None,
@@ -314,6 +332,7 @@ class TrackingSettings(Section):
     detect_every: int = option(
         15,
         ge=1,
+        le=MAX_COUNT,
         description="With --track: detect on every K-th kept frame (SAM 3 video: store every "
         "K frames).",
         panel=VIDEO,
@@ -333,7 +352,8 @@ class TrackingSettings(Section):
         panel=VIDEO,
     )
     max_lost: int = option(
-        1, ge=0, description="With --track: keyframes a track may go unmatched before it ends.",
+        1, ge=0, le=MAX_COUNT,
+        description="With --track: keyframes a track may go unmatched before it ends.",
         panel=VIDEO,
     )  # fmt: skip
     offload_state: StrictBool = option(
@@ -386,6 +406,7 @@ class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings):
     batch: int = option(
         8,
         ge=1,
+        le=MAX_BATCH,
         description="Images per detector forward.",
         flags=["--batch", "--batch-size"],
         validation_alias=AliasChoices("batch", "batch_size"),  # batch_size: its old name
@@ -430,6 +451,7 @@ class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings):
     actors: int | None = option(
         None,
         ge=1,
+        le=10_000,
         description="With --engine ray: teacher actors (default: one per GPU; without "
         "GPUs, one per 4 CPUs).",
     )
@@ -496,10 +518,10 @@ class DatasetSettings(RemoteSettings):
     seed: int = option(0, description="Split seed.")
     images: ImageMode = option(ImageMode.LINK, description="link (hard link), copy or symlink.")
     min_fragment_area: float = option(
-        16.0, ge=0, description="Mask parts smaller than this many pixels are dropped."
+        16.0, ge=0, le=1e9, description="Mask parts smaller than this many pixels are dropped."
     )
     polygon_tolerance: float = option(
-        1.0, ge=0, description="Polygon simplification, in pixels (0 = exact outline)."
+        1.0, ge=0, le=1000, description="Polygon simplification, in pixels (0 = exact outline)."
     )
     coco_rle: StrictBool = option(
         False, description="COCO segment export: exact RLE masks (holes kept) instead of polygons."
@@ -523,12 +545,14 @@ class TrainSettings(Section):
         "--weights-dir, $DISTIL_WEIGHTS_DIR or ~/.cache/distil/weights, downloaded there "
         "when missing), or a .pt path.",
     )
-    epochs: int = option(100, ge=1, description="Training epochs.")
-    imgsz: int = option(640, ge=32, description="Training image size.")
-    batch: int = option(16, ge=-1, description="Images per batch (-1: fit GPU memory).")
-    patience: int = option(100, ge=0, description="Stop after N epochs without gain.")
-    lr0: float | None = option(None, gt=0, description="Initial learning rate.")
-    workers: int = option(8, ge=0, description="Data loader workers.")
+    epochs: int = option(100, ge=1, le=MAX_COUNT, description="Training epochs.")
+    imgsz: int = option(640, ge=32, le=MAX_IMGSZ, description="Training image size.")
+    batch: int = option(
+        16, ge=-1, le=MAX_BATCH, description="Images per batch (-1: fit GPU memory)."
+    )
+    patience: int = option(100, ge=0, le=MAX_COUNT, description="Stop after N epochs without gain.")
+    lr0: float | None = option(None, gt=0, le=10, description="Initial learning rate.")
+    workers: int = option(8, ge=0, le=256, description="Data loader workers.")
     seed: int = option(0, description="Training seed.")
     device: Annotated[
         Device,
@@ -586,7 +610,7 @@ class EvalSettings(Section):
     )
     conf: Fraction = option(0.25, description="Student: score for precision / recall.")
     imgsz: int | None = option(
-        None, ge=32, description="Student: inference size (default: trained)."
+        None, ge=32, le=MAX_IMGSZ, description="Student: inference size (default: trained)."
     )
     device: Device = "auto"
 
@@ -596,7 +620,7 @@ class ReviewSettings(RemoteSettings):
 
     section: ClassVar[str] = "review"
 
-    top: int = option(50, ge=1, description="Frames to hand to reviewers.")
+    top: int = option(50, ge=1, le=MAX_COUNT, description="Frames to hand to reviewers.")
     ranking: Ranking = option(
         Ranking.AUTO,
         description="auto (all signals), uncertainty, disagreement (with --student / "
@@ -634,6 +658,7 @@ class ReviewSettings(RemoteSettings):
     video_gap: float = option(
         2.0,
         ge=0.0,
+        le=MAX_SECONDS,
         description="Seconds between the frames picked from one video (0: neighbours too).",
     )
     include_pending: StrictBool = option(
@@ -686,41 +711,45 @@ class StudentExportSettings(Section):
         flags=["--format", "-f"],
     )
     imgsz: int | None = option(
-        None, ge=32, description="Model input size (default: the training size)."
+        None, ge=32, le=MAX_IMGSZ, description="Model input size (default: the training size)."
     )
     half: StrictBool = option(False, description="FP16 weights.")
     dynamic: StrictBool = option(False, description="Dynamic input shape.")
     check: StrictBool = option(True, description="Check ONNX against PyTorch in onnxruntime.")
     benchmark: StrictBool = option(True, description="Time the ONNX model after export.", cli=False)
-    benchmark_runs: int = option(50, ge=1, description="Timed runs of the benchmark.", cli=False)
+    benchmark_runs: int = option(
+        50, ge=1, le=MAX_COUNT, description="Timed runs of the benchmark.", cli=False
+    )
 
 
 class PredictSettings(Section):
     """`distil predict`."""
 
     conf: Fraction = option(0.25, description="Keep boxes from this score.")
-    imgsz: int | None = option(None, ge=32, description="Inference size (default: trained).")
+    imgsz: int | None = option(
+        None, ge=32, le=MAX_IMGSZ, description="Inference size (default: trained)."
+    )
     device: Device = "auto"
 
 
 class BenchmarkSettings(Section):
     """`distil benchmark-student`."""
 
-    imgsz: Annotated[list[Annotated[int, Field(ge=32)]], CommaList] = option(
+    imgsz: Annotated[list[Annotated[int, Field(ge=32, le=MAX_IMGSZ)]], CommaList] = option(
         default_factory=lambda: [640],
         min_length=1,
         description="Comma-separated sizes; a .pt is exported once per size (in a "
         "temporary folder), a static .onnx runs at its own size only.",
     )
-    runs: int = option(100, ge=1, description="Timed runs per size.")
-    threads: int | None = option(None, ge=1, description="CPU threads (default: all).")
+    runs: int = option(100, ge=1, le=MAX_COUNT, description="Timed runs per size.")
+    threads: int | None = option(None, ge=1, le=1024, description="CPU threads (default: all).")
 
 
 class PreviewSettings(Section):
     """`distil preview`."""
 
-    num: int = option(16, ge=1, description="Images in the grid.", flags=["--num", "-n"])
-    columns: int = option(4, ge=1, description="Columns of the grid.")
+    num: int = option(16, ge=1, le=10_000, description="Images in the grid.", flags=["--num", "-n"])
+    columns: int = option(4, ge=1, le=100, description="Columns of the grid.")
     seed: int = option(0, description="Which images are sampled.")
     box_threshold: Fraction | None = option(None, description="Default box threshold.")
     nms_iou: Fraction = option(0.7, description="Class-aware NMS IoU.")
@@ -823,6 +852,8 @@ def check_run_name(value: str) -> str:
             "must be a plain folder name (letters, digits, '_', '-', '.', '+'; "
             "no path separators, not '..' and not empty)"
         )
+    if len(value) > MAX_RUN_NAME:
+        raise ValueError(f"is {len(value)} characters long; at most {MAX_RUN_NAME}")
     return value
 
 

@@ -110,9 +110,17 @@ def handle_errors(command: F) -> F:
             raise fail("an input is nested too deeply to read") from None
         except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
             logging.getLogger("distil").debug("traceback", exc_info=True)
-            raise fail(f"{type(e).__name__}: {e}", EXIT_FAILURE) from None
+            raise fail(f"{exception_name(e)}: {e}", EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def exception_name(error: BaseException) -> str:
+    """`TypeError`, or `cv2.error` for a library's class named `error` (never `error: error`)."""
+    kind = type(error)
+    if kind.__module__ in ("builtins", "__main__") or kind.__name__[:1].isupper():
+        return kind.__name__
+    return f"{kind.__module__.split('.')[0]}.{kind.__name__}"
 
 
 def print_json(data: dict[str, Any]) -> None:
