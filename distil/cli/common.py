@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -101,6 +102,12 @@ def handle_errors(command: F) -> F:
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         except sqlite3.Error as e:  # the store turns its own errors into StoreErrors
             raise fail(f"database error: {e}") from None
+        except OSError as e:
+            message = file_system_problem(e)
+            if message is None:
+                logging.getLogger("distil").debug("traceback", exc_info=True)
+                raise fail(f"{exception_name(e)}: {e}", EXIT_FAILURE) from None
+            raise fail(message) from None
         except MemoryError:
             raise fail(
                 "out of memory: an input (image, video or config) is too large for this "
@@ -113,6 +120,30 @@ def handle_errors(command: F) -> F:
             raise fail(f"{exception_name(e)}: {e}", EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# The machine's state, not a bug: said in one line naming the file, exit 2.
+_FILE_SYSTEM = {
+    errno.ENOSPC: "the disk is full; free some space and rerun (what was there before is "
+    "intact)",
+    errno.EDQUOT: "the disk quota is used up; free some space and rerun",
+    errno.EACCES: "permission denied (a read-only folder, or another user's?)",
+    errno.EPERM: "operation not permitted (a read-only folder, or another user's?)",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of this path is a file, not a folder",
+    errno.EISDIR: "is a folder, where a file was expected",
+    errno.ENAMETOOLONG: "the name is too long for the file system",
+}
+
+
+def file_system_problem(error: OSError) -> str | None:
+    """One line for an OSError that the machine causes (full disk, permissions, a file
+    where a folder goes), naming the file; None for any other."""
+    what = _FILE_SYSTEM.get(error.errno or -1)
+    if what is None:
+        return None
+    where = error.filename if error.filename is not None else ""
+    return f"{where}: {what}" if where else what
 
 
 def exception_name(error: BaseException) -> str:

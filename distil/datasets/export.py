@@ -325,6 +325,8 @@ def _place_image(source: Path, target: Path, mode: ImageMode) -> int:
 
 
 def _check_target(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is a file, not a folder; give --to a folder to write into")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / CARD_FILE).is_file():
         raise FileExistsError(
             f"{out_dir} exists and is not a distil dataset; refusing to "
