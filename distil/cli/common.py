@@ -124,8 +124,7 @@ def handle_errors(command: F) -> F:
 
 # The machine's state, not a bug: said in one line naming the file, exit 2.
 _FILE_SYSTEM = {
-    errno.ENOSPC: "the disk is full; free some space and rerun (what was there before is "
-    "intact)",
+    errno.ENOSPC: "the disk is full; free some space and rerun (what was there before is intact)",
     errno.EDQUOT: "the disk quota is used up; free some space and rerun",
     errno.EACCES: "permission denied (a read-only folder, or another user's?)",
     errno.EPERM: "operation not permitted (a read-only folder, or another user's?)",

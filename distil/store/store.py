@@ -258,6 +258,11 @@ class LabelStore:
         except BaseException:
             lock.release()
             raise
+        try:
+            store.check_integrity()  # writing into a damaged store would spread the damage
+        except BaseException:
+            store.close()
+            raise
         fingerprint = fingerprint_of(settings)
         if store.fingerprint is None:
             store.fingerprint = store._claim(fingerprint, settings)
@@ -284,6 +289,11 @@ class LabelStore:
             store = cls(Path(folder), _connect(path), lock=lock)
         except BaseException:
             lock.release()
+            raise
+        try:
+            store.check_integrity()
+        except BaseException:
+            store.close()
             raise
         if store.fingerprint is None:
             store.close()
@@ -551,41 +561,63 @@ class LabelStore:
         ).fetchone()
         return int(total), int(labeled)
 
-    def absorb(self, folder: Path) -> int:
-        """Copy the labels of the store in `folder` (the same job: same models, prompts and
-        threshold) into this one; what both hold is kept once. Returns the frames added."""
-        with LabelStore.open(folder) as other:
-            if other.fingerprint != self.fingerprint:
-                changed = ", ".join(_changed_keys(self.settings, other.settings))
-                raise StoreError(f"{folder} was labeled with different {changed}: not one job")
-            writer = other.writer()
-            if writer:
-                raise StoreError(f"{folder} is being written by {writer}; wait for it")
-            path = other.path
+    def absorb(self, folders: Sequence[Path]) -> dict[str, int]:
+        """Copy the labels of the stores in `folders` (the same job: same models, prompts
+        and threshold) into this one, all in one transaction: a store that fails leaves
+        this one as it was. What several hold is kept once. Returns the frames each added."""
+        added: dict[str, int] = {}
         before = self.count()[1]
         try:
-            self._db.execute("ATTACH DATABASE ? AS other", (str(path),))
-        except sqlite3.Error as e:
-            raise database_error(path, e) from None
-        try:
             with self._transaction():
-                for table, own in _MERGED_TABLES.items():
-                    columns = ", ".join(
-                        row[1] for row in self._db.execute(f"PRAGMA main.table_info({table})")
-                    )
-                    where = " WHERE fingerprint = ?" if own else ""
-                    self._db.execute(
-                        f"INSERT OR IGNORE INTO main.{table} ({columns}) "
-                        f"SELECT {columns} FROM other.{table}{where}",
-                        (self.fingerprint,) if own else (),
-                    )
+                for folder in folders:
+                    with LabelStore.open(folder) as other:
+                        self._check_same_job(other, folder)
+                        for table, own in _MERGED_TABLES.items():
+                            self._copy_table(other, table, own)
+                    after = self.count()[1]
+                    added[str(folder)] = after - before
+                    before = after
                 # A file one shard could not read may have been labeled by another.
                 self._db.execute("DELETE FROM skipped WHERE path IN (SELECT path FROM sources)")
         except sqlite3.Error as e:
             raise database_error(self.path, e) from None
-        finally:
-            self._db.execute("DETACH DATABASE other")
-        return self.count()[1] - before
+        return added
+
+    def _check_same_job(self, other: LabelStore, folder: Path) -> None:
+        if other.fingerprint != self.fingerprint:
+            changed = ", ".join(_changed_keys(self.settings, other.settings))
+            raise StoreError(f"{folder} was labeled with different {changed}: not one job")
+        writer = other.writer()
+        if writer:
+            raise StoreError(f"{folder} is being written by {writer}; wait for it")
+        other.check_integrity()
+
+    def _copy_table(self, other: LabelStore, table: str, own: bool) -> None:
+        columns = [row[1] for row in self._db.execute(f"PRAGMA main.table_info({table})")]
+        where = " WHERE fingerprint = ?" if own else ""
+        try:
+            rows = other._db.execute(
+                f"SELECT {', '.join(columns)} FROM {table}{where}",
+                (self.fingerprint,) if own else (),
+            )
+        except sqlite3.Error as e:
+            raise database_error(other.path, e) from None
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            rows,
+        )
+
+    def check_integrity(self) -> None:
+        """SQLite's quick check of every page: a damaged store is a `StoreError`."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.Error as e:
+            raise database_error(self.path, e) from None
+        if rows != [("ok",)]:
+            raise StoreError(
+                f"{self.path} is damaged ({str(rows[0][0])[:80]}); label into another --out"
+            )
 
     @_sqlite_errors
     def class_counts(self, thresholds: Sequence[float]) -> dict[int, int]:
@@ -754,15 +786,26 @@ def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
     """
     if not folders:
         raise ValueError("give at least one label store to merge")
+    others = [f for f in folders if Path(f).resolve() != Path(out).resolve()]
     with LabelStore.open(folders[0]) as first:
-        settings, ontology = first.settings, first.ontology_dict
-    added = {}
-    with LabelStore.create(out, settings) as store:
-        store.set_ontology(ontology)
-        for folder in folders:
-            if Path(folder).resolve() != Path(out).resolve():
-                added[str(folder)] = store.absorb(folder)
-        frames = store.count()[1]
+        settings, ontology, fingerprint = first.settings, first.ontology_dict, first.fingerprint
+    for folder in others:  # every store checked before anything is written
+        with LabelStore.open(folder) as other:
+            if other.fingerprint != fingerprint:
+                changed = ", ".join(_changed_keys(settings, other.settings))
+                raise StoreError(f"{folder} was labeled with different {changed}: not one job")
+            other.check_integrity()
+    created = not os.path.lexists(Path(out) / STORE_FILE)
+    try:
+        with LabelStore.create(out, settings) as store:
+            store.set_ontology(ontology)
+            added = store.absorb(others)
+            frames = store.count()[1]
+    except BaseException:
+        if created:  # distil made it for this merge: nothing of it is kept
+            for suffix in ("", *_SIDE_FILES):
+                Path(f"{Path(out) / STORE_FILE}{suffix}").unlink(missing_ok=True)
+        raise
     return {"out": str(out), "frames": frames, "added": added}
 
 
