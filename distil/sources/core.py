@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
     for item in items:
         url = as_url(item)
         if url is not None:
-            check_url(url)
+            check_url(url, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
             roots.append(Path(url))
             continue
         root = Path(local_path(str(item)))
@@ -74,6 +75,22 @@ def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
             raise FileNotFoundError(f"input not found: {root}")
         roots.append(Path(os.path.abspath(root)))
     return roots
+
+
+def file_problem(info: os.stat_result) -> str | None:
+    """Why a file of this kind is never read (None for a regular file)."""
+    mode = info.st_mode
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    for test, kind in kinds.items():
+        if test(mode):
+            return f"not a regular file: {kind}"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def is_utf8(path: Path) -> bool:
@@ -139,8 +156,6 @@ def _scan_url(
 
 
 def _not_a_source(path: Path) -> str:
-    from distil.sources.images import file_problem
-
     try:
         problem = file_problem(os.stat(path))
     except OSError as e:

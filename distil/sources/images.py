@@ -6,7 +6,6 @@ import errno
 import hashlib
 import io
 import os
-import stat
 import warnings
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from distil.detections import FileStamp, FrameIdentity
-from distil.sources.core import Frame, SkippedFile
+from distil.sources.core import Frame, SkippedFile, file_problem
 from distil.sources.remote import RemoteReadError, as_url, read_url
 
 # The largest image file read (a 100-megapixel 16-bit TIFF is about 600 MB uncompressed,
@@ -150,22 +149,6 @@ def _open_reason(path: Path, error: OSError) -> str:
     if error.errno == errno.ENAMETOOLONG:
         return "path too long"
     return f"cannot read file ({error.strerror or error})"
-
-
-def file_problem(info: os.stat_result) -> str | None:
-    """Why a file of this kind is never read (None for a regular file)."""
-    mode = info.st_mode
-    kinds = {
-        stat.S_ISDIR: "a folder",
-        stat.S_ISFIFO: "a FIFO (named pipe)",
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-        stat.S_ISSOCK: "a socket",
-    }
-    for test, kind in kinds.items():
-        if test(mode):
-            return f"not a regular file: {kind}"
-    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def load_frame(path: Path) -> Frame | SkippedFile:

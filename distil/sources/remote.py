@@ -112,7 +112,7 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise ValueError(f"{url}: {e}") from None
 
 
-def check_url(url: str) -> None:
+def check_url(url: str, extensions: frozenset[str]) -> None:
     """A missing package is a ValueError, a missing file or folder a FileNotFoundError, a
     server that does not answer in time a `UsageError` naming the URL."""
     from distil.errors import UsageError
@@ -126,11 +126,9 @@ def check_url(url: str) -> None:
         raise UsageError(f"{without_credentials(url)}: cannot be read ({e})") from None
     if not found:
         raise FileNotFoundError(f"input not found: {without_credentials(url)}")
-    if _is_web(url):  # a page must link to images before any model loads
-        from distil.sources.core import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-
+    if _is_web(url):  # a page must link to images (`extensions`) before any model loads
         try:
-            list_urls(url, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+            list_urls(url, extensions)
         except RemoteReadError as e:
             raise UsageError(f"{without_credentials(url)}: {e}") from None
 
