@@ -1,16 +1,18 @@
 """The `distil run` config file: YAML -> `RunSettings`, every value checked up front.
 
-Relative paths are relative to the config file; any field can be overridden from the
-command line as `section.key=value`. Unknown keys fail with a suggestion and every error
+Relative paths in the file are relative to the file, every one of them; any field can be
+overridden from the command line as `section.key=value`, whose paths are relative to the
+working directory. Unknown keys fail with a suggestion and every error
 names the field as written in the file (`label.batch`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from distil.settings import RunSettings, SettingsError
+from distil.settings import SECTIONS, RunSettings, SettingsError
 from distil.sources.remote import as_url
 from distil.utils.yaml import YamlError, load_yaml
 
@@ -18,7 +20,10 @@ ConfigError = SettingsError
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunSettings:
-    """Read, override (`train.epochs=5`), validate; raises ConfigError naming the field."""
+    """Read, override (`train.epochs=5`), validate; raises ConfigError naming the field.
+
+    Paths in the file are relative to the file; paths in `overrides` (the command line's
+    `--set`) are relative to the working directory, where the user typing them stands."""
     path = Path(path)
     try:
         data = load_yaml(path)
@@ -29,9 +34,12 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> RunSetti
     data = data if data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
+    data = _resolve_paths(data, path.parent)
+    given: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value, path)
-    return parse_config(data, str(path), base=path.parent)
+        _set_dotted(given, key, value, path)
+    data = _merged(data, _resolve_paths(given, Path.cwd()), path)
+    return _validated(data, str(path))
 
 
 def _set_dotted(data: dict, key: str, value: Any, path: Path) -> None:
@@ -44,51 +52,80 @@ def _set_dotted(data: dict, key: str, value: Any, path: Path) -> None:
     target[parts[-1]] = value
 
 
+def _merged(data: dict[str, Any], changes: dict[str, Any], path: Path, at: str = "") -> dict:
+    """`data` with `changes` (the `--set` values) in place, section by section."""
+    merged = {**data}
+    for key, value in changes.items():
+        if isinstance(value, dict) and key in merged and merged[key] is not None:
+            if not isinstance(merged[key], dict):
+                raise ConfigError(f"{path}: --set {at}{key}.*: '{key}' is not a section")
+            merged[key] = _merged(merged[key], value, path, f"{at}{key}.")
+        else:
+            merged[key] = value
+    return merged
+
+
 def parse_config(
     data: dict[str, Any], source: str = "<config>", base: Path = Path(".")
 ) -> RunSettings:
     """Validate a config mapping whose relative paths are relative to `base`."""
+    return _validated(_resolve_paths(data, base), source)
+
+
+def _validated(data: dict[str, Any], source: str) -> RunSettings:
     try:
-        config = RunSettings.build(_resolve_paths(data, base))
+        config = RunSettings.build(data)
         _check_paths(config)
     except SettingsError as e:
         raise ConfigError(f"{source}: {e}") from None
     return config
 
 
+# Fields that name a model: a path only when such a file or folder exists there.
+_MODEL_NAMES = {"label": ("detector", "segmenter", "tracker_model"), "train": ("model",)}
+
+
+def _is_path_field(model: type, name: str) -> bool:
+    return "Path" in str(model.model_fields[name].annotation)
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Paths relative to the config file; model names stay names unless such a file or
-    folder exists beside the config."""
+    """Every path field of the config made absolute against `base` (a URL stays a URL);
+    model names stay names unless such a file or folder exists at `base`."""
+    base = Path(os.path.abspath(base))
 
     def resolve(value: Any) -> Any:
-        if not isinstance(value, str) or not value.strip():
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if not isinstance(value, str) or not value.strip() or as_url(value):
             return value
         path = Path(value).expanduser()
-        return str(path if path.is_absolute() else base / path)
+        return os.path.normpath(path if path.is_absolute() else base / path)
 
     def resolve_if_there(value: Any) -> Any:
-        return resolve(value) if isinstance(value, str) and (base / value).exists() else value
+        there = isinstance(value, str) and value.strip() and (base / value).exists()
+        return resolve(value) if there else value
 
     data = {**data}
-    inputs = data.get("inputs")
-    if isinstance(inputs, str):
-        inputs = [v.strip() for v in inputs.split(",")]
-    if isinstance(inputs, list):  # a URL (s3://...) is not relative to anything
-        data["inputs"] = [v if as_url(str(v)) else resolve(v) for v in inputs]
-    data["ontology"] = resolve(data.get("ontology"))
-    rules = {
-        "label": {"detector": resolve_if_there, "segmenter": resolve_if_there,
-                  "tracker_model": resolve_if_there},
-        "dataset": {"ontology": resolve},
-        "train": {"weights_dir": resolve, "model": resolve_if_there},
-        "eval": {"ground_truth": resolve},
-    }  # fmt: skip
-    for section, fields in rules.items():
+    if isinstance(data.get("inputs"), str):
+        data["inputs"] = [v.strip() for v in data["inputs"].split(",")]
+    for key, value in list(data.items()):
+        if key in RunSettings.model_fields and _is_path_field(RunSettings, key):
+            data[key] = resolve(value)
+    for section, model in SECTIONS.items():
         values = data.get(section)
-        if isinstance(values, dict):
-            data[section] = {
-                k: fields[k](v) if k in fields and v is not None else v for k, v in values.items()
-            }
+        if not isinstance(values, dict):
+            continue
+        resolved = {}
+        for key, value in values.items():
+            if value is not None and key in _MODEL_NAMES.get(section, ()):
+                value = resolve_if_there(value)
+            elif value is not None and key in model.model_fields and _is_path_field(model, key):
+                if isinstance(value, str) and "," in value and key == "corrections":
+                    value = [v.strip() for v in value.split(",")]
+                value = resolve(value)
+            resolved[key] = value
+        data[section] = resolved
     return data
 
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from distil.pipeline import ConfigError, load_config, parse_config
@@ -95,3 +97,30 @@ def test_the_example_config_documents_every_field():
     assert set(example) == set(RunSettings.model_fields)
     for name, section in SECTIONS.items():
         assert set(example[name]) == set(section.model_fields), name
+
+
+def test_every_path_in_the_file_is_relative_to_it_and_set_paths_to_the_cwd(tmp_path, monkeypatch):
+    cfg = tmp_path / "cfg"
+    (cfg / "images").mkdir(parents=True)
+    (cfg / "onto.yaml").write_text("classes: [car]\n")
+    (tmp_path / "review").mkdir()
+    (tmp_path / "review" / "export.json").write_text("[]")
+    (cfg / "run.yaml").write_text(
+        "inputs: images\nontology: onto.yaml\nproject: ../runs\n"
+        "review: {corrections: [../review/export.json], document_root: ../review}\n"
+        "eval: {ground_truth: images}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "mine").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    config = load_config(cfg / "run.yaml")
+    assert config.project == tmp_path / "runs"
+    assert config.review.corrections == [tmp_path / "review" / "export.json"]
+    assert config.review.corrections[0].exists()  # found: the review loop can advance
+    assert config.review.document_root == tmp_path / "review"
+    assert config.eval.ground_truth == cfg / "images"
+    # What the user types on the command line is relative to where they stand.
+    typed = load_config(Path("../cfg/run.yaml"), {"inputs": "mine", "project": "out"})
+    assert typed.inputs == [elsewhere / "mine"]
+    assert typed.project == elsewhere / "out"
+    assert typed.ontology == cfg / "onto.yaml"
