@@ -45,6 +45,7 @@ NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 VIDEO = "Video"
+REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 # Upper bounds: a value past them is a typo (or 1e20), caught before any work starts.
 MAX_IMGSZ = 8192
 MAX_BATCH = 4096

@@ -34,6 +34,9 @@ def export(
             f"{label_dir} is a model, not a label folder: export it with "
             f"`distil export-model {label_dir}`"
         )
+    from distil.store import require_store
+
+    require_store(label_dir)  # a wrong path is said before anything heavy is imported
     from distil.cli.progress import counting
     from distil.datasets import export_dataset
 

@@ -37,6 +37,9 @@ def preview(
     """Draw boxes, masks and class names on sample images into one PNG grid; with --video,
     draw masks and track ids on every labeled frame of a video into an mp4 or GIF."""
     setup_logging(quiet)
+    from distil.store import require_store
+
+    require_store(label_dir)  # a wrong path is said before anything heavy is imported
     from distil.reports import render_preview, render_video_preview
 
     if video is not None or (out is not None and out.suffix.lower() in (".mp4", ".gif")):

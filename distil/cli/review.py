@@ -54,6 +54,9 @@ def rank(
     """The frames most likely mislabeled, with reasons (`distil review LABEL_DIR`); with
     --to, a task file of them with the labels as pre-annotations."""
     setup_logging(quiet)
+    from distil.store import require_store
+
+    require_store(label_dir)  # a wrong path is said before anything heavy is imported
     from distil.review import rank_store, write_review_round
 
     if to is None:
@@ -154,6 +157,11 @@ def import_(
     """Store a reviewer's corrections as human labels; they win over the teacher's at
     export. Importing the same file again changes nothing."""
     setup_logging(quiet)
+    from distil.store import require_store
+
+    require_store(label_dir)
+    if not corrections.exists():
+        raise FileNotFoundError(f"no such file or folder: {corrections}")
     from distil.review import import_corrections
 
     summary = import_corrections(label_dir, corrections, settings.format)

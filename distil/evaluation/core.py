@@ -24,14 +24,13 @@ from distil.evaluation.matching import (
     operating_point,
 )
 from distil.evaluation.predictions import (
-    REVIEWED,
     PredictionSet,
     label_predictions,
     load_predictions,
     reviewed_ground_truth,
 )
 from distil.ontologies import Ontology
-from distil.settings import EvalSettings
+from distil.settings import REVIEWED, EvalSettings
 from distil.utils.files import atomic_write_text
 from distil.utils.suggest import normalize_name
 

@@ -14,6 +14,7 @@ from distil.datasets.labeled import LabeledImage, LabeledSet
 from distil.datasets.naming import dataset_path
 from distil.datasets.readers import read_dataset
 from distil.ontologies import Ontology
+from distil.settings import REVIEWED
 from distil.store import STORE_FILE, LabelStore
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ STUDENT_SUFFIXES = (".pt", ".onnx")
 STUDENT_EVAL_CONF = 0.001
 STUDENT_EVAL_IOU = 0.7
 STUDENT_EVAL_MAX_DET = 300
-REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 
 
 @dataclass

@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "StoredFrame",
             "VideoProgress",
             "check_store_folder",
+            "require_store",
             "fingerprint_of",
             "merge_stores",
         ],

@@ -279,11 +279,7 @@ class LabelStore:
     def edit(cls, folder: Path) -> LabelStore:
         """Open an existing store to add human labels and review rounds, holding its write
         lock (a label run writing it meanwhile is refused, and the other way round)."""
-        path = _refuse_links(Path(folder) / STORE_FILE)
-        if not path.is_file():
-            raise StoreError(
-                f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
-            )
+        path = require_store(folder)
         lock = _locked(path)
         try:
             store = cls(Path(folder), _connect(path), lock=lock)
@@ -304,11 +300,7 @@ class LabelStore:
     def open(cls, folder: Path) -> LabelStore:
         """Open for reading. A store this user cannot write is opened read-only; one of an
         older schema is upgraded first where it can be written."""
-        path = _refuse_links(Path(folder) / STORE_FILE)
-        if not path.is_file():
-            raise StoreError(
-                f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
-            )
+        path = require_store(folder)
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
         try:
             connection = _connect(path) if writable else _connect_readonly(path)
@@ -819,6 +811,17 @@ def _locked(path: Path, shard: tuple[int, int] | None = None) -> StoreLock:
     except OSError as e:
         raise StoreError(f"{path.parent} cannot be written ({e.strerror or e})") from None
     return lock
+
+
+def require_store(folder: Path) -> Path:
+    """The store file in `folder`, or a `StoreError` saying there is none: checked before
+    a command imports anything heavy."""
+    path = _refuse_links(Path(folder) / STORE_FILE)
+    if not path.is_file():
+        raise StoreError(
+            f"no label store in {folder} (expected {STORE_FILE}); run `distil label` first"
+        )
+    return path
 
 
 def check_store_folder(folder: Path) -> None:

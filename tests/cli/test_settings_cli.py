@@ -72,7 +72,6 @@ BAD_CONFIG = [
     ({"name": ""}, "name: must be a plain folder name"),
     ({"name": "../elsewhere"}, "name: must be a plain folder name"),
     ({"name": "a/b"}, "name: must be a plain folder name"),
-    ({"project": "../outside"}, "project: must be a folder path without '..'"),
     ({"label": {"detector": "./no/such/folder"}}, "label.detector: model folder not found"),
     ({"dataset": {"format": "coco"}}, "dataset.format must be yolo in a run"),
 ]
@@ -143,3 +142,45 @@ def test_every_label_option_is_a_flag_and_a_config_key():
     flags = {p.name for p in option_parameters(LabelSettings)}
     assert flags == set(LabelSettings.model_fields)
     assert SECTIONS["label"] is LabelSettings
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "nowhere", "--to", "ds"],
+        ["eval", "nowhere", "-g", "missing"],
+        ["eval", ".", "-g", "missing"],
+        ["review", "nowhere"],
+        ["review", "import", "nowhere", "x.json"],
+        ["merge", "out", "nowhere"],
+        ["preview", "nowhere"],
+    ],
+)
+def test_model_free_commands_say_a_wrong_path_without_importing_torch(args, tmp_path):
+    code = (
+        "import os\n"
+        f"os.chdir({str(tmp_path)!r})\n"
+        "from typer.testing import CliRunner\nfrom distil.cli import app\n"
+        f"r = CliRunner().invoke(app, {args!r})\n"
+        "assert r.exit_code == 2, r.output\n"
+        "assert 'not found' in r.output or 'no label store' in r.output, r.output"
+    )
+    assert imported_after(code) & {"torch", "transformers", "ultralytics"} == set()
+
+
+def test_an_export_that_needs_no_nms_imports_no_torch(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import shapes_image
+    from tests.store.test_portable import image_store
+
+    images = tmp_path / "imgs"
+    images.mkdir()
+    Image.fromarray(shapes_image(0)).save(images / "0.png")
+    image_store(tmp_path / "run", [images / "0.png"], images)
+    code = (
+        "from distil.datasets import export_dataset\nfrom pathlib import Path\n"
+        f"s = export_dataset(Path({str(tmp_path / 'run')!r}), Path({str(tmp_path / 'ds')!r}))\n"
+        "assert s.images == 1"
+    )
+    assert imported_after(code) & {"torch", "transformers", "ultralytics"} == set()
