@@ -3,6 +3,11 @@
 as paired runs (one of each, alternating); prints the medians and their ratio as JSON.
 
     python benchmarks/label_vs_yolo_predict.py --runs 3
+    python benchmarks/label_vs_yolo_predict.py --runs 3 --busy 2   # two busy-loop processes
+    python benchmarks/label_vs_yolo_predict.py --threads 2          # distil --threads 2
+
+`--busy N` starts N processes that spin on the CPU for the whole measurement, as other jobs
+on a shared CI runner do; `--threads` passes distil's --threads (default: its own sizing).
 
 Both start from nothing (a new process, a new output folder). distil keeps its square
 letterbox (its labels do not depend on the batch); `yolo predict` uses its rectangular one.
@@ -37,8 +42,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--busy", type=int, default=0, help="busy-loop processes beside")
+    parser.add_argument("--threads", type=int, default=None, help="distil --threads")
     args = parser.parse_args()
+    spin = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(args.busy)]
+    try:
+        result = measure(args)
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    print(json.dumps(result, indent=2))
 
+
+def measure(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="distil-vs-yolo-"))
     names = yaml.safe_load((IMAGES.parent / "data.yaml").read_text())["names"]
     names = list(names.values()) if isinstance(names, dict) else names
@@ -51,7 +69,8 @@ def main() -> None:
             timed(
                 [sys.executable, "-m", "distil", "label", str(IMAGES), "-O", str(ontology),
                  "--detector", str(WEIGHTS), "--segmenter", "none", "--device", args.device,
-                 "--out", str(out), "-q"]
+                 "--out", str(out), "-q",
+                 *(["--threads", str(args.threads)] if args.threads else [])]
             )
         )  # fmt: skip
         yolo = shutil.which("yolo") or "yolo"
@@ -64,6 +83,8 @@ def main() -> None:
     result = {
         "images": len(list(IMAGES.glob("*.jpg"))),
         "runs": args.runs,
+        "busy_processes": args.busy,
+        "distil_threads": args.threads or "auto",
         "distil_label_s": [round(s, 2) for s in distil_s],
         "yolo_predict_s": [round(s, 2) for s in yolo_s],
         "distil_median_s": round(statistics.median(distil_s), 2),
@@ -71,7 +92,7 @@ def main() -> None:
         "ratio": round(statistics.median(distil_s) / statistics.median(yolo_s), 3),
     }
     shutil.rmtree(work)
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

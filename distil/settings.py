@@ -382,7 +382,19 @@ class RemoteSettings(Section):
     )
 
 
-class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings):
+class CpuSettings(Section):
+    """CPU threads of the stages that run a model."""
+
+    threads: int | None = option(
+        None,
+        ge=1,
+        le=1024,
+        description="CPU threads for the model (default: the cores this process may use, "
+        "less one for reading and writing; affinity and container quotas count).",
+    )
+
+
+class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings, CpuSettings):
     """`distil label` and the `label:` section of a run config."""
 
     section: ClassVar[str] = "label"
@@ -535,7 +547,7 @@ class DatasetSettings(RemoteSettings):
 # -- students ------------------------------------------------------------------------------
 
 
-class TrainSettings(Section):
+class TrainSettings(CpuSettings):
     """`distil train` and the `train:` section of a run config."""
 
     section: ClassVar[str] = "train"
@@ -723,7 +735,7 @@ class StudentExportSettings(Section):
     )
 
 
-class PredictSettings(Section):
+class PredictSettings(CpuSettings):
     """`distil predict`."""
 
     conf: Fraction = option(0.25, description="Keep boxes from this score.")

@@ -42,8 +42,9 @@ def predict(
     from distil.target_models import YoloStudent
 
     summary = YoloStudent(weights).predict(
-        sources, out, conf=settings.conf, imgsz=settings.imgsz, device=settings.device
-    )
+        sources, out, conf=settings.conf, imgsz=settings.imgsz, device=settings.device,
+        threads=settings.threads,
+    )  # fmt: skip
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:

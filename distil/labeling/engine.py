@@ -29,6 +29,7 @@ def label(
     """
     from distil.labeling.core import label_images, plan_job, store_settings
     from distil.labeling.teacher import check_teacher, load_teacher
+    from distil.utils.cpu import use_threads
 
     if settings.engine == Engine.RAY:
         from distil.labeling.ray_engine import label_on_ray
@@ -42,6 +43,7 @@ def label(
         return label_on_devices(
             plan_job(inputs, settings, False), ontology, settings, out, progress
         )
+    use_threads(settings.threads)
     teacher = load_teacher(settings, ontology)
     fingerprint = store_settings(teacher.model, ontology, settings.store_threshold, teacher.tracker)
     return label_images(

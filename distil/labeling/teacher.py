@@ -85,11 +85,10 @@ def load_worker_teacher(
 ) -> tuple[BaseModel, Ontology]:
     """In a worker process (`--devices`, a Ray actor): the ontology, and the teacher on
     `device` with torch using `threads` CPU threads (the worker's share)."""
-    import torch
-
     from distil.ontologies import Ontology
+    from distil.utils.cpu import use_threads
 
-    torch.set_num_threads(threads)
+    use_threads(settings.threads, share=threads + 1)
     ontology = Ontology.from_dict(ontology_dict)
     settings = settings.model_copy(update={"device": device, "devices": None})
     return load_teacher(settings, ontology).model, ontology

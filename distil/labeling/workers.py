@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import queue
 import time
 import traceback
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distil.settings import LabelSettings
+from distil.utils.cpu import available_cores
 
 if TYPE_CHECKING:
     from distil.labeling.core import Job, LabelSummary
@@ -56,7 +56,7 @@ def label_on_devices(
     tasks = context.Queue()
     results = context.Queue(maxsize=_RESULTS_QUEUED * len(devices))
     starts = [context.Queue() for _ in devices]
-    threads = max(1, (os.cpu_count() or 1) // len(devices))
+    threads = max(1, available_cores() // len(devices) - 1)  # one core each left to read
     workers = [
         context.Process(
             target=_work,

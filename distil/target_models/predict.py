@@ -48,9 +48,12 @@ def predict_student(
     imgsz: int | None = None,
     device: str = "auto",
     save_images: bool = True,
+    threads: int | None = None,
 ) -> PredictSummary:
     """Predict with a loaded Ultralytics model, `PREDICT_BATCH` frames per forward;
-    streams, so long videos use flat memory."""
+    streams, so long videos use flat memory. `threads`: torch's CPU threads (default: the
+    cores this process may use, less one for reading)."""
+    from distil.utils.cpu import use_threads
     from distil.utils.device import ultralytics_device
 
     out_dir = Path(out_dir) if out_dir else increment_path(Path("runs/predict/exp"))
@@ -58,6 +61,7 @@ def predict_student(
         if not Path(source).exists():
             raise FileNotFoundError(f"input not found: {source}")
     device_arg = ultralytics_device(device, "predicting")
+    use_threads(threads)
     mark_output(out_dir)
     start = time.perf_counter()
     summary = PredictSummary(str(out_dir))

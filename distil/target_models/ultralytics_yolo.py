@@ -20,6 +20,7 @@ from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
 from distil.target_models.weights import download_weights, find_weights, weights_dirs
+from distil.utils.cpu import use_threads
 from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
@@ -262,14 +263,17 @@ class YoloStudent(TargetModel):
         device: str = "auto",
         weights_dir: Path | None = None,
         progress: Callable[[TrainStatus], None] = log_epochs,
+        threads: int | None = None,
         **options: Any,
     ) -> TrainResult:
         """Train a student on a YOLO dataset in `project/name` (next free expN by default);
-        `progress` gets a `TrainStatus` after every batch and epoch."""
+        `progress` gets a `TrainStatus` after every batch and epoch; `threads`: torch's CPU
+        threads (default: the cores this process may use, less one)."""
         _check_run_folder(project, name)
         data_yaml = find_data_yaml(data)
         options = check_options(options)
         device_arg = ultralytics_device(device)  # before a download or a model loads
+        use_threads(threads)
         source = resolve_student(model, dataset_task(data_yaml), weights_dir, download=True)
         run_dir = Path(project) / name if name else increment_path(Path(project) / "exp")
         if (run_dir / "weights" / "last.pt").exists():
@@ -308,6 +312,7 @@ class YoloStudent(TargetModel):
             device=settings.device,
             weights_dir=settings.weights_dir,
             progress=progress,
+            threads=settings.threads,
             **settings.ultralytics_options(),
         )
 
