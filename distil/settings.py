@@ -45,6 +45,7 @@ NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 VIDEO = "Video"
+BOX_TRACKERS = ("bytetrack", "botsort")  # names never taken for Hugging Face ids
 REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 # Upper bounds: a value past them is a typo (or 1e20), caught before any work starts.
 MAX_IMGSZ = 8192
@@ -198,6 +199,8 @@ def check_model_spec(value: str, allow_none: bool = False) -> str:
     if path.exists():
         return value
     if value.lower().endswith((".pt", ".pth", ".yaml", ".yml")):
+        if path.parent == Path(".") and path.suffix.lower() == ".pt":
+            return value  # a bare yolo11n.pt: looked up in the weights cache when checked
         raise ValueError(f"checkpoint file not found: {value}")
     if value.startswith((".", "/", "~")) or value.count("/") > 1 or "\\" in value:
         raise ValueError(f"model folder not found: {value}")
@@ -364,6 +367,12 @@ class TrackingSettings(Section):
     @field_validator("tracker_model")
     @classmethod
     def _tracker_model(cls, value: str) -> str:
+        if value.strip().lower() in BOX_TRACKERS:
+            raise ValueError(
+                f"{value!r} is a box tracker, not a video model; tracking here carries masks "
+                "with SAM 2.1 / EdgeTAM memory or SAM 3 (facebook/sam2.1-hiera-tiny, "
+                "yonigozlan/EdgeTAM-hf, facebook/sam3)"
+            )
         return check_model_spec(value)
 
 
@@ -551,6 +560,9 @@ class TrainSettings(CpuSettings):
     """`distil train` and the `train:` section of a run config."""
 
     section: ClassVar[str] = "train"
+    unknown_hint: ClassVar[str] = (
+        " Other Ultralytics train settings go in train.options: train.options.{name}=..."
+    )
 
     model: str = option(
         DEFAULT_STUDENT,
@@ -930,7 +942,9 @@ def _explain(item: dict[str, Any], owner: type[BaseModel]) -> str:
     kind, ctx, value = item["type"], item.get("ctx") or {}, item.get("input")
     got = f", got {excerpt(value)}"
     if kind == "extra_forbidden":
-        return f"unknown field.{did_you_mean(str(item['loc'][-1]), list(owner.model_fields))}"
+        name = str(item["loc"][-1])
+        hint = did_you_mean(name, list(owner.model_fields))
+        return f"unknown field.{hint or getattr(owner, 'unknown_hint', '').format(name=name)}"
     if kind == "missing":
         return "is required"
     if kind in ("greater_than_equal", "too_short") and "ge" in ctx:

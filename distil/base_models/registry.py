@@ -58,8 +58,12 @@ class ModelSpecError(ValueError):
 def family_of(spec: str) -> str:
     """The model family of a hub id, local folder or `.pt` file (reads config only)."""
     if spec.lower().endswith(ULTRALYTICS_SUFFIXES):
-        if not Path(spec).is_file():
-            raise ModelSpecError(f"checkpoint file not found: {spec}")
+        from distil.utils.weights import checkpoint_file
+
+        try:
+            checkpoint_file(spec)  # a bare yolo11n.pt: the weights cache, or a download
+        except FileNotFoundError as e:
+            raise ModelSpecError(str(e)) from None
         return ULTRALYTICS_FAMILY
     from distil.base_models.hf import model_type_of
     from distil.utils import hub

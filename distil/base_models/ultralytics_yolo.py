@@ -21,8 +21,9 @@ import supervision as sv
 from distil.base_models.core import Detector, make_detections
 from distil.ontologies import Ontology
 from distil.utils.device import resolve_device
-from distil.utils.suggest import normalize_name
+from distil.utils.suggest import did_you_mean, normalize_name
 from distil.utils.ultralytics import load_rtdetr, load_yolo
+from distil.utils.weights import checkpoint_file
 
 # Ultralytics' own prediction defaults; labels match `YOLO(...).predict` with these.
 ULTRALYTICS_NMS_IOU = 0.7
@@ -37,9 +38,10 @@ def match_prompts(prompts: tuple[str, ...], names: dict[int, str]) -> list[int]:
     unknown = [p for p in prompts if normalize_name(p) not in by_name]
     if unknown:
         known = ", ".join(names[i] for i in sorted(names))
+        hints = "".join(did_you_mean(p, names.values()) for p in unknown[:3])
         raise ValueError(
             f"prompt(s) {', '.join(repr(p) for p in unknown)} are not classes of this "
-            f"closed-set detector. It knows: {known}"
+            f"closed-set detector.{hints} It knows: {known}"
         )
     ids = [by_name[normalize_name(p)] for p in prompts]
     if len(set(ids)) < len(ids):
@@ -88,9 +90,7 @@ class UltralyticsDetector(Detector):
         nms_iou: float = ULTRALYTICS_NMS_IOU,
         text_embeddings: Mapping[str, Any] | None = None,
     ) -> None:
-        path = Path(model)
-        if not path.is_file():
-            raise FileNotFoundError(f"detector checkpoint not found: {model}")
+        path = checkpoint_file(model)  # a bare yolo11n.pt: from the weights cache
         self.name = str(path)
         self.revision = f"sha256:{file_digest(path)}"
         self.device = resolve_device(device)

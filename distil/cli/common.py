@@ -153,6 +153,15 @@ def exception_name(error: BaseException) -> str:
     return f"{kind.__module__.split('.')[0]}.{kind.__name__}"
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 video`, `2 videos` (`nouns`: the plural, when it is not `noun` + s).
+
+    >>> plural(1, "video"), plural(0, "frame"), plural(3, "class", "classes")
+    ('1 video', '0 frames', '3 classes')
+    """
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 

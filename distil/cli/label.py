@@ -13,6 +13,7 @@ from distil.cli.common import (
     empty_classes,
     escape,
     handle_errors,
+    plural,
     print_json,
     setup_logging,
 )
@@ -81,10 +82,11 @@ def label(
     if json_output:
         print_json(summary.to_dict())
     elif not quiet:
+        rate = f" ({summary.images_per_s:.2f} img/s)" if summary.labeled else ""
         console.print(
             f"[green]done[/] {summary.labeled} labeled, {summary.already_labeled} already "
-            f"labeled, {len(summary.skipped)} skipped in {summary.elapsed_s:.1f}s "
-            f"({summary.images_per_s:.2f} img/s) -> {escape(summary.out)}"
+            f"labeled, {len(summary.skipped)} skipped in {summary.elapsed_s:.1f}s{rate} "
+            f"-> {escape(summary.out)}"
         )
         per_class = class_counts(summary.detections_per_class, summary.added_per_class)
         console.print(
@@ -107,7 +109,8 @@ def label(
         if summary.videos:
             tracks = f", {summary.tracks} tracks" if settings.track else ""
             console.print(
-                f"  {summary.videos} videos gave {summary.video_frames} frames{tracks}",
+                f"  {plural(summary.videos, 'video')} gave "
+                f"{plural(summary.video_frames, 'frame')}{tracks}",
                 highlight=False,
             )
         shown = summary.to_dict()  # names as printable text

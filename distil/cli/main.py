@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from typing import Annotated
 
 import typer
@@ -16,6 +18,34 @@ from distil.cli.preview import preview
 from distil.cli.review import review_app
 from distil.cli.run import run as run_command
 from distil.cli.train import train
+
+
+def _stricter_option_hints() -> None:
+    """Make click's error for an unknown option suggest only options whose names look
+    alike (`--int8` is not a misspelt `--quiet`). Typer parses with its own copy of click
+    (`typer._click`) or with click itself; the parser raises the error class it imported."""
+    for name in ("typer._click.parser", "click.parser"):
+        try:
+            parser = importlib.import_module(name)
+        except ImportError:
+            continue
+        base = parser.NoSuchOption
+
+        class NoSuchOption(base):  # type: ignore[misc, valid-type]
+            def __init__(self, option_name, message=None, possibilities=None, ctx=None):
+                wanted = option_name.lstrip("-")
+                alike = [
+                    p
+                    for p in possibilities or ()
+                    if difflib.SequenceMatcher(None, wanted, p.lstrip("-")).ratio() >= 0.75
+                ]
+                super().__init__(option_name, message, alike or None, ctx)
+
+        parser.NoSuchOption = NoSuchOption
+        return
+
+
+_stricter_option_hints()
 
 app = typer.Typer(
     name="distil",

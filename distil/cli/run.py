@@ -12,6 +12,7 @@ from distil.cli.common import (
     console,
     escape,
     handle_errors,
+    plural,
     print_json,
     setup_logging,
 )
@@ -159,8 +160,11 @@ def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
             f"next round: {review.top} frames for {review.format.value}, ranked "
             f"{review.ranking.value} with the trained student"
         )
+    from distil.labeling import model_warnings
+
     return {
         "ok": True,
+        "warnings": model_warnings(label, ontology) if "label" not in done else [],
         "run_dir": str(settings.run_dir),
         "inputs": {"images": len(files) - videos, "videos": videos},
         "classes": ontology.class_names,
@@ -173,12 +177,16 @@ def _plan(settings: RunSettings, ontology: Ontology) -> dict[str, Any]:
 def _print_plan(plan: dict[str, Any]) -> None:
     from rich.table import Table
 
+    inputs = plan["inputs"]
     console.print(
-        f"[green]config ok[/]: {plan['inputs']['images']} images, {plan['inputs']['videos']} "
-        f"videos, {len(plan['classes'])} classes -> {escape(plan['run_dir'])}"
+        f"[green]config ok[/]: {plural(inputs['images'], 'image')}, "
+        f"{plural(inputs['videos'], 'video')}, {plural(len(plan['classes']), 'class', 'classes')}"
+        f" -> {escape(plan['run_dir'])}"
     )
     table = Table(show_header=False, box=None, padding=(0, 2))
     for stage, what in plan["stages"].items():
         state = "[dim]done[/]" if stage in plan["done"] else "to run"
         table.add_row(f"[bold]{stage}[/]", escape(what), state)
     console.print(table)
+    for warning in plan["warnings"]:
+        console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)

@@ -30,7 +30,7 @@ class CardClass(_Part):
     name: str
     prompts: list[str]
     box_threshold: float
-    text_threshold: float
+    text_threshold: float | None = None  # None: the teacher scores no text (a YOLO .pt)
     min_area: float | None = None
     max_area: float | None = None
     instances: int = 0
@@ -122,8 +122,8 @@ class DatasetCard(_Part):
         for c in self.classes:
             lines.append(
                 f"| {c.id} | {c.name} | {', '.join(c.prompts)} | "
-                f"{c.box_threshold} | {c.text_threshold} | {c.instances} |"
-                + (f" `{c.teacher}` |" if routed else "")
+                f"{c.box_threshold} | {'-' if c.text_threshold is None else c.text_threshold} | "
+                f"{c.instances} |" + (f" `{c.teacher}` |" if routed else "")
             )
         if self.reviewed_frames:
             per_class = ", ".join(

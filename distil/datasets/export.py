@@ -446,6 +446,12 @@ def _replace(staging: Path, out_dir: Path) -> None:
         os.replace(staging, out_dir)
 
 
+def _scores_no_text(detector: dict[str, Any]) -> bool:
+    """Whether the detector's boxes carry no text score (an Ultralytics checkpoint): its
+    card shows no text threshold."""
+    return detector.get("family") == "ultralytics"
+
+
 def _write_card(root, name, store, ontology, options, summary, label_dir) -> None:
     settings = store.settings
     notes = []
@@ -491,7 +497,9 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
                 name=c.name,
                 prompts=list(c.prompts),
                 box_threshold=ontology.class_box_threshold(i),
-                text_threshold=ontology.class_text_threshold(i),
+                text_threshold=None
+                if _scores_no_text(teachers.get(c.name, settings["detector"]))
+                else ontology.class_text_threshold(i),
                 min_area=c.min_area,
                 max_area=c.max_area,
                 instances=summary.instances_per_class.get(c.name, 0),

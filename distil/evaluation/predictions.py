@@ -87,7 +87,7 @@ def label_predictions(
         if card is not None:  # judge the dataset as it was exported
             ontology = stored.with_class_thresholds(
                 box={c.id: c.box_threshold for c in card.classes},
-                text={c.id: c.text_threshold for c in card.classes},
+                text={c.id: c.text_threshold for c in card.classes if c.text_threshold is not None},
             )
             nms_iou = card.export.nms_iou
             chosen = card.export.classes

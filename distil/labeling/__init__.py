@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "core": ["LabelSummary", "label_images", "store_settings"],
         "engine": ["label"],
-        "teacher": ["Teacher", "check_teacher", "load_teacher"],
+        "teacher": ["Teacher", "check_teacher", "load_teacher", "model_warnings"],
         "workers": ["WorkerError", "label_on_devices"],
         "tracking": ["TrackedVideo", "VideoTracker"],
         "tracks": ["TrackBook"],

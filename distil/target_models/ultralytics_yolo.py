@@ -1,7 +1,7 @@
 """Ultralytics YOLO students (detect and segment): train, predict, export.
 
 A student starts from pretrained weights: a `.pt` given, or `<name>.pt` found on disk or
-downloaded into distil's cache (`distil.target_models.weights`); from the model YAML with
+downloaded into distil's cache (`distil.utils.weights`); from the model YAML with
 random weights only when no weights can be had, which is said once.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml
-from distil.target_models.weights import download_weights, find_weights, weights_dirs
 from distil.utils.cpu import use_threads
 from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
 from distil.utils.ultralytics import import_ultralytics, load_yolo
+from distil.utils.weights import download_weights, find_weights, weights_dirs
 
 logger = logging.getLogger(__name__)
 

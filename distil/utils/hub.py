@@ -64,14 +64,16 @@ def cached(model_id: str) -> bool:
 
 
 def unreachable_message(model_id: str, reason: str) -> str:
-    """One line: the model, why it cannot be had, and the three fixes."""
+    """One line: the model, why it cannot be had, and the fixes (never one already made:
+    with HF_HUB_OFFLINE set, not to set it)."""
     from huggingface_hub import constants
 
+    then = "" if offline() else " and run with HF_HUB_OFFLINE=1"
     return (
         f"cannot load '{model_id}': not a folder here, not in the Hugging Face cache "
         f"({constants.HF_HUB_CACHE}), and {reason}. Fixes: give a local model folder; or "
-        f"download it once on a connected machine (same HF_HOME) and run with "
-        f"HF_HUB_OFFLINE=1; or use a YOLO .pt teacher"
+        f"download it once on a connected machine (same HF_HOME){then}; or use a YOLO .pt "
+        "teacher (configs/yolo-run.yaml runs one offline)"
     )
 
 

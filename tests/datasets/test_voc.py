@@ -32,7 +32,8 @@ def test_write_then_read_gives_the_same_labels(tmp_path, xyxy, classes):
     write_voc(tmp_path / "a.xml", "a.jpg", 640, 480, detections, NAMES)
     read = read_voc(tmp_path / "a.xml", NAMES)
     assert (read.filename, read.width, read.height) == ("a.jpg", 640, 480)
-    np.testing.assert_allclose(read.detections.xyxy, detections.xyxy.reshape(-1, 4), atol=1e-6)
+    # VOC holds whole pixels: boxes come back rounded, as VOC readers expect integers.
+    np.testing.assert_allclose(read.detections.xyxy, np.round(detections.xyxy.reshape(-1, 4)))
     np.testing.assert_array_equal(read.detections.class_id, detections.class_id)
 
 
@@ -50,6 +51,13 @@ def test_reads_what_labeling_tools_write():
 def test_whole_pixels_are_written_as_integers():
     detections = sv.Detections(xyxy=np.array([[0, 0, 10, 20]], np.float32), class_id=np.array([0]))
     assert "<xmin>1</xmin>" in voc_xml("a.jpg", 64, 64, detections, NAMES)
+    detections.xyxy = np.array([[10.4, 0.0, 20.6, 5.2]], np.float32)
+    text = voc_xml("a.jpg", 64, 64, detections, NAMES)
+    assert (
+        "<xmin>11</xmin>" in text
+        and "<xmax>21</xmax>" in text
+        and "." not in text.split("<bndbox>")[1]
+    )
 
 
 @pytest.mark.parametrize(

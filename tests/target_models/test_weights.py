@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from distil.cli import app
 from distil.target_models import StudentTask, resolve_student
-from distil.target_models.weights import weights_cache
+from distil.utils.weights import weights_cache
 from tests.synthetic import make_shapes_dataset
 
 

@@ -73,3 +73,34 @@ def test_a_cached_model_is_used_when_the_hub_cannot_be_reached(tmp_path, tiny_ow
     assert result.returncode == 0, result.stderr
     assert "using cached models" in result.stderr
     assert (tmp_path / "out" / "labels.sqlite").is_file()
+
+
+def test_with_hf_hub_offline_set_the_error_does_not_say_to_set_it(tmp_path):
+    env = {**hub_env(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    result = label(tmp_path, "IDEA-Research/grounding-dino-tiny", env)
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "HF_HUB_OFFLINE is set" in error and "run with HF_HUB_OFFLINE=1" not in error
+    assert "configs/yolo-run.yaml" in error
+
+
+def test_a_yolo_teacher_with_an_unreachable_segmenter_is_told_segmenter_none(tmp_path):
+    import torch
+
+    from distil.utils.ultralytics import import_ultralytics
+
+    model = import_ultralytics().YOLO("yolo11n.yaml").model  # random weights: a real .pt
+    torch.save({"model": model, "train_args": {}}, tmp_path / "teacher.pt")
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (64, 48), "gray").save(images / "a.jpg")
+    (tmp_path / "onto.yaml").write_text("classes: {person: person}\n")
+    command = [sys.executable, "-m", "distil", "label", str(images), "-O",
+               str(tmp_path / "onto.yaml"), "--detector", str(tmp_path / "teacher.pt"),
+               "--out", str(tmp_path / "out")]  # fmt: skip
+    result = subprocess.run(
+        command, env=hub_env(tmp_path / "hf"), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "--segmenter none" in error and ".pt teacher" not in error

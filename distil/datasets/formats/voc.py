@@ -61,8 +61,10 @@ def voc_xml(
         ET.SubElement(item, "truncated").text = "0"
         ET.SubElement(item, "difficult").text = "0"
         box = ET.SubElement(item, "bndbox")
-        for tag, value in (("xmin", x1 + 1), ("ymin", y1 + 1), ("xmax", x2), ("ymax", y2)):
-            ET.SubElement(box, tag).text = _number(float(value))
+        for tag, value in zip(
+            ("xmin", "ymin", "xmax", "ymax"), voc_pixels(x1, y1, x2, y2), strict=True
+        ):
+            ET.SubElement(box, tag).text = str(value)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode") + "\n"
 
@@ -164,7 +166,12 @@ def _text(element: ET.Element, tag: str) -> str | None:
     return element.findtext(tag)
 
 
-def _number(value: float) -> str:
-    """Whole pixels as integers (as VOC tools write them), otherwise two decimals."""
-    rounded = round(value, 2)
-    return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.2f}"
+def voc_pixels(x1: float, y1: float, x2: float, y2: float) -> tuple[int, int, int, int]:
+    """A box as VOC's 1-based, inclusive whole pixels, as VOC readers expect integers; a
+    box keeps at least one pixel.
+
+    >>> voc_pixels(10.4, 0.0, 20.6, 5.2)
+    (11, 1, 21, 5)
+    """
+    xmin, ymin = round(x1) + 1, round(y1) + 1
+    return xmin, ymin, max(xmin, round(x2)), max(ymin, round(y2))

@@ -1,6 +1,7 @@
-"""Pretrained student weights: found on disk, or downloaded once into distil's cache.
+"""Ultralytics weights: found on disk, or downloaded once into distil's cache.
 
-A student named like `yolo11n` starts from `yolo11n.pt`, looked for in `train.weights_dir`,
+A student named like `yolo11n`, and a teacher named like `yolo11n.pt` that is no file
+here, mean `yolo11n.pt`, looked for in `train.weights_dir`,
 `$DISTIL_WEIGHTS_DIR` and the cache (`$DISTIL_CACHE/weights`, by default
 `~/.cache/distil/weights`). When none holds it, Ultralytics' own downloader fetches it
 from its GitHub release (or from `$DISTIL_WEIGHTS_URL/<name>.pt`, a mirror) into the
@@ -48,6 +49,31 @@ def find_weights(name: str, weights_dir: Path | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def checkpoint_file(spec: str) -> Path:
+    """The `.pt` file `spec` names: the file itself, or for a bare name such as
+    `yolo11n.pt` that is not a file here, the one in the weights folders, else downloaded
+    into the cache. A `FileNotFoundError` says where it was looked for and why no download.
+
+    >>> checkpoint_file("runs/train/exp/weights/best.pt")  # doctest: +SKIP
+    """
+    path = Path(spec).expanduser()
+    if path.is_file() or path.parent != Path("."):
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint file not found: {spec}")
+        return path
+    found = find_weights(path.stem)
+    if found is not None:
+        return found
+    try:
+        return download_weights(path.stem)
+    except (ConnectionError, OSError) as e:
+        reason = str(e).strip(" ❌\n").split("\n")[0] or type(e).__name__
+        looked = ", ".join(map(str, [Path.cwd(), *weights_dirs()]))
+        raise FileNotFoundError(
+            f"checkpoint file not found: {spec} (looked in {looked}; download: {reason})"
+        ) from None
 
 
 def offline() -> bool:
