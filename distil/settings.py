@@ -124,6 +124,13 @@ class MaskShape(str, Enum):
     BRUSH = "brush"  # exact pixels: Label Studio brush labels, CVAT masks
 
 
+class StudentEval(str, Enum):
+    """How `distil eval` predicts with a student."""
+
+    VAL = "val"  # as `yolo val`: rect batches, multi-label NMS (scores agree with it)
+    PREDICT = "predict"  # as `distil label` / `yolo predict`: square letterbox, one label a box
+
+
 class SplitName(str, Enum):
     TRAIN = "train"
     VAL = "val"
@@ -636,6 +643,12 @@ class EvalSettings(Section):
     conf: Fraction = option(0.25, description="Student: score for precision / recall.")
     imgsz: int | None = option(
         None, ge=32, le=MAX_IMGSZ, description="Student: inference size (default: trained)."
+    )
+    student_mode: StudentEval = option(
+        StudentEval.VAL,
+        description="Student: val predicts as `yolo val` does (rect batches, multi-label "
+        "NMS: the same mAP); predict as `yolo predict` and `distil label` (square, one label "
+        "a box).",
     )
     device: Device = "auto"
 

@@ -24,6 +24,24 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+def coco128_for_ultralytics(folder: Path) -> Path:
+    """A data.yaml over the shared COCO sample for Ultralytics' own `val`, in `folder`: its
+    images linked and labels copied there, so the label cache Ultralytics writes beside the
+    labels never lands in ../shared."""
+    import shutil
+
+    import yaml
+
+    (folder / "images").mkdir(parents=True)
+    for image in (COCO128 / "images").iterdir():
+        (folder / "images" / image.name).symlink_to(image)
+    shutil.copytree(COCO128 / "labels", folder / "labels")
+    data = yaml.safe_load((COCO128 / "data.yaml").read_text())
+    data["path"] = str(folder)
+    (folder / "data.yaml").write_text(yaml.safe_dump(data))
+    return folder / "data.yaml"
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("tiny_models")

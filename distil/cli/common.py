@@ -153,6 +153,52 @@ def exception_name(error: BaseException) -> str:
     return f"{kind.__module__.split('.')[0]}.{kind.__name__}"
 
 
+def print_table(
+    title: str,
+    headers: list[str],
+    rows: list[list[str]],
+    bold_last: bool = False,
+) -> None:
+    """A table that fits the terminal without cutting a value: when its columns do not fit
+    side by side, it is printed as several tables, each repeating the first column (the
+    row's name). Cells are printed as given (escape markup first); numbers right-aligned."""
+    from rich.table import Table
+
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    room = max(console.width, 40)
+    groups: list[list[int]] = [[]]
+    used = 1 + widths[0] + 3
+    for i in range(1, len(headers)):
+        if groups[-1] and used + widths[i] + 3 > room:
+            groups.append([])
+            used = 1 + widths[0] + 3
+        groups[-1].append(i)
+        used += widths[i] + 3
+    for number, group in enumerate(groups):
+        part = title if len(groups) == 1 else f"{title} ({number + 1}/{len(groups)})"
+        table = Table(title=part)
+        for i in (0, *group):
+            table.add_column(
+                headers[i], justify="left" if i == 0 else "right", no_wrap=i != 0,
+                overflow="fold", min_width=min(widths[i], room // 2),
+            )  # fmt: skip
+        for index, row in enumerate(rows):
+            last = bold_last and index == len(rows) - 1
+            table.add_row(*(row[i] for i in (0, *group)), style="bold" if last else None)
+        console.print(table)
+
+
+def wrapped(text: str, indent: int) -> str:
+    """`text` wrapped to the terminal's width, every line indented by `indent` spaces."""
+    import textwrap
+
+    width = max(console.width - indent, 20)
+    pad = " " * indent
+    return "\n".join(pad + line for line in textwrap.wrap(text, width, break_long_words=False))
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """`1 video`, `2 videos` (`nouns`: the plural, when it is not `noun` + s).
 

@@ -13,6 +13,7 @@ from distil.cli.common import (
     escape,
     handle_errors,
     print_json,
+    print_table,
     setup_logging,
 )
 from distil.cli.options import parse_fail_under
@@ -72,6 +73,7 @@ def evaluate(
         predictions,
         settings=settings,
         sweep_out=sweep_out or out_dir / "ontology_swept.yaml",
+        both_modes=json_output,
     )
     mark_output(out_dir)  # only now: a refused model or bad dataset leaves no empty run
     atomic_write_json(out_dir / "eval.json", report.to_dict())
@@ -87,46 +89,35 @@ def evaluate(
 
 
 def print_report(report: EvalReport) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"{report.kind} vs ground truth ({report.images} images)")
-    for column in ("class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    if any(c.best_threshold is not None for c in report.classes):
-        table.add_column("best thr", justify="right")
-        table.add_column("best F1", justify="right")
+    headers = ["class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1"]
+    swept = any(c.best_threshold is not None for c in report.classes)
+    if swept:
+        headers += ["best thr", "best F1"]
 
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
+    rows = []
     for c in report.classes:
+        # P, R and F1 of a class that neither the truth nor the predictions hold mean nothing.
+        judged = c.ground_truth or c.predictions
         row = [
-            escape(c.name),
-            str(c.ground_truth),
-            str(c.predictions),
-            fmt(c.map50_95),
-            fmt(c.map50),
-            fmt(c.threshold),
-            fmt(c.precision),
-            fmt(c.recall),
-            fmt(c.f1),
-        ]
-        if len(table.columns) > 9:
+            escape(c.name), str(c.ground_truth), str(c.predictions), fmt(c.map50_95),
+            fmt(c.map50), fmt(c.threshold), *(fmt(v if judged else None) for v in (
+                c.precision, c.recall, c.f1)),
+        ]  # fmt: skip
+        if swept:
             row += [fmt(c.best_threshold), fmt(c.best_f1)]
-        table.add_row(*row)
-    table.add_row(
-        "all",
-        "",
-        "",
-        fmt(report.map50_95),
-        fmt(report.map50),
-        "",
-        fmt(report.precision),
-        fmt(report.recall),
-        fmt(report.f1),
-        style="bold",
-    )
-    console.print(table)
+        rows.append(row)
+    total = ["all", "", "", fmt(report.map50_95), fmt(report.map50), "", fmt(report.precision)]
+    rows.append(total + [fmt(report.recall), fmt(report.f1)] + ["", ""] * swept)
+    print_table(f"{report.kind} vs ground truth ({report.images} images)", headers, rows, True)
+    if report.human_frames:
+        console.print(
+            f"{report.human_frames} of the {report.images} frames hold a reviewer's labels, "
+            "judged as the dataset holds them",
+            highlight=False,
+        )
     if report.sweep_ontology:
         tuned = escape(report.sweep_ontology)
         console.print(

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
+from distil.cli.common import (
+    console,
+    escape,
+    handle_errors,
+    print_json,
+    setup_logging,
+    wrapped,
+)
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.settings import ReviewFormat, ReviewSettings
 
@@ -70,7 +77,7 @@ def rank(
                     f"{number:>4}  {frame.score:6.2f}  {escape(frame.key)}{at}", highlight=False
                 )
                 for reason in frame.reasons:
-                    console.print(f"            {escape(reason)}", style="dim", highlight=False)
+                    console.print(wrapped(escape(reason), 12), style="dim", highlight=False)
             pending = (
                 f", {ranking.pending} waiting in rounds not imported yet" if ranking.pending else ""
             )

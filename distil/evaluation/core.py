@@ -30,7 +30,7 @@ from distil.evaluation.predictions import (
     reviewed_ground_truth,
 )
 from distil.ontologies import Ontology
-from distil.settings import REVIEWED, EvalSettings
+from distil.settings import REVIEWED, EvalSettings, StudentEval
 from distil.utils.files import atomic_write_text
 from distil.utils.suggest import normalize_name
 
@@ -71,6 +71,10 @@ class EvalReport:
     classes_not_in_ground_truth: list[str] = field(default_factory=list)
     classes_not_predicted: list[str] = field(default_factory=list)
     sweep_ontology: str | None = None
+    human_frames: int = 0  # judged frames whose labels a reviewer made (an exported dataset)
+    student_mode: str | None = None  # how a student predicted (val or predict)
+    other_mode: dict[str, Any] | None = None  # the other way's mAP, when asked for
+    yolo_val: dict[str, float] | None = None  # student, val mode: Ultralytics' own metric
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +181,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
         predictions_without_ground_truth=extra,
         classes_not_in_ground_truth=unknown,
         classes_not_predicted=unused,
+        human_frames=len(predictions.human.intersection(keys)),
         elapsed_s=round(time.perf_counter() - start, 3),
     )
 
@@ -209,12 +214,14 @@ def evaluate_path(
     settings: EvalSettings | None = None,
     *,
     sweep_out: Path | None = None,
+    both_modes: bool = False,
     **options: Any,
 ) -> EvalReport:
     """`distil eval` as a function: load both sides, judge, write the swept ontology.
 
     `settings` (or its fields as keywords: `split="val"`, `sweep=True`) choose the split,
-    the sweep and, for a student, its score, size and device.
+    the sweep and, for a student, its score, size, device and way of predicting
+    (`student_mode`); `both_modes` also scores a student the other way (`other_mode`).
 
     >>> evaluate_path(Path("runs/label/exp"), Path("hand_labeled"), split="val", sweep=True)
     """
@@ -229,11 +236,23 @@ def evaluate_path(
         predicted = label_predictions(predictions, by_path=True)
     else:
         truth = read_dataset(ground_truth, split)
-        images = {k: v.path for k, v in truth.images.items()}
         predicted = load_predictions(
-            predictions, images, settings.conf, imgsz=settings.imgsz, device=settings.device
-        )
+            predictions, truth, settings.conf, imgsz=settings.imgsz, device=settings.device,
+            mode=settings.student_mode,
+        )  # fmt: skip
     report = evaluate(predicted, truth, sweep=sweep)
+    if predicted.kind == "student":
+        report.student_mode = settings.student_mode.value
+        report.yolo_val = predicted.yolo_val
+        if both_modes:  # the other way of predicting, for comparison (`--json`)
+            other = next(m for m in StudentEval if m is not settings.student_mode)
+            again = load_predictions(
+                predictions, truth, settings.conf, imgsz=settings.imgsz,
+                device=settings.device, mode=other,
+            )  # fmt: skip
+            scored = evaluate(again, truth)
+            report.other_mode = {"student_mode": other.value, "map50_95": scored.map50_95,
+                                 "map50": scored.map50}  # fmt: skip
     if sweep and predicted.ontology is not None and sweep_out is not None:
         tuned = swept_ontology(report, predicted.ontology)
         header = (

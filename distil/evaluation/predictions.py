@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import supervision as sv
 
 from distil.datasets.card import DatasetCard
@@ -14,8 +18,9 @@ from distil.datasets.labeled import LabeledImage, LabeledSet
 from distil.datasets.naming import dataset_path
 from distil.datasets.readers import read_dataset
 from distil.ontologies import Ontology
-from distil.settings import REVIEWED
+from distil.settings import REVIEWED, StudentEval
 from distil.store import STORE_FILE, LabelStore
+from distil.utils.suggest import normalize_name
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +46,21 @@ class PredictionSet:
     ontology: Ontology | None = None
     notes: list[str] = field(default_factory=list)
     teachers: dict[int, str] = field(default_factory=dict)  # auto-labels: class -> detector
+    human: set[str] = field(default_factory=set)  # keys whose boxes a reviewer made
+    yolo_val: dict[str, float] | None = None  # a student: the mAP `yolo val` itself reports
 
 
 def load_predictions(
     path: Path,
-    truth_images: dict[str, Path | None] | None = None,
+    truth: LabeledSet | None = None,
     conf: float = 0.25,
     **student_options,
 ) -> PredictionSet:
-    """Dispatch on what `path` is: a student checkpoint, a label folder, or a dataset."""
+    """Dispatch on what `path` is: a student checkpoint (run on `truth`'s images), a label
+    folder, or a dataset."""
     path = Path(path)
     if path.suffix in STUDENT_SUFFIXES:
-        return student_predictions(path, truth_images or {}, conf, **student_options)
+        return student_predictions(path, truth or LabeledSet([]), conf, **student_options)
     if (path / STORE_FILE).is_file():
         return label_predictions(path)
     card = DatasetCard.read(path)
@@ -80,6 +88,8 @@ def label_predictions(
 
     Every box down to the store threshold is kept (thresholding a score-sorted list commutes
     with NMS, so the exported labels are exactly those at or above each class threshold).
+    With `card` (judging an exported dataset), a reviewed frame is judged by the human
+    labels the dataset holds, as export wrote them, and its key is in `human`.
     """
     with LabelStore.open(label_dir) as store:
         stored = Ontology.from_dict(store.ontology_dict, source=f"{label_dir} (stored)")
@@ -102,16 +112,24 @@ def label_predictions(
             for i, name in enumerate(ontology.class_names)
         }
         images: dict[str, sv.Detections] = {}
+        human: set[str] = set()
         for frame in store.frames(with_masks=False):
             key = frame.identity.key if by_path else dataset_path(frame.identity).stem
             if key in images:
                 logger.warning("two labeled images are named %s; only the first is judged", key)
                 continue
+            if card is not None and frame.human is not None:  # what the dataset holds
+                detections = frame.human
+                if class_filter is not None:
+                    detections = detections[np.isin(detections.class_id, list(class_filter))]
+                images[key] = detections
+                human.add(key)
+                continue
             images[key] = select_detections(frame.detections, everything, nms_iou, class_filter)
     thresholds = {i: ontology.class_box_threshold(i) for i in range(len(ontology.classes))}
     # A sweep tunes the user's ontology; classes it cannot judge keep their own values.
     return PredictionSet(
-        ontology.class_names, images, thresholds, "labels", stored, teachers=teachers
+        ontology.class_names, images, thresholds, "labels", stored, teachers=teachers, human=human
     )
 
 
@@ -144,24 +162,28 @@ def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
 
 def student_predictions(
     weights: Path,
-    images: dict[str, Path | None],
+    truth: LabeledSet,
     conf: float,
     imgsz: int | None = None,
     device: str = "auto",
     batch: int = 8,
+    mode: StudentEval = StudentEval.VAL,
 ) -> PredictionSet:
-    """A student's boxes on the ground-truth images, at Ultralytics' validation settings."""
+    """A student's boxes on the ground truth's images, at Ultralytics' validation settings.
+
+    `mode` val (the default) predicts exactly as `YOLO(...).val()` does (rect batches,
+    multi-label NMS) and keeps the mAP Ultralytics' own metric gives on the same images
+    and labels (`yolo_val`). predict: one square letterbox per image and one label per
+    box, as `distil label` and `YOLO(...).predict()` see it."""
     from distil.utils.device import ultralytics_device
     from distil.utils.ultralytics import load_yolo
 
     if not weights.is_file():
         raise FileNotFoundError(f"student weights not found: {weights}")
-    paths = {k: p for k, p in images.items() if p is not None}
+    paths = {k: v.path for k, v in truth.images.items() if v.path is not None}
     if not paths:
         raise ValueError("the ground truth gives no image files to run the student on")
     yolo = load_yolo(weights, task="detect" if weights.suffix == ".onnx" else None)
-    keys = list(paths)
-    results: dict[str, sv.Detections] = {}
     settings = {
         "conf": STUDENT_EVAL_CONF,
         "iou": STUDENT_EVAL_IOU,
@@ -170,11 +192,94 @@ def student_predictions(
         "verbose": False,
         **({"imgsz": imgsz} if imgsz else {}),
     }
+    yolo_val = None
+    if mode is StudentEval.VAL:
+        results, yolo_val = _validation_predictions(yolo, paths, settings, truth)
+    else:
+        results = _predict_predictions(yolo, paths, settings, batch)
+    names = [str(yolo.names[i]) for i in sorted(yolo.names)]
+    thresholds = dict.fromkeys(range(len(names)), conf)
+    return PredictionSet(names, results, thresholds, "student", yolo_val=yolo_val)
+
+
+def _predict_predictions(yolo, paths: dict[str, Path], settings, batch: int) -> dict:
+    keys = list(paths)
+    results: dict[str, sv.Detections] = {}
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
         for key, result in zip(
             chunk, yolo.predict([str(paths[k]) for k in chunk], **settings), strict=True
         ):
             results[key] = sv.Detections.from_ultralytics(result)
-    names = [str(yolo.names[i]) for i in sorted(yolo.names)]
-    return PredictionSet(names, results, dict.fromkeys(range(len(names)), conf), "student")
+    return results
+
+
+def _validation_predictions(
+    yolo, paths: dict[str, Path], settings, truth: LabeledSet
+) -> tuple[dict[str, sv.Detections], dict[str, float]]:
+    """The boxes Ultralytics' own validator predicts (rect batches, multi-label NMS), in
+    image pixels, and the mAP it reports against `truth` (written as its label files).
+    Its own batch size is kept: rect batches group images by shape, so the batch size
+    changes the letterbox of an image, and the boxes with it.
+    It runs on links to the images in a temporary folder, where its label cache goes too:
+    nothing is written beside the user's dataset."""
+    import yaml
+    from ultralytics.models.yolo.detect import DetectionValidator
+
+    captured: dict[str, dict] = {}
+
+    class Capture(DetectionValidator):
+        def update_metrics(self, preds, batch_data) -> None:
+            super().update_metrics(preds, batch_data)
+            for index, pred in enumerate(preds):
+                image = self._prepare_batch(index, batch_data)
+                found = self.scale_preds(self._prepare_pred(pred), image)
+                captured[Path(image["im_file"]).name] = found
+
+    with tempfile.TemporaryDirectory(prefix="distil-val-") as folder:
+        root = Path(folder)
+        (root / "images").mkdir()
+        (root / "labels").mkdir()
+        model_id = {normalize_name(n): i for i, n in yolo.names.items()}
+        names = {}
+        for number, (key, path) in enumerate(paths.items()):
+            name = f"{number:07d}{Path(path).suffix.lower()}"
+            (root / "images" / name).symlink_to(Path(path).resolve())
+            (root / "labels" / f"{number:07d}.txt").write_text(
+                _yolo_lines(truth.images[key], truth.names, model_id)
+            )
+            names[name] = key
+        data = {"path": str(root), "train": "images", "val": "images", "names": dict(yolo.names)}
+        (root / "data.yaml").write_text(yaml.safe_dump(data))
+        with contextlib.redirect_stdout(io.StringIO()):
+            metrics = yolo.val(
+                data=str(root / "data.yaml"), validator=Capture, plots=False,
+                save_json=False, project=str(root), name="val", **settings,
+            )  # fmt: skip
+    results = {}
+    for name, key in names.items():
+        found = captured.get(name)
+        if found is None or len(found["cls"]) == 0:
+            results[key] = sv.Detections.empty()
+            continue
+        results[key] = sv.Detections(
+            xyxy=found["bboxes"].float().cpu().numpy(),
+            confidence=found["conf"].float().cpu().numpy(),
+            class_id=found["cls"].cpu().numpy().astype(int),
+        )
+    return results, {"map50_95": round(float(metrics.box.map), 5),
+                     "map50": round(float(metrics.box.map50), 5)}  # fmt: skip
+
+
+def _yolo_lines(image: LabeledImage, names: list[str], model_id: dict[str, int]) -> str:
+    """An image's truth as YOLO label lines in the model's class ids (classes the model
+    does not know are left out, as distil's own judging leaves them out)."""
+    lines = []
+    for (x1, y1, x2, y2), cls in zip(image.detections.xyxy, image.detections.class_id, strict=True):
+        target = model_id.get(normalize_name(names[int(cls)]))
+        if target is None:
+            continue
+        w, h = (x2 - x1) / image.width, (y2 - y1) / image.height
+        cx, cy = (x1 + x2) / 2 / image.width, (y1 + y2) / 2 / image.height
+        lines.append(f"{target} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    return "".join(lines)

@@ -12,7 +12,7 @@ from distil.datasets import LabeledImage, LabeledSet, export_dataset, read_datas
 from distil.evaluation import PredictionSet, evaluate, evaluate_path
 from distil.labeling import label_images
 from distil.settings import DatasetSettings
-from tests.conftest import COCO128, YOLO11N, needs_shared
+from tests.conftest import COCO128, YOLO11N, coco128_for_ultralytics, needs_shared
 from tests.synthetic import SHAPE_NAMES, make_shapes_dataset
 
 
@@ -141,12 +141,10 @@ def test_label_map_equals_ultralytics_val_on_coco128(tmp_path):
     )
     ours = evaluate_path(tmp_path / "ds", COCO128)
 
-    data = yaml.safe_load((COCO128 / "data.yaml").read_text())
-    data["path"] = str(COCO128)
-    (tmp_path / "coco128.yaml").write_text(yaml.safe_dump(data))
+    data = coco128_for_ultralytics(tmp_path / "coco128")
     yolo = import_ultralytics().YOLO(str(YOLO11N))
     theirs = yolo.val(
-        data=str(tmp_path / "coco128.yaml"),
+        data=str(data),
         imgsz=640,
         batch=16,
         device="cpu",
@@ -158,3 +156,25 @@ def test_label_map_equals_ultralytics_val_on_coco128(tmp_path):
     assert ours.images == 128
     assert ours.map50_95 == pytest.approx(theirs.map, abs=0.01)
     assert ours.map50 == pytest.approx(theirs.map50, abs=0.01)
+
+
+@needs_shared
+def test_student_eval_reports_what_yolo_val_reports(tmp_path):
+    """`distil eval best.pt` predicts as `yolo val` does by default, and reports the mAP
+    Ultralytics' own metric gives on those images and labels: within 0.002 of `val()`.
+    The COCO mAP (distil's one ruler, pycocotools) and the square `predict` mode are
+    reported beside it."""
+    from distil.utils.ultralytics import import_ultralytics
+
+    data = coco128_for_ultralytics(tmp_path / "coco128")
+    theirs = import_ultralytics().YOLO(str(YOLO11N)).val(
+        data=str(data), imgsz=640, device="cpu", plots=False, verbose=False,
+        project=str(tmp_path), name="val",
+    ).box  # fmt: skip
+    ours = evaluate_path(YOLO11N, COCO128, device="cpu", both_modes=True)
+    assert ours.student_mode == "val"
+    assert ours.yolo_val["map50_95"] == pytest.approx(theirs.map, abs=0.002)
+    assert ours.yolo_val["map50"] == pytest.approx(theirs.map50, abs=0.002)
+    assert ours.other_mode["student_mode"] == "predict"
+    assert ours.map50_95 == pytest.approx(theirs.map, abs=0.01)  # the COCO ruler, near
+    assert not (COCO128 / "labels.cache").exists()
