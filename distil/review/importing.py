@@ -233,7 +233,7 @@ def import_corrections(
 ) -> ImportSummary:
     start = time.perf_counter()
     format = ReviewFormat(format)
-    summary = ImportSummary(str(path), format.value)
+    summary = ImportSummary(str(Path(path).resolve()), format.value)
     with LabelStore.edit(label_dir) as store:
         ontology = review_ontology(store, None)
         names = ontology.class_names

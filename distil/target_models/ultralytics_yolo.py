@@ -66,6 +66,7 @@ class TrainStatus:
     metrics: dict[str, float] = field(default_factory=dict)  # validation, at epoch end
     epoch_done: bool = False
     epoch_s: float = 0.0  # the finished epoch's time
+    validated: bool = True  # False: validation is off for this epoch (`val=False`)
 
     def line(self) -> str:
         """`epoch 3/100 box 1.234 cls 2.345 dfl 1.100 | mAP50 0.412 mAP50-95 0.251 (12.3s)`"""
@@ -74,6 +75,8 @@ class TrainStatus:
         metrics = " ".join(
             f"{k.split('/')[-1].removesuffix('(B)')} {v:.3f}" for k, v in shown.items()
         )
+        if not self.validated:
+            metrics = "not validated"
         return f"epoch {self.epoch}/{self.epochs} {losses} | {metrics} ({self.epoch_s:.1f}s)"
 
 
@@ -107,9 +110,16 @@ def watch_training(yolo: Any, progress: Callable[[TrainStatus], None]) -> None:
     def epoch_end(trainer: Any) -> None:
         if trainer.epoch >= trainer.epochs:  # the final check of best.pt, not an epoch
             return
+        # Ultralytics validates every epoch, or only the last with val=False; the metrics
+        # of an epoch it did not validate are stale zeros, not a score.
+        validated = bool(trainer.args.val) or trainer.epoch + 1 >= trainer.epochs
         metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}
+        if not validated:
+            metrics = {}
         elapsed = time.perf_counter() - started
-        progress(status(trainer, metrics=metrics, epoch_done=True, epoch_s=elapsed))
+        progress(
+            status(trainer, metrics=metrics, epoch_done=True, epoch_s=elapsed, validated=validated)
+        )
 
     yolo.add_callback("on_train_epoch_start", epoch_start)
     yolo.add_callback("on_train_batch_end", batch_end)

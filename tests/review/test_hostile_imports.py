@@ -258,3 +258,13 @@ def test_a_killed_import_leaves_nothing_the_next_one_does_not_clean(store, tmp_p
     assert result.exit_code == 0, result.output
     assert not left.exists() and mine.exists()  # a running process's folder is kept
     mine.rmdir()
+
+
+def test_the_imported_file_is_recorded_resolved(store, tmp_path, monkeypatch):
+    (tmp_path / "review").mkdir()
+    (tmp_path / "review" / "a.json").write_text(coco())
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["review", "import", str(store), "review/a.json", "-f", "coco",
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["file"] == str(tmp_path / "review" / "a.json")

@@ -226,3 +226,16 @@ def test_predict_skips_what_label_skips_and_writes_mp4(trained, tmp_path):
     labels = sorted(p.name for p in (out / "labels").glob("clip_*.txt"))
     assert labels and labels[0] == "clip_000000.txt"
     assert not list(out.glob("*.avi"))
+
+
+def test_epochs_trained_without_validation_say_so(tmp_path):
+    data = make_shapes_dataset(tmp_path / "shapes", images=8, size=64)
+    finished = []
+    YoloStudent().train(
+        data, project=tmp_path / "runs", epochs=2, imgsz=64, batch=4, workers=0, device="cpu",
+        val=False, progress=lambda s: finished.append(s) if s.epoch_done else None,
+    )  # fmt: skip
+    first, last = finished
+    assert not first.validated and first.line().endswith("| not validated (%.1fs)" % first.epoch_s)
+    assert "mAP50" not in first.line()
+    assert last.validated and "mAP50" in last.line()  # Ultralytics validates the last epoch
