@@ -5,9 +5,12 @@ from __future__ import annotations
 from itertools import islice
 from pathlib import Path
 
+import yaml
+
 from distil.datasets.card import DatasetCard
-from distil.datasets.formats.yolo import DATA_YAML
+from distil.datasets.formats.yolo import DATA_YAML, yaml_names
 from distil.target_models.core import StudentTask
+from distil.utils.files import atomic_write_text
 from distil.utils.yaml import load_yaml
 
 
@@ -29,6 +32,33 @@ def find_data_yaml(dataset: Path) -> Path:
         f"{dataset} has no {DATA_YAML}; pass a YOLO dataset folder "
         "(as written by `distil export`) or its data.yaml"
     )
+
+
+def resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
+    """The data.yaml Ultralytics trains on: `data_yaml` itself when its `path` is absolute,
+    else a copy in `run_dir` whose `path` is resolved against the YAML's own folder (as
+    `distil eval -g` reads it; Ultralytics would resolve `path: .` against the working
+    directory or its global datasets folder). Every split's images must be there."""
+    data = load_yaml(data_yaml)
+    if not isinstance(data, dict):
+        raise ValueError(f"{data_yaml}: expected a mapping (path, train, val, names)")
+    yaml_names(data, data_yaml)  # names checked before training starts
+    base = Path(data.get("path") or ".").expanduser()
+    root = base if base.is_absolute() else (data_yaml.parent / base).resolve()
+    for split in ("train", "val"):
+        if not data.get(split):
+            raise ValueError(f"{data_yaml}: no '{split}' split")
+        for entry in data[split] if isinstance(data[split], list) else [data[split]]:
+            where = Path(entry) if Path(entry).is_absolute() else root / entry
+            if not where.exists():
+                raise FileNotFoundError(
+                    f"{data_yaml}: {split}: {entry} not found (looked at {where})"
+                )
+    if base.is_absolute():
+        return data_yaml
+    target = Path(run_dir) / "data.yaml"
+    atomic_write_text(target, yaml.safe_dump({**data, "path": str(root)}, sort_keys=False))
+    return target
 
 
 def dataset_task(data_yaml: Path) -> StudentTask:

@@ -18,7 +18,7 @@ from typing import Any
 
 from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
 from distil.target_models.core import StudentTask, TargetModel
-from distil.target_models.data import dataset_task, find_data_yaml
+from distil.target_models.data import dataset_task, find_data_yaml, resolved_data_yaml
 from distil.utils.cpu import use_threads
 from distil.utils.device import ultralytics_device
 from distil.utils.files import atomic_write_json, increment_path, mark_output
@@ -293,10 +293,11 @@ class YoloStudent(TargetModel):
             )
         yolo = load_yolo(source.model, task=source.task.value)
         mark_output(run_dir)  # after the checkpoint loaded: a refused one leaves no run
+        trained_on = resolved_data_yaml(data_yaml, run_dir)
         watch_training(yolo, progress)
         start = time.perf_counter()
         yolo.train(
-            data=str(data_yaml.resolve()),
+            data=str(trained_on.resolve()),
             project=str(run_dir.parent.resolve()),
             name=run_dir.name,
             exist_ok=True,

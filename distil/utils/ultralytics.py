@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from distil.errors import CheckpointError
+from distil.utils.files import OUTPUT_MARKER
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,28 @@ def import_ultralytics() -> ModuleType:
     # and outside a Tune session Ray answers each time with this warning.
     warnings.filterwarnings("ignore", message="`get_trial_id` is meant", category=UserWarning)
     _use_local_fonts()
+    _cache_only_in_distil_folders()
     return ultralytics
+
+
+def _cache_only_in_distil_folders() -> None:
+    """Ultralytics writes a `labels.cache` beside a dataset's labels when it can; distil
+    writes only in its own folders, so the cache is kept only in a dataset distil wrote
+    (marked `.distil-output`). Training on a user's dataset reads its labels each time."""
+    import ultralytics.data.dataset as dataset
+
+    saving = dataset.save_dataset_cache_file
+    if getattr(saving, "distil", False):
+        return
+
+    def save(prefix: str, path: Path, x: dict, version: str) -> None:
+        x["version"] = version  # as Ultralytics' own function sets it, saved or not
+        folder = Path(path).resolve().parent
+        if any((f / OUTPUT_MARKER).is_file() for f in (folder, *folder.parents)):
+            saving(prefix, path, x, version)
+
+    save.distil = True  # type: ignore[attr-defined]
+    dataset.save_dataset_cache_file = save
 
 
 def load_yolo(weights: Path | str, **options: Any) -> Any:

@@ -1,5 +1,6 @@
 import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,6 +237,29 @@ def test_epochs_trained_without_validation_say_so(tmp_path):
         val=False, progress=lambda s: finished.append(s) if s.epoch_done else None,
     )  # fmt: skip
     first, last = finished
-    assert not first.validated and first.line().endswith("| not validated (%.1fs)" % first.epoch_s)
+    assert not first.validated and first.line().endswith(f"| not validated ({first.epoch_s:.1f}s)")
     assert "mAP50" not in first.line()
     assert last.validated and "mAP50" in last.line()  # Ultralytics validates the last epoch
+
+
+def test_a_dataset_whose_yaml_says_path_dot_trains_from_any_folder(tmp_path, monkeypatch):
+    import yaml
+
+    data = make_shapes_dataset(tmp_path / "shapes", images=8, size=64)
+    spec = yaml.safe_load((data / "data.yaml").read_text())
+    spec["path"] = "."
+    (data / "data.yaml").write_text(yaml.safe_dump(spec))
+    (data / ".distil-output").unlink(missing_ok=True)  # a user's dataset, not distil's
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    result = YoloStudent().train(
+        data, project=tmp_path / "runs", epochs=1, imgsz=64, batch=4, workers=0, device="cpu"
+    )
+    assert Path(result.best).is_file()
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before  # no labels.cache
+    spec["val"] = "images/missing"
+    (data / "data.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(FileNotFoundError, match="data.yaml: val: images/missing not found"):
+        YoloStudent().train(data, project=tmp_path / "runs", epochs=1, imgsz=64, device="cpu")
