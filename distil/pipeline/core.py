@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -112,28 +113,44 @@ def run_pipeline(
         result.stages[name] = output
         return output
 
-    stage("label", lambda: _label(config, ontology, run_dir, progress))
+    # Each stage is keyed by what it reads, so a rerun of a finished run does nothing
+    # but report (no teacher loads): the label key covers every source file's stamp, so a
+    # new or changed image is labeled.
+    label_key = _digest(ontology_text, config.label.model_dump(mode="json"), _sources(config))
+    stage("label", lambda: _label(config, ontology, run_dir, progress), key=label_key)
     if config.review is not None and config.review.corrections:
-        stage("corrections", lambda: _import_corrections(config, run_dir))
-    stage("dataset", lambda: _dataset(config, run_dir, progress))
+        corrections_key = _digest(label_key, _stamps(config.review.corrections))
+        stage("corrections", lambda: _import_corrections(config, run_dir), key=corrections_key)
+    reviewed = _reviewed(run_dir / "label")  # new corrections make a new dataset
+    dataset_key = _digest(label_key, config.dataset.model_dump(mode="json"), reviewed)
+    stage("dataset", lambda: _dataset(config, run_dir, progress), key=dataset_key)
     train_key = _digest(
         ontology_text,
         config.label.model_dump(mode="json"),
         config.dataset.model_dump(mode="json"),
         config.train.model_dump(mode="json"),
-        _reviewed(run_dir / "label"),  # new corrections make a new dataset
+        reviewed,
     )
     trained = stage(
         "train", lambda: _train(config, run_dir, state, train_key, progress), key=train_key
     )
-    evaluation = stage("eval", lambda: _eval(config, run_dir, trained))
+    eval_key = _digest(
+        dataset_key, train_key, config.eval.model_dump(mode="json"),
+        _stamps([config.eval.ground_truth] if config.eval.ground_truth else []),
+    )  # fmt: skip
+    evaluation = stage("eval", lambda: _eval(config, run_dir, trained), key=eval_key)
     export_key = _digest(train_key, config.export.model_dump(mode="json"))
     stage("export", lambda: _export(config, trained), key=export_key)
     result.metrics = evaluation["student"]["metrics"]
     if config.review is not None:
         stage("review", lambda: _review(config, run_dir, trained, evaluation), key=train_key)
     result.missed_bars = missed_bars(result.metrics, config.fail_under)
-    report = stage("report", lambda: _report(run_dir, state, result))
+    report_key = _digest(
+        {name: entry.get("key") for name, entry in state.data["stages"].items() if name != "report"}
+    )
+    report = stage("report", lambda: _report(run_dir, state, result), key=report_key)
+    if not Path(report["html"]).is_file():  # deleted since: written again
+        report = _report(run_dir, state, result)
     result.report = report["html"]
     return result
 
@@ -147,6 +164,41 @@ def check_run(config: RunSettings):
     ontology = Ontology.from_yaml(config.ontology)
     check_options(config.train.options)
     return ontology
+
+
+def _sources(config: RunSettings) -> list[Any]:
+    """Every source file the inputs hold, with its size and modification time (a URL's
+    files by name): what the label stage reads."""
+    from distil.sources import as_url, scan_sources
+
+    found = []
+    for path in scan_sources(config.inputs):
+        if as_url(path) is not None:
+            found.append(str(path))
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            found.append(str(path))  # unreadable now: the label stage says why
+            continue
+        found.append([str(path), info.st_size, info.st_mtime_ns])
+    return found
+
+
+def _stamps(paths: list[Path]) -> list[Any]:
+    """Size and modification time of `paths` (each file under a folder), or None."""
+    stamps = []
+    for root in paths:
+        files = sorted(Path(root).rglob("*")) if Path(root).is_dir() else [Path(root)]
+        for file in files:
+            try:
+                info = file.stat()
+            except OSError:
+                stamps.append([str(file), None])
+                continue
+            if file.is_file():
+                stamps.append([str(file), info.st_size, info.st_mtime_ns])
+    return stamps
 
 
 def _label(config: RunSettings, ontology, run_dir: Path, progress: StageProgress) -> dict:
