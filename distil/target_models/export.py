@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from distil.settings import ModelFormat, StudentExportSettings, default
+from distil.utils.files import refuse_link
 from distil.utils.ultralytics import load_yolo
 
 logger = logging.getLogger(__name__)
@@ -63,18 +67,22 @@ def export_student(
     device: str = "cpu",
 ) -> ExportResult:
     """Export `weights` next to it (Ultralytics naming: best.onnx, best_openvino_model/...),
-    at `imgsz` or else the size the model was trained at."""
+    at `imgsz` or else the size the model was trained at. At another size than the trained
+    one the export is named by it (best_320.onnx), so it never replaces the other."""
     format = ModelFormat(format)
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"student weights not found: {weights}")
     check_format_available(format)
     yolo = load_yolo(weights)
-    imgsz = imgsz or _trained_size(yolo)
+    trained = _trained_size(yolo)
+    imgsz = imgsz or trained
     start = time.perf_counter()
-    path = yolo.export(
-        format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device, verbose=False
-    )
+    options = dict(format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device)
+    if imgsz == trained:
+        path = yolo.export(**options, verbose=False)
+    else:
+        path = _export_by_size(weights, imgsz, options)
     if not path:
         raise RuntimeError(f"Ultralytics could not export {weights} to {format.value}")
     result = ExportResult(str(path), format.value, imgsz, round(time.perf_counter() - start, 2))
@@ -86,6 +94,23 @@ def export_student(
                 f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
             )
     return result
+
+
+def _export_by_size(weights: Path, imgsz: int, options: dict[str, Any]) -> Path:
+    """Export a link named `<stem>_<imgsz>.pt` in a temporary folder beside `weights`, and
+    move what Ultralytics writes (`<stem>_<imgsz>.onnx`, a model folder) next to it."""
+    with tempfile.TemporaryDirectory(prefix=".distil-export-", dir=weights.parent) as folder:
+        named = Path(folder) / f"{weights.stem}_{imgsz}{weights.suffix}"
+        try:
+            os.link(weights, named)
+        except OSError:
+            shutil.copyfile(weights, named)
+        made = Path(load_yolo(named).export(**options, verbose=False))
+        target = weights.parent / made.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # distil's own export at this size, made again
+        os.replace(made, refuse_link(target))
+    return target
 
 
 def _trained_size(yolo: Any) -> int:

@@ -263,3 +263,14 @@ def test_a_dataset_whose_yaml_says_path_dot_trains_from_any_folder(tmp_path, mon
     (data / "data.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(FileNotFoundError, match="data.yaml: val: images/missing not found"):
         YoloStudent().train(data, project=tmp_path / "runs", epochs=1, imgsz=64, device="cpu")
+
+
+def test_an_export_at_another_size_is_named_by_it_and_replaces_nothing(trained):
+    _, _, result = trained
+    first = export_student(result.best, "onnx")
+    assert Path(first.path).name == "best.onnx" and first.imgsz == 64
+    before = Path(first.path).read_bytes()
+    other = export_student(result.best, "onnx", imgsz=96)
+    assert Path(other.path).name == "best_96.onnx" and other.check["passed"]
+    assert Path(first.path).read_bytes() == before
+    assert not list(Path(result.best).parent.glob(".distil-export-*"))
