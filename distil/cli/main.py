@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from distil import __version__
 from distil.cli.evaluate import evaluate
 from distil.cli.export import export, export_model
 from distil.cli.label import label
@@ -18,6 +17,7 @@ from distil.cli.preview import preview
 from distil.cli.review import review_app
 from distil.cli.run import run as run_command
 from distil.cli.train import train
+from distil.version import version
 
 
 def _stricter_option_hints() -> None:
@@ -74,7 +74,7 @@ app.add_typer(review_app, name="review")
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"distil {__version__}")
+        typer.echo(f"distil {version()}")
         raise typer.Exit()
 
 

@@ -23,7 +23,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from distil import __version__
 from distil.datasets.card import CARD_FILE, CardClass, CardExport, CardTeacher, DatasetCard
 from distil.datasets.filters import class_ids, select_detections
 from distil.datasets.formats.coco import CocoBuilder
@@ -48,6 +47,7 @@ from distil.utils.files import (
     write_bytes,
     written_files,
 )
+from distil.version import version
 
 logger = logging.getLogger(__name__)
 
@@ -482,7 +482,7 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
     teachers = settings.get("routes") or {}  # class -> detector, with per-class teachers
     card = DatasetCard(
         name=name,
-        distil_version=__version__,
+        distil_version=version(),
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         source_labels=str(Path(label_dir).resolve()),
         fingerprint=store.fingerprint,

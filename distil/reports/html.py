@@ -8,10 +8,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from distil import __version__
 from distil.datasets.card import DatasetCard
 from distil.reports import plots
 from distil.utils.files import atomic_write_text
+from distil.version import version
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     root.mkdir(parents=True, exist_ok=True)
     parts = [
         f"<h1>distil run: {html.escape(run_dir.name)}</h1>",
-        f"<p>{html.escape(str(run_dir.resolve()))} &middot; distil {__version__} &middot; "
+        f"<p>{html.escape(str(run_dir.resolve()))} &middot; distil {version()} &middot; "
         f"{dt.datetime.now().isoformat(timespec='seconds')}</p>",
     ]
     if missed_bars:

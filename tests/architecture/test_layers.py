@@ -25,6 +25,7 @@ LAYERS = {
     "detections": 0,
     "settings": 0,
     "errors": 0,
+    "version": 0,
     "utils": 0,
 }
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 from ultralytics.data.utils import check_det_dataset
 
-from distil import __version__
 from distil.cli import app
+from distil.version import RELEASE
 
 runner = CliRunner()
 
@@ -17,7 +18,12 @@ def invoke(*args):
 
 
 def test_version_and_help_on_every_command():
-    assert invoke("--version").stdout.strip() == f"distil {__version__}"
+    shown = invoke("--version").stdout.strip()
+    assert shown.startswith(f"distil {RELEASE}")
+    changelog = (Path(__file__).parents[2] / "CHANGELOG.md").read_text()
+    assert f"\n## {RELEASE} " in changelog  # the release has its section
+    if (Path(__file__).parents[2] / ".git").exists():  # a checkout: the commit is named
+        assert "+g" in shown
     for command in ("label", "export", "preview"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout
