@@ -16,6 +16,5 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "check_options",
             "resolve_student",
         ],
-        "weights": ["cache_dir", "download_weights", "find_weights"],
     },
 )
