@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -319,6 +320,42 @@ def write_review_round(
         masks = store.has_masks()
         keys = [f.key for f in ranking.frames]
         frames = {f.identity.key: f for f in store.frames(with_masks=masks, keys=keys)}
+    existed = out_dir.exists()
+    empty = not existed or not any(out_dir.iterdir())
+    try:
+        number, task_file, images = _write_round(
+            label_dir, out_dir, settings, ranking, frames, ontology, masks, keys, student_score
+        )
+    except BaseException:
+        # A round that failed before it was recorded leaves nothing behind in a folder that
+        # was new or empty (all of it is this round's), so it never blocks its own retry.
+        if empty:
+            for entry in list(out_dir.iterdir()) if out_dir.exists() else []:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            if not existed:
+                out_dir.rmdir()
+        raise
+    return RoundSummary(
+        number, str(out_dir), settings.format.value, str(task_file), len(images), ranking.to_dict()
+    )
+
+
+def _write_round(
+    label_dir,
+    out_dir: Path,
+    settings: ReviewSettings,
+    ranking,
+    frames,
+    ontology,
+    masks,
+    keys,
+    student_score,
+) -> tuple[int, Path, list[LabeledImage]]:
+    """The round's files in `out_dir`, then its record in the store; returns (its number,
+    the task file, the images handed out)."""
     mark_output(out_dir)
     label_studio = settings.format is ReviewFormat.LABEL_STUDIO
     images, urls, scores, used = [], {}, {}, set()
@@ -358,9 +395,7 @@ def write_review_round(
                 student_score,
             )
         )
-    return RoundSummary(
-        number, str(out_dir), settings.format.value, str(task_file), len(images), ranking.to_dict()
-    )
+    return number, task_file, images
 
 
 def _write_tasks(out_dir, images, names, settings: ReviewSettings, masks, urls, scores) -> Path:

@@ -475,3 +475,36 @@ def test_voc_is_a_dataset_export_format(labeled, tmp_path):
 
     read = read_voc(tmp_path / "voc" / "Annotations" / "train" / "sure.xml", ["car", "dog"])
     assert read.detections.xyxy.tolist() == [[5, 5, 30, 30]] and read.filename == "sure.jpg"
+
+
+def test_document_root_through_a_symlink(tmp_path):
+    from distil.datasets.formats.label_studio import local_files_url
+
+    real = tmp_path / "nas" / "photos"
+    real.mkdir(parents=True)
+    (real / "a.jpg").write_bytes(b"x")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "photos").symlink_to(real)  # the user's images, through a link
+    expected = "/data/local-files/?d=photos/a.jpg"
+    assert local_files_url(home / "photos" / "a.jpg", home) == expected
+    (tmp_path / "root").symlink_to(tmp_path / "nas")  # the root through a link
+    assert local_files_url(real / "a.jpg", tmp_path / "root") == expected
+    with pytest.raises(ValueError, match="is not under it"):
+        local_files_url(real / "a.jpg", home / "elsewhere")
+
+
+def test_a_round_that_fails_before_it_is_recorded_can_be_retried(labeled, tmp_path, monkeypatch):
+    from distil.store import LabelStore
+
+    def fail(self, item):
+        raise OSError(28, "No space left on device")
+
+    round_dir = tmp_path / "round1"
+    with monkeypatch.context() as patch:
+        patch.setattr(LabelStore, "add_review_round", fail)
+        result = invoke("review", labeled, "--top", 2, "--to", round_dir, "-f", "yolo")
+        assert result.exit_code == 2, result.output
+    assert not round_dir.exists()  # nothing of the failed round is left
+    retry = invoke("review", labeled, "--top", 2, "--to", round_dir, "-f", "yolo")
+    assert retry.exit_code == 0, retry.output

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,24 @@ LOCAL_FILES = "/data/local-files/?d="  # Label Studio's local-files storage
 
 def local_files_url(path: Path | str, document_root: Path | None = None) -> str:
     """The URL Label Studio serves a local file under, with LOCAL_FILES_DOCUMENT_ROOT set
-    to `document_root` (default: /, so any absolute path works)."""
-    path = Path(path).resolve()
-    relative = path.relative_to(document_root.resolve()) if document_root else path
-    return LOCAL_FILES + quote(relative.as_posix().lstrip("/"))
+    to `document_root` (default: /, so any absolute path works). A file under the root
+    through a symbolic link, on either side, is found under it; one that is not is a
+    ValueError naming both."""
+    if document_root is None:
+        return LOCAL_FILES + quote(Path(path).resolve().as_posix().lstrip("/"))
+    # As written (Label Studio follows links when it opens the joined path), then with
+    # every link resolved on both sides.
+    for file, root in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(document_root))),
+        (Path(path).resolve(), Path(document_root).resolve()),
+    ):
+        if file.is_relative_to(root):
+            return LOCAL_FILES + quote(file.relative_to(root).as_posix())
+    raise ValueError(
+        f"--document-root {document_root}: {path} is not under it (nor once links are "
+        "resolved); give the folder Label Studio's LOCAL_FILES_DOCUMENT_ROOT names, which "
+        "must hold the images"
+    )
 
 
 def labeling_config(names: Sequence[str], masks: bool) -> str:
