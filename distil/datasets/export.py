@@ -31,7 +31,7 @@ from distil.datasets.formats.voc import write_voc
 from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_polygon_lines
 from distil.datasets.naming import dataset_path, unique_path
 from distil.datasets.polygons import PolygonStats
-from distil.datasets.split import assign_splits
+from distil.datasets.split import plan_splits
 from distil.errors import UsageError
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
@@ -67,6 +67,7 @@ class ExportSummary:
     left_out: list[dict[str, str]] = field(default_factory=list)  # {path, reason}
     kept_user_files: list[str] = field(default_factory=list)  # carried from the last export
     store_being_written: str | None = None  # who was labeling into the store meanwhile
+    split_note: str | None = None  # videos cut by time, or a split that stayed empty
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,14 +110,11 @@ def export_dataset(
                 "relabel with a segmenter, or export with --task detect"
             )
         total, labeled = store.count()
-        sources = store.sources()
-        splits = dict(
-            zip(
-                (p for p, _ in sources),
-                assign_splits([h for _, h in sources], options.split, options.seed),
-                strict=True,
-            )
+        sources = store.timed_sources()
+        plan = plan_splits(
+            [g for _, g, _ in sources], [t for _, _, t in sources], options.split, options.seed
         )
+        splits = dict(zip((key for key, _, _ in sources), plan.splits, strict=True))
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = make_temp_dir(out_dir.parent, _staging_prefix(out_dir))
         try:
@@ -124,6 +122,7 @@ def export_dataset(
                 store, staging, out_dir, ontology, class_filter, splits, options,
                 lambda done: progress(done, total) if progress else None,
             )  # fmt: skip
+            summary.split_note = plan.note()
             _check_something_exported(summary, label_dir)
             summary.unlabeled = total - labeled
             summary.store_being_written = str(writer) if writer else None
@@ -144,6 +143,8 @@ def export_dataset(
             writer,
         )
     summary.elapsed_s = round(time.perf_counter() - start, 3)
+    if summary.split_note:
+        logger.warning("%s", summary.split_note)
     if summary.unlabeled:
         logger.warning(
             "%d images in %s are not labeled yet and were left out; rerun "
@@ -190,6 +191,8 @@ def _write(
             _leave_out(summary, image.key, problem)
             continue
         split = splits[image.key]
+        if split is None:  # in the gap between two splits of a video cut by time
+            continue
         relative = unique_path(dataset_path(image), image.hash, used_names)
         target = root / "images" / split / relative
         if image.frame_index is None:
@@ -464,6 +467,8 @@ def _write_card(root, name, store, ontology, options, summary, label_dir) -> Non
         )
     if options.split[1] == 0 and options.format is DatasetFormat.YOLO:
         notes.append("no val split was requested: data.yaml validates on train")
+    if summary.split_note:
+        notes.append(summary.split_note)
     if summary.left_out:
         notes.append(
             f"{len(summary.left_out)} labeled sources were left out: changed, deleted or "

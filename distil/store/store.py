@@ -501,9 +501,16 @@ class LabelStore:
     def sources(self) -> list[tuple[str, str]]:
         """(key, group) of every labeled source, in order. Frames of one video share their
         video id as group; an image's group is its content hash (duplicates stay together)."""
+        return [(key, group) for key, group, _ in self.timed_sources()]
+
+    @_sqlite_errors
+    def timed_sources(self) -> list[tuple[str, str, float | None]]:
+        """(key, group, seconds into its video; None for an image) of every labeled source,
+        in order."""
         return self._db.execute(
-            "SELECT s.path, COALESCE(s.video_id, s.hash) FROM sources s JOIN predictions p "
-            f"ON p.hash = s.hash AND p.fingerprint = ? ORDER BY {_SOURCE_ORDER}",
+            "SELECT s.path, COALESCE(s.video_id, s.hash), CASE WHEN s.frame_index IS NULL "
+            "THEN NULL ELSE COALESCE(s.timestamp, s.frame_index) END FROM sources s "
+            f"JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? ORDER BY {_SOURCE_ORDER}",
             (self.fingerprint,),
         ).fetchall()
 

@@ -189,3 +189,30 @@ def test_overlay_ontology_must_keep_prompts(crafted_store, tmp_path):
     stricter = Ontology.from_dict({**ONTO.to_dict(), "box_threshold": 0.95})
     summary = export_dataset(crafted_store, tmp_path / "ds", ontology=stricter)
     assert summary.instances_per_class == {"car": 0, "dog": 1}
+
+
+def test_a_single_video_is_split_by_time_and_the_card_says_so(tmp_path):
+    from distil.detections import FileStamp, empty_detections
+    from distil.sources.video import frame_hash, video_id
+    from tests.synthetic import make_video
+
+    video = make_video(tmp_path / "clip.mp4", frames=60, fps=10)
+    digest = video_id(video)
+    stamp = FileStamp.of(video.stat())
+    frames = [
+        StoredFrame(
+            FrameIdentity(video, tmp_path, frame_hash(digest, i), i, digest, i / 10, stamp),
+            160, 120, empty_detections(),
+        )
+        for i in range(60)
+    ]  # fmt: skip
+    with LabelStore.create(tmp_path / "run", SETTINGS) as store:
+        store.set_ontology(ONTO.to_dict())
+        store.write_batch(StoreBatch(frames))
+    summary = export_dataset(tmp_path / "run", tmp_path / "ds")
+    assert set(summary.images_per_split) == {"train", "val"}
+    assert 0 < summary.images < 60  # the frames next to a cut are left out
+    data = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    assert data["val"] == "images/val"
+    card = json.loads((tmp_path / "ds" / "dataset_card.json").read_text())
+    assert any("cut by time into chunks" in note for note in card["notes"])
