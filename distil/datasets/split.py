@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,18 +53,26 @@ class SplitPlan:
     """Each source's split (None: left out, in the gap between chunks of two splits)."""
 
     splits: list[str | None]
-    chunked_videos: int = 0  # videos cut by time to fill the splits
+    chunked_videos: int = 0  # videos whose chunks went to different splits
     gap_frames: int = 0
     unfilled: list[str] = field(default_factory=list)  # requested splits still empty
+    rearranged: bool = False  # videos were chunked (cut apart or not) to fill the splits
 
     def note(self) -> str | None:
         """What the card and the export summary say about the split, if anything."""
         notes = []
-        if self.chunked_videos:
+        if self.rearranged and not self.chunked_videos:
             notes.append(
-                f"{self.chunked_videos} videos were cut by time into chunks to fill the "
-                f"splits; {self.gap_frames} frames next to a cut were left out, so no "
-                "neighbouring frames straddle splits"
+                "to fill the splits, videos were divided into chunks of time; no video ended "
+                "up in two splits"
+            )
+        if self.chunked_videos:
+            videos = (
+                "1 video was" if self.chunked_videos == 1 else f"{self.chunked_videos} videos were"
+            )
+            notes.append(
+                f"{videos} cut by time into chunks to fill the splits; {self.gap_frames} "
+                "frames next to a cut were left out, so no neighbouring frames straddle splits"
             )
         if self.unfilled:
             notes.append(
@@ -85,27 +94,33 @@ def plan_splits(
     splits: list[str | None] = list(assign_splits(groups, fractions, seed))
     if not _missing(splits, wanted) or all(s is None for s in seconds):
         return SplitPlan(splits, unfilled=_missing(splits, wanted))
-    chunks = max(4, math.ceil(4 / min(f for f in fractions if f > 0)))
+    longest = max(
+        Counter(g for g, t in zip(groups, seconds, strict=True) if t is not None).values()
+    )
+    chunks = min(max(4, math.ceil(4 / min(f for f in fractions if f > 0))), max(2, longest // 3))
     chunk_of = _chunks(groups, seconds, chunks)
     chunked = assign_splits(chunk_of, fractions, seed)
     splits = list(chunked)
-    gap = 0
+    gap = cut_videos = 0
     for video in {g for g, t in zip(groups, seconds, strict=True) if t is not None}:
         members = sorted(
             (t, i) for i, (g, t) in enumerate(zip(groups, seconds, strict=True)) if g == video
         )
-        margin = min(CHUNK_GAP_S, (members[-1][0] - members[0][0]) / chunks / 4)
+        span = members[-1][0] - members[0][0]
+        step = span / max(len(members) - 1, 1)  # the time between two kept frames
+        # At least the frames on either side of a cut go, however short the video.
+        margin = max(min(CHUNK_GAP_S, span / chunks / 4), step / 2 + 1e-9)
         cuts = [
             (members[k][0] + members[k + 1][0]) / 2
             for k in range(len(members) - 1)
             if chunked[members[k][1]] != chunked[members[k + 1][1]]
         ]
+        cut_videos += bool(cuts)
         for time, index in members:
             if any(abs(time - cut) <= margin for cut in cuts):
                 splits[index] = None
                 gap += 1
-    videos = len({g for g, t in zip(groups, seconds, strict=True) if t is not None})
-    return SplitPlan(splits, videos, gap, _missing(splits, wanted))
+    return SplitPlan(splits, cut_videos, gap, _missing(splits, wanted), rearranged=True)
 
 
 def _missing(splits: Sequence[str | None], wanted: Sequence[str]) -> list[str]:
