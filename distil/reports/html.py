@@ -22,7 +22,33 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 img{max-width:100%;border:1px solid #ddd;margin:.3em 0}.bad{color:#b00020;font-weight:bold}
 .good{color:#0a7d28;font-weight:bold}pre{background:#f7f7f7;padding:1em;overflow:auto}
 .card{border:1px solid #ddd;padding:0 1em;background:#fcfcfc}.card h1{font-size:1.3em}
+#summary{display:flex;flex-wrap:wrap;gap:.6em;margin:.5em 0}#summary a{flex:1 1 150px;
+border:1px solid #ddd;border-radius:6px;padding:.5em .8em;color:inherit;text-decoration:none}
+#summary b{display:block;font-size:1.5em}#summary small{color:#666}nav{margin:.3em 0 1em}
+nav a{margin-right:1em}th.sort{cursor:pointer}details{margin:-1em 0 1.5em}
 """
+# Click a column header to sort its table (numbers as numbers, `-` last); no library.
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th').forEach(function(th, column){
+    th.classList.add('sort');
+    th.addEventListener('click', function(){
+      var rows = Array.from(table.querySelectorAll('tr')).slice(1);
+      var last = rows.length && rows[rows.length-1].classList.contains('total') ? rows.pop() : null;
+      var up = th.dataset.up !== '1'; th.dataset.up = up ? '1' : '0';
+      function key(row){ var t = row.children[column].textContent.trim();
+        var n = parseFloat(t); return t === '-' || t === '' ? null : (isNaN(n) ? t : n); }
+      rows.sort(function(a, b){ var x = key(a), y = key(b);
+        if (x === null) return 1; if (y === null) return -1;
+        return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1); });
+      rows.forEach(function(row){ table.appendChild(row); });
+      if (last) table.appendChild(last);
+    });
+  });
+});
+"""
+SHOWN_ROWS = 15  # rows of a per-class table shown before "all N classes"
+CHART_CLASSES = 25  # bars of the class chart: the largest classes, then one "other" bar
 
 
 def markdown_html(text: str) -> str:
@@ -32,56 +58,111 @@ def markdown_html(text: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            value = f"{value:.4g}"
-        return html.escape("-" if value is None else str(value))
+def _cell(value: Any) -> str:
+    """One number format for the page: fractions and scores to three decimals, times and
+    rates to one; `-` for nothing."""
+    if isinstance(value, float):
+        value = f"{value:.3f}" if abs(value) <= 1 else f"{value:.1f}"
+    return html.escape("-" if value is None else str(value))
 
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+
+def _table(
+    headers: list[str], rows: list[list[Any]], total: list[Any] | None = None, what: str = ""
+) -> str:
+    """A sortable table; past SHOWN_ROWS rows, the first ones and then every row under
+    `<details>` ("all N `what`"). `total` is a last row kept last when sorting."""
+
+    def render(shown: list[list[Any]]) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in shown
+        )
+        if total is not None:
+            cells = "".join(f"<td>{_cell(v)}</td>" for v in total)
+            body += f"<tr class='total'>{cells}</tr>"
+        return f"<table class='sortable'><tr>{head}</tr>{body}</table>"
+
+    if len(rows) <= SHOWN_ROWS:
+        return render(rows)
+    return (
+        render(rows[:SHOWN_ROWS])
+        + f"<details><summary>all {len(rows)} {html.escape(what or 'rows')}</summary>"
+        + render(rows)
+        + "</details>"
+    )
 
 
 def _image(path: Path | None, root: Path, alt: str) -> str:
+    """The picture, opening full size when clicked."""
     if path is None or not Path(path).is_file():
         return ""
-    return f'<img src="{html.escape(Path(path).relative_to(root).as_posix())}" alt="{alt}">'
+    src = html.escape(Path(path).relative_to(root).as_posix())
+    return f'<a href="{src}"><img src="{src}" alt="{alt}"></a>'
 
 
 def _eval_table(report: dict[str, Any]) -> str:
+    def judged(c: dict[str, Any], key: str) -> Any:
+        # P, R and F1 of a class that neither side holds say nothing: shown as `-`.
+        return c[key] if c["ground_truth"] or c["predictions"] else None
+
+    classes = sorted(report["classes"], key=lambda c: -c["ground_truth"])
     rows = [
         [
-            c["name"],
-            c["ground_truth"],
-            c["predictions"],
-            c["map50_95"],
-            c["map50"],
-            c["threshold"],
-            c["precision"],
-            c["recall"],
-            c["f1"],
+            c["name"], c["ground_truth"], c["predictions"], c["map50_95"], c["map50"],
+            c["threshold"], judged(c, "precision"), judged(c, "recall"), judged(c, "f1"),
             c.get("best_threshold"),
         ]
-        for c in report["classes"]
-    ]
-    rows.append(
-        [
-            "all",
-            "",
-            "",
-            report["map50_95"],
-            report["map50"],
-            "",
-            report["precision"],
-            report["recall"],
-            report["f1"],
-            "",
-        ]
-    )
-    return _table(
-        ["class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1", "best F1 thr"], rows
-    )
+        for c in classes
+    ]  # fmt: skip
+    total = ["all", "", "", report["map50_95"], report["map50"], "", report["precision"],
+             report["recall"], report["f1"], ""]  # fmt: skip
+    headers = ["class", "gt", "pred", "mAP50-95", "mAP50", "thr", "P", "R", "F1", "best F1 thr"]
+    return _table(headers, rows, total, "classes")
+
+
+def _summary(stages: dict[str, dict], run_dir: Path) -> list[str]:
+    """The headline of each stage, first on the page, each linking to its section."""
+    result = {name: entry.get("result") or {} for name, entry in stages.items()}
+    tiles = []
+
+    def tile(anchor: str, value: str, what: str) -> None:
+        tiles.append(f"<a href='#{anchor}'><b>{html.escape(value)}</b><small>{what}</small></a>")
+
+    label = result.get("label", {})
+    if label:
+        stored = label.get("stored_frames", label.get("labeled", 0))
+        boxes = sum((label.get("detections_per_class") or {}).values())
+        tile("labels", f"{stored}", f"labeled frames, {boxes} labels")
+    dataset = result.get("dataset", {})
+    if dataset:
+        splits = ", ".join(f"{k} {v}" for k, v in dataset["images_per_split"].items())
+        tile("labels", f"{dataset['images']}", f"dataset images ({html.escape(splits)})")
+    evaluation = result.get("eval", {})
+    student = evaluation.get("student")
+    if student:
+        against = "ground truth" if "labels" in evaluation else "the auto-labels (val)"
+        tile("evaluation", f"{student['map50_95']:.3f}", f"student mAP50-95 vs {against}")
+        tile("evaluation", f"{student['map50']:.3f}", "student mAP50")
+        if student.get("yolo_val"):
+            tile(
+                "evaluation",
+                f"{student['yolo_val']['map50_95']:.3f}",
+                "student mAP50-95 as yolo val gives it",
+            )
+    if evaluation.get("labels"):
+        tile("evaluation", f"{evaluation['labels']['map50_95']:.3f}", "auto-labels mAP50-95")
+    exported = result.get("export", {})
+    if exported.get("latency"):
+        latency = exported["latency"][0]
+        tile("export", f"{latency['p50_ms']:.1f} ms", f"p50 latency ({latency['provider']})")
+    rounds = _review_rounds(run_dir / "label")
+    if rounds:
+        tile("review", str(len(rounds)), "review rounds")
+    sections = [("labels", "Labels"), ("training", "Student training"),
+                ("evaluation", "Evaluation"), ("export", "Export and latency"),
+                ("review", "Review rounds"), ("card", "Dataset card")]  # fmt: skip
+    links = "".join(f"<a href='#{a}'>{t}</a>" for a, t in sections)
+    return [f"<div id='summary'>{''.join(tiles)}</div>", f"<nav>{links}</nav>"]
 
 
 def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[str]) -> Path:
@@ -98,6 +179,7 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
         parts.append(
             f"<p class='bad'>Quality gate failed: {html.escape('; '.join(missed_bars))}</p>"
         )
+    parts += _summary(stages, run_dir)
     parts += _labels_section(run_dir, root, stages)
     parts += _training_section(run_dir, root, stages)
     parts += _eval_section(stages)
@@ -106,14 +188,14 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
     card = DatasetCard.read(run_dir / "dataset")
     if card is not None:
         parts += [
-            "<h2>Dataset card</h2>",
+            "<h2 id='card'>Dataset card</h2>",
             f"<div class='card'>{markdown_html(card.render())}</div>",
         ]
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>distil "
         f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(parts)
-        + "</body></html>"
+        + f"<script>{SORT_SCRIPT}</script></body></html>"
     )
     path = root / "index.html"
     atomic_write_text(path, page)
@@ -123,7 +205,7 @@ def write_run_report(run_dir: Path, stages: dict[str, dict], missed_bars: list[s
 def _labels_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     label = stages.get("label", {}).get("result", {})
     dataset = stages.get("dataset", {}).get("result", {})
-    parts = ["<h2>Labels</h2>"]
+    parts = ["<h2 id='labels'>Labels</h2>"]
     if label:
         skipped = label.get("skipped") or []
         rate = label["images_per_s"] if label["labeled"] else None  # nothing timed on a resume
@@ -144,21 +226,26 @@ def _labels_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
         per_class = label.get("detections_per_class") or {}
         added = label.get("added_per_class") or {}
         if per_class:
+            ranked = sorted(per_class.items(), key=lambda item: -item[1])
             parts.append(
                 _table(
                     ["class", "labels in store", "added by this run"],
-                    [[name, n, added.get(name, 0)] for name, n in per_class.items()],
+                    [[name, n, added.get(name, 0)] for name, n in ranked],
+                    what="classes",
                 )
             )
         if skipped:
             parts.append(
-                _table(["skipped file", "reason"], [[s["path"], s["reason"]] for s in skipped])
+                _table(
+                    ["skipped file", "reason"],
+                    [[s["path"], s["reason"]] for s in skipped],
+                    what="skipped files",
+                )
             )
     if dataset:
         counts = dataset["instances_per_class"]
-        parts.append(
-            _image(plots.class_histogram(counts, root / "classes.png"), root, "instances per class")
-        )
+        chart = plots.class_histogram(counts, root / "classes.png", top=CHART_CLASSES)
+        parts.append(_image(chart, root, "instances per class"))
         parts.append(_table(["split", "images"], list(dataset["images_per_split"].items())))
     parts += _label_statistics(run_dir, root)
     try:
@@ -220,7 +307,7 @@ def _training_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
         return []
     start = "pretrained " if trained["pretrained"] else "random weights, "
     parts = [
-        "<h2>Student training</h2>",
+        "<h2 id='training'>Student training</h2>",
         f"<p>{html.escape(trained['model'])} ({start}{trained['task']}) on "
         f"{html.escape(str(trained['device']))}, {trained['epochs']} epochs, "
         f"{trained['elapsed_s']:.0f} s &rarr; {html.escape(trained['best'])}</p>",
@@ -234,7 +321,7 @@ def _eval_section(stages: dict) -> list[str]:
     evaluation = stages.get("eval", {}).get("result")
     if not evaluation:
         return []
-    parts = ["<h2>Evaluation</h2>"]
+    parts = ["<h2 id='evaluation'>Evaluation</h2>"]
     if "labels" in evaluation:
         parts += ["<h3>Auto-labels vs ground truth</h3>", _eval_table(evaluation["labels"])]
         if evaluation["labels"].get("sweep_ontology"):
@@ -251,6 +338,16 @@ def _eval_section(stages: dict) -> list[str]:
             parts.append(f"<p class='bad'>Warning: {html.escape(warning)}</p>")
     parts.append(_eval_table(student))
     return parts
+
+
+def _review_rounds(label_dir: Path) -> list[Any]:
+    from distil.store import LabelStore, StoreError
+
+    try:
+        with LabelStore.open(label_dir) as store:
+            return store.review_rounds()
+    except StoreError:
+        return []
 
 
 def _review_section(label_dir: Path) -> list[str]:
@@ -282,7 +379,7 @@ def _review_section(label_dir: Path) -> list[str]:
             ]
         )
     return [
-        "<h2>Review rounds</h2>",
+        "<h2 id='review'>Review rounds</h2>",
         "<p>Frames handed to reviewers, those whose corrections were imported, the labels "
         "they changed (boxes added, removed or moved), and the student's mAP50 when the "
         "round was ranked.</p>",
@@ -305,7 +402,7 @@ def _export_section(stages: dict) -> list[str]:
     if not exported:
         return []
     parts = [
-        "<h2>Export and latency</h2>",
+        "<h2 id='export'>Export and latency</h2>",
         _table(
             ["format", "file", "imgsz", "check"],
             [
