@@ -63,7 +63,9 @@ def annotate_tracks(
         return scene
     tracked = detections.tracker_id is not None
     lookup = sv.ColorLookup.TRACK if tracked else sv.ColorLookup.CLASS
-    scale = max(rgb.shape[:2]) / 640
+    # Sized by the frame's short side (720 px: 1), so a crowd in a 640x360 clip keeps its
+    # boxes visible under small labels, and a 4K frame's labels stay readable.
+    scale = min(rgb.shape[:2]) / 720
     if detections.mask is not None:
         scene = sv.MaskAnnotator(opacity=0.45, color_lookup=lookup).annotate(scene, detections)
     scene = sv.BoxAnnotator(thickness=max(1, round(2 * scale)), color_lookup=lookup).annotate(
@@ -79,7 +81,10 @@ def annotate_tracks(
         )
     ]
     return sv.LabelAnnotator(
-        text_scale=0.5 * scale, text_thickness=max(1, round(scale)), color_lookup=lookup
+        text_scale=max(0.3, 0.5 * scale),
+        text_thickness=max(1, round(scale)),
+        text_padding=max(1, round(4 * scale)),
+        color_lookup=lookup,
     ).annotate(scene, detections, labels)
 
 
