@@ -78,3 +78,14 @@ def test_a_good_merge_still_merges(tmp_path):
     result = runner.invoke(app, ["merge", str(tmp_path / "all"), str(one), str(two), "--json"])
     assert result.exit_code == 0, result.output
     assert frames_of(tmp_path / "all") == ["a.jpg", "b.jpg"]
+
+
+def test_a_tampered_schema_version_is_one_line(tmp_path):
+    folder = store_of(tmp_path / "run", ["a.jpg"])
+    with sqlite3.connect(folder / "labels.sqlite") as db:
+        db.execute("PRAGMA user_version = 0")
+        db.execute("UPDATE meta SET value = 'five' WHERE key = 'schema_version'")
+    result = runner.invoke(app, ["export", str(folder), "--to", str(tmp_path / "ds")])
+    assert result.exit_code == 2, result.output
+    assert "its schema version 'five' is not a number" in result.output
+    assert "invalid literal" not in result.output
