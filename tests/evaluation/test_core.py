@@ -171,10 +171,12 @@ def test_student_eval_reports_what_yolo_val_reports(tmp_path):
         data=str(data), imgsz=640, device="cpu", plots=False, verbose=False,
         project=str(tmp_path), name="val",
     ).box  # fmt: skip
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in COCO128.iterdir())
     ours = evaluate_path(YOLO11N, COCO128, device="cpu", both_modes=True)
     assert ours.student_mode == "val"
     assert ours.yolo_val["map50_95"] == pytest.approx(theirs.map, abs=0.002)
     assert ours.yolo_val["map50"] == pytest.approx(theirs.map50, abs=0.002)
     assert ours.other_mode["student_mode"] == "predict"
     assert ours.map50_95 == pytest.approx(theirs.map, abs=0.01)  # the COCO ruler, near
-    assert not (COCO128 / "labels.cache").exists()
+    # The user's dataset folder is read, never written (no labels.cache of ours in it).
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in COCO128.iterdir()) == before
