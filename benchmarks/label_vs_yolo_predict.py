@@ -7,7 +7,8 @@ as paired runs (one of each, alternating); prints the medians and their ratio as
     python benchmarks/label_vs_yolo_predict.py --threads 2          # distil --threads 2
 
 `--busy N` starts N processes that spin on the CPU for the whole measurement, as other jobs
-on a shared CI runner do; `--threads` passes distil's --threads (default: its own sizing).
+on a shared CI runner do; `--threads` passes distil's --threads (default: its own sizing,
+the batch split across the cores, one torch thread each).
 
 Both start from nothing (a new process, a new output folder). distil keeps its square
 letterbox (its labels do not depend on the batch); `yolo predict` uses its rectangular one.

@@ -405,8 +405,8 @@ class CpuSettings(Section):
         None,
         ge=1,
         le=1024,
-        description="CPU threads for the model (default: the cores this process may use, "
-        "less one for reading and writing; affinity and container quotas count).",
+        description="CPU threads that run the model (default: the cores this process may "
+        "use; affinity and container quotas count).",
     )
 
 

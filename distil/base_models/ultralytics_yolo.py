@@ -20,6 +20,7 @@ import supervision as sv
 
 from distil.base_models.core import Detector, make_detections
 from distil.ontologies import Ontology
+from distil.utils.cpu import SplitBatches, batch_workers
 from distil.utils.device import resolve_device
 from distil.utils.suggest import did_you_mean, normalize_name
 from distil.utils.ultralytics import load_rtdetr, load_yolo
@@ -113,6 +114,9 @@ class UltralyticsDetector(Detector):
         self.given_embeddings = embeddings_digest(self.text_embeddings)
         self.classes: tuple[str, ...] | None = None  # the prompts set as classes
         self._backend = self._direct_backend()
+        self._split = None  # on a CPU, parts of a batch run side by side (utils/cpu)
+        if self._backend is not None and self.device.type == "cpu" and batch_workers() > 1:
+            self._split = SplitBatches(batch_workers())
 
     def _direct_backend(self):
         """For a plain YOLO detection model: Ultralytics' AutoBackend, driven directly, so
@@ -257,21 +261,32 @@ class UltralyticsDetector(Detector):
         from ultralytics.utils.nms import non_max_suppression
 
         batch = prepared if prepared is not None else self.prepare(images, ontology)
+        classes = sorted(set(checkpoint_ids))
+
+        def forward(part) -> list:
+            with torch.inference_mode():  # per thread
+                pixels = part.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+                # A permuted NHWC tensor is channels-last already: kept on CPU, where the
+                # weights are channels-last; made contiguous on a GPU, where they are.
+                if self.device.type != "cpu":
+                    pixels = pixels.contiguous()
+                pixels = (pixels.half() if self._backend.fp16 else pixels.float()).div_(255)
+                return non_max_suppression(
+                    self._backend(pixels),
+                    min_confidence,
+                    self.nms_iou,
+                    classes=classes,
+                    max_det=ULTRALYTICS_MAX_DET,
+                    end2end=getattr(self._backend, "end2end", False),
+                )
+
+        if self._split is not None and len(batch) > 1:
+            found = [
+                b for p in self._split.map(forward, batch.chunk(self._split.workers)) for b in p
+            ]
+        else:
+            found = forward(batch)
         with torch.inference_mode():
-            pixels = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-            # A permuted NHWC tensor is channels-last already: kept on CPU, where the
-            # weights are channels-last; made contiguous on a GPU, where they are.
-            if self.device.type != "cpu":
-                pixels = pixels.contiguous()
-            pixels = (pixels.half() if self._backend.fp16 else pixels.float()).div_(255)
-            found = non_max_suppression(
-                self._backend(pixels),
-                min_confidence,
-                self.nms_iou,
-                classes=sorted(set(checkpoint_ids)),
-                max_det=ULTRALYTICS_MAX_DET,
-                end2end=getattr(self._backend, "end2end", False),
-            )
             for boxes, image in zip(found, images, strict=True):
-                boxes[:, :4] = ops.scale_boxes(pixels.shape[2:], boxes[:, :4], image.shape)
+                boxes[:, :4] = ops.scale_boxes(batch.shape[1:3], boxes[:, :4], image.shape)
         return [boxes.float().cpu().numpy() for boxes in found]
