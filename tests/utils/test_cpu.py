@@ -44,3 +44,17 @@ def test_split_batches_run_each_part_on_one_torch_thread():
     assert split.map(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]
     parts = [np.full(3, i) for i in range(5)]
     assert [int(p[0]) for p in split.map(lambda p: p * 2, parts)] == [0, 2, 4, 6, 8]
+
+
+def test_cores_follow_the_affinity_mask():
+    """A process pinned to one core (taskset, a CI runner's cpuset) sizes for one core."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from distil.utils.cpu import available_cores, batch_workers, model_threads; "
+        "print(available_cores(), batch_workers(), model_threads())"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["1", "1", "1"], result.stderr
