@@ -124,6 +124,13 @@ class MaskShape(str, Enum):
     BRUSH = "brush"  # exact pixels: Label Studio brush labels, CVAT masks
 
 
+class QueueOrder(str, Enum):
+    """Which frames the review app offers, in which order."""
+
+    RANKED = "ranked"  # distil's ranking, most likely wrong first; reviewed / held left out
+    ALL = "all"  # every frame, in stored order
+
+
 class StudentEval(str, Enum):
     """How `distil eval` predicts with a student."""
 
@@ -653,8 +660,8 @@ class EvalSettings(Section):
     device: Device = "auto"
 
 
-class ReviewSettings(RemoteSettings):
-    """`distil review LABEL_DIR` and the `review:` section of a run config."""
+class RankingSettings(RemoteSettings):
+    """How review ranks a store's frames: `distil review` and `distil review serve`."""
 
     section: ClassVar[str] = "review"
 
@@ -663,16 +670,6 @@ class ReviewSettings(RemoteSettings):
         Ranking.AUTO,
         description="auto (all signals), uncertainty, disagreement (with --student / "
         "--against), boxes or random.",
-    )
-    format: ReviewFormat = option(
-        ReviewFormat.LABEL_STUDIO,
-        description="Task file format: label-studio, cvat, voc, yolo or coco.",
-        flags=["--format", "-f"],
-    )
-    masks: MaskShape = option(
-        MaskShape.POLYGON,
-        description="label-studio / cvat masks: polygon (outlines to edit) or brush (exact "
-        "pixels).",
     )
     student: Path | None = option(
         None, description="A student (.pt) whose disagreement with the teacher ranks frames."
@@ -684,9 +681,6 @@ class ReviewSettings(RemoteSettings):
     device: Device = "auto"
     ontology: Path | None = option(
         None, description="Ontology YAML with changed thresholds (default: the stored one)."
-    )
-    copy_images: StrictBool = option(
-        False, description="Copy the images into the task folder instead of referencing them."
     )
     classes: Annotated[list[str] | None, CommaList] = option(
         None,
@@ -704,6 +698,33 @@ class ReviewSettings(RemoteSettings):
         description="Rank frames handed out in an earlier round whose corrections are not "
         "imported yet (left out by default, so two rounds never share frames).",
     )
+
+    @model_validator(mode="after")
+    def _disagreement_needs_labels(self) -> RankingSettings:
+        if self.ranking is Ranking.DISAGREEMENT and not (self.student or self.against):
+            raise ValueError(
+                "`ranking` disagreement needs a student (`student`) or another label folder "
+                "(`against`)"
+            )
+        return self
+
+
+class ReviewSettings(RankingSettings):
+    """`distil review LABEL_DIR` and the `review:` section of a run config."""
+
+    format: ReviewFormat = option(
+        ReviewFormat.LABEL_STUDIO,
+        description="Task file format: label-studio, cvat, voc, yolo or coco.",
+        flags=["--format", "-f"],
+    )
+    masks: MaskShape = option(
+        MaskShape.POLYGON,
+        description="label-studio / cvat masks: polygon (outlines to edit) or brush (exact "
+        "pixels).",
+    )
+    copy_images: StrictBool = option(
+        False, description="Copy the images into the task folder instead of referencing them."
+    )
     document_root: Path | None = option(
         None,
         description="Label Studio: its LOCAL_FILES_DOCUMENT_ROOT (image URLs are relative "
@@ -716,15 +737,6 @@ class ReviewSettings(RemoteSettings):
     )
 
     @model_validator(mode="after")
-    def _disagreement_needs_labels(self) -> ReviewSettings:
-        if self.ranking is Ranking.DISAGREEMENT and not (self.student or self.against):
-            raise ValueError(
-                "`ranking` disagreement needs a student (`student`) or another label folder "
-                "(`against`)"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _brush_needs_a_labeling_tool(self) -> ReviewSettings:
         if self.masks is MaskShape.BRUSH and self.format not in (
             ReviewFormat.LABEL_STUDIO,
@@ -734,6 +746,41 @@ class ReviewSettings(RemoteSettings):
                 f"`masks` brush is for `format` label-studio and cvat, not {self.format.value}"
             )
         return self
+
+
+class ReviewServeSettings(RankingSettings):
+    """`distil review serve LABEL_DIR`: the review app in a browser."""
+
+    top: int | None = option(
+        None, ge=1, le=MAX_COUNT, description="Frames in the queue (default: all of them)."
+    )
+    frames: QueueOrder = option(
+        QueueOrder.RANKED,
+        description="ranked (most likely wrong first, reviewed frames left out) or all "
+        "(every frame in stored order).",
+    )
+    host: str = option(
+        "127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="Address to listen on (0.0.0.0: the network; the token is still needed).",
+    )
+    port: int = option(8765, ge=0, le=65535, description="Port to listen on (0: any free one).")
+    segmenter: str | None = option(
+        None,
+        description="Segmenter that answers clicks and boxes (default: the store's own; "
+        "none: no masks).",
+    )
+    reviewer: str | None = option(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Name recorded with the labels saved (default: the login name).",
+    )
+    prefetch: StrictBool = option(
+        True,
+        description="Prepare the next frame's image and embedding while one is edited.",
+    )
 
 
 class StudentExportSettings(Section):

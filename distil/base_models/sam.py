@@ -1,12 +1,15 @@
 """Segment Anything (SAM), SAM 2 / 2.1 and EdgeTAM through transformers, prompted with boxes.
 
 Each image of a batch is encoded once (the whole batch in one encoder call); the mask
-decoder then takes all of an image's boxes in one call.
+decoder then takes all of an image's boxes in one call. For a person's clicks (the review
+app), `embed` encodes one image once and `prompt` runs only the mask decoder per prompt.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,16 @@ DEFAULT_SAM = "facebook/sam-vit-base"
 
 # Bounds decoder memory when a low store threshold leaves hundreds of boxes on one image.
 MAX_BOXES_PER_CALL = 256
+
+
+@dataclass
+class EmbeddedImage:
+    """One image encoded for prompts: the processor's inputs, the encoder's output and the
+    image's (height, width)."""
+
+    inputs: Any
+    embedding: Any
+    size: tuple[int, int]
 
 
 class _BoxPromptedSegmenter(Segmenter):
@@ -93,6 +106,53 @@ class _BoxPromptedSegmenter(Segmenter):
             found.mask = torch.cat(masks).numpy().astype(bool)
             results.append(found)
         return results
+
+    @torch.inference_mode()
+    def embed(self, image: np.ndarray) -> EmbeddedImage:
+        """Encode one RGB image for `prompt` (the costly part, once per image)."""
+        inputs = self.prepare([image])
+        embeddings = self.model.get_image_embeddings(
+            inputs["pixel_values"].to(self.device, self.dtype, non_blocking=True)
+        )
+        return EmbeddedImage(inputs, self._image_embedding(embeddings, 0), image.shape[:2])
+
+    @torch.inference_mode()
+    def prompt(
+        self,
+        embedded: EmbeddedImage,
+        points: Sequence[tuple[float, float]] = (),
+        labels: Sequence[int] = (),
+        box: Sequence[float] | None = None,
+    ) -> tuple[np.ndarray, float]:
+        """One object's mask (H, W booleans) and the model's IoU estimate for it, from
+        clicks in image pixels (`labels`: 1 on the object, 0 off it) and/or a box. Only
+        the mask decoder runs. A single click is ambiguous (a part or the whole?): as in
+        SAM's demo, the best of its three masks is taken."""
+        if not points and box is None:
+            raise ValueError("a prompt needs a point or a box")
+        height, width = embedded.size
+        input_h, input_w = self._input_size(embedded.inputs, 0)
+        scale = np.array([input_w / width, input_h / height], dtype=np.float32)
+        prompts: dict[str, torch.Tensor] = {}
+        if points:
+            xy = np.asarray(points, dtype=np.float32).reshape(1, 1, -1, 2) * scale
+            prompts["input_points"] = torch.as_tensor(xy, device=self.device, dtype=self.dtype)
+            prompts["input_labels"] = torch.as_tensor(
+                np.asarray(labels, dtype=np.int64).reshape(1, 1, -1), device=self.device
+            )
+        if box is not None:
+            xyxy = np.asarray(box, dtype=np.float32).reshape(1, 1, 4) * np.tile(scale, 2)
+            prompts["input_boxes"] = torch.as_tensor(xyxy, device=self.device, dtype=self.dtype)
+        out = self.model(
+            image_embeddings=embedded.embedding,
+            multimask_output=len(points) == 1 and box is None,
+            **prompts,
+        )
+        scores = out.iou_scores[0, 0].float()
+        best = int(scores.argmax())
+        low_res = out.pred_masks[:, :, best : best + 1].float().cpu()
+        mask = self._masks(low_res, embedded.inputs, 0)[0]
+        return mask.numpy().astype(bool), float(scores[best])
 
 
 class SamSegmenter(_BoxPromptedSegmenter):

@@ -18,7 +18,7 @@ from distil.cli.common import (
     wrapped,
 )
 from distil.cli.params import JsonFlag, QuietFlag, takes
-from distil.settings import ReviewFormat, ReviewSettings
+from distil.settings import ReviewFormat, ReviewServeSettings, ReviewSettings
 
 RANK = "rank"
 
@@ -200,3 +200,34 @@ def import_(
             "   (reviewed frames export as corrected)",
         ):
             console.print(f"  {line}", style="dim", markup=False, highlight=False)
+
+
+@review_app.command("serve")
+@handle_errors
+@takes(ReviewServeSettings)
+def serve(label_dir: LabelDir, settings: ReviewServeSettings, *, quiet: QuietFlag = False) -> None:
+    """Correct labels in a browser, most likely wrong first: boxes, classes, and masks from
+    the segmenter's answers to clicks. Saves go into the store as human labels."""
+    setup_logging(quiet)
+    from distil.store import require_store
+
+    require_store(label_dir)
+    from distil.review.app.loading import check_app_installed, open_session
+
+    check_app_installed()
+    from distil.review.app.server import serve as serve_app
+
+    session = open_session(label_dir, settings)
+    progress = session.progress()
+
+    def ready(url: str) -> None:
+        segmenter = getattr(session.segmenter, "name", None) or "none (boxes only)"
+        console.print(
+            f"[green]review[/] {progress['queue']} frames of {escape(label_dir)} "
+            f"(segmenter: {escape(segmenter)}), reviewer {escape(session.reviewer)}",
+            highlight=False,
+        )
+        console.print(f"open {url}", markup=False, highlight=False, soft_wrap=True)
+        console.print("Ctrl+C stops the server; every accepted frame is saved already", style="dim")
+
+    serve_app(session, settings.host, settings.port, on_ready=ready)

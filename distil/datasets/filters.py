@@ -30,6 +30,18 @@ def select_detections(
     """
     if len(detections) == 0:
         return detections
+    return detections[select_indices(detections, ontology, nms_iou, class_ids)]
+
+
+def select_indices(
+    detections: sv.Detections,
+    ontology: Ontology,
+    nms_iou: float = DEFAULT_NMS_IOU,
+    class_ids: Collection[int] | None = None,
+) -> np.ndarray:
+    """Which of `detections` `select_detections` keeps, in stored order."""
+    if len(detections) == 0:
+        return np.zeros(0, dtype=np.int64)
     class_id = detections.class_id
     limits = ontology.limits
     keep = (detections.confidence >= limits.box_threshold[class_id]) & (
@@ -47,7 +59,7 @@ def select_detections(
         detections.xyxy[index], detections.confidence[index], class_id[index], nms_iou
     )
     # NMS returns highest score first; keep the stored order for stable label files.
-    return detections[index[np.sort(kept)]]
+    return index[np.sort(kept)]
 
 
 def class_ids(ontology: Ontology, names: list[str] | None) -> set[int] | None:

@@ -29,6 +29,7 @@ from distil.settings import (
     DatasetSettings,
     MaskShape,
     Ranking,
+    RankingSettings,
     ReviewFormat,
     ReviewSettings,
     default,
@@ -103,10 +104,11 @@ def review_ontology(store: LabelStore, path: Path | None) -> Ontology:
 
 
 def rank_store(
-    label_dir: Path, settings: ReviewSettings | None = None, **options: Any
+    label_dir: Path, settings: RankingSettings | None = None, **options: Any
 ) -> ReviewRanking:
-    """The `settings.top` unreviewed frames of the store most likely to be wrong."""
-    settings = ReviewSettings.merge(settings, **options)
+    """The `settings.top` unreviewed frames of the store most likely to be wrong (all of
+    them, with `top` None)."""
+    settings = (type(settings) if settings else ReviewSettings).merge(settings, **options)
     set_url_timeout(settings.url_timeout)
     start = time.perf_counter()
     with LabelStore.open(label_dir) as store:
@@ -133,7 +135,7 @@ def rank_store(
 def _frames_to_rank(
     store: LabelStore,
     ontology: Ontology,
-    settings: ReviewSettings,
+    settings: RankingSettings,
     counts: dict[str, int],
     wanted: np.ndarray | None,
 ) -> Iterator[FrameToRank]:
@@ -201,7 +203,7 @@ class _OtherLabels:
     """Labels to compare with, per frame: a student run on the frames, or the exported
     labels of another teacher's store of the same images (classes matched by name)."""
 
-    def __init__(self, ontology: Ontology, settings: ReviewSettings) -> None:
+    def __init__(self, ontology: Ontology, settings: RankingSettings) -> None:
         self.names = ontology.class_names
         self.settings = settings
         self.student = None

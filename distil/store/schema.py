@@ -6,7 +6,10 @@ each source file's size and modification time when it was labeled, so export not
 file replaced since. Version 4 adds the review: human labels per content hash with their
 provenance, and the review rounds handed out. Version 5 stores every local source by its
 absolute path, so a store works from any working directory; sources an older release
-stored relative to the working directory are made absolute. The version lives in SQLite's
+stored relative to the working directory are made absolute. Version 6 records who made a
+frame's human labels (`reviewer`) and what they did to the teacher's (`edits`: boxes added,
+deleted, relabeled, moved, and seconds spent), for `distil review serve` and its stats.
+The version lives in SQLite's
 `user_version`; a store of version 1 says so in its `meta` table.
 """
 
@@ -19,7 +22,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ CREATE TABLE videos (
 CREATE TABLE human_labels (
     hash TEXT PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
     boxes TEXT NOT NULL, masks TEXT, changed INTEGER NOT NULL, round INTEGER NOT NULL,
-    file TEXT NOT NULL, format TEXT NOT NULL, imported_at REAL NOT NULL);
+    file TEXT NOT NULL, format TEXT NOT NULL, imported_at REAL NOT NULL, reviewer TEXT,
+    edits TEXT);
 CREATE TABLE review_rounds (
     round INTEGER PRIMARY KEY, created REAL NOT NULL, folder TEXT NOT NULL,
     format TEXT NOT NULL, ranking TEXT NOT NULL, frames TEXT NOT NULL, student TEXT,
@@ -183,11 +187,18 @@ def _from_4(db: sqlite3.Connection) -> None:
     logger.info("made the store's %d relative source paths absolute (from %s)", len(keys), base)
 
 
+def _from_5(db: sqlite3.Connection) -> None:
+    """Human labels gain their reviewer and edits; those imported before have neither."""
+    db.execute("ALTER TABLE human_labels ADD COLUMN reviewer TEXT")
+    db.execute("ALTER TABLE human_labels ADD COLUMN edits TEXT")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _from_1,
     2: _from_2,
     3: _from_3,
     4: _from_4,
+    5: _from_5,
 }
 
 

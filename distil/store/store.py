@@ -143,6 +143,8 @@ class HumanLabels:
     file: str
     format: str
     imported_at: float = 0.0
+    reviewer: str | None = None
+    edits: dict[str, float] | None = None  # the review app's counts (see review/app)
 
 
 @dataclass
@@ -639,12 +641,17 @@ class LabelStore:
     # -- review -----------------------------------------------------------------------
 
     @_sqlite_errors
-    def write_human_labels(self, labels: Sequence[HumanLabels]) -> int:
-        """Store a reviewer's labels in one transaction; a frame's earlier human labels are
-        replaced, unless they are the same labels (then nothing changes, not even their
-        provenance). Returns the frames whose labels were new or different."""
+    def write_human_labels(
+        self, labels: Sequence[HumanLabels], review_round: ReviewRound | None = None
+    ) -> int:
+        """Store a reviewer's labels in one transaction (with the record of their
+        `review_round`, when given); a frame's earlier human labels are replaced, unless
+        they are the same labels (then nothing changes, not even their provenance).
+        Returns the frames whose labels were new or different."""
         written = 0
         with self._transaction():
+            if review_round is not None:
+                self._put_round(review_round)
             for item in labels:
                 boxes, masks = (
                     codec.encode_boxes(item.detections),
@@ -655,11 +662,13 @@ class LabelStore:
                 ).fetchone()
                 if row == (boxes, masks):
                     continue
+                edits = None if item.edits is None else json.dumps(item.edits)
                 self._db.execute(
-                    "INSERT OR REPLACE INTO human_labels VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO human_labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         item.hash, item.width, item.height, boxes, masks, item.changed,
                         item.round, item.file, item.format, item.imported_at or time.time(),
+                        item.reviewer, edits,
                     ),
                 )  # fmt: skip
                 written += 1
@@ -671,12 +680,13 @@ class LabelStore:
         masks = "masks" if with_masks else "NULL"
         rows = self._db.execute(
             f"SELECT hash, width, height, boxes, {masks}, changed, round, file, format, "
-            "imported_at FROM human_labels ORDER BY imported_at, hash"
+            "imported_at, reviewer, edits FROM human_labels ORDER BY imported_at, hash"
         )
-        for digest, width, height, boxes, mask_rles, *rest in rows:
+        for digest, width, height, boxes, mask_rles, *rest, edits in rows:
             yield HumanLabels(
-                digest, width, height, codec.decode(boxes, mask_rles, height, width), *rest
-            )
+                digest, width, height, codec.decode(boxes, mask_rles, height, width), *rest,
+                json.loads(edits) if edits else None,
+            )  # fmt: skip
 
     @_sqlite_errors
     def reviewed_hashes(self) -> set[str]:
@@ -691,23 +701,24 @@ class LabelStore:
     def add_review_round(self, item: ReviewRound) -> int:
         """Record a round handed out; `item.round` 0 takes the next number. Returns it."""
         with self._transaction():
-            number = (
-                item.round
-                or 1
-                + (
-                    self._db.execute(
-                        "SELECT COALESCE(MAX(round), 0) FROM review_rounds"
-                    ).fetchone()[0]
-                )
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO review_rounds VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    number, item.created or time.time(), item.folder, item.format, item.ranking,
-                    json.dumps(item.frames), item.student, item.student_score,
-                ),
-            )  # fmt: skip
+            return self._put_round(item)
+
+    def _put_round(self, item: ReviewRound) -> int:
+        number = item.round or self.next_round()
+        self._db.execute(
+            "INSERT OR REPLACE INTO review_rounds VALUES (?,?,?,?,?,?,?,?)",
+            (
+                number, item.created or time.time(), item.folder, item.format, item.ranking,
+                json.dumps(item.frames), item.student, item.student_score,
+            ),
+        )  # fmt: skip
         return number
+
+    @_sqlite_errors
+    def next_round(self) -> int:
+        """The number the next review round takes."""
+        query = "SELECT COALESCE(MAX(round), 0) FROM review_rounds"
+        return 1 + self._db.execute(query).fetchone()[0]
 
     @_sqlite_errors
     def review_rounds(self) -> list[ReviewRound]:

@@ -1,0 +1,51 @@
+"""The review app's session with its segmenter: `--segmenter`, else the store's own."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from distil.errors import UsageError
+from distil.settings import ReviewServeSettings
+from distil.store import LabelStore
+
+logger = logging.getLogger(__name__)
+
+
+def check_app_installed() -> None:
+    """The app's web stack is an extra: say how to install it, before anything else."""
+    import importlib.util
+
+    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the review app needs {' and '.join(missing)}: pip install 'distil[app]'")
+
+
+def segmenter_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None:
+    """The segmenter to answer clicks: `settings.segmenter` ('none': none), else the one
+    the store was labeled with (None when it had none)."""
+    if settings.segmenter is not None:
+        return None if settings.segmenter.lower() == "none" else settings.segmenter
+    with LabelStore.open(label_dir) as store:
+        stored = store.settings.get("segmenter")
+    return stored.get("model") if isinstance(stored, dict) else None
+
+
+def open_session(label_dir: Path, settings: ReviewServeSettings):
+    """Check the segmenter's name, rank the queue, then load the segmenter."""
+    from distil.base_models.registry import load_segmenter, resolve
+    from distil.review.app.session import ReviewSession
+
+    spec = segmenter_spec(label_dir, settings)
+    if spec is not None:
+        resolve(spec, "segmenter")  # a wrong name is said before the ranking's work
+    session = ReviewSession(label_dir, settings)
+    if spec is not None:
+        segmenter = load_segmenter(spec, device=settings.device)
+        if not hasattr(segmenter, "prompt"):
+            raise UsageError(
+                f"--segmenter {spec}: {type(segmenter).__name__} takes no clicks; use SAM, "
+                "SAM 2.1 or EdgeTAM (or none)"
+            )
+        session.segmenter = segmenter
+    return session
