@@ -3,6 +3,7 @@ top ones for a labeling tool; `distil review import`: store the corrections."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -229,5 +230,9 @@ def serve(label_dir: LabelDir, settings: ReviewServeSettings, *, quiet: QuietFla
         )
         console.print(f"open {url}", markup=False, highlight=False, soft_wrap=True)
         console.print("Ctrl+C stops the server; every accepted frame is saved already", style="dim")
+        console.file.flush()  # the address must reach a log or a pipe now, not at exit
 
-    serve_app(session, settings.host, settings.port, on_ready=ready)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C, SIGTERM: how a server stops
+        serve_app(session, settings.host, settings.port, on_ready=ready)
+    done = session.progress()
+    console.print(f"stopped: {done['saved']} frames saved this time", style="dim")

@@ -53,10 +53,15 @@ def ranked_paths(result) -> list[str]:
 
 
 def make_store(
-    label_dir: Path, images: Path, teacher: dict[str, list], masks: bool = False
+    label_dir: Path,
+    images: Path,
+    teacher: dict[str, list],
+    masks: bool = False,
+    size: tuple[int, int] = (80, 60),
 ) -> Path:
-    """A store of `teacher`'s boxes on 80x60 images; with `masks`, each box's mask fills
-    it."""
+    """A store of `teacher`'s boxes on images of `size` (80x60); with `masks`, each box's
+    mask fills it."""
+    width, height = size
     segmenter = {"family": "crafted", "model": "s", "revision": "r"} if masks else None
     with LabelStore.create(label_dir, {**SETTINGS, "segmenter": segmenter}) as store:
         store.set_ontology(ONTOLOGY)
@@ -65,15 +70,15 @@ def make_store(
             path = images / name
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                Image.new("RGB", (80, 60), (50 * shade, 90, 120)).save(path)
+                Image.new("RGB", size, (50 * shade, 90, 120)).save(path)
             _, digest, stamp = read_file(path)
             identity = FrameIdentity(path, images, digest, stamp=stamp)
             detections = boxes(*rows)
             if masks:
-                detections.mask = np.zeros((len(rows), 60, 80), bool)
+                detections.mask = np.zeros((len(rows), height, width), bool)
                 for mask, (x0, y0, x1, y1, *_) in zip(detections.mask, rows, strict=True):
                     mask[y0:y1, x0:x1] = True
-            batch.frames.append(StoredFrame(identity, 80, 60, detections))
+            batch.frames.append(StoredFrame(identity, width, height, detections))
         store.write_batch(batch)
     return label_dir
 

@@ -122,7 +122,9 @@ def test_a_save_is_human_labels_with_provenance_and_edits(store, tmp_path):
     assert frame["name"] == "doubt.jpg" and frame["reasons"]
     exported = [label for label in frame["teacher"] if label["exported"]]
     below = [label for label in frame["teacher"] if not label["exported"]]
-    assert [label["score"] for label in exported] == [0.52] and [b["score"] for b in below] == [0.45]
+    assert [label["score"] for label in exported] == [0.52] and [b["score"] for b in below] == [
+        0.45
+    ]
     car = exported[0]
     labels = [
         {**car, "xyxy": [6, 5, 31, 30], "class_id": 1},  # moved and relabeled

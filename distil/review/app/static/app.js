@@ -287,9 +287,9 @@ async function accept(labels) {
     }));
     const seconds = (performance.now() - state.shownAt) / 1000;
     const saved = await api(`/api/frames/${state.frame.id}/save`, { labels: kept, seconds });
+    await claim(state.frame.id);
     showProgress(saved.progress);
     say(`saved ${saved.labels} labels (round ${saved.round})`);
-    await claim(state.frame.id);
   } catch (e) {
     say(String(e.message || e), true);
   } finally {
