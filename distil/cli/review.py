@@ -15,6 +15,7 @@ from distil.cli.common import (
     escape,
     handle_errors,
     print_json,
+    print_table,
     setup_logging,
     wrapped,
 )
@@ -236,3 +237,35 @@ def serve(label_dir: LabelDir, settings: ReviewServeSettings, *, quiet: QuietFla
         serve_app(session, settings.host, settings.port, on_ready=ready)
     done = session.progress()
     console.print(f"stopped: {done['saved']} frames saved this time", style="dim")
+
+
+@review_app.command("stats")
+@handle_errors
+def stats(label_dir: LabelDir, *, json_output: JsonFlag = False) -> None:
+    """What reviewers did, per round: frames reviewed, boxes added, deleted, relabeled and
+    moved, masks made with clicks, and the time spent."""
+    from distil.store import require_store
+
+    require_store(label_dir)
+    from distil.review.stats import EDITS, review_stats
+
+    rounds = review_stats(label_dir)
+    if json_output:
+        print_json([r.to_dict() for r in rounds])
+        return
+    if not rounds:
+        console.print(f"{escape(label_dir)}: no frame reviewed yet", highlight=False)
+        return
+    headers = ["round", "kind", "handed out", "reviewed", "changed", "added", "deleted",
+               "relabeled", "moved", "masks", "s / frame", "reviewers"]  # fmt: skip
+    rows = [
+        [
+            str(r.round) if r.round else "-", escape(r.kind),
+            "-" if r.handed_out is None else str(r.handed_out), str(r.reviewed), str(r.changed),
+            *(str(r.edits[k]) if r.edits else "-" for k in EDITS),
+            "-" if r.seconds_median is None else f"{r.seconds_median:.1f}",
+            escape(", ".join(r.reviewers)) or "-",
+        ]
+        for r in rounds
+    ]  # fmt: skip
+    print_table("review rounds", headers, rows)

@@ -351,46 +351,51 @@ def _review_rounds(label_dir: Path) -> list[Any]:
 
 
 def _review_section(label_dir: Path) -> list[str]:
-    """The review rounds: frames handed out, reviewed and changed, and the student's
-    score when each round was ranked."""
-    from distil.store import LabelStore, StoreError
+    """The review rounds (labeling tools' and the review app's): frames handed out,
+    reviewed and changed, the app's edits and time, and the student's score when each
+    round was ranked."""
+    from distil.review.stats import EDITS, review_stats
+    from distil.store import StoreError
 
     try:
-        with LabelStore.open(label_dir) as store:
-            rounds = store.review_rounds()
-            humans = list(store.human_labels())
+        stats = review_stats(label_dir)
+        scores = {r.round: r.student_score for r in _review_rounds(label_dir)}
     except StoreError:
         return []
-    if not rounds and not humans:
+    if not stats:
         return []
     rows = []
-    for number in sorted({r.round for r in rounds} | {h.round for h in humans}):
-        handed = next((r for r in rounds if r.round == number), None)
-        reviewed = [h for h in humans if h.round == number]
-        score = handed.student_score if handed else None
+    for entry in stats:
+        score = scores.get(entry.round)
+        edits = ", ".join(f"{entry.edits[k]} {k}" for k in EDITS) if entry.edits else "-"
         rows.append(
             [
-                str(number) if number else "(outside any round)",
-                str(len(handed.frames)) if handed else "-",
-                str(len(reviewed)),
-                str(sum(h.changed for h in reviewed)),
+                str(entry.round) if entry.round else "(outside any round)",
+                entry.kind,
+                "-" if entry.handed_out is None else str(entry.handed_out),
+                str(entry.reviewed),
+                str(entry.changed),
+                edits,
+                "-" if entry.seconds_median is None else f"{entry.seconds_median:.1f}",
                 "-" if score is None else f"{score:.3f}",
-                handed.folder if handed else "-",
             ]
         )
     return [
         "<h2 id='review'>Review rounds</h2>",
-        "<p>Frames handed to reviewers, those whose corrections were imported, the labels "
-        "they changed (boxes added, removed or moved), and the student's mAP50 when the "
+        "<p>Frames handed to reviewers (a labeling tool's round, or saved in the review "
+        "app), those reviewed, the labels they changed (boxes added, removed or moved), what "
+        "the app saw them do and the seconds per frame, and the student's mAP50 when the "
         "round was ranked.</p>",
         _table(
             [
                 "round",
+                "kind",
                 "frames handed out",
                 "frames reviewed",
                 "labels changed",
+                "edits (app)",
+                "s / frame",
                 "student mAP50",
-                "task folder",
             ],
             rows,
         ),  # fmt: skip

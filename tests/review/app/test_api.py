@@ -243,3 +243,29 @@ def test_prompts_without_a_segmenter_say_so(store):
     frame_id = post(client, "/api/claim", client="a").json()["frame"]
     answer = post(client, f"/api/frames/{frame_id}/prompt", client="a", points=[[5, 5, 1]])
     assert answer.status_code == 409 and "no segmenter" in answer.json()["error"]
+
+
+def test_what_reviewers_did_is_counted_per_round(tmp_path):
+    """`distil review stats` and the run report show the app round's edits and time."""
+    store = make_store(tmp_path / "run" / "label", tmp_path / "images", TEACHER)
+    session = ReviewSession(store, ReviewServeSettings(reviewer="ada"))
+    first = session.claim("a")
+    teacher = session.frame(first)["teacher"]
+    kept = [{**t, "class_id": 1 - t["class_id"]} for t in teacher if t["exported"]]
+    session.save("a", first, [*kept, {"xyxy": [1, 1, 9, 9], "class_id": 0}], 4.0)
+    second = session.claim("a", first)
+    session.save("a", second, [], 6.0)
+    result = invoke("review", "stats", store, "--json")
+    assert result.exit_code == 0, result.output
+    (app_round,) = json.loads(result.stdout)
+    deleted = len([t for t in session.frame(second)["teacher"] if t["exported"]])
+    assert app_round["kind"] == "app" and app_round["reviewed"] == 2
+    assert app_round["edits"] == {
+        "added": 1, "deleted": deleted, "relabeled": len(kept), "moved": 0, "masks": 0
+    }  # fmt: skip
+    assert app_round["seconds_total"] == 10.0 and app_round["reviewers"] == ["ada"]
+    assert "relabeled" in invoke("review", "stats", store).output
+    from distil.reports.html import write_run_report
+
+    page = write_run_report(tmp_path / "run", {}, []).read_text()
+    assert "Review rounds" in page and "<td>app</td>" in page and "1 added" in page
