@@ -77,6 +77,7 @@ class Cached:
     image: tuple[bytes, str]
     embedded: Any = None
     prompts: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    encoding: threading.Lock = field(default_factory=threading.Lock)  # one encoder call
 
 
 class ReviewSession:
@@ -112,7 +113,7 @@ class ReviewSession:
         self.round: int | None = None  # the app round, numbered at the first save
         self.round_frames: list[str] = []
         self._lock = threading.Lock()
-        self._model_lock = threading.Lock()  # one segmenter call at a time
+        self._model_lock = threading.Lock()  # one mask decoder call at a time
         self._cache: OrderedDict[int, Cached] = OrderedDict()
         self._prefetching: threading.Thread | None = None
 
@@ -250,8 +251,10 @@ class ReviewSession:
 
     def _embedded(self, frame_id: int) -> Cached:
         cached = self._decoded(frame_id)
+        # Not under the model lock: the next frame's encoding (prefetch) runs beside the
+        # clicks on this one, which would otherwise wait for it (seconds on a CPU).
         if self.segmenter is not None and cached.embedded is None:
-            with self._model_lock:
+            with cached.encoding:
                 if cached.embedded is None:
                     cached.embedded = self.segmenter.embed(cached.rgb)
         return cached
@@ -277,7 +280,7 @@ class ReviewSession:
             if not (0 <= x <= frame.width and 0 <= y <= frame.height):
                 raise UsageError(f"a point ({x:.0f}, {y:.0f}) lies outside the frame")
         cached = self._embedded(frame_id)
-        with self._model_lock:
+        with self._model_lock:  # the decoder: one prompt at a time
             mask, score = self.segmenter.prompt(cached.embedded, xy, labels, box)
         if not mask.any():
             return {"mask": None, "xyxy": None, "score": score}

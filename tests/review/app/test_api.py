@@ -269,3 +269,21 @@ def test_what_reviewers_did_is_counted_per_round(tmp_path):
 
     page = write_run_report(tmp_path / "run", {}, []).read_text()
     assert "Review rounds" in page and "<td>app</td>" in page and "1 added" in page
+
+
+def test_the_next_frame_is_encoded_while_this_one_is_edited(store, tiny_sam):
+    from distil.base_models.sam import SamSegmenter
+
+    segmenter = SamSegmenter(tiny_sam, device="cpu")
+    encoded: list[int] = []
+    embed = segmenter.embed
+    segmenter.embed = lambda image: encoded.append(image.shape[0]) or embed(image)
+    session = ReviewSession(store, ReviewServeSettings(), segmenter=segmenter)
+    first = session.claim("a")
+    session._prefetching.join(timeout=60)
+    assert len(encoded) == 2  # this frame and the next, before any click
+    second = session.claim("a", first)
+    session._prefetching.join(timeout=60)
+    before = len(encoded)
+    session.prompt(second, [[10, 10, 1]])
+    assert len(encoded) == before  # its click needed no encoding: prefetched
