@@ -188,9 +188,12 @@ def _from_4(db: sqlite3.Connection) -> None:
 
 
 def _from_5(db: sqlite3.Connection) -> None:
-    """Human labels gain their reviewer and edits; those imported before have neither."""
-    db.execute("ALTER TABLE human_labels ADD COLUMN reviewer TEXT")
-    db.execute("ALTER TABLE human_labels ADD COLUMN edits TEXT")
+    """Human labels gain their reviewer and edits; those imported before have neither (a
+    store migrated from before the review has the columns from `_from_3` already)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(human_labels)")}
+    for name in ("reviewer", "edits"):
+        if name not in present:
+            db.execute(f"ALTER TABLE human_labels ADD COLUMN {name} TEXT")
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {

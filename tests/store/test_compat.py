@@ -123,3 +123,26 @@ def test_labeling_the_same_inputs_today_exports_the_same_dataset(
                 files["dataset_card.json"].pop(key)
             files["README.md"] = [x for x in files["README.md"].splitlines() if "`" not in x]
         assert now == then, name
+
+
+def test_human_labels_of_schema_5_gain_an_empty_reviewer_and_edits(tmp_path):
+    """A store whose human labels were imported before the review app (schema 5) keeps
+    them, with no reviewer and no edits recorded."""
+    from tests.review.test_round import TEACHER, make_store
+
+    store = make_store(tmp_path / "label", tmp_path / "images", TEACHER)
+    with sqlite3.connect(store / "labels.sqlite") as db:
+        db.execute(
+            "INSERT INTO human_labels (hash, width, height, boxes, masks, changed, round, "
+            "file, format, imported_at) SELECT hash, width, height, boxes, NULL, 0, 1, "
+            "'export.json', 'label-studio', 1.0 FROM predictions LIMIT 1"
+        )
+        db.execute("ALTER TABLE human_labels DROP COLUMN reviewer")
+        db.execute("ALTER TABLE human_labels DROP COLUMN edits")
+        db.execute("PRAGMA user_version = 5")
+        db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    with LabelStore.open(store) as opened:
+        (human,) = opened.human_labels()
+    assert (human.file, human.reviewer, human.edits) == ("export.json", None, None)
+    with sqlite3.connect(store / "labels.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
