@@ -48,4 +48,9 @@ def open_session(label_dir: Path, settings: ReviewServeSettings):
                 "SAM 2.1 or EdgeTAM (or none)"
             )
         session.segmenter = segmenter
+        from distil.base_models.registry import family_of
+        from distil.base_models.sam2_video import VIDEO_MODELS
+
+        if family_of(spec) in VIDEO_MODELS:  # its video memory propagates through videos
+            session.video_model = spec
     return session

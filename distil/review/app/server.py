@@ -125,6 +125,7 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
                 "classes": list(ontology.class_names),
                 "thresholds": [round(float(t), 4) for t in limits.box_threshold],
                 "segmenter": getattr(session.segmenter, "name", None),
+                "video_model": session.video_model,
                 "masks": session.has_masks,
                 "reviewer": session.reviewer,
                 "frames": session.settings.frames.value,
@@ -161,6 +162,16 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
         answer = session.prompt(int(request.path_params["frame_id"]), points, body.get("box"))
         return JSONResponse(answer)
 
+    def propagate(request: Request, body: dict) -> Response:
+        labels = body.get("labels")
+        if not isinstance(labels, list):
+            raise UsageError("labels: a list of {xyxy, class_id, origin, mask}")
+        frame_id = int(request.path_params["frame_id"])
+        answer = session.propagate(
+            frame_id, labels, bool(body.get("backward")), int(body.get("frames") or 10)
+        )
+        return JSONResponse(answer)
+
     def save(request: Request, body: dict) -> Response:
         labels = body.get("labels")
         if not isinstance(labels, list):
@@ -183,6 +194,7 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
         Route("/api/frames/{frame_id:int}", api(frame)),
         Route("/api/frames/{frame_id:int}/image", api(image)),
         Route("/api/frames/{frame_id:int}/prompt", api(prompt), methods=["POST"]),
+        Route("/api/frames/{frame_id:int}/propagate", api(propagate), methods=["POST"]),
         Route("/api/frames/{frame_id:int}/save", api(save), methods=["POST"]),
     ]
     return Starlette(routes=routes)

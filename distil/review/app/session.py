@@ -39,6 +39,7 @@ CACHED_FRAMES = 4  # decoded images and embeddings kept: the current, the next, 
 MAX_PROMPTS = 64  # masks kept per frame for a save to refer to
 MAX_LABELS = 2000  # labels one save may hold
 MAX_SECONDS = 24 * 3600.0  # a frame's editing time is capped at a day (a tab left open)
+PROPAGATE_FRAMES = 10  # stored frames one "propagate" carries the labels through
 
 
 class Conflict(Exception):
@@ -116,6 +117,9 @@ class ReviewSession:
         self._model_lock = threading.Lock()  # one mask decoder call at a time
         self._cache: OrderedDict[int, Cached] = OrderedDict()
         self._prefetching: threading.Thread | None = None
+        self.video_model: str | None = None  # SAM 2.1 / EdgeTAM: propagates through videos
+        self._propagator: Any = None
+        self._proposed: dict[int, dict[str, dict]] = {}  # frame -> mask id -> RLE
 
     # -- the queue -------------------------------------------------------------------
 
@@ -292,6 +296,80 @@ class ReviewSession:
         xyxy = _box_of(mask)
         return {"mask": {"id": mask_id, **_mask_png(mask, xyxy)}, "xyxy": xyxy, "score": score}
 
+    # -- video -----------------------------------------------------------------------
+
+    def propagate(
+        self,
+        frame_id: int,
+        labels: Sequence[dict[str, Any]],
+        backward: bool = False,
+        count: int = PROPAGATE_FRAMES,
+    ) -> dict[str, Any]:
+        """Carry a video frame's labels through the next `count` stored frames of its
+        video (the previous ones, `backward`) with SAM 2's video memory: per frame, the
+        labels proposed (box from the mask, class from the label), for the page to show
+        and the person to accept or stop. Boxes without a mask are segmented first."""
+        if self.video_model is None:
+            raise Conflict("propagating needs a SAM 2.1 or EdgeTAM segmenter (--segmenter)")
+        frame = self._frame(frame_id)
+        identity = frame.identity
+        if identity.frame_index is None:
+            raise UsageError("only a video frame can be propagated")
+        if not labels:
+            raise UsageError("labels: nothing to propagate")
+        clip = sorted(
+            (f for f in self.frames if f.identity.video_id == identity.video_id
+             and f.identity.frame_index is not None),
+            key=lambda f: f.identity.frame_index,
+        )  # fmt: skip
+        at = clip.index(frame)
+        count = max(1, min(int(count), 100))
+        others = clip[max(0, at - count) : at][::-1] if backward else clip[at + 1 : at + 1 + count]
+        if not others:
+            return {"frames": []}
+        stored = self._stored(frame, with_masks=True)
+        cached = self._decoded(frame_id)
+        human, _ = self._human(frame, labels, stored.detections, set(), dict(cached.prompts))
+        pixels = _video_frames(others)
+        with self._model_lock:
+            propagator = self._video_propagator()
+            propagator.start(frame.height, frame.width)
+            propagator.add_frame(propagator.prepare(cached.rgb))
+            masks = human.mask
+            if masks is None:
+                masks = propagator.segment_boxes(human.xyxy)
+            propagator.reseed({i: m for i, m in enumerate(masks)})
+            carried = []
+            for other, rgb in zip(others, pixels, strict=True):
+                tracks, found, present = propagator.propagate(propagator.prepare(rgb))
+                carried.append((other, tracks, found, present))
+        return {"frames": [self._proposal(o, t, f, p, human) for o, t, f, p in carried]}
+
+    def _video_propagator(self) -> Any:
+        if self._propagator is None:
+            from distil.base_models.sam2_video import Sam2VideoPropagator
+
+            self._propagator = Sam2VideoPropagator(self.video_model, self.settings.device)
+        return self._propagator
+
+    def _proposal(self, frame: AppFrame, tracks, masks, present, human) -> dict[str, Any]:
+        from distil.utils.rle import encode_masks
+
+        labels, kept = [], {}
+        for track, mask, here in zip(tracks, masks, present, strict=True):
+            if not here or not mask.any():
+                continue  # the object left the frame, or is hidden
+            mask_id = f"v{track}-{time.monotonic_ns()}"
+            kept[mask_id] = encode_masks(mask[None])[0]
+            xyxy = _box_of(mask)
+            labels.append(
+                {"xyxy": xyxy, "class_id": int(human.class_id[track]), "score": None,
+                 "origin": None, "exported": True, "mask": {"id": mask_id, **_mask_png(mask, xyxy)}}
+            )  # fmt: skip
+        with self._lock:
+            self._proposed[frame.id] = kept
+        return {"id": frame.id, "name": frame.name, "labels": labels}
+
     # -- saving ----------------------------------------------------------------------
 
     def save(
@@ -317,7 +395,14 @@ class ReviewSession:
         stored = self._stored(frame, with_masks=True)
         exported = set(select_indices(stored.detections, self.ontology, NMS_IOU).tolist())
         cached = self._cache.get(frame_id)
-        prompts = cached.prompts if cached is not None else {}
+        prompts = dict(cached.prompts) if cached is not None else {}
+        proposed = self._proposed.get(frame_id, {})
+        if proposed:
+            from distil.utils.rle import decode_masks
+
+            ids = list(proposed)
+            masks = decode_masks([proposed[i] for i in ids], frame.height, frame.width)
+            prompts.update(zip(ids, masks, strict=True))
         human, edits = self._human(frame, labels, stored.detections, exported, prompts)
         edits["seconds"] = round(min(max(float(seconds), 0.0), MAX_SECONDS), 2)
         with self._lock:
@@ -499,3 +584,17 @@ def _decode(frame: AppFrame) -> Cached:
     if not ok:
         raise Conflict(f"{frame.name} could not be encoded for the page")
     return Cached(rgb, (jpeg.tobytes(), "image/jpeg"))
+
+
+def _video_frames(frames: list[AppFrame]) -> list[np.ndarray]:
+    """RGB of stored frames of one video, read in one pass (in frame order) and returned
+    in the order given."""
+    from distil.sources.video import VideoFrames
+
+    video = VideoFrames()
+    try:
+        ordered = sorted(frames, key=lambda f: f.identity.frame_index)
+        rgb = {f.id: video.get(f.identity.path, f.identity.frame_index) for f in ordered}
+    finally:
+        video.close()
+    return [rgb[f.id] for f in frames]

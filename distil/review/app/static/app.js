@@ -10,7 +10,7 @@ const ctx = canvas.getContext("2d");
 const state = {
   info: null, frame: null, image: null, labels: [], selected: -1, mode: "select",
   thresholds: [], undo: [], redo: [], history: [], shownAt: 0, drag: null, newClass: 0,
-  prompt: null, busy: false,
+  prompt: null, busy: false, proposals: [],
 };
 
 async function api(path, body) {
@@ -74,7 +74,7 @@ async function claim(after) {
   await show(answer.frame);
 }
 
-async function show(frameId) {
+async function show(frameId, proposed) {
   const [frame, blob] = await Promise.all([
     api(`/api/frames/${frameId}`), api(`/api/frames/${frameId}/image`),
   ]);
@@ -86,8 +86,8 @@ async function show(frameId) {
   state.image = image;
   canvas.width = frame.width;
   canvas.height = frame.height;
-  const source = frame.human || frame.teacher;
-  state.labels = source.map((label) => ({ ...label, edited: frame.human !== null }));
+  const source = proposed || frame.human || frame.teacher;
+  state.labels = source.map((label) => ({ ...label, edited: Boolean(proposed) || frame.human !== null }));
   state.labels.forEach(loadMask);
   state.selected = -1;
   state.undo = [];
@@ -95,7 +95,11 @@ async function show(frameId) {
   state.prompt = null;
   state.shownAt = performance.now();
   if (state.history[state.history.length - 1] !== frameId) state.history.push(frameId);
-  $("frame-name").textContent = frame.name + (frame.reviewed ? " (reviewed)" : "");
+  $("frame-name").textContent = frame.name + (frame.reviewed ? " (reviewed)" : "")
+    + (proposed ? " (propagated: Enter accepts, x stops)" : "");
+  const video = Boolean(frame.video && state.info.video_model);
+  $("forward").hidden = $("backward").hidden = !video;
+  $("stop").hidden = !state.proposals.length && !proposed;
   const reasons = $("reasons");
   reasons.replaceChildren(...(frame.reasons.length ? frame.reasons : ["(not ranked: every frame)"])
     .map((r) => Object.assign(document.createElement("li"), { textContent: r })));
@@ -287,7 +291,8 @@ async function accept(labels) {
     }));
     const seconds = (performance.now() - state.shownAt) / 1000;
     const saved = await api(`/api/frames/${state.frame.id}/save`, { labels: kept, seconds });
-    await claim(state.frame.id);
+    if (state.proposals.length) await nextProposal();
+    else await claim(state.frame.id);
     showProgress(saved.progress);
     say(`saved ${saved.labels} labels (round ${saved.round})`);
   } catch (e) {
@@ -297,8 +302,50 @@ async function accept(labels) {
   }
 }
 
+// -- video: carry the labels through the next stored frames, one to accept at a time ----
+
+async function propagate(backward) {
+  if (!state.frame || !state.frame.video || state.busy) return;
+  state.busy = true;
+  try {
+    say("propagating…");
+    const labels = state.labels.filter(visible).map((l) => ({
+      xyxy: l.xyxy, class_id: l.class_id, origin: l.origin, mask: l.mask ? l.mask.id : null,
+    }));
+    const answer = await api(`/api/frames/${state.frame.id}/propagate`, { labels, backward });
+    state.proposals = answer.frames;
+    if (!state.proposals.length) { say("no stored frame there to propagate to"); return; }
+    await nextProposal();
+    say(`propagated to ${answer.frames.length} frames: Enter accepts each, x stops`);
+  } catch (e) {
+    say(String(e.message || e), true);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function nextProposal() {
+  while (state.proposals.length) {
+    const next = state.proposals.shift();
+    try {
+      await api("/api/hold", { frame: next.id });
+    } catch (e) { continue; }  // another tab has it open
+    await show(next.id, next.labels);
+    return;
+  }
+  await claim(state.frame.id);
+}
+
+function stopPropagating() {
+  state.proposals = [];
+  $("stop").hidden = true;
+  say("propagation stopped");
+}
+
 async function skip() {
-  if (state.frame) await claim(state.frame.id).catch((e) => say(e.message, true));
+  if (!state.frame) return;
+  const next = state.proposals.length ? nextProposal() : claim(state.frame.id);
+  await next.catch((e) => say(e.message, true));
 }
 
 async function previous() {
@@ -460,6 +507,10 @@ canvas.addEventListener("keydown", async (event) => {
     const dx = key === "ArrowLeft" ? -step : key === "ArrowRight" ? step : 0;
     const dy = key === "ArrowUp" ? -step : key === "ArrowDown" ? step : 0;
     nudge(dx, dy, event.shiftKey);
+  } else if (key === "f" || key === "F") {
+    await propagate(key === "F");
+  } else if (key === "x") {
+    stopPropagating();
   } else if (key === "Escape") {
     state.selected = -1;
     state.prompt = null;
@@ -491,6 +542,9 @@ $("accept").onclick = () => accept();
 $("next").onclick = () => skip();
 $("prev").onclick = () => previous();
 $("empty").onclick = () => accept([]);
+$("forward").onclick = () => propagate(false);
+$("backward").onclick = () => propagate(true);
+$("stop").onclick = () => stopPropagating();
 $("undo").onclick = () => restore(state.undo, state.redo);
 $("redo").onclick = () => restore(state.redo, state.undo);
 
