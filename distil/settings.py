@@ -771,6 +771,11 @@ class ReviewServeSettings(RankingSettings):
         description="Segmenter that answers clicks and boxes (default: the store's own; "
         "none: no masks).",
     )
+    text_model: str | None = option(
+        None,
+        description="SAM 3 checkpoint that finds every instance of a typed phrase (default: "
+        "the store's teacher when it is SAM 3; none: no text search).",
+    )
     reviewer: str | None = option(
         None,
         min_length=1,

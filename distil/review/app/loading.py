@@ -53,4 +53,27 @@ def open_session(label_dir: Path, settings: ReviewServeSettings):
 
         if family_of(spec) in VIDEO_MODELS:  # its video memory propagates through videos
             session.video_model = spec
+    text = text_model_spec(label_dir, settings)
+    if text is not None:
+        from distil.base_models.registry import load_detector
+
+        session.text_model = load_detector(text, device=settings.device)
     return session
+
+
+def text_model_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None:
+    """The SAM 3 model for typed phrases: `settings.text_model` ('none': none), else the
+    store's teacher when it is SAM 3."""
+    from distil.base_models.registry import family_of
+
+    if settings.text_model is not None:
+        if settings.text_model.lower() == "none":
+            return None
+        if family_of(settings.text_model) != "sam3":
+            raise UsageError(f"--text-model {settings.text_model}: not a SAM 3 checkpoint")
+        return settings.text_model
+    with LabelStore.open(label_dir) as store:
+        detector = store.settings.get("detector")
+    if isinstance(detector, dict) and detector.get("family") == "sam3":
+        return detector.get("model")
+    return None

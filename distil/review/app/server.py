@@ -126,6 +126,7 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
                 "thresholds": [round(float(t), 4) for t in limits.box_threshold],
                 "segmenter": getattr(session.segmenter, "name", None),
                 "video_model": session.video_model,
+                "text_model": getattr(session.text_model, "name", None),
                 "masks": session.has_masks,
                 "reviewer": session.reviewer,
                 "frames": session.settings.frames.value,
@@ -162,6 +163,11 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
         answer = session.prompt(int(request.path_params["frame_id"]), points, body.get("box"))
         return JSONResponse(answer)
 
+    def text(request: Request, body: dict) -> Response:
+        frame_id = int(request.path_params["frame_id"])
+        answer = session.find_text(frame_id, body.get("phrase") or "", int(body.get("class_id", 0)))
+        return JSONResponse(answer)
+
     def propagate(request: Request, body: dict) -> Response:
         labels = body.get("labels")
         if not isinstance(labels, list):
@@ -194,6 +200,7 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
         Route("/api/frames/{frame_id:int}", api(frame)),
         Route("/api/frames/{frame_id:int}/image", api(image)),
         Route("/api/frames/{frame_id:int}/prompt", api(prompt), methods=["POST"]),
+        Route("/api/frames/{frame_id:int}/text", api(text), methods=["POST"]),
         Route("/api/frames/{frame_id:int}/propagate", api(propagate), methods=["POST"]),
         Route("/api/frames/{frame_id:int}/save", api(save), methods=["POST"]),
     ]

@@ -120,6 +120,7 @@ class ReviewSession:
         self.video_model: str | None = None  # SAM 2.1 / EdgeTAM: propagates through videos
         self._propagator: Any = None
         self._proposed: dict[int, dict[str, dict]] = {}  # frame -> mask id -> RLE
+        self.text_model: Any = None  # SAM 3: a typed phrase finds every instance
 
     # -- the queue -------------------------------------------------------------------
 
@@ -295,6 +296,35 @@ class ReviewSession:
                 cached.prompts.popitem(last=False)
         xyxy = _box_of(mask)
         return {"mask": {"id": mask_id, **_mask_png(mask, xyxy)}, "xyxy": xyxy, "score": score}
+
+    def find_text(self, frame_id: int, phrase: str, class_id: int) -> dict[str, Any]:
+        """Every instance of `phrase` in the frame, found by SAM 3 at `class_id`'s box
+        threshold, as new labels of that class (with masks a save refers to)."""
+        if self.text_model is None:
+            raise Conflict("finding by text needs a SAM 3 model (--text-model)")
+        phrase = " ".join(str(phrase).split())
+        if not 1 <= len(phrase) <= 200:
+            raise UsageError("phrase: 1 to 200 characters")
+        if not 0 <= int(class_id) < len(self.ontology.class_names):
+            raise UsageError(f"class_id {class_id} is not a class")
+        cached = self._decoded(self._frame(frame_id).id)
+        ontology = Ontology.from_dict({"classes": {phrase: "found"}}, source="typed phrase")
+        threshold = float(self.ontology.limits.box_threshold[int(class_id)])
+        with self._model_lock:
+            (found,) = self.text_model.detect([cached.rgb], ontology, threshold)
+        labels = []
+        for index in range(len(found)):
+            mask = found.mask[index] if found.mask is not None else None
+            label = {"xyxy": [round(float(v), 2) for v in found.xyxy[index]],
+                     "class_id": int(class_id), "score": None, "origin": None,
+                     "exported": True, "mask": None}  # fmt: skip
+            if mask is not None and mask.any():
+                with self._lock:
+                    mask_id = f"s{index}-{time.monotonic_ns()}"
+                    cached.prompts[mask_id] = mask
+                label["mask"] = {"id": mask_id, **_mask_png(mask, label["xyxy"])}
+            labels.append(label)
+        return {"labels": labels, "scores": [round(float(c), 4) for c in found.confidence]}
 
     # -- video -----------------------------------------------------------------------
 

@@ -287,3 +287,33 @@ def test_the_next_frame_is_encoded_while_this_one_is_edited(store, tiny_sam):
     before = len(encoded)
     session.prompt(second, [[10, 10, 1]])
     assert len(encoded) == before  # its click needed no encoding: prefetched
+
+
+def test_a_typed_phrase_finds_instances_with_sam3(store, tmp_path, tiny_sam3, tiny_sam):
+    """With a SAM 3 model, a phrase becomes new labels of the chosen class (at that class's
+    box threshold, here lowered through `--ontology`), with masks a save keeps."""
+    from distil.review.app.loading import open_session
+
+    low = tmp_path / "low.yaml"
+    low.write_text("box_threshold: 0.01\nclasses:\n  car: car\n  dog: dog\n")
+    settings = ReviewServeSettings(
+        segmenter="none", text_model=tiny_sam3, ontology=low, device="cpu", prefetch=False
+    )
+    session = open_session(store, settings)
+    client = client_for(session)
+    assert client.get("/api/info", headers=HEADERS).json()["text_model"] == tiny_sam3
+    frame_id = post(client, "/api/claim", client="a").json()["frame"]
+    found = post(client, f"/api/frames/{frame_id}/text", client="a", phrase="red car", class_id=1)
+    assert found.status_code == 200, found.text
+    labels = found.json()["labels"]
+    assert labels and all(label["class_id"] == 1 for label in labels)
+    kept = [{**labels[0], "mask": labels[0]["mask"]["id"]}]
+    saved = post(client, f"/api/frames/{frame_id}/save", client="a", labels=kept)
+    assert saved.status_code == 200, saved.text
+    with LabelStore.open(store) as opened:
+        (human,) = opened.human_labels(with_masks=True)
+    assert human.detections.class_id.tolist() == [1] and human.detections.mask is not None
+    empty = post(client, f"/api/frames/{frame_id}/text", client="a", phrase=" ", class_id=1)
+    assert empty.status_code == 400
+    with pytest.raises(ValueError, match="not a SAM 3"):
+        open_session(store, ReviewServeSettings(segmenter="none", text_model=tiny_sam))

@@ -51,6 +51,7 @@ async function start() {
   });
   $("class-filter").value = state.info.classes[0] || "";
   showThreshold();
+  $("text-search").hidden = !state.info.text_model;
   await claim(null);
   setInterval(() => { if (state.frame) api("/api/hold", { frame: state.frame.id }).catch(() => {}); }, 30000);
   window.addEventListener("pagehide", () => {
@@ -280,6 +281,27 @@ async function maskFromBox(index) {
   loadMask(state.labels[index]);
 }
 
+async function findText(phrase) {
+  if (!state.frame || !phrase.trim()) return;
+  say("finding…");
+  const answer = await api(`/api/frames/${state.frame.id}/text`, { phrase, class_id: state.newClass });
+  snapshot();
+  for (const label of answer.labels) {
+    const added = { ...label, edited: true };
+    state.labels.push(added);
+    loadMask(added);
+  }
+  say(`${answer.labels.length} found for "${phrase}"`);
+  draw();
+}
+
+$("phrase").addEventListener("keydown", async (event) => {
+  if (event.key !== "Enter") return;
+  event.preventDefault();
+  await findText($("phrase").value).catch((e) => say(e.message, true));
+  canvas.focus();
+});
+
 // -- saving and moving on -----------------------------------------------------------
 
 async function accept(labels) {
@@ -507,6 +529,9 @@ canvas.addEventListener("keydown", async (event) => {
     const dx = key === "ArrowLeft" ? -step : key === "ArrowRight" ? step : 0;
     const dy = key === "ArrowUp" ? -step : key === "ArrowDown" ? step : 0;
     nudge(dx, dy, event.shiftKey);
+  } else if (key === "/" && state.info.text_model) {
+    $("phrase").select();
+    $("phrase").focus();
   } else if (key === "f" || key === "F") {
     await propagate(key === "F");
   } else if (key === "x") {
