@@ -152,6 +152,8 @@ def test_every_label_option_is_a_flag_and_a_config_key():
         ["eval", ".", "-g", "missing"],
         ["review", "nowhere"],
         ["review", "import", "nowhere", "x.json"],
+        ["review", "serve", "nowhere"],
+        ["review", "stats", "nowhere"],
         ["merge", "out", "nowhere"],
         ["preview", "nowhere"],
     ],
