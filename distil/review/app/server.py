@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -77,8 +78,6 @@ def create_app(session: ReviewSession, token: str, hosts: tuple[str, ...] = ()) 
                 if not isinstance(body, dict):
                     return _error("the body is not a JSON object", 400)
             try:
-                from starlette.concurrency import run_in_threadpool
-
                 return await run_in_threadpool(handler, request, body)
             except Conflict as e:
                 return _error(str(e), 409)
