@@ -298,12 +298,17 @@ def _leave_out(summary: ExportSummary, key: str, reason: str) -> None:
 def write_frame(rgb: np.ndarray, target: Path) -> None:
     """A video frame becomes a JPEG at quality 95 (what training reads)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, jpeg_bytes(rgb))
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """An RGB image as JPEG bytes."""
     ok, jpeg = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
     if not ok:
-        raise OSError(f"could not encode {target}")
-    write_bytes(target, jpeg.tobytes())
+        raise OSError("could not encode a frame as JPEG")
+    return jpeg.tobytes()
 
 
 def _place_image(source: Path, target: Path, mode: ImageMode) -> int:

@@ -359,14 +359,13 @@ def _review_section(label_dir: Path) -> list[str]:
 
     try:
         stats = review_stats(label_dir)
-        scores = {r.round: r.student_score for r in _review_rounds(label_dir)}
     except StoreError:
         return []
     if not stats:
         return []
     rows = []
     for entry in stats:
-        score = scores.get(entry.round)
+        score = entry.student_score
         edits = ", ".join(f"{entry.edits[k]} {k}" for k in EDITS) if entry.edits else "-"
         rows.append(
             [

@@ -28,6 +28,7 @@ class RoundStats:
     seconds_total: float | None = None  # app rounds: time spent on the saved frames
     seconds_median: float | None = None
     reviewers: list[str] = field(default_factory=list)
+    student_score: float | None = None  # mAP50 of the student the round was ranked with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +53,7 @@ def review_stats(label_dir: Path) -> list[RoundStats]:
             len(reviewed),
             sum(h.changed for h in reviewed),
             reviewers=sorted({h.reviewer for h in reviewed if h.reviewer}),
+            student_score=handed.student_score if handed else None,
         )
         recorded = [h.edits for h in reviewed if h.edits]
         if recorded:

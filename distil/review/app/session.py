@@ -24,6 +24,7 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.filters import select_indices
+from distil.datasets.labeled import mask_box
 from distil.detections import FrameIdentity, human_detections
 from distil.errors import UsageError
 from distil.ontologies import Ontology
@@ -109,6 +110,7 @@ class ReviewSession:
             for ranked in ranking.frames:
                 self.reasons[self.by_key[ranked.key].id] = ranked.reasons
                 self.scores[self.by_key[ranked.key].id] = ranked.score
+        self.queued = set(self.queue)
         self.saved: set[int] = set()
         self.holds: dict[int, Hold] = {}
         self.round: int | None = None  # the app round, numbered at the first save
@@ -173,7 +175,7 @@ class ReviewSession:
 
     def progress(self) -> dict[str, int]:
         with self._lock:
-            done = len(self.saved & set(self.queue))
+            done = len(self.saved & self.queued)
             return {"queue": len(self.queue), "saved": done, "left": len(self.queue) - done}
 
     # -- one frame -------------------------------------------------------------------
@@ -294,7 +296,7 @@ class ReviewSession:
             cached.prompts[mask_id] = mask
             while len(cached.prompts) > MAX_PROMPTS:
                 cached.prompts.popitem(last=False)
-        xyxy = _box_of(mask)
+        xyxy = mask_box(mask)
         return {"mask": {"id": mask_id, **_mask_png(mask, xyxy)}, "xyxy": xyxy, "score": score}
 
     def find_text(self, frame_id: int, phrase: str, class_id: int) -> dict[str, Any]:
@@ -391,7 +393,7 @@ class ReviewSession:
                 continue  # the object left the frame, or is hidden
             mask_id = f"v{track}-{time.monotonic_ns()}"
             kept[mask_id] = encode_masks(mask[None])[0]
-            xyxy = _box_of(mask)
+            xyxy = mask_box(mask)
             labels.append(
                 {"xyxy": xyxy, "class_id": int(human.class_id[track]), "score": None,
                  "origin": None, "exported": True, "mask": {"id": mask_id, **_mask_png(mask, xyxy)}}
@@ -549,11 +551,6 @@ def _checked_box(box: list[float], width: int, height: int) -> list[float]:
     return [x0, y0, x1, y1]
 
 
-def _box_of(mask: np.ndarray) -> list[float]:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return [float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)]
-
-
 def _box_mask(box: list[float], frame: AppFrame) -> np.ndarray:
     mask = np.zeros((frame.height, frame.width), dtype=bool)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -592,8 +589,7 @@ def _mask_png(mask: np.ndarray, xyxy: Sequence[float]) -> dict[str, Any]:
 
 def _decode(frame: AppFrame) -> Cached:
     """Read and decode a stored frame's source (never a path from a request)."""
-    import cv2
-
+    from distil.datasets.export import jpeg_bytes
     from distil.sources.images import decode_image, read_file
 
     identity = frame.identity
@@ -608,12 +604,7 @@ def _decode(frame: AppFrame) -> Cached:
     else:
         rgb = decode_image(read_file(identity.path)[0])
     # The pixels distil labeled (EXIF orientation applied), whatever the file's format.
-    ok, jpeg = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
-    )
-    if not ok:
-        raise Conflict(f"{frame.name} could not be encoded for the page")
-    return Cached(rgb, (jpeg.tobytes(), "image/jpeg"))
+    return Cached(rgb, (jpeg_bytes(rgb, quality=92), "image/jpeg"))
 
 
 def _video_frames(frames: list[AppFrame]) -> list[np.ndarray]:
