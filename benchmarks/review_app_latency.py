@@ -2,7 +2,8 @@
 localhost: click-to-mask (the first click on a frame, encoding included, and each later
 click, decoder only) and "next" to the next frame shown (its labels and image), with
 prefetch on and off, for random-weight segmenters of real size (SAM ViT-B, SAM 2.1
-hiera-tiny). Compute depends on the architecture and input size, not on weight values.
+hiera-tiny, and with `--models sam3-tracker` SAM 3's tracker). Compute depends on the
+architecture and input size, not on weight values.
 
     python benchmarks/review_app_latency.py --frames 4 --clicks 5
     python benchmarks/review_app_latency.py --device cuda
@@ -35,6 +36,20 @@ def build_sam_base(path: Path) -> Path:
 
     SamModel(SamConfig()).save_pretrained(path)
     SamProcessor(image_processor=SamImageProcessor()).save_pretrained(path)
+    return path
+
+
+def build_sam3_tracker(path: Path) -> Path:
+    """SAM 3's tracker as `facebook/sam3` holds it (transformers' defaults, 1008 px)."""
+    from transformers import (
+        Sam3ImageProcessor,
+        Sam3TrackerConfig,
+        Sam3TrackerModel,
+        Sam3TrackerProcessor,
+    )
+
+    Sam3TrackerModel(Sam3TrackerConfig()).save_pretrained(path)
+    Sam3TrackerProcessor(image_processor=Sam3ImageProcessor()).save_pretrained(path)
     return path
 
 
@@ -127,7 +142,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--models", default="sam-vit-base,sam2.1-hiera-tiny")
     args = parser.parse_args()
-    from distil.base_models.sam import Sam2Segmenter, SamSegmenter
+    from distil.base_models.sam import Sam2Segmenter, Sam3TrackerSegmenter, SamSegmenter
 
     work = Path(tempfile.mkdtemp(prefix="distil-review-latency-"))
     images = work / "images"
@@ -136,6 +151,7 @@ def main() -> None:
     builders = {
         "sam-vit-base": (build_sam_base, SamSegmenter),
         "sam2.1-hiera-tiny": (build_sam21_tiny, Sam2Segmenter),
+        "sam3-tracker": (build_sam3_tracker, Sam3TrackerSegmenter),
     }
     result: dict = {"device": args.device, "frames": args.frames, "clicks": args.clicks}
     for name in args.models.split(","):

@@ -435,8 +435,9 @@ class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings, CpuSettings
     segmenter: str = option(
         DEFAULT_SEGMENTER,
         description="Hugging Face id or local folder of SAM (facebook/sam-vit-base), SAM 2 "
-        "(facebook/sam2.1-hiera-tiny) or EdgeTAM (yonigozlan/EdgeTAM-hf); 'none' for boxes "
-        "only (with SAM 3: keep its boxes, drop its masks).",
+        "(facebook/sam2.1-hiera-tiny), EdgeTAM (yonigozlan/EdgeTAM-hf) or SAM 3's tracker "
+        "(facebook/sam3); 'none' for boxes only (with a SAM 3 teacher: keep its boxes, drop "
+        "its masks).",
     )
     device: Device = "auto"
     batch: int = option(
@@ -768,8 +769,9 @@ class ReviewServeSettings(RankingSettings):
     port: int = option(8765, ge=0, le=65535, description="Port to listen on (0: any free one).")
     segmenter: str | None = option(
         None,
-        description="Segmenter that answers clicks and boxes (default: the store's own; "
-        "none: no masks).",
+        description="Segmenter that answers clicks and boxes: SAM, SAM 2.1, EdgeTAM or SAM 3 "
+        "(default: the store's own, or SAM 3's tracker with a SAM 3 text model; none: no "
+        "masks).",
     )
     text_model: str | None = option(
         None,

@@ -48,6 +48,10 @@ SEGMENTERS = {
     "sam2_video": "distil.base_models.sam:Sam2Segmenter",
     "edgetam": "distil.base_models.sam:EdgeTamSegmenter",
     "edgetam_video": "distil.base_models.sam:EdgeTamSegmenter",
+    # SAM 3's tracker, a SAM 2-style promptable segmenter, alone or in SAM 3's full
+    # (video) checkpoint.
+    "sam3_tracker": "distil.base_models.sam:Sam3TrackerSegmenter",
+    "sam3_video": "distil.base_models.sam:Sam3TrackerSegmenter",
 }
 
 

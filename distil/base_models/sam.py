@@ -1,4 +1,5 @@
-"""Segment Anything (SAM), SAM 2 / 2.1 and EdgeTAM through transformers, prompted with boxes.
+"""Segment Anything (SAM), SAM 2 / 2.1, EdgeTAM and SAM 3's tracker through transformers,
+prompted with boxes.
 
 Each image of a batch is encoded once (the whole batch in one encoder call); the mask
 decoder then takes all of an image's boxes in one call. For a person's clicks (the review
@@ -192,6 +193,7 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
 
     family = "sam2"
     model_class = "Sam2Model"
+    processor_class = "Sam2Processor"
 
     def __init__(
         self,
@@ -203,7 +205,8 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
         import transformers
 
         model_class = getattr(transformers, self.model_class)
-        super().__init__(model_class, model, device, half, revision, transformers.Sam2Processor)
+        processor_class = getattr(transformers, self.processor_class)
+        super().__init__(model_class, model, device, half, revision, processor_class)
 
     def _input_size(self, inputs, index):
         height, width = inputs["pixel_values"].shape[-2:]
@@ -225,3 +228,13 @@ class EdgeTamSegmenter(Sam2Segmenter):
 
     family = "edgetam"
     model_class = "EdgeTamModel"
+
+
+class Sam3TrackerSegmenter(Sam2Segmenter):
+    """SAM 3's tracker (`facebook/sam3`, its video checkpoint): SAM 2's prompt interface on
+    SAM 3's image encoder. The detector and video memory in the same checkpoint are not
+    loaded."""
+
+    family = "sam3_tracker"
+    model_class = "Sam3TrackerModel"
+    processor_class = "Sam3TrackerProcessor"

@@ -217,9 +217,17 @@ def serve(label_dir: LabelDir, settings: ReviewServeSettings, *, quiet: QuietFla
     from distil.review.app.loading import check_app_installed, open_session
 
     check_app_installed()
+    from distil.store.lock import serve_lock
+    from distil.store.store import STORE_FILE
+
+    with serve_lock(label_dir / STORE_FILE):
+        session = open_session(label_dir, settings)
+        _serve(session, label_dir, settings)
+
+
+def _serve(session, label_dir: Path, settings: ReviewServeSettings) -> None:
     from distil.review.app.server import serve as serve_app
 
-    session = open_session(label_dir, settings)
     progress = session.progress()
 
     def ready(url: str) -> None:

@@ -23,6 +23,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from distil.utils.files import open_no_follow
 logger = logging.getLogger(__name__)
 
 LOCK_SUFFIX = ".lock"
+# One `distil review serve` per store: two servers would each hand out the same frames.
+SERVE_SUFFIX = ".serve.lock"
 
 
 class StoreLockedError(ValueError):
@@ -65,8 +68,10 @@ class StoreLock:
     ...     ...  # write
     """
 
-    def __init__(self, database: Path, shard: tuple[int, int] | None = None) -> None:
-        self.path = Path(f"{database}{LOCK_SUFFIX}")
+    def __init__(
+        self, database: Path, shard: tuple[int, int] | None = None, suffix: str = LOCK_SUFFIX
+    ) -> None:
+        self.path = Path(f"{database}{suffix}")
         self.shard = shard
         self._fd: int | None = None
         self._shard_fd: int | None = None
@@ -117,6 +122,26 @@ class StoreLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def serve_lock(database: Path) -> Iterator[StoreLock]:
+    """Held by `distil review serve` while it serves the store at `database`; a second
+    server is refused, naming the first (people share one server instead, with --host)."""
+    lock = StoreLock(database, suffix=SERVE_SUFFIX)
+    try:
+        lock.acquire()
+    except StoreLockedError:
+        holder = _holder(lock.path) or "another process"
+        raise StoreLockedError(
+            f"{Path(database).parent} is already open in distil review serve ({holder}); "
+            "open that server's address instead (started with --host, it serves other "
+            "people too), or stop it first"
+        ) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def writer_of(database: Path) -> LockHolder | None:

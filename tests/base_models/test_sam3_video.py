@@ -62,3 +62,17 @@ def test_streamed_objects_equal_transformers_loop_with_bounded_state(video, tiny
 
 def test_sam3_video_is_a_tracker_model(tiny_sam3_video):
     check_tracker_model(tiny_sam3_video)
+
+
+def test_sam3s_tracker_segments_boxes_as_a_segmenter(tiny_sam3_video):
+    """SAM 3's full checkpoint as `--segmenter`: its tracker, not its detector, loads."""
+    import supervision as sv
+
+    from distil.base_models.registry import load_segmenter
+
+    segmenter = load_segmenter(tiny_sam3_video, device="cpu")
+    assert segmenter.family == "sam3_tracker"
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    boxes = sv.Detections(xyxy=np.array([[10, 20, 40, 60], [70, 10, 110, 40]], np.float32))
+    (found,) = segmenter.segment([image], [boxes])
+    assert found.mask.shape == (2, 90, 120) and found.mask.dtype == bool

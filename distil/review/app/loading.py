@@ -11,6 +11,8 @@ from distil.store import LabelStore
 
 logger = logging.getLogger(__name__)
 
+SAM3_VIDEO = "sam3_video"  # SAM 3's full checkpoint: detector, tracker and video memory
+
 
 def check_app_installed() -> None:
     """The app's web stack is an extra: say how to install it, before anything else."""
@@ -32,11 +34,16 @@ def segmenter_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None
 
 
 def open_session(label_dir: Path, settings: ReviewServeSettings):
-    """Check the segmenter's name, rank the queue, then load the segmenter."""
-    from distil.base_models.registry import load_segmenter, resolve
+    """Check the models' names, rank the queue, then load the models."""
+    from distil.base_models.registry import family_of, load_detector, load_segmenter, resolve
+    from distil.base_models.sam2_video import VIDEO_MODELS
     from distil.review.app.session import ReviewSession
 
+    text = text_model_spec(label_dir, settings)
     spec = segmenter_spec(label_dir, settings)
+    named = settings.segmenter is not None
+    if spec is None and not named and text is not None and family_of(text) == SAM3_VIDEO:
+        spec = text  # its tracker answers clicks, as SAM 2's would
     if spec is not None:
         resolve(spec, "segmenter")  # a wrong name is said before the ranking's work
     session = ReviewSession(label_dir, settings)
@@ -45,18 +52,12 @@ def open_session(label_dir: Path, settings: ReviewServeSettings):
         if not hasattr(segmenter, "prompt"):
             raise UsageError(
                 f"--segmenter {spec}: {type(segmenter).__name__} takes no clicks; use SAM, "
-                "SAM 2.1 or EdgeTAM (or none)"
+                "SAM 2.1, EdgeTAM or SAM 3 (or none)"
             )
         session.segmenter = segmenter
-        from distil.base_models.registry import family_of
-        from distil.base_models.sam2_video import VIDEO_MODELS
-
         if family_of(spec) in VIDEO_MODELS:  # its video memory propagates through videos
             session.video_model = spec
-    text = text_model_spec(label_dir, settings)
     if text is not None:
-        from distil.base_models.registry import load_detector
-
         session.text_model = load_detector(text, device=settings.device)
     return session
 
@@ -64,12 +65,12 @@ def open_session(label_dir: Path, settings: ReviewServeSettings):
 def text_model_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None:
     """The SAM 3 model for typed phrases: `settings.text_model` ('none': none), else the
     store's teacher when it is SAM 3."""
-    from distil.base_models.registry import family_of
+    from distil.base_models.registry import SEGMENTING_DETECTORS, family_of
 
     if settings.text_model is not None:
         if settings.text_model.lower() == "none":
             return None
-        if family_of(settings.text_model) != "sam3":
+        if family_of(settings.text_model) not in SEGMENTING_DETECTORS:
             raise UsageError(f"--text-model {settings.text_model}: not a SAM 3 checkpoint")
         return settings.text_model
     with LabelStore.open(label_dir) as store:

@@ -317,3 +317,38 @@ def test_a_typed_phrase_finds_instances_with_sam3(store, tmp_path, tiny_sam3, ti
     assert empty.status_code == 400
     with pytest.raises(ValueError, match="not a SAM 3"):
         open_session(store, ReviewServeSettings(segmenter="none", text_model=tiny_sam))
+
+
+def test_sam3s_tracker_answers_clicks_and_its_detector_phrases(store, tiny_sam3_video):
+    """With SAM 3's full checkpoint as the text model and no segmenter named, its tracker
+    answers clicks and boxes, as SAM 2's would."""
+    from distil.base_models.sam import Sam3TrackerSegmenter
+    from distil.review.app.loading import open_session
+
+    settings = ReviewServeSettings(text_model=tiny_sam3_video, device="cpu", prefetch=False)
+    session = open_session(store, settings)
+    assert isinstance(session.segmenter, Sam3TrackerSegmenter)
+    client = client_for(session)
+    frame_id = post(client, "/api/claim", client="a").json()["frame"]
+    for points in ([[20, 20, 1]], [[20, 20, 1], [60, 40, 0]]):
+        answer = post(client, f"/api/frames/{frame_id}/prompt", client="a", points=points)
+        assert answer.status_code == 200, answer.text
+    boxed = post(client, f"/api/frames/{frame_id}/prompt", client="a", box=[5, 5, 40, 30])
+    assert boxed.status_code == 200, boxed.text
+    found = post(client, f"/api/frames/{frame_id}/text", client="a", phrase="car", class_id=0)
+    assert found.status_code == 200, found.text
+
+
+def test_a_second_server_on_one_store_is_refused(store):
+    """Two servers would hand out the same frames: the second names the first and stops
+    before ranking or loading a model; the lock goes with the first server."""
+    from distil.store.lock import serve_lock
+    from distil.store.store import STORE_FILE
+
+    with serve_lock(store / STORE_FILE):
+        result = invoke("review", "serve", store, "--segmenter", "none", "--port", "0")
+    assert result.exit_code == 2, result.output
+    assert "already open in distil review serve" in result.output
+    assert f"pid {os.getpid()}" in result.output
+    with serve_lock(store / STORE_FILE):  # free again once the first has stopped
+        pass
