@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from distil.errors import UsageError
 from distil.utils.suggest import did_you_mean, excerpt
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
@@ -55,7 +56,7 @@ MAX_SECONDS = 10_000_000.0  # about four months of video
 MAX_RUN_NAME = 100
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError):
     """Invalid settings; the message names each bad field and what it expects."""
 
 

@@ -35,3 +35,18 @@ def _checkout_commit(git: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def issues_url() -> str:
+    """Where bugs are reported: the package's `Issues` project URL, else its maintainers."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("distil").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        name, _, url = entry.partition(",")
+        if name.strip().lower() in ("issues", "bug tracker", "bugs"):
+            return url.strip()
+    return "the distil issue tracker"

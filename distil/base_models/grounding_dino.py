@@ -18,6 +18,7 @@ import torch
 
 from distil.base_models.core import make_detections
 from distil.base_models.hf import TransformersDetector
+from distil.errors import UsageError
 from distil.ontologies import Ontology
 from distil.settings import DEFAULT_DETECTOR
 
@@ -43,7 +44,7 @@ def build_captions(prompts: Sequence[str], tokenizer: Any, max_tokens: int) -> l
     used = max_tokens  # forces a first group
     for index, length in enumerate(lengths):
         if length + 2 > max_tokens:
-            raise ValueError(
+            raise UsageError(
                 f"prompt '{prompts[index]}' is {length - 1} tokens long; the detector reads at "
                 f"most {max_tokens - 3} tokens per prompt. Shorten it."
             )
@@ -69,7 +70,7 @@ def _caption(phrases: list[str], prompt_ids: tuple[int, ...], tokenizer: Any) ->
     for phrase, (start, end) in zip(phrases, char_spans, strict=True):
         tokens = tuple(t for t, (a, b) in enumerate(offsets) if b > a and a >= start and b <= end)
         if not tokens:
-            raise ValueError(f"prompt '{phrase}' produced no tokens")
+            raise UsageError(f"prompt '{phrase}' produced no tokens")
         spans.append(tokens)
     return Caption(text, prompt_ids, tuple(spans))
 

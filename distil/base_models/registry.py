@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distil.errors import UsageError
 from distil.settings import DEFAULT_SEGMENTER, NO_SEGMENTER
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ SEGMENTERS = {
 }
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(UsageError):
     """A --detector / --segmenter value that cannot be resolved to a supported model."""
 
 

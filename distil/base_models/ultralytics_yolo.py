@@ -19,6 +19,7 @@ import numpy as np
 import supervision as sv
 
 from distil.base_models.core import Detector, make_detections
+from distil.errors import UsageError
 from distil.ontologies import Ontology
 from distil.utils.cpu import SplitBatches, batch_workers
 from distil.utils.device import resolve_device
@@ -40,14 +41,14 @@ def match_prompts(prompts: tuple[str, ...], names: dict[int, str]) -> list[int]:
     if unknown:
         known = ", ".join(names[i] for i in sorted(names))
         hints = "".join(did_you_mean(p, names.values()) for p in unknown[:3])
-        raise ValueError(
+        raise UsageError(
             f"prompt(s) {', '.join(repr(p) for p in unknown)} are not classes of this "
             f"closed-set detector.{hints} It knows: {known}"
         )
     ids = [by_name[normalize_name(p)] for p in prompts]
     if len(set(ids)) < len(ids):
         repeated = [p for p, i in zip(prompts, ids, strict=True) if ids.count(i) > 1]
-        raise ValueError(f"prompts {', '.join(map(repr, repeated))} name the same class")
+        raise UsageError(f"prompts {', '.join(map(repr, repeated))} name the same class")
     return ids
 
 
@@ -100,13 +101,13 @@ class UltralyticsDetector(Detector):
         if type(self.yolo.model).__name__ == "RTDETRDetectionModel":
             self.yolo = load_rtdetr(path)
         if self.yolo.task not in ("detect", "segment", "obb", "pose"):
-            raise ValueError(f"{model}: a '{self.yolo.task}' checkpoint cannot detect boxes")
+            raise UsageError(f"{model}: a '{self.yolo.task}' checkpoint cannot detect boxes")
         self.names: dict[int, str] = dict(self.yolo.names)
         self.imgsz = imgsz or int(self.yolo.overrides.get("imgsz", 640))
         self.nms_iou = nms_iou
         self.open_vocabulary = type(self.yolo.model).__name__ in OPEN_VOCABULARY_MODELS
         if self.open_vocabulary and hasattr(self.yolo.model.model[-1], "lrpc"):
-            raise ValueError(
+            raise UsageError(
                 f"{model} is a prompt-free YOLOE checkpoint (its own fixed vocabulary); use "
                 "a text-prompt YOLOE checkpoint (e.g. yoloe-11s-seg.pt, not ...-seg-pf.pt)"
             )
@@ -163,7 +164,7 @@ class UltralyticsDetector(Detector):
             try:
                 computed = model.get_text_pe(missing)  # (1, n, dim)
             except (ImportError, OSError, RuntimeError) as e:
-                raise ValueError(
+                raise UsageError(
                     f"{self.name} embeds prompts with Ultralytics' text encoder, which "
                     f"could not be loaded ({type(e).__name__}: {e}). Install it (YOLO-World: "
                     "pip install git+https://github.com/ultralytics/CLIP.git) and allow its "

@@ -16,13 +16,15 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from distil.errors import DistilError, UsageError
+
 # soft_wrap: lines are never broken by rich, so a long path is never split mid-name (the
 # terminal wraps it, and a log keeps it whole).
 console = Console(stderr=True, soft_wrap=True)
 
-# Bad input from the user (exit 2) vs. a failure while running (exit 1). distil's own
-# input errors (settings, ontology, model names, store) are all ValueErrors.
-USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+# Bad input from the user (exit 2): distil's own UsageErrors. A missing or existing file
+# that the OS reports goes through `file_system_problem` (the machine's state, exit 2).
+USAGE_ERRORS = (UsageError,)
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_QUALITY = 3  # --fail-under: the model or the labels miss a quality bar
@@ -61,7 +63,10 @@ class ConsoleHandler(logging.Handler):
         console.print(Text(prefix + message, style=style), highlight=False)
 
 
-def setup_logging(quiet: bool, verbose: bool = False) -> None:
+def setup_logging(quiet: bool, verbose: bool | None = None) -> None:
+    """distil's log level: errors only (`quiet`), debug (`verbose`, by default when
+    debugging: `--verbose`, DISTIL_DEBUG=1), else info."""
+    verbose = debugging() if verbose is None else verbose
     level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = ConsoleHandler()
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
@@ -99,13 +104,17 @@ def handle_errors(command: F) -> F:
         except KeyboardInterrupt:
             raise fail("interrupted; rerun the same command to resume", EXIT_INTERRUPTED) from None
         except USAGE_ERRORS as e:
+            show_traceback()
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except DistilError as e:  # a step failed for a reason distil names
+            show_traceback()
+            raise fail(str(e).splitlines()[0] or type(e).__name__, EXIT_FAILURE) from None
         except sqlite3.Error as e:  # the store turns its own errors into StoreErrors
             raise fail(f"database error: {e}") from None
         except OSError as e:
             message = file_system_problem(e)
-            if message is None:
-                logging.getLogger("distil").debug("traceback", exc_info=True)
+            show_traceback()
+            if message is None:  # the machine or the network, not distil's code
                 raise fail(f"{exception_name(e)}: {e}", EXIT_FAILURE) from None
             raise fail(message) from None
         except MemoryError:
@@ -116,14 +125,52 @@ def handle_errors(command: F) -> F:
         except RecursionError:
             raise fail("an input is nested too deeply to read") from None
         except Exception as e:  # noqa: BLE001 - the CLI's last line of defence
-            logging.getLogger("distil").debug("traceback", exc_info=True)
-            raise fail(f"{exception_name(e)}: {e}", EXIT_FAILURE) from None
+            raise bug(e) from None
 
     return wrapper  # type: ignore[return-value]
 
 
+DEBUG_VARIABLE = "DISTIL_DEBUG"
+
+
+def debugging() -> bool:
+    """Whether tracebacks are shown: `distil --verbose ...` or DISTIL_DEBUG=1."""
+    import os
+
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def show_traceback() -> None:
+    """Print the exception being handled, with its traceback, when debugging."""
+    if debugging():
+        console.print_exception(show_locals=False)
+
+
+def bug(error: BaseException) -> typer.Exit:
+    """An error distil did not expect: exit 1 with a line saying it is a bug, where to
+    report it and how to see the traceback (shown at once when debugging)."""
+    from distil.version import issues_url, version
+
+    show_traceback()
+    console.print(
+        f"[bold red]error:[/] {escape(exception_name(error))}: "
+        f"{escape(str(error).splitlines()[0] if str(error) else '')}",
+        highlight=False,
+    )
+    shown = "" if debugging() else "; rerun with DISTIL_DEBUG=1 (or distil --verbose) to see it"
+    console.print(
+        f"this is a bug in distil {escape(version())}, not in your input: please report it "
+        f"at {escape(issues_url())} with the traceback{shown}",
+        highlight=False,
+        style="dim",
+    )
+    return typer.Exit(EXIT_FAILURE)
+
+
 # The machine's state, not a bug: said in one line naming the file, exit 2.
 _FILE_SYSTEM = {
+    errno.ENOENT: "no such file or folder",
+    errno.EEXIST: "already exists",
     errno.ENOSPC: "the disk is full; free some space and rerun (what was there before is intact)",
     errno.EDQUOT: "the disk quota is used up; free some space and rerun",
     errno.EACCES: "permission denied (a read-only folder, or another user's?)",

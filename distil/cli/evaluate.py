@@ -18,6 +18,7 @@ from distil.cli.common import (
 )
 from distil.cli.options import parse_fail_under
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.errors import MissingInputError, UsageError
 from distil.settings import METRICS, REVIEWED, EvalSettings
 
 if TYPE_CHECKING:
@@ -58,13 +59,13 @@ def evaluate(
     setup_logging(quiet)
     bars = parse_fail_under(fail_under)
     if settings.ground_truth is None:
-        raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
+        raise UsageError("--ground-truth: give the hand-labeled dataset to judge against")
     # Wrong paths are said before anything heavy is imported.
     if not predictions.exists():
-        raise FileNotFoundError(f"not found: {predictions}")
+        raise MissingInputError(f"not found: {predictions}")
     truth = settings.ground_truth
     if str(truth) != REVIEWED and not truth.exists():
-        raise FileNotFoundError(f"--ground-truth: dataset not found: {truth}")
+        raise MissingInputError(f"--ground-truth: dataset not found: {truth}")
     from distil.evaluation import evaluate_path, missed_bars
     from distil.utils.files import atomic_write_json, increment_path, mark_output
 

@@ -10,6 +10,7 @@ import typer
 
 from distil.cli.common import console, escape, handle_errors, print_json, setup_logging
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.errors import UsageError
 from distil.settings import DatasetSettings, StudentExportSettings
 
 
@@ -30,7 +31,7 @@ def export(
     """Write a YOLO / COCO dataset from stored labels (a student .pt: `distil export-model`)."""
     setup_logging(quiet)
     if label_dir.suffix == ".pt":
-        raise ValueError(
+        raise UsageError(
             f"{label_dir} is a model, not a label folder: export it with "
             f"`distil export-model {label_dir}`"
         )

@@ -86,8 +86,23 @@ def main(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Debug logging, and the traceback of any error (as DISTIL_DEBUG=1 does). "
+            "Give it before the command: distil --verbose label ...",
+        ),
+    ] = False,
 ) -> None:
     """distil: foundation-model auto-labeling distilled into small YOLO models."""
+    if verbose:
+        import os
+
+        from distil.cli.common import DEBUG_VARIABLE
+
+        os.environ[DEBUG_VARIABLE] = "1"  # read by the error handler, and by workers
 
 
 def run() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from distil.errors import UsageError
 from distil.settings import check_bars
 from distil.utils.yaml import YamlError, parse_yaml
 
@@ -19,11 +20,11 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
         for part in item.split(",") if flag == "--fail-under" else [item]:
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"{flag} {part!r}: expected KEY=VALUE")
+                raise UsageError(f"{flag} {part!r}: expected KEY=VALUE")
             try:
                 result[key.strip()] = parse_yaml(value) if value.strip() else None
             except YamlError as e:
-                raise ValueError(f"{flag} {key.strip()[:40]}=...: {e}") from None
+                raise UsageError(f"{flag} {key.strip()[:40]}=...: {e}") from None
     return result
 
 
@@ -32,4 +33,4 @@ def parse_fail_under(items: list[str] | None) -> dict[str, float]:
     try:
         return check_bars(parse_assignments(items, "--fail-under"))
     except ValueError as e:
-        raise ValueError(f"--fail-under: {e}") from None
+        raise UsageError(f"--fail-under: {e}") from None

@@ -19,6 +19,7 @@ from distil.cli.common import (
     setup_logging,
 )
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.errors import MissingInputError, UsageError
 from distil.settings import BenchmarkSettings, PredictSettings
 
 
@@ -85,9 +86,9 @@ def benchmark_student(
     """Latency of the exported student on this machine (ms/image, p50 / p95)."""
     setup_logging(quiet)
     if model.suffix not in (".pt", ".onnx"):
-        raise ValueError(f"{model}: expected an .onnx or .pt file")
+        raise UsageError(f"{model}: expected an .onnx or .pt file")
     if not model.is_file():
-        raise FileNotFoundError(f"model not found: {model}")
+        raise MissingInputError(f"model not found: {model}")
     from distil.target_models.latency import check_sizes, onnx_latency
 
     if model.suffix == ".onnx":

@@ -20,6 +20,7 @@ from distil.cli.common import (
     wrapped,
 )
 from distil.cli.params import JsonFlag, QuietFlag, takes
+from distil.errors import MissingInputError
 from distil.settings import ReviewFormat, ReviewServeSettings, ReviewSettings
 
 RANK = "rank"
@@ -170,7 +171,7 @@ def import_(
 
     require_store(label_dir)
     if not corrections.exists():
-        raise FileNotFoundError(f"no such file or folder: {corrections}")
+        raise MissingInputError(f"no such file or folder: {corrections}")
     from distil.review import import_corrections
 
     summary = import_corrections(label_dir, corrections, settings.format)

@@ -11,6 +11,7 @@ from distil.cli.common import console, escape, handle_errors, print_json, setup_
 from distil.cli.options import parse_assignments
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.cli.progress import training
+from distil.errors import UsageError
 from distil.settings import TrainSettings
 
 
@@ -50,7 +51,7 @@ def train(
     from distil.target_models import YoloStudent
 
     if resume is None and dataset is None:
-        raise ValueError("give a DATASET to train on, or --resume RUN_DIR")
+        raise UsageError("give a DATASET to train on, or --resume RUN_DIR")
     student = YoloStudent()
     with training(quiet) as update:
         if resume is not None:

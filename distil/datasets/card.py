@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from distil.errors import UsageError
 from distil.settings import DatasetFormat, ExportTask, ImageMode
 from distil.utils.files import atomic_write_json, atomic_write_text
 
@@ -83,7 +84,7 @@ class DatasetCard(_Part):
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         except ValidationError as e:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: not a distil dataset card ({e.errors()[0]['msg']})"
             ) from None
 

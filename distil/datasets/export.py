@@ -32,7 +32,7 @@ from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_p
 from distil.datasets.naming import dataset_path, unique_path
 from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import plan_splits
-from distil.errors import UsageError
+from distil.errors import OutputExistsError, UsageError
 from distil.ontologies import Ontology, OntologyError
 from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
 from distil.sources import ImageReadError, SourceCheck, as_url, display_path, read_file
@@ -105,7 +105,7 @@ def export_dataset(
         ontology = _export_ontology(store, options, ontology)
         class_filter = class_ids(ontology, options.classes)
         if options.task is ExportTask.SEGMENT and not store.has_masks():
-            raise ValueError(
+            raise UsageError(
                 f"{label_dir} has no masks (labeled with --segmenter none): "
                 "relabel with a segmenter, or export with --task detect"
             )
@@ -336,7 +336,7 @@ def _check_target(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir} is a file, not a folder; give --to a folder to write into")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / CARD_FILE).is_file():
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out_dir} exists and is not a distil dataset; refusing to "
             "replace it. Choose another --to."
         )
@@ -424,7 +424,7 @@ def _carry_user_files(out_dir: Path, staging: Path) -> list[str]:
         theirs += [here / n for n in names if not is_ours(here / n)]
     clashes = [str(p) for p in theirs if os.path.lexists(staging / p)]
     if clashes:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out_dir} holds files distil did not write where this export writes its own: "
             f"{', '.join(clashes[:5])}{' ...' if len(clashes) > 5 else ''}; move them out first"
         )

@@ -7,6 +7,7 @@ from collections.abc import Collection
 import numpy as np
 import supervision as sv
 
+from distil.errors import UsageError
 from distil.ontologies import Ontology
 from distil.settings import DatasetSettings, default
 from distil.utils.boxes import class_aware_nms
@@ -70,7 +71,7 @@ def class_ids(ontology: Ontology, names: list[str] | None) -> set[int] | None:
     known = ontology.class_names
     for name in names:
         if name not in known:
-            raise ValueError(
+            raise UsageError(
                 f"--classes: unknown class '{name}'.{did_you_mean(name, known)} "
                 f"Classes: {', '.join(known)}"
             )

@@ -13,6 +13,7 @@ import numpy as np
 import supervision as sv
 
 from distil.detections import human_detections
+from distil.errors import UsageError
 from distil.sources.images import _pil_open
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ def finite(value: Any, field: str) -> float:
     try:
         result = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{field} is {_shown(value)}, not a number") from None
+        raise UsageError(f"{field} is {_shown(value)}, not a number") from None
     if not math.isfinite(result):
-        raise ValueError(f"{field} is {_shown(value)}, not a finite number")
+        raise UsageError(f"{field} is {_shown(value)}, not a finite number")
     return result
 
 
@@ -59,9 +60,9 @@ def whole(value: Any, field: str, low: int = 0) -> int:
     """`value` as an integer of at least `low` (1.9 is not 1; -1 is not the last class)."""
     result = finite(value, field)
     if result != int(result):
-        raise ValueError(f"{field} is {_shown(value)}, not a whole number")
+        raise UsageError(f"{field} is {_shown(value)}, not a whole number")
     if result < low:
-        raise ValueError(f"{field} is {_shown(value)}; it must be at least {low}")
+        raise UsageError(f"{field} is {_shown(value)}; it must be at least {low}")
     return int(result)
 
 
@@ -73,7 +74,7 @@ def canvas(key: str, width: Any, height: Any, size_of: SizeOf | None) -> tuple[i
     claimed = (whole(width, "width", 1), whole(height, "height", 1))
     if size_of is None:
         if max(claimed) > MAX_SIDE or claimed[0] * claimed[1] > MAX_PIXELS:
-            raise ValueError(f"an image of {claimed[0]}x{claimed[1]} pixels is not plausible")
+            raise UsageError(f"an image of {claimed[0]}x{claimed[1]} pixels is not plausible")
         return (*claimed, True)
     stored = size_of(key)
     return (*claimed, stored is not None and tuple(stored) == claimed)
@@ -85,12 +86,12 @@ def check_box(box: Sequence[Any], width: int, height: int, field: str = "box") -
     names = ("x1", "y1", "x2", "y2")
     x1, y1, x2, y2 = (finite(v, f"{field} {n}") for v, n in zip(box, names, strict=True))
     if x2 <= x1 or y2 <= y1:
-        raise ValueError(
+        raise UsageError(
             f"{field} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) is inverted or empty: its right and "
             "bottom edges must lie beyond its left and top"
         )
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-        raise ValueError(
+        raise UsageError(
             f"{field} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the {width}x{height} image"
         )
     return [x1, y1, x2, y2]
@@ -102,13 +103,13 @@ def polygon_points(values: Any, width: int, height: int, field: str = "polygon")
     try:
         points = np.asarray(values, np.float64).reshape(-1, 2)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{field}: its points are not pairs of numbers") from None
+        raise UsageError(f"{field}: its points are not pairs of numbers") from None
     if not np.isfinite(points).all():
-        raise ValueError(f"{field}: a point is not a finite number")
+        raise UsageError(f"{field}: a point is not a finite number")
     far = (points < [-width, -height]) | (points > [2 * width, 2 * height])
     if far.any():
         x, y = points[far.any(axis=1)][0]
-        raise ValueError(
+        raise UsageError(
             f"{field}: point ({x:g}, {y:g}) lies far outside the {width}x{height} image"
         )
     return points
@@ -158,7 +159,7 @@ def shapes_to_detections(
     mask = None
     if any(s is not None for s in shapes):
         if not all(s is not None for s in shapes):
-            raise ValueError(
+            raise UsageError(
                 "some objects are polygons or masks and some boxes: give every object a shape"
             )
         mask = np.stack(

@@ -15,6 +15,7 @@ import yaml
 from distil.datasets.labeled import LabeledSet
 from distil.datasets.readers import read_dataset
 from distil.detections import remap_classes
+from distil.errors import UsageError
 from distil.evaluation.coco_map import coco_map
 from distil.evaluation.gates import METRICS
 from distil.evaluation.matching import (
@@ -109,7 +110,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
     start = time.perf_counter()
     mapping, unknown, unused = align_classes(predictions.names, truth.names)
     if not mapping:
-        raise ValueError(
+        raise UsageError(
             f"no class names in common: predictions have "
             f"{', '.join(predictions.names)}; ground truth has "
             f"{', '.join(truth.names)}"
@@ -122,7 +123,7 @@ def evaluate(predictions: PredictionSet, truth: LabeledSet, sweep: bool = False)
     missing = len(truth.images) - len(keys)
     extra = len(set(predictions.images) - set(truth.images))
     if not keys:
-        raise ValueError(
+        raise UsageError(
             "no image of the ground truth has predictions: images are matched "
             "by file name (without extension)"
         )
@@ -228,7 +229,7 @@ def evaluate_path(
     settings = EvalSettings.merge(settings, **options)
     ground_truth = ground_truth or settings.ground_truth
     if ground_truth is None:
-        raise ValueError("--ground-truth: give the hand-labeled dataset to judge against")
+        raise UsageError("--ground-truth: give the hand-labeled dataset to judge against")
     sweep = settings.sweep
     split = settings.split.value if settings.split else None
     if str(ground_truth) == REVIEWED:

@@ -17,6 +17,7 @@ from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
 from distil.datasets.labeled import LabeledImage, LabeledSet
 from distil.datasets.naming import dataset_path
 from distil.datasets.readers import read_dataset
+from distil.errors import MissingInputError, UsageError
 from distil.ontologies import Ontology
 from distil.settings import REVIEWED, StudentEval
 from distil.store import STORE_FILE, LabelStore
@@ -137,7 +138,7 @@ def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
     """The human labels of a label store's reviewed frames, as ground truth keyed by stored
     path, as `label_predictions(by_path=True)` keys the teacher's labels."""
     if not (Path(label_dir) / STORE_FILE).is_file():
-        raise ValueError(
+        raise UsageError(
             f"--ground-truth {REVIEWED}: {label_dir} is not a label folder (the reviewed "
             "frames are a label store's human labels)"
         )
@@ -153,7 +154,7 @@ def reviewed_ground_truth(label_dir: Path) -> LabeledSet:
                     )
                 )
     if not truth.images:
-        raise ValueError(
+        raise UsageError(
             f"--ground-truth {REVIEWED}: {label_dir} has no reviewed frames yet; import "
             "corrections with `distil review import` first"
         )
@@ -179,10 +180,10 @@ def student_predictions(
     from distil.utils.ultralytics import load_yolo
 
     if not weights.is_file():
-        raise FileNotFoundError(f"student weights not found: {weights}")
+        raise MissingInputError(f"student weights not found: {weights}")
     paths = {k: v.path for k, v in truth.images.items() if v.path is not None}
     if not paths:
-        raise ValueError("the ground truth gives no image files to run the student on")
+        raise UsageError("the ground truth gives no image files to run the student on")
     yolo = load_yolo(weights, task="detect" if weights.suffix == ".onnx" else None)
     settings = {
         "conf": STUDENT_EVAL_CONF,

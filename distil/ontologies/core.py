@@ -41,7 +41,7 @@ _TOP_KEYS = ("classes", "box_threshold", "text_threshold")
 _CLASS_KEYS = ("prompts", "box_threshold", "text_threshold", "min_area", "max_area", "teacher")
 
 
-class OntologyError(ValueError):
+class OntologyError(UsageError):
     """An ontology is invalid. The message names the file, the field and what is expected."""
 
 

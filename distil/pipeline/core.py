@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distil.errors import UsageError
 from distil.evaluation.gates import missed_bars
 from distil.settings import RunSettings
 from distil.utils.files import atomic_write_json, mark_output, read_user_text
@@ -217,7 +218,7 @@ def _dataset(config: RunSettings, run_dir: Path, progress: StageProgress) -> dic
             run_dir / "label", run_dir / "dataset", config.dataset, progress=update
         )
     if not summary.images_per_split.get("train"):
-        raise ValueError("the dataset has no training images: label more images")
+        raise UsageError("the dataset has no training images: label more images")
     return summary.to_dict()
 
 
@@ -235,7 +236,7 @@ def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, u
     train_dir = run_dir / _train_dir_name(run_dir, state, key)
     if (train_dir / "weights" / "last.pt").is_file():
         if state.data.get("train_key") not in (None, key):
-            raise ValueError(
+            raise UsageError(
                 f"{train_dir} was trained with other settings; choose another "
                 "run name (name=...) or delete that folder"
             )

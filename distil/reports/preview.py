@@ -11,6 +11,7 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.filters import select_detections
+from distil.errors import UsageError
 from distil.ontologies import Ontology
 from distil.settings import PreviewSettings
 from distil.sources import ImageReadError, VideoFrames, VideoReadError, decode_image, read_file
@@ -54,7 +55,7 @@ def render_preview(
             tiles.append(sv.letterbox_image(annotated, (cell, cell), color=_BACKGROUND))
         frames.close()
     if not tiles:
-        raise ValueError(f"{label_dir} has no labeled images to preview")
+        raise UsageError(f"{label_dir} has no labeled images to preview")
     grid = _tile(tiles, settings.columns, cell)
     ok, png = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     if not ok:

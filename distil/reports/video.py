@@ -8,6 +8,7 @@ import numpy as np
 import supervision as sv
 
 from distil.datasets.filters import DEFAULT_NMS_IOU, select_detections
+from distil.errors import UsageError
 from distil.ontologies import Ontology
 from distil.sources import VideoFrames
 from distil.store import LabelStore
@@ -31,12 +32,12 @@ def render_video_preview(
     with LabelStore.open(label_dir) as store:
         videos = store.videos()
         if not videos:
-            raise ValueError(f"{label_dir} has no labeled video frames")
+            raise UsageError(f"{label_dir} has no labeled video frames")
         chosen = _choose(video, videos)
         ontology = Ontology.from_dict(store.ontology_dict).with_defaults(box_threshold)
         out_path = Path(out_path or Path(label_dir) / f"preview_{Path(chosen).stem}.mp4")
         if out_path.suffix.lower() not in (".mp4", ".gif"):
-            raise ValueError(f"preview {out_path}: the file must end in .mp4 or .gif")
+            raise UsageError(f"preview {out_path}: the file must end in .mp4 or .gif")
         frames, times = [], []
         source = VideoFrames()
         for frame in store.frames(with_masks=True, video=Path(chosen)):
@@ -94,7 +95,7 @@ def _choose(video: Path | None, videos: list[str]) -> str:
     wanted = [v for v in videos if Path(v) == Path(video) or Path(v).name == Path(video).name]
     if not wanted:
         names = ", ".join(Path(v).name for v in videos)
-        raise ValueError(f"--video {video}: no labeled frames of it here. Labeled videos: {names}")
+        raise UsageError(f"--video {video}: no labeled frames of it here. Labeled videos: {names}")
     return wanted[0]
 
 

@@ -23,6 +23,7 @@ from distil.datasets.filters import class_ids, select_detections
 from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path, unique_path
 from distil.detections import remap_classes
+from distil.errors import MissingInputError, OutputExistsError, UsageError
 from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
 from distil.settings import (
@@ -96,7 +97,7 @@ def review_ontology(store: LabelStore, path: Path | None) -> Ontology:
         return stored
     ontology = Ontology.from_yaml(path)
     if ontology.class_names != stored.class_names:
-        raise ValueError(
+        raise UsageError(
             f"{path}: its classes differ from those the labels were made with "
             f"({', '.join(stored.class_names)})"
         )
@@ -214,7 +215,7 @@ class _OtherLabels:
             from distil.utils.ultralytics import load_yolo
 
             if not Path(settings.student).is_file():
-                raise FileNotFoundError(f"--student: no such file: {settings.student}")
+                raise MissingInputError(f"--student: no such file: {settings.student}")
             self.student = load_yolo(settings.student)
             self.mapping = _class_mapping(
                 [str(self.student.names[i]) for i in sorted(self.student.names)], self.names
@@ -276,7 +277,7 @@ def _class_mapping(theirs: list[str], ours: list[str]) -> dict[int, int]:
         i: index[normalize_name(n)] for i, n in enumerate(theirs) if normalize_name(n) in index
     }
     if not mapping:
-        raise ValueError(
+        raise UsageError(
             f"no class in common to compare: theirs are {', '.join(theirs[:10])}; "
             f"ours are {', '.join(ours)}"
         )
@@ -316,7 +317,7 @@ def write_review_round(
             if ranking.pending
             else ""
         )
-        raise ValueError(f"{label_dir}: no unreviewed labeled frames to review{waiting}")
+        raise UsageError(f"{label_dir}: no unreviewed labeled frames to review{waiting}")
     with LabelStore.open(label_dir) as store:
         ontology = review_ontology(store, settings.ontology)
         masks = store.has_masks()
@@ -452,4 +453,4 @@ def _check_target(out_dir: Path) -> None:
             if (out_dir / OUTPUT_MARKER).is_file()
             else "exists and was not written by distil"
         )
-        raise FileExistsError(f"{out_dir} {whose}; choose another --to")
+        raise OutputExistsError(f"{out_dir} {whose}; choose another --to")

@@ -28,6 +28,7 @@ import supervision as sv
 from distil.datasets.filters import select_detections
 from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path
+from distil.errors import MissingInputError, UsageError
 from distil.evaluation.matching import match_by_class
 from distil.review.core import NMS_IOU, review_ontology
 from distil.settings import ReviewFormat
@@ -62,9 +63,9 @@ def read_corrections(
     either (as CVAT downloads them)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such file or folder: {path}")
+        raise MissingInputError(f"no such file or folder: {path}")
     if path.is_file() and path.suffix.lower() == ".zip" and not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a readable zip file")
+        raise UsageError(f"{path}: not a readable zip file")
     if path.is_file() and zipfile.is_zipfile(path):
         _remove_abandoned_folders()
         with tempfile.TemporaryDirectory(prefix=f"{_TEMP_PREFIX}{os.getpid()}-") as folder:
@@ -107,7 +108,7 @@ def _unzip_annotations(archive: Path, folder: Path) -> Path:
     try:
         bundle = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as e:
-        raise ValueError(f"{archive}: not a readable zip file ({e})") from None
+        raise UsageError(f"{archive}: not a readable zip file ({e})") from None
     with bundle:
         members = [
             m
@@ -115,20 +116,20 @@ def _unzip_annotations(archive: Path, folder: Path) -> Path:
             if not m.is_dir() and Path(m.filename).suffix.lower() in ANNOTATION_SUFFIXES
         ]
         if len(members) > MAX_MEMBERS:
-            raise ValueError(
+            raise UsageError(
                 f"{archive}: {len(members)} annotation files, over the {MAX_MEMBERS} a zip "
                 "may hold; unpack it and import the folder"
             )
         limit = min(MAX_UNZIPPED, shutil.disk_usage(folder).free // 2)
         if sum(m.file_size for m in members) > limit:
-            raise ValueError(
+            raise UsageError(
                 f"{archive}: its annotation files unpack to over {limit / 2**20:.0f} MiB "
                 "(2 GiB, or half the free disk)"
             )
         for member in members:
             relative = PurePosixPath(member.filename)
             if relative.is_absolute() or ".." in relative.parts:
-                raise ValueError(f"{archive}: {member.filename!r} points outside the archive")
+                raise UsageError(f"{archive}: {member.filename!r} points outside the archive")
             target = folder.joinpath(*relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -136,7 +137,7 @@ def _unzip_annotations(archive: Path, folder: Path) -> Path:
                     shutil.copyfileobj(_Bounded(source, member.file_size), out)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
                 name = member.filename
-                raise ValueError(f"{archive}: {name!r} cannot be unpacked ({e})") from None
+                raise UsageError(f"{archive}: {name!r} cannot be unpacked ({e})") from None
     return folder
 
 
@@ -151,7 +152,7 @@ class _Bounded:
         data = self.source.read(max(0, self.left) + 1 if count < 0 else count)
         self.left -= len(data)
         if self.left < 0:
-            raise ValueError("a zip member unpacks to more than its header says")
+            raise UsageError("a zip member unpacks to more than its header says")
         return data
 
 
@@ -177,7 +178,7 @@ def _files(path: Path, suffix: str) -> list[Path]:
         return [path]
     files = sorted(p for p in path.rglob(f"*{suffix}") if p.is_file())
     if not files:
-        raise FileNotFoundError(f"{path}: no {suffix} files to import")
+        raise MissingInputError(f"{path}: no {suffix} files to import")
     return files
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from distil.detections import FrameIdentity
+from distil.errors import MissingInputError
 from distil.sources.remote import as_url, without_credentials
 from distil.utils.files import OUTPUT_MARKER
 
@@ -72,7 +73,7 @@ def check_inputs(inputs: Path | str | Iterable[Path | str]) -> list[Path]:
             continue
         root = Path(local_path(str(item)))
         if not root.exists():
-            raise FileNotFoundError(f"input not found: {root}")
+            raise MissingInputError(f"input not found: {root}")
         roots.append(Path(os.path.abspath(root)))
     return roots
 

@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distil.errors import MissingInputError, UsageError
+
 if TYPE_CHECKING:  # distil.detections needs numpy: not for `as_url` in a config check
     from distil.detections import FileStamp
 
@@ -101,15 +103,15 @@ def filesystem(url: str) -> tuple[Any, str]:
     try:
         from fsspec.core import url_to_fs
     except ImportError:  # pragma: no cover - fsspec comes with torch
-        raise ValueError(f"{url}: reading URLs needs fsspec (pip install fsspec)") from None
+        raise UsageError(f"{url}: reading URLs needs fsspec (pip install fsspec)") from None
     match = _SCHEME.match(url)
     protocol = match.group(1).lower() if match else ""
     try:
         return url_to_fs(url, **_storage_options(protocol))
     except ImportError as e:
-        raise ValueError(f"{url}: {e}") from None
+        raise UsageError(f"{url}: {e}") from None
     except ValueError as e:  # an unknown scheme
-        raise ValueError(f"{url}: {e}") from None
+        raise UsageError(f"{url}: {e}") from None
 
 
 def check_url(url: str, extensions: frozenset[str]) -> None:
@@ -125,7 +127,7 @@ def check_url(url: str, extensions: frozenset[str]) -> None:
     except Exception as e:  # each filesystem raises its own errors (auth, network)
         raise UsageError(f"{without_credentials(url)}: cannot be read ({e})") from None
     if not found:
-        raise FileNotFoundError(f"input not found: {without_credentials(url)}")
+        raise MissingInputError(f"input not found: {without_credentials(url)}")
     if _is_web(url):  # a page must link to images (`extensions`) before any model loads
         try:
             list_urls(url, extensions)

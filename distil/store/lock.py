@@ -37,7 +37,7 @@ LOCK_SUFFIX = ".lock"
 SERVE_SUFFIX = ".serve.lock"
 
 
-class StoreLockedError(ValueError):
+class StoreLockedError(UsageError):
     """Another process is writing the store."""
 
 

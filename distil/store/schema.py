@@ -22,6 +22,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from distil.errors import UsageError
+
 SCHEMA_VERSION = 6
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ CREATE TABLE review_rounds (
 """
 
 
-class SchemaError(ValueError):
+class SchemaError(UsageError):
     """The database is not a distil store this version can read."""
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
+from distil.errors import UsageError
 from distil.sources.core import SkippedFile, display_path
 from distil.sources.remote import as_url, without_credentials
 from distil.store import codec
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class StoreError(ValueError):
+class StoreError(UsageError):
     """The store is missing, unreadable, locked by another writer, or was made with other
     models or prompts."""
 
@@ -795,7 +796,7 @@ def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
     {'out': 'runs/label/all', 'frames': 128, 'added': {'shard1': 64, 'shard2': 64}}
     """
     if not folders:
-        raise ValueError("give at least one label store to merge")
+        raise UsageError("give at least one label store to merge")
     others = [f for f in folders if Path(f).resolve() != Path(out).resolve()]
     with LabelStore.open(folders[0]) as first:
         settings, ontology, fingerprint = first.settings, first.ontology_dict, first.fingerprint

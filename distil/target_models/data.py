@@ -9,6 +9,7 @@ import yaml
 
 from distil.datasets.card import DatasetCard
 from distil.datasets.formats.yolo import DATA_YAML, yaml_names
+from distil.errors import MissingInputError, UsageError
 from distil.target_models.core import StudentTask
 from distil.utils.files import atomic_write_text
 from distil.utils.yaml import load_yaml
@@ -22,13 +23,13 @@ def find_data_yaml(dataset: Path) -> Path:
     if (dataset / DATA_YAML).is_file():
         return dataset / DATA_YAML
     if not dataset.exists():
-        raise FileNotFoundError(f"dataset not found: {dataset}")
+        raise MissingInputError(f"dataset not found: {dataset}")
     if (dataset / "annotations").is_dir():
-        raise ValueError(
+        raise UsageError(
             f"{dataset} is a COCO dataset; students train on YOLO datasets: "
             "export it again with `distil export ... --format yolo`"
         )
-    raise FileNotFoundError(
+    raise MissingInputError(
         f"{dataset} has no {DATA_YAML}; pass a YOLO dataset folder "
         "(as written by `distil export`) or its data.yaml"
     )
@@ -41,17 +42,17 @@ def resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
     directory or its global datasets folder). Every split's images must be there."""
     data = load_yaml(data_yaml)
     if not isinstance(data, dict):
-        raise ValueError(f"{data_yaml}: expected a mapping (path, train, val, names)")
+        raise UsageError(f"{data_yaml}: expected a mapping (path, train, val, names)")
     yaml_names(data, data_yaml)  # names checked before training starts
     base = Path(data.get("path") or ".").expanduser()
     root = base if base.is_absolute() else (data_yaml.parent / base).resolve()
     for split in ("train", "val"):
         if not data.get(split):
-            raise ValueError(f"{data_yaml}: no '{split}' split")
+            raise UsageError(f"{data_yaml}: no '{split}' split")
         for entry in data[split] if isinstance(data[split], list) else [data[split]]:
             where = Path(entry) if Path(entry).is_absolute() else root / entry
             if not where.exists():
-                raise FileNotFoundError(
+                raise MissingInputError(
                     f"{data_yaml}: {split}: {entry} not found (looked at {where})"
                 )
     if base.is_absolute():

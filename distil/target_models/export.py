@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from distil.errors import ExportError, MissingInputError, UsageError
 from distil.settings import ModelFormat, StudentExportSettings, default
 from distil.utils.files import refuse_link
 from distil.utils.ultralytics import load_yolo
@@ -49,12 +50,12 @@ def check_format_available(format: ModelFormat) -> None:
     module, extra = FORMAT_PACKAGES.get(format, (None, None))
     if module and importlib.util.find_spec(module) is None:
         fix = f'pip install "distil[{extra}]"' if extra else f"pip install {module}"
-        raise ValueError(f"--format {format.value} needs the '{module}' package: {fix}")
+        raise UsageError(f"--format {format.value} needs the '{module}' package: {fix}")
     if format is ModelFormat.ENGINE:
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("--format engine (TensorRT) needs an NVIDIA GPU")
+            raise UsageError("--format engine (TensorRT) needs an NVIDIA GPU")
 
 
 def export_student(
@@ -72,7 +73,7 @@ def export_student(
     format = ModelFormat(format)
     weights = Path(weights)
     if not weights.is_file():
-        raise FileNotFoundError(f"student weights not found: {weights}")
+        raise MissingInputError(f"student weights not found: {weights}")
     check_format_available(format)
     yolo = load_yolo(weights)
     trained = _trained_size(yolo)
@@ -84,12 +85,12 @@ def export_student(
     else:
         path = _export_by_size(weights, imgsz, options)
     if not path:
-        raise RuntimeError(f"Ultralytics could not export {weights} to {format.value}")
+        raise ExportError(f"Ultralytics could not export {weights} to {format.value}")
     result = ExportResult(str(path), format.value, imgsz, round(time.perf_counter() - start, 2))
     if format is ModelFormat.ONNX and check:
         result.check = check_onnx(weights, Path(path), imgsz)
         if not result.check["passed"]:
-            raise RuntimeError(
+            raise ExportError(
                 f"{path} does not match PyTorch: max abs difference "
                 f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
             )
@@ -140,7 +141,7 @@ def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dic
     for ref, out in zip(reference, outputs, strict=False):
         ref = ref.numpy()
         if ref.shape != out.shape:
-            raise RuntimeError(f"{onnx_path}: output shape {out.shape} != PyTorch {ref.shape}")
+            raise ExportError(f"{onnx_path}: output shape {out.shape} != PyTorch {ref.shape}")
         diffs.append(float(np.abs(ref - out).max()))
     max_diff = max(diffs)
     return {

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from distil.errors import CheckpointError
+from distil.errors import CheckpointError, MissingInputError, UsageError
 
 
 @dataclass
@@ -59,7 +59,7 @@ def check_sizes(model: Path, sizes: list[int]) -> None:
     fixed = static_size(model)
     wrong = [size for size in sizes if fixed and size not in fixed]
     if fixed and wrong:
-        raise ValueError(
+        raise UsageError(
             f"--imgsz {wrong[0]}: {model.name} takes {'x'.join(map(str, fixed))} inputs only "
             f"(a static export); time it at --imgsz {fixed[0]}, give the .pt to export one "
             "model per size, or export with --dynamic"
@@ -74,7 +74,7 @@ def onnx_latency(
 
     model = Path(model)
     if not model.is_file():
-        raise FileNotFoundError(f"exported model not found: {model}")
+        raise MissingInputError(f"exported model not found: {model}")
     check_sizes(model, [imgsz])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1

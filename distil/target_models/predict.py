@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from distil.datasets.naming import dataset_path, unique_path
+from distil.errors import MissingInputError
 from distil.sources import Frame, SkippedFile, display_path, iter_frames, scan_sources
 from distil.sources.video import frame_rate
 from distil.utils.files import atomic_write_text, increment_path, mark_output, write_bytes
@@ -59,7 +60,7 @@ def predict_student(
     out_dir = Path(out_dir) if out_dir else increment_path(Path("runs/predict/exp"))
     for source in sources:
         if not Path(source).exists():
-            raise FileNotFoundError(f"input not found: {source}")
+            raise MissingInputError(f"input not found: {source}")
     device_arg = ultralytics_device(device, "predicting")
     use_threads(threads)
     mark_output(out_dir)

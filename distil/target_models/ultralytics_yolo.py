@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distil.errors import MissingInputError, OutputExistsError, UsageError
 from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml, resolved_data_yaml
@@ -158,14 +159,14 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     known = ultralytics_keys() - MANAGED_KEYS
     for key in options:
         if key in MANAGED_KEYS:
-            raise ValueError(f"option '{key}' is set by distil; use its own flag instead")
+            raise UsageError(f"option '{key}' is set by distil; use its own flag instead")
         if key not in known:
-            raise ValueError(f"unknown Ultralytics option '{key}'.{did_you_mean(key, known)}")
+            raise UsageError(f"unknown Ultralytics option '{key}'.{did_you_mean(key, known)}")
     checked = dict(options)
     try:
         check_cfg(checked)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"invalid Ultralytics option: {e}") from None
+        raise UsageError(f"invalid Ultralytics option: {e}") from None
     return checked
 
 
@@ -185,13 +186,13 @@ def resolve_student(
                 check_model_yaml(path)
             return StudentSource(str(path), path.suffix == ".pt", task)
         if path.suffix == ".pt" and (path.parent != Path(".") or not _is_model_name(path.stem)):
-            raise FileNotFoundError(f"student weights not found: {model}")
+            raise MissingInputError(f"student weights not found: {model}")
         model = path.stem  # a bare name such as yolo11n.pt or yolo11n.yaml, as in `yolo`
     name = model.lower()
     if task is StudentTask.SEGMENT and not name.endswith("-seg"):
         name += "-seg"
     elif task is StudentTask.DETECT and name.endswith("-seg"):
-        raise ValueError(
+        raise UsageError(
             f"--model {model} is a segmentation model but the dataset has boxes "
             "only: use a detect model or export with --task segment"
         )
@@ -224,10 +225,10 @@ def check_model_yaml(path: Path) -> None:
 
     data = load_yaml(path)
     if not isinstance(data, dict) or "backbone" not in data:
-        raise ValueError(f"{path}: not an Ultralytics model YAML (no `backbone`)")
+        raise UsageError(f"{path}: not an Ultralytics model YAML (no `backbone`)")
     activation = data.get("activation")
     if activation is not None and not _ACTIVATION.match(str(activation).replace(" ", "")):
-        raise ValueError(
+        raise UsageError(
             f"{path}: activation: {str(activation)[:60]!r} is not an activation such as "
             "nn.SiLU(); a model file holds data, and distil runs no code from it"
         )
@@ -248,7 +249,7 @@ def _check_yaml_exists(name: str) -> None:
     try:
         yaml_model_load(name)
     except FileNotFoundError:
-        raise ValueError(
+        raise UsageError(
             f"unknown student model '{name[:-5]}': expected a .pt file or an "
             "Ultralytics model name such as yolo11n, yolo11s, yolov8n, "
             "yolo11n-seg"
@@ -287,7 +288,7 @@ class YoloStudent(TargetModel):
         source = resolve_student(model, dataset_task(data_yaml), weights_dir, download=True)
         run_dir = Path(project) / name if name else increment_path(Path(project) / "exp")
         if (run_dir / "weights" / "last.pt").exists():
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{run_dir} already holds a training run: resume it with "
                 f"--resume {run_dir} or choose another --name"
             )
@@ -337,7 +338,7 @@ class YoloStudent(TargetModel):
             return TrainResult(**json.loads(done.read_text()))
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
-            raise FileNotFoundError(f"{run_dir} has no weights/last.pt to resume from")
+            raise MissingInputError(f"{run_dir} has no weights/last.pt to resume from")
         yolo = load_yolo(last)
         args = yolo.ckpt.get("train_args", {}) if yolo.ckpt else {}
         source = StudentSource(
@@ -371,7 +372,7 @@ class YoloStudent(TargetModel):
 
     def _loaded(self):
         if self.weights is None or not self.weights.is_file():
-            raise FileNotFoundError(f"student weights not found: {self.weights}")
+            raise MissingInputError(f"student weights not found: {self.weights}")
         if self.weights.suffix == ".onnx":
             from distil.target_models.latency import load_onnx
 
@@ -387,7 +388,7 @@ class YoloStudent(TargetModel):
         from distil.target_models.export import export_student
 
         if self.weights is None:
-            raise ValueError("no student weights to export")
+            raise UsageError("no student weights to export")
         return export_student(self.weights, format, **options)
 
 
@@ -396,9 +397,9 @@ def _check_run_folder(project: Path, name: str | None) -> None:
     try:
         check_project(Path(project))
     except ValueError as e:
-        raise ValueError(f"project: {e}") from None
+        raise UsageError(f"project: {e}") from None
     if name is not None:
         try:
             check_run_name(name)
         except ValueError as e:
-            raise ValueError(f"name: {e}") from None
+            raise UsageError(f"name: {e}") from None

@@ -7,6 +7,8 @@ import logging
 
 import torch
 
+from distil.errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,11 +25,11 @@ def gpu_indices(device: str, flag: str = "--device") -> list[int] | None:
     text = device.removeprefix("cuda").removeprefix(":") or "0"
     indices = [int(part) for part in text.split(",")]
     if not torch.cuda.is_available():
-        raise ValueError(f"{flag} {device}: no CUDA GPU on this machine; use {flag} cpu")
+        raise UsageError(f"{flag} {device}: no CUDA GPU on this machine; use {flag} cpu")
     count = torch.cuda.device_count()
     missing = [i for i in indices if i >= count]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{flag} {device}: GPU {missing[0]} does not exist; this machine has "
             f"{count} (0..{count - 1})"
         )
@@ -45,12 +47,12 @@ def resolve_device(device: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if device == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"--device {device}: MPS is not available on this machine")
+        raise UsageError(f"--device {device}: MPS is not available on this machine")
     indices = gpu_indices(device)
     if indices is None:
         return torch.device(device)
     if len(indices) > 1:
-        raise ValueError(f"--device {device}: this command runs on one device; give one GPU")
+        raise UsageError(f"--device {device}: this command runs on one device; give one GPU")
     return torch.device("cuda", indices[0])
 
 

@@ -13,13 +13,15 @@ import logging
 import os
 from pathlib import Path
 
+from distil.errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 4.0
 CONFIG_FILE = "config.json"
 
 
-class HubUnreachableError(ValueError):
+class HubUnreachableError(UsageError):
     """A model named by hub id that is neither cached nor downloadable from here."""
 
 

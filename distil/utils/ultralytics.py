@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from distil.errors import CheckpointError
+from distil.errors import CheckpointError, UsageError
 from distil.utils.files import OUTPUT_MARKER
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def import_ultralytics() -> ModuleType:
     import ultralytics.nn.tasks as tasks
 
     if not tasks._SafeLoad.SUPPORTED:
-        raise RuntimeError("loading checkpoints safely needs torch>=2.6; upgrade torch")
+        raise UsageError("loading checkpoints safely needs torch>=2.6; upgrade torch")
     tasks.SAFE_LOAD = True
     # With Ray installed, Ultralytics' Ray Tune callback asks Ray for a trial every epoch,
     # and outside a Tune session Ray answers each time with this warning.

@@ -14,6 +14,8 @@ import logging
 import os
 from pathlib import Path
 
+from distil.errors import MissingInputError
+
 logger = logging.getLogger(__name__)
 
 WEIGHTS_DIR_ENV = "DISTIL_WEIGHTS_DIR"
@@ -61,7 +63,7 @@ def checkpoint_file(spec: str) -> Path:
     path = Path(spec).expanduser()
     if path.is_file() or path.parent != Path("."):
         if not path.is_file():
-            raise FileNotFoundError(f"checkpoint file not found: {spec}")
+            raise MissingInputError(f"checkpoint file not found: {spec}")
         return path
     found = find_weights(path.stem)
     if found is not None:
@@ -71,7 +73,7 @@ def checkpoint_file(spec: str) -> Path:
     except (ConnectionError, OSError) as e:
         reason = str(e).strip(" ❌\n").split("\n")[0] or type(e).__name__
         looked = ", ".join(map(str, [Path.cwd(), *weights_dirs()]))
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"checkpoint file not found: {spec} (looked in {looked}; download: {reason})"
         ) from None
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from distil.errors import UsageError
 from distil.utils.files import read_user_text
 from distil.utils.suggest import excerpt
 
@@ -19,7 +20,7 @@ MAX_VALUES = 100_000  # an ontology or run config has hundreds
 MAX_DEPTH = 50
 
 
-class YamlError(ValueError):
+class YamlError(UsageError):
     """A file or value that is not valid YAML; the message says where."""
 
 

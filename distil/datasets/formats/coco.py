@@ -28,6 +28,7 @@ from distil.datasets.labeled import (
 )
 from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
 from distil.detections import human_detections
+from distil.errors import MissingInputError, UsageError
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_json, read_user_text
 from distil.utils.rle import decode_masks, encode_masks
 
@@ -112,7 +113,7 @@ def read_coco(path: Path, split: str | None = None) -> LabeledSet:
         if split is not None:
             files = [f for f in files if f.stem == split]
             if not files:
-                raise ValueError(f"{path}: no annotations/{split}.json")
+                raise UsageError(f"{path}: no annotations/{split}.json")
         images_root = path / "images"
     else:
         files, images_root = [path], path.parent
@@ -124,7 +125,7 @@ def read_coco(path: Path, split: str | None = None) -> LabeledSet:
         if labeled is None:
             labeled = LabeledSet(names)
         elif labeled.names != names:
-            raise ValueError(f"{file}: categories differ from the other annotation files")
+            raise UsageError(f"{file}: categories differ from the other annotation files")
         class_of = {c["id"]: i for i, c in enumerate(categories)}
         for image_id, image in coco.imgs.items():
             file_name = Path(image["file_name"])
@@ -135,7 +136,7 @@ def read_coco(path: Path, split: str | None = None) -> LabeledSet:
                 LabeledImage(file_name.stem, found, image["width"], image["height"], detections)
             )
     if labeled is None:
-        raise FileNotFoundError(f"{path}: no COCO annotation files")
+        raise MissingInputError(f"{path}: no COCO annotation files")
     return labeled
 
 
@@ -178,29 +179,29 @@ def read_coco_file(
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{path}: not a readable COCO file ({e})") from None
+        raise UsageError(f"{path}: not a readable COCO file ({e})") from None
     try:
         return _coco_images(data, names, size_of)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise UsageError(f"{path}: {e}") from None
 
 
 def _coco_images(data: Any, names: Sequence[str], size_of: SizeOf | None) -> list[LabeledImage]:
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise ValueError("not a COCO file: no list of `images`")
+        raise UsageError("not a COCO file: no list of `images`")
     categories = {}
     for number_, category in enumerate(_entries(data, "categories"), 1):
         if "id" not in category or "name" not in category:
-            raise ValueError(f"category {number_} lacks `id` or `name`")
+            raise UsageError(f"category {number_} lacks `id` or `name`")
         categories[category["id"]] = str(category["name"])
     class_of = {n: i for i, n in enumerate(names)}
     for name in categories.values():
         if name not in class_of:
-            raise ValueError(unknown_class(name, names))
+            raise UsageError(unknown_class(name, names))
     annotations: dict[Any, list[dict[str, Any]]] = {}
     for annotation in _entries(data, "annotations"):
         if "image_id" not in annotation:
-            raise ValueError(f"annotation {annotation.get('id', '?')} lacks `image_id`")
+            raise UsageError(f"annotation {annotation.get('id', '?')} lacks `image_id`")
         annotations.setdefault(annotation["image_id"], []).append(annotation)
     entries = _entries(data, "images")
     ids = Counter(entry.get("id") for entry in entries)
@@ -208,14 +209,14 @@ def _coco_images(data: Any, names: Sequence[str], size_of: SizeOf | None) -> lis
     for entry in entries:
         for key in ("id", "file_name", "width", "height"):
             if key not in entry:
-                raise ValueError(
+                raise UsageError(
                     f"image {entry.get('file_name', entry.get('id', '?'))!r} lacks `{key}`"
                 )
         key = str(entry["file_name"])
         try:
             width, height, same = canvas(key, entry["width"], entry["height"], size_of)
         except ValueError as e:
-            raise ValueError(f"image {key!r}: {e}") from None
+            raise UsageError(f"image {key!r}: {e}") from None
         if ids[entry["id"]] > 1:  # whose annotations are they? neither image gets them
             note = f"image id {entry['id']} is given to {ids[entry['id']]} images: left out"
             empty = human_detections([], [])
@@ -225,7 +226,7 @@ def _coco_images(data: Any, names: Sequence[str], size_of: SizeOf | None) -> lis
         try:
             detections, notes = _coco_detections(found, categories, class_of, width, height)
         except ValueError as e:
-            raise ValueError(f"image {key!r}: {e}") from None
+            raise UsageError(f"image {key!r}: {e}") from None
         images.append(LabeledImage(key, Path(key), width, height, detections, notes))
     return images
 
@@ -233,7 +234,7 @@ def _coco_images(data: Any, names: Sequence[str], size_of: SizeOf | None) -> lis
 def _entries(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     entries = data.get(name, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ValueError(f"`{name}` is not a list of objects")
+        raise UsageError(f"`{name}` is not a list of objects")
     return entries
 
 
@@ -243,10 +244,10 @@ def _coco_detections(found, categories, class_of, width: int, height: int):
         where = f"annotation {annotation.get('id', '?')}"
         category = annotation.get("category_id")
         if category not in categories:
-            raise ValueError(f"{where}: category_id {category!r} is not one of the categories")
+            raise UsageError(f"{where}: category_id {category!r} is not one of the categories")
         bbox = annotation.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
-            raise ValueError(f"{where}: bbox is {bbox!r}, not [x, y, width, height]")
+            raise UsageError(f"{where}: bbox is {bbox!r}, not [x, y, width, height]")
         x, y, w, h = (finite(v, f"{where} bbox") for v in bbox)
         box = check_box([x, y, x + w, y + h], width, height, f"{where} bbox")
         segmentation = annotation.get("segmentation")
@@ -268,19 +269,19 @@ def _segmentation_mask(segmentation: Any, height: int, width: int, where: str) -
     if isinstance(segmentation, dict):
         size, counts = segmentation.get("size"), segmentation.get("counts")
         if size != [height, width]:
-            raise ValueError(
+            raise UsageError(
                 f"{where}: its RLE is of size {size!r}, not the image's [{height}, {width}]"
             )
         if isinstance(counts, list):  # uncompressed RLE (crowd regions)
             return uncompressed_rle_mask(counts, height, width, where)
         if not isinstance(counts, str):
-            raise ValueError(f"{where}: its RLE counts are neither a string nor a list")
+            raise UsageError(f"{where}: its RLE counts are neither a string nor a list")
         try:
             return decode_masks([segmentation], height, width)[0]
         except (ValueError, TypeError, UnicodeEncodeError):
-            raise ValueError(f"{where}: its RLE counts cannot be decoded") from None
+            raise UsageError(f"{where}: its RLE counts cannot be decoded") from None
     if not isinstance(segmentation, list):
-        raise ValueError(f"{where}: segmentation is neither polygons nor RLE")
+        raise UsageError(f"{where}: segmentation is neither polygons nor RLE")
     parts = [polygon_points(p, width, height, f"{where} segmentation") for p in segmentation]
     if not any(len(p) >= 3 for p in parts):
         return np.zeros((height, width), bool)
@@ -291,6 +292,6 @@ def uncompressed_rle_mask(counts: list[Any], height: int, width: int, where: str
     """COCO's uncompressed RLE: alternating run lengths of 0 and 1, column by column."""
     lengths = [whole(c, f"{where} RLE count") for c in counts]
     if sum(lengths) != height * width:
-        raise ValueError(f"{where}: its RLE covers {sum(lengths)} pixels, not {height}x{width}")
+        raise UsageError(f"{where}: its RLE covers {sum(lengths)} pixels, not {height}x{width}")
     flat = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
     return flat.reshape(width, height).T.copy()

@@ -35,6 +35,7 @@ from distil.datasets.labeled import (
 )
 from distil.datasets.naming import distinct_names
 from distil.datasets.polygons import mask_to_polygon
+from distil.errors import UsageError
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 VERSION = "1.1"
@@ -134,11 +135,11 @@ def decode_cvat_mask(attributes: dict[str, str], width: int, height: int) -> np.
             int(float(attributes[k])) for k in ("left", "top", "width", "height")
         )
     except (KeyError, ValueError, OverflowError):
-        raise ValueError("a mask lacks its rle, left, top, width or height") from None
+        raise UsageError("a mask lacks its rle, left, top, width or height") from None
     if min(lengths) < 0 or sum(lengths) != box_width * box_height:
-        raise ValueError(f"a mask's rle covers {sum(lengths)} pixels, not {box_width}x{box_height}")
+        raise UsageError(f"a mask's rle covers {sum(lengths)} pixels, not {box_width}x{box_height}")
     if left < 0 or top < 0 or left + box_width > width or top + box_height > height:
-        raise ValueError("a mask lies outside its image")
+        raise UsageError("a mask lies outside its image")
     pixels = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
     mask = np.zeros((height, width), bool)
     mask[top : top + box_height, left : left + box_width] = pixels.reshape(box_height, box_width)
@@ -159,14 +160,14 @@ def read_cvat(
     try:
         root = fromstring(text)
     except (ET.ParseError, DefusedXmlException) as e:
-        raise ValueError(f"{path}: not a readable CVAT XML file ({e})") from None
+        raise UsageError(f"{path}: not a readable CVAT XML file ({e})") from None
     images = []
     for node in root.iter("image"):
         name = node.get("name") or ""
         try:
             images.append(_cvat_image(node, name, names, size_of))
         except ValueError as e:
-            raise ValueError(f"{path}: image {name!r}: {e}") from None
+            raise UsageError(f"{path}: image {name!r}: {e}") from None
     return images
 
 
@@ -177,21 +178,21 @@ def _cvat_image(node, name: str, names: Sequence[str], size_of: SizeOf | None) -
     for shape in node if same else []:  # another image's shapes are not drawn
         if shape.tag not in ("box", "polygon", "mask"):
             if shape.tag in ("polyline", "points", "ellipse", "cuboid"):
-                raise ValueError(f"a {shape.tag} cannot be stored; use boxes, polygons or masks")
+                raise UsageError(f"a {shape.tag} cannot be stored; use boxes, polygons or masks")
             continue
         label = shape.get("label", "")
         if label not in class_of:
-            raise ValueError(unknown_class(label, names))
+            raise UsageError(unknown_class(label, names))
         if shape.tag == "box":
             if finite(shape.get("rotation", 0) or 0, "rotation"):
-                raise ValueError("rotated boxes cannot be stored")
+                raise UsageError("rotated boxes cannot be stored")
             box = [shape.get(k) for k in ("xtl", "ytl", "xbr", "ybr")]
             boxes.append(check_box(box, width, height, "box (xtl, ytl, xbr, ybr)"))
             shapes.append(None)
         elif shape.tag == "polygon":
             pairs = [pair.split(",") for pair in shape.get("points", "").split(";") if pair]
             if any(len(pair) != 2 for pair in pairs):
-                raise ValueError(f"polygon points {shape.get('points', '')[:40]!r} are not x,y;...")
+                raise UsageError(f"polygon points {shape.get('points', '')[:40]!r} are not x,y;...")
             values = [[finite(v, "polygon point") for v in pair] for pair in pairs]
             points = polygon_points(values, width, height, "polygon points")
             if len(points) < 3:

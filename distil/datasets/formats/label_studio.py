@@ -37,6 +37,7 @@ from distil.datasets.labeled import (
     unknown_class,
 )
 from distil.datasets.polygons import mask_to_polygon
+from distil.errors import UsageError
 from distil.utils.files import (
     MAX_ANNOTATION_BYTES,
     atomic_write_json,
@@ -74,7 +75,7 @@ def local_files_url(path: Path | str, document_root: Path | None = None) -> str:
     ):
         if file.is_relative_to(root):
             return LOCAL_FILES + quote(file.relative_to(root).as_posix())
-    raise ValueError(
+    raise UsageError(
         f"--document-root {document_root}: {path} is not under it (nor once links are "
         "resolved); give the folder Label Studio's LOCAL_FILES_DOCUMENT_ROOT names, which "
         "must hold the images"
@@ -127,24 +128,24 @@ def decode_brush(rle: Sequence[int], width: int, height: int) -> np.ndarray:
     try:
         text = "".join(f"{byte:08b}" for byte in bytes(rle))
     except (TypeError, ValueError):
-        raise ValueError("a brush mask's rle is not a list of bytes") from None
+        raise UsageError("a brush mask's rle is not a list of bytes") from None
     position = 0
 
     def read(count: int) -> int:
         nonlocal position
         if position + count > len(text):
-            raise ValueError("a brush mask's rle ends early")
+            raise UsageError("a brush mask's rle ends early")
         position += count
         return int(text[position - count : position], 2)
 
     expected = width * height * 4
     count, word_bits = read(32), read(5) + 1
     if count != expected:
-        raise ValueError(
+        raise UsageError(
             f"a brush mask has {count} values, not {expected} for a {width}x{height} image"
         )
     if word_bits != BRUSH_WORD_BITS:
-        raise ValueError(f"a brush mask has {word_bits}-bit values; Label Studio writes 8")
+        raise UsageError(f"a brush mask has {word_bits}-bit values; Label Studio writes 8")
     run_bits = [read(4) + 1 for _ in range(4)]
     values = np.zeros(count, np.uint8)
     i = 0
@@ -260,15 +261,15 @@ def read_label_studio(
     try:
         tasks = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{path}: not a readable Label Studio JSON export ({e})") from None
+        raise UsageError(f"{path}: not a readable Label Studio JSON export ({e})") from None
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
-        raise ValueError(f"{path}: expected a list of Label Studio tasks")
+        raise UsageError(f"{path}: expected a list of Label Studio tasks")
     images = []
     for position, task in enumerate(tasks, 1):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            raise ValueError(
+            raise UsageError(
                 f"{path}: task {position} has no `data`: not Label Studio's JSON export (JSON-MIN "
                 "and CSV leave out what distil matches on); export the project as JSON"
             )
@@ -282,9 +283,9 @@ def read_label_studio(
             results = _objects(chosen.get("result", []), "`result`")
             images.append(_image(key, results, names, size_of))
         except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
+            raise UsageError(f"{where}: {e}") from None
         except KeyError as e:  # a region without a field Label Studio writes
-            raise ValueError(
+            raise UsageError(
                 f"{where}: a region lacks {e} (export the project as Label Studio JSON)"
             ) from None
     return images
@@ -292,7 +293,7 @@ def read_label_studio(
 
 def _objects(value: Any, field: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ValueError(f"{field} is {str(value)[:40]!r}, not a list of objects")
+        raise UsageError(f"{field} is {str(value)[:40]!r}, not a list of objects")
     return value
 
 
@@ -320,28 +321,28 @@ def _image(
     regions = [r for r in results if r.get("type") in _KINDS]  # not choices, text, relations
     sizes = [(r["original_width"], r["original_height"]) for r in regions]
     if any(size != sizes[0] for size in sizes):
-        raise ValueError("its regions give different original_width / original_height")
+        raise UsageError("its regions give different original_width / original_height")
     width = height = 0
     same = True
     if sizes:
         try:
             width, height, same = canvas(key, *sizes[0], size_of)
         except ValueError as e:
-            raise ValueError(f"original_width / original_height: {e}") from None
+            raise UsageError(f"original_width / original_height: {e}") from None
     boxes, classes, shapes, notes = [], [], [], []
     for region in regions if same else []:  # another image's regions are not drawn
         kind = region["type"]
         value = region.get("value")
         if not isinstance(value, dict):
-            raise ValueError(f"a region's `value` is {str(value)[:40]!r}, not an object")
+            raise UsageError(f"a region's `value` is {str(value)[:40]!r}, not an object")
         labels = value.get(kind) or []
         if not isinstance(labels, list) or len(labels) != 1:
-            raise ValueError(f"a region has {labels!r} as labels; give each exactly one")
+            raise UsageError(f"a region has {labels!r} as labels; give each exactly one")
         if labels[0] not in class_of:
-            raise ValueError(unknown_class(str(labels[0]), names))
+            raise UsageError(unknown_class(str(labels[0]), names))
         if kind == "rectanglelabels":
             if value.get("rotation"):
-                raise ValueError("rotated boxes cannot be stored: set their rotation to 0")
+                raise UsageError("rotated boxes cannot be stored: set their rotation to 0")
             x, y, w, h = (finite(value[k], f"value.{k}") for k in ("x", "y", "width", "height"))
             x1, y1 = x * width / 100, y * height / 100
             box = [x1, y1, x1 + w * width / 100, y1 + h * height / 100]
@@ -357,7 +358,7 @@ def _image(
             shapes.append(points)
         else:
             if value.get("format", "rle") != "rle":
-                raise ValueError(f"brush masks in format {value.get('format')!r} are not read")
+                raise UsageError(f"brush masks in format {value.get('format')!r} are not read")
             mask = decode_brush(value.get("rle") or [], width, height)
             box = mask_box(mask)
             if box is None:

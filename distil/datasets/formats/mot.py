@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
+from distil.errors import UsageError
 from distil.utils.files import atomic_write_text
 
 
@@ -49,11 +50,11 @@ def read_mot(path: Path) -> np.ndarray:
     try:
         table = np.array([[float(v) for v in row[:9]] for row in rows], dtype=np.float64)
     except ValueError as e:
-        raise ValueError(f"{path}: not a MOT file of comma-separated numbers ({e})") from None
+        raise UsageError(f"{path}: not a MOT file of comma-separated numbers ({e})") from None
     if len(table) == 0:
         return np.zeros((0, 6))
     if table.ndim != 2 or table.shape[1] < 6:
-        raise ValueError(f"{path}: MOT rows need at least 6 columns (frame, id, box)")
+        raise UsageError(f"{path}: MOT rows need at least 6 columns (frame, id, box)")
     if table.shape[1] >= 7:
         table = table[table[:, 6] != 0]
     return table

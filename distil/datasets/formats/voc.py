@@ -23,6 +23,7 @@ import supervision as sv
 from distil.datasets.labeled import LabeledImage, check_box, finite, unknown_class, whole
 from distil.datasets.naming import unique_stems
 from distil.detections import empty_detections, human_detections
+from distil.errors import UsageError
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 
@@ -119,7 +120,7 @@ def read_voc(path: Path, names: Sequence[str]) -> VocAnnotation:
     try:
         return read_voc_text(text, names)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise UsageError(f"{path}: {e}") from None
 
 
 def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
@@ -129,7 +130,7 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     try:
         root = fromstring(text)
     except (ET.ParseError, DefusedXmlException) as e:
-        raise ValueError(f"not a readable VOC XML file ({e})") from None
+        raise UsageError(f"not a readable VOC XML file ({e})") from None
     class_of = {name: index for index, name in enumerate(names)}
     size = root.find("size")
     width = whole(_text(size, "width"), "<size><width>", 1) if size is not None else 0
@@ -138,10 +139,10 @@ def read_voc_text(text: str, names: Sequence[str]) -> VocAnnotation:
     for item in root.iter("object"):
         name = (item.findtext("name") or "").strip()
         if name not in class_of:
-            raise ValueError(unknown_class(name, names))
+            raise UsageError(unknown_class(name, names))
         box = item.find("bndbox")
         if box is None:
-            raise ValueError(f"object {name!r} has no bndbox")
+            raise UsageError(f"object {name!r} has no bndbox")
         xmin, ymin, xmax, ymax = (
             finite(_text(box, tag), f"<{tag}>") for tag in ("xmin", "ymin", "xmax", "ymax")
         )

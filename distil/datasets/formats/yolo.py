@@ -23,6 +23,7 @@ from distil.datasets.labeled import (
 from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.detections import human_detections
+from distil.errors import MissingInputError, UsageError
 from distil.sources.core import scan_images
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 from distil.utils.yaml import load_yaml
@@ -50,7 +51,7 @@ def yolo_polygon_lines(
 ) -> list[str]:
     """'class x1 y1 x2 y2 ...' lines, one polygon per instance, normalized to [0, 1]."""
     if detections.mask is None:
-        raise ValueError(
+        raise UsageError(
             "these labels have no masks: label with a --segmenter, or export with --task detect"
         )
     lines = []
@@ -87,17 +88,17 @@ def write_data_yaml(
 def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], list[Path]]:
     data = load_yaml(data_yaml) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{data_yaml}: expected a mapping (names, train, val, ...)")
+        raise UsageError(f"{data_yaml}: expected a mapping (names, train, val, ...)")
     names = yaml_names(data, data_yaml)
     if not names:
-        raise ValueError(f"{data_yaml}: no 'names'")
+        raise UsageError(f"{data_yaml}: no 'names'")
     root = Path(data.get("path") or ".")
     if not root.is_absolute():
         root = (data_yaml.parent / root).resolve()
     splits = [s for s in ("train", "val", "test") if data.get(s)]
     if split is not None:
         if split not in splits:
-            raise ValueError(f"{data_yaml}: no '{split}' split (it has: {', '.join(splits)})")
+            raise UsageError(f"{data_yaml}: no '{split}' split (it has: {', '.join(splits)})")
         splits = [split]
     entries: list[Path] = []
     for s in splits:
@@ -116,7 +117,7 @@ def _list_images(entry: Path) -> list[Path]:
             if line.strip()
         ]
     if not entry.is_dir():
-        raise FileNotFoundError(f"image folder not found: {entry}")
+        raise MissingInputError(f"image folder not found: {entry}")
     return list(scan_images(entry))
 
 
@@ -144,10 +145,10 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
             cls = whole(values[0], "class id")
             rest = [finite(v, "a coordinate") for v in values[1:]]
         except ValueError as e:
-            raise ValueError(f"{label}:{number}: {e}: {line[:60]!r}") from None
+            raise UsageError(f"{label}:{number}: {e}: {line[:60]!r}") from None
         if len(rest) in (4, 5):
             if rest[2] < 0 or rest[3] < 0:
-                raise ValueError(f"{label}:{number}: a box of negative width or height")
+                raise UsageError(f"{label}:{number}: a box of negative width or height")
             box = sv.xcycwh_to_xyxy(np.array([rest[:4]]))[0].tolist()
             scores.append(rest[4] if len(rest) == 5 else 1.0)
         elif len(rest) >= 6 and len(rest) % 2 == 0:
@@ -155,7 +156,7 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
             box = [min(xs), min(ys), max(xs), max(ys)]
             scores.append(1.0)
         else:
-            raise ValueError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
+            raise UsageError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
         classes.append(cls)
         boxes.append(box)
     if not boxes:
@@ -171,7 +172,7 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
 def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
     data_yaml = path if path.is_file() else path / DATA_YAML
     if not data_yaml.is_file():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{path}: no data.yaml (a YOLO dataset needs one for its class names)"
         )
     names, entries = _yolo_image_dirs(data_yaml, split)
@@ -245,12 +246,12 @@ def read_yolo_folder(
             try:
                 check_box(box, *size, f"object {number}")
             except ValueError as e:
-                raise ValueError(f"{file}: {e}") from None
+                raise UsageError(f"{file}: {e}") from None
         classes = []
         for number in read.class_id.tolist():
             name = own[number] if number < len(own) else f"class {number}"
             if name not in class_of:
-                raise ValueError(f"{file}: {unknown_class(name, names)}")
+                raise UsageError(f"{file}: {unknown_class(name, names)}")
             classes.append(class_of[name])
         images.append(
             LabeledImage(key, None, *size, human_detections(read.xyxy, np.asarray(classes)))
@@ -265,12 +266,12 @@ def yaml_names(data: Any, source: Path) -> list[str]:
         try:
             ids = {whole(key, "a class id"): str(name) for key, name in names.items()}
         except ValueError as e:
-            raise ValueError(f"{source}: names: {e}") from None
+            raise UsageError(f"{source}: names: {e}") from None
         if sorted(ids) != list(range(len(ids))):
-            raise ValueError(f"{source}: names: the class ids must be 0 to {len(ids) - 1}")
+            raise UsageError(f"{source}: names: the class ids must be 0 to {len(ids) - 1}")
         return [ids[i] for i in range(len(ids))]
     if not isinstance(names, list):
-        raise ValueError(f"{source}: names is neither a list nor a mapping of class ids")
+        raise UsageError(f"{source}: names is neither a list nor a mapping of class ids")
     return [str(name) for name in names]
 
 
@@ -283,6 +284,6 @@ def _folder_names(folder: Path, labels: Path) -> list[str]:
     data_yaml = folder / DATA_YAML
     if data_yaml.is_file():
         return yaml_names(load_yaml(data_yaml), data_yaml)
-    raise ValueError(
+    raise UsageError(
         f"{folder}: no classes.txt, obj.names or data.yaml names the label files' classes"
     )
