@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import supervision as sv
 
 
@@ -86,23 +88,51 @@ def empty_detections() -> sv.Detections:
     return detections
 
 
+def class_ids(detections: sv.Detections) -> np.ndarray:
+    """The class id of every box: distil's detections always carry them.
+
+    >>> class_ids(human_detections(np.zeros((2, 4)), np.array([3, 1]))).tolist()
+    [3, 1]
+    """
+    if detections.class_id is None:
+        raise ValueError("detections without class ids")  # distil never builds those
+    return detections.class_id
+
+
+def scores(detections: sv.Detections) -> np.ndarray:
+    """The confidence of every box (1 for a reviewer's): distil's detections carry them."""
+    if detections.confidence is None:
+        raise ValueError("detections without confidences")  # distil never builds those
+    return detections.confidence
+
+
+def masks_of(detections: sv.Detections) -> np.ndarray | None:
+    """The boxes' masks as one boolean array (boxes, H, W), or None without masks."""
+    if detections.mask is None:
+        return None
+    return np.asarray(detections.mask, dtype=bool)
+
+
 def apply_track_classes(detections: sv.Detections, tracks: dict[int, TrackClass]) -> None:
     """Give every tracked box its track's final class, prompt and confidence (in place)."""
     if detections.tracker_id is None:
         return
+    classes, confidence = class_ids(detections), scores(detections)
     for i, track in enumerate(detections.tracker_id.tolist()):
         if track in tracks:
             chosen = tracks[track]
-            detections.class_id[i] = chosen.class_id
+            classes[i] = chosen.class_id
             detections.data["prompt_id"][i] = chosen.prompt_id
-            detections.confidence[i] = chosen.confidence
+            confidence[i] = chosen.confidence
 
 
 HUMAN_PROMPT = -1  # the prompt id of a reviewer's label: no prompt made it
 
 
 def human_detections(
-    xyxy: np.ndarray, class_id: np.ndarray, mask: np.ndarray | None = None
+    xyxy: np.ndarray | Sequence[Sequence[float]],
+    class_id: np.ndarray | Sequence[int],
+    mask: np.ndarray | None = None,
 ) -> sv.Detections:
     """A reviewer's labels as Detections with every teacher field: score 1, no prompt."""
     import supervision as sv
@@ -132,9 +162,14 @@ def remap_classes(detections: sv.Detections, mapping: dict[int, int]) -> sv.Dete
     array([0, 5])
     """
     if not len(detections) or not mapping:
-        return detections[np.zeros(len(detections), dtype=bool)]
-    kept = detections[np.isin(detections.class_id, list(mapping))]
+        return _subset(detections, np.zeros(len(detections), dtype=bool))
+    kept = _subset(detections, np.isin(class_ids(detections), list(mapping)))
     lookup = np.zeros(max(mapping) + 1, dtype=np.int64)
     lookup[list(mapping)] = list(mapping.values())
-    kept.class_id = lookup[kept.class_id]
+    kept.class_id = lookup[class_ids(kept)]
     return kept
+
+
+def _subset(detections: sv.Detections, keep: np.ndarray) -> sv.Detections:
+    """The boxes where `keep` is true (indexing with an array gives Detections)."""
+    return cast("sv.Detections", detections[keep])

@@ -10,7 +10,7 @@ config, `--batch` on the command line.
 4
 >>> RunSettings.build({"inputs": ["x"], "ontology": "o.yaml", "label": {"batch": 0}})
 Traceback (most recent call last):
-SettingsError: label.batch: must be at least 1, got 0
+distil.settings.SettingsError: label.batch: must be at least 1, got 0
 
 Field extras understood by the CLI: `panel` (help section), `flags` (option names),
 `cli: False` (not a flag of the command that takes the section).
@@ -22,7 +22,7 @@ import re
 import typing
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     AliasChoices,
@@ -38,6 +38,10 @@ from pydantic import (
 
 from distil.errors import UsageError
 from distil.utils.suggest import did_you_mean, excerpt
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+    from typing_extensions import Self
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
@@ -259,7 +263,9 @@ class Section(BaseModel):
     section: ClassVar[str] = ""
 
     @classmethod
-    def build(cls, values: dict[str, Any] | None = None, *, flags: bool = False, **kwargs: Any):
+    def build(
+        cls, values: dict[str, Any] | None = None, *, flags: bool = False, **kwargs: Any
+    ) -> Self:
         """Validate `values` (and `kwargs`); errors name fields as flags or config keys."""
         try:
             return cls.model_validate({**(values or {}), **kwargs})
@@ -267,7 +273,7 @@ class Section(BaseModel):
             raise SettingsError(describe_errors(e, cls, flags=flags)) from None
 
     @classmethod
-    def merge(cls, settings: Section | None = None, **options: Any):
+    def merge(cls, settings: Section | None = None, **options: Any) -> Self:
         """`settings` (default: the defaults) with `options` (fields as keywords), validated:
         how library functions take either form.
 
@@ -276,7 +282,7 @@ class Section(BaseModel):
         """
         return cls.build(settings.model_dump() if settings else {}, **options)
 
-    def replace(self, *, flags: bool = False, **changes: Any):
+    def replace(self, *, flags: bool = False, **changes: Any) -> Self:
         """A copy with `changes`, validated."""
         return type(self).build({**self.model_dump(), **changes}, flags=flags)
 
@@ -753,7 +759,8 @@ class ReviewSettings(RankingSettings):
 class ReviewServeSettings(RankingSettings):
     """`distil review serve LABEL_DIR`: the review app in a browser."""
 
-    top: int | None = option(
+    # The queue holds every frame unless told otherwise (`distil review` hands out 50).
+    top: int | None = option(  # type: ignore[assignment]
         None, ge=1, le=MAX_COUNT, description="Frames in the queue (default: all of them)."
     )
     frames: QueueOrder = option(
@@ -964,7 +971,8 @@ def _flag_of(model: type[BaseModel], field: str) -> str:
     """The command-line name of a field: its first declared flag, else `--field-name`."""
     info = model.model_fields.get(field)
     extra = info.json_schema_extra if info and isinstance(info.json_schema_extra, dict) else {}
-    return (extra.get("flags") or [flag_name(field)])[0]
+    declared = extra.get("flags")
+    return str(declared[0]) if isinstance(declared, list) and declared else flag_name(field)
 
 
 def _owner(model: type[BaseModel], path: list[str]) -> type[BaseModel]:
@@ -995,7 +1003,7 @@ def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool 
         message = _explain(item, _owner(model, path) if path else model)
         if "`" in message:
             # A rule across fields (from a model validator at `where`) names them itself.
-            def named(match: re.Match, where: str = where) -> str:
+            def named(match: re.Match[str], where: str = where) -> str:
                 if flags:
                     return flag_name(match[1])
                 return f"{where}.{match[1]}" if where else match[1]
@@ -1006,7 +1014,7 @@ def describe_errors(error: ValidationError, model: type[BaseModel], flags: bool 
     return "; ".join(lines)
 
 
-def _explain(item: dict[str, Any], owner: type[BaseModel]) -> str:
+def _explain(item: ErrorDetails, owner: type[BaseModel]) -> str:
     kind, ctx, value = item["type"], item.get("ctx") or {}, item.get("input")
     got = f", got {excerpt(value)}"
     if kind == "extra_forbidden":

@@ -55,10 +55,11 @@ def open_session(
 class Sam2VideoPropagator:
     """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default), or EdgeTAM's.
 
-    >>> propagator = Sam2VideoPropagator(device="cuda")
-    >>> propagator.start(height, width)
-    >>> propagator.add_frame(first_rgb); masks = propagator.segment_boxes(boxes)
-    >>> propagator.reseed({1: masks[0]}); ids, masks, present = propagator.propagate(next_rgb)
+    >>> propagator = Sam2VideoPropagator(device="cuda")  # doctest: +SKIP
+    >>> propagator.start(height, width)  # doctest: +SKIP
+    >>> propagator.add_frame(first_rgb); masks = propagator.segment_boxes(boxes)  # doctest: +SKIP
+    >>> propagator.reseed({1: masks[0]})  # doctest: +SKIP
+    >>> ids, masks, present = propagator.propagate(next_rgb)  # doctest: +SKIP
     """
 
     def __init__(

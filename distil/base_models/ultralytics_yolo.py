@@ -78,7 +78,8 @@ class UltralyticsDetector(Detector):
     YOLO-World, MobileCLIP for YOLOE; Ultralytics downloads it on first use), unless
     `text_embeddings` gives them (prompt -> 1-D tensor), which needs no text encoder:
 
-    >>> UltralyticsDetector("yoloe-11s-seg.pt", text_embeddings={"forklift": vector})
+    >>> UltralyticsDetector(  # doctest: +SKIP
+    ...     "yoloe-11s-seg.pt", text_embeddings={"forklift": vector})
     """
 
     family = "ultralytics"

@@ -1,6 +1,6 @@
 """CLI options made from `distil.settings`: one flag per field, with its default, range and help.
 
->>> @takes(LabelSettings)
+>>> @takes(LabelSettings)  # doctest: +SKIP
 ... def label(inputs: list[Path], settings: LabelSettings) -> None: ...
 
 `label` then has `--batch-size`, `--device`, ... and receives them as one validated

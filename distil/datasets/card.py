@@ -3,8 +3,8 @@
 Export writes it (`dataset_card.json` plus a readable `README.md`); train, eval and the
 report read it back as a `DatasetCard`, never as a loose dict.
 
->>> card = DatasetCard.read(Path("runs/label/exp/dataset"))
->>> card.export.task, [c.box_threshold for c in card.classes]
+>>> card = DatasetCard.read(Path("runs/label/exp/dataset"))  # doctest: +SKIP
+>>> card.export.task, [c.box_threshold for c in card.classes]  # doctest: +SKIP
 """
 
 from __future__ import annotations

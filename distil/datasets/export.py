@@ -90,7 +90,8 @@ def export_dataset(
     thresholds and areas, with the classes and prompts the labels were made with.
     `progress(done, total)` is called as frames are written.
 
-    >>> export_dataset(Path("runs/label/exp"), Path("datasets/exp"), task="segment")
+    >>> export_dataset(  # doctest: +SKIP
+    ...     Path("runs/label/exp"), Path("datasets/exp"), task="segment")
     """
     start = time.perf_counter()
     options = DatasetSettings.merge(options, **settings)

@@ -80,7 +80,7 @@ def canvas(key: str, width: Any, height: Any, size_of: SizeOf | None) -> tuple[i
     return (*claimed, stored is not None and tuple(stored) == claimed)
 
 
-def check_box(box: Sequence[Any], width: int, height: int, field: str = "box") -> list[float]:
+def check_box(box: Sequence[Any], width: float, height: float, field: str = "box") -> list[float]:
     """A box (x1, y1, x2, y2) in pixels: finite, not inverted, not empty, and overlapping
     the image (tools let corners stray past the edge; those are clipped on import)."""
     names = ("x1", "y1", "x2", "y2")
@@ -147,7 +147,7 @@ def image_size(path: Path) -> tuple[int, int]:
 def shapes_to_detections(
     boxes: list[list[float]],
     classes: list[int],
-    shapes: list[np.ndarray | None],
+    shapes: Sequence[np.ndarray | None],
     width: int,
     height: int,
 ) -> sv.Detections:
@@ -196,7 +196,7 @@ def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, len(values)])
 
 
-def unknown_class(name: str, names: list[str] | tuple[str, ...]) -> str:
+def unknown_class(name: str, names: Sequence[str]) -> str:
     """The message for a class name a labeling tool's file has and the ontology does not."""
     from distil.utils.suggest import did_you_mean
 

@@ -224,7 +224,8 @@ def evaluate_path(
     the sweep and, for a student, its score, size, device and way of predicting
     (`student_mode`); `both_modes` also scores a student the other way (`other_mode`).
 
-    >>> evaluate_path(Path("runs/label/exp"), Path("hand_labeled"), split="val", sweep=True)
+    >>> evaluate_path(  # doctest: +SKIP
+    ...     Path("runs/label/exp"), Path("hand_labeled"), split="val", sweep=True)
     """
     settings = EvalSettings.merge(settings, **options)
     ground_truth = ground_truth or settings.ground_truth

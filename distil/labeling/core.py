@@ -351,7 +351,8 @@ def label_images(
     `tracker` they are tracked instead of labeled frame by frame. `progress(done, total)` is
     called as work completes (total counts video frames by estimate).
 
-    >>> label_images(Path("images"), ontology, teacher, Path("runs/label/exp"), batch=4)
+    >>> label_images(  # doctest: +SKIP
+    ...     Path("images"), ontology, teacher, Path("runs/label/exp"), batch=4)
     """
     settings = LabelSettings.merge(settings, **options)
     start = time.perf_counter()

@@ -25,7 +25,8 @@ def label(
 
     `out` is the store's folder, or a function of the store settings that gives it.
 
-    >>> label(["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
+    >>> label(  # doctest: +SKIP
+    ...     ["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
     """
     from distil.labeling.core import label_images, plan_job, store_settings
     from distil.labeling.teacher import check_teacher, load_teacher

@@ -100,8 +100,9 @@ def _checkpoint_warnings(spec: str, ontology: Ontology, default_detector: str) -
 def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
     """Check every model name (configs only), then load the weights.
 
-    >>> teacher = load_teacher(LabelSettings(segmenter="none"), ontology)
-    >>> label_images("images", ontology, teacher.model, out, settings, tracker=teacher.tracker)
+    >>> teacher = load_teacher(LabelSettings(segmenter="none"), ontology)  # doctest: +SKIP
+    >>> label_images(  # doctest: +SKIP
+    ...     "images", ontology, teacher.model, out, settings, tracker=teacher.tracker)
     """
     from distil.base_models import load_base_model
 

@@ -55,8 +55,9 @@ class TrackedVideo:
 class VideoTracker:
     """Labels videos by detection on keyframes plus SAM 2 memory propagation.
 
-    >>> tracker = VideoTracker(Sam2VideoPropagator(device="cuda"), detect_every=15)
-    >>> label_images("clips/", ontology, teacher, out, tracker=tracker)
+    >>> tracker = VideoTracker(  # doctest: +SKIP
+    ...     Sam2VideoPropagator(device="cuda"), detect_every=15)
+    >>> label_images("clips/", ontology, teacher, out, tracker=tracker)  # doctest: +SKIP
     """
 
     def __init__(
@@ -291,7 +292,7 @@ class Sam3VideoTracker(VideoTracker):
     On resume SAM 3 starts a new session; its objects on the first new frame take the ids
     of the tracks whose last stored masks they overlap (mask IoU at least `match_iou`).
 
-    >>> tracker = Sam3VideoTracker(Sam3Video("facebook/sam3", device="cuda"))
+    >>> tracker = Sam3VideoTracker(Sam3Video("facebook/sam3", device="cuda"))  # doctest: +SKIP
     """
 
     def __init__(

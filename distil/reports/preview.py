@@ -31,7 +31,7 @@ def render_preview(
     """Annotate `num` seeded-random labeled images with boxes, masks and class names, at the
     thresholds export would use, and tile them into one PNG. Returns (path, images shown).
 
-    >>> render_preview(Path("runs/label/exp"), num=8, columns=4)
+    >>> render_preview(Path("runs/label/exp"), num=8, columns=4)  # doctest: +SKIP
     """
     settings = PreviewSettings.merge(settings, **options)
     out_path = Path(out_path or Path(label_dir) / "preview.png")

@@ -5,7 +5,7 @@ label files, by file stem); a name two stored frames share, and a name no stored
 has, are reported and not imported. Classes are matched by name; an unknown class fails
 the whole import before anything is stored. Importing a file twice changes nothing.
 
->>> import_corrections(Path("runs/label/exp"), Path("review/round1/export.json"))
+>>> import_corrections(Path("runs/label/exp"), Path("review/round1/export.json"))  # doctest: +SKIP
 """
 
 from __future__ import annotations

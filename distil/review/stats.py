@@ -2,7 +2,7 @@
 relabeled and moved, masks made with clicks, and the time spent (the review app records
 each frame's edits; an imported round has only the labels it changed).
 
->>> [r.to_dict() for r in review_stats(Path("runs/label/exp"))]
+>>> [r.to_dict() for r in review_stats(Path("runs/label/exp"))]  # doctest: +SKIP
 """
 
 from __future__ import annotations

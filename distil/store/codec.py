@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil.detections import empty_detections
+from distil.detections import class_ids, empty_detections, masks_of, scores
 from distil.utils.rle import decode_masks, encode_masks
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def _compact(record: Any) -> str:
 def encode_boxes(detections: sv.Detections) -> str:
     record: dict[str, Any] = {
         "xyxy": np.round(detections.xyxy.astype(np.float64), 3).tolist(),
-        "confidence": np.round(detections.confidence.astype(np.float64), 5).tolist(),
-        "class_id": detections.class_id.astype(int).tolist(),
+        "confidence": np.round(scores(detections).astype(np.float64), 5).tolist(),
+        "class_id": class_ids(detections).astype(int).tolist(),
         "prompt_id": np.asarray(detections.data["prompt_id"]).astype(int).tolist(),
         "text_score": np.round(np.asarray(detections.data["text_score"], np.float64), 5).tolist(),
     }
@@ -41,7 +41,8 @@ def encode_boxes(detections: sv.Detections) -> str:
 
 def encode_masks_column(detections: sv.Detections) -> str | None:
     """None when the detections have no masks (boxes-only labels)."""
-    return None if detections.mask is None else _compact(encode_masks(detections.mask))
+    masks = masks_of(detections)
+    return None if masks is None else _compact(encode_masks(masks))
 
 
 def decode(boxes: str, masks: str | None, height: int, width: int) -> sv.Detections:
@@ -59,7 +60,9 @@ def decode(boxes: str, masks: str | None, height: int, width: int) -> sv.Detecti
     return detections
 
 
-def _detections(record: dict, mask_rles: list | None, height: int, width: int) -> sv.Detections:
+def _detections(
+    record: dict[str, Any], mask_rles: list[Any] | None, height: int, width: int
+) -> sv.Detections:
     import supervision as sv
 
     return sv.Detections(

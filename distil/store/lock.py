@@ -64,7 +64,7 @@ class LockHolder:
 class StoreLock:
     """The write lock of the store at `database`; `acquire()` or refuse, `release()`.
 
-    >>> with StoreLock(Path("runs/label/exp/labels.sqlite")):
+    >>> with StoreLock(Path("runs/label/exp/labels.sqlite")):  # doctest: +SKIP
     ...     ...  # write
     """
 

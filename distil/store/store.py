@@ -204,8 +204,9 @@ _LOOKUP_CHUNK = 500  # paths per query (SQLite allows 999 parameters in old buil
 class LabelStore:
     """Open (or create) the store in `folder`.
 
-    >>> store = LabelStore.create(Path("runs/label/exp"), settings)   # for labeling
-    >>> store = LabelStore.open(Path("runs/label/exp"))               # for export
+    >>> # for labeling
+    >>> store = LabelStore.create(Path("runs/label/exp"), settings)  # doctest: +SKIP
+    >>> store = LabelStore.open(Path("runs/label/exp"))               # for export  # doctest: +SKIP
     """
 
     def __init__(
@@ -382,7 +383,8 @@ class LabelStore:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return json.loads(self.get_meta("settings") or "{}")
+        settings: dict[str, Any] = json.loads(self.get_meta("settings") or "{}")
+        return settings
 
     def set_ontology(self, ontology_dict: dict[str, Any]) -> None:
         """The latest ontology (thresholds included); export uses it unless given another."""
@@ -390,7 +392,8 @@ class LabelStore:
 
     @property
     def ontology_dict(self) -> dict[str, Any]:
-        return json.loads(self.get_meta("ontology") or "{}")
+        ontology: dict[str, Any] = json.loads(self.get_meta("ontology") or "{}")
+        return ontology
 
     @_sqlite_errors
     def mean_faint(self) -> float | None:
@@ -400,7 +403,7 @@ class LabelStore:
             "SELECT AVG(json_extract(boxes, '$.faint')) FROM predictions WHERE fingerprint = ?",
             (self.fingerprint,),
         ).fetchone()
-        return mean
+        return None if mean is None else float(mean)
 
     def has_masks(self) -> bool:
         settings = self.settings
@@ -678,16 +681,24 @@ class LabelStore:
     @_sqlite_errors
     def human_labels(self, with_masks: bool = False) -> Iterator[HumanLabels]:
         """Every frame's human labels, in the order they were imported."""
-        masks = "masks" if with_masks else "NULL"
-        rows = self._db.execute(
+        masks = "masks" if with_masks else "NULL AS masks"
+        rows = self._rows(
             f"SELECT hash, width, height, boxes, {masks}, changed, round, file, format, "
             "imported_at, reviewer, edits FROM human_labels ORDER BY imported_at, hash"
         )
-        for digest, width, height, boxes, mask_rles, *rest, edits in rows:
+        for row in rows:
+            height, width = row["height"], row["width"]
             yield HumanLabels(
-                digest, width, height, codec.decode(boxes, mask_rles, height, width), *rest,
-                json.loads(edits) if edits else None,
+                row["hash"], width, height, codec.decode(row["boxes"], row["masks"], height, width),
+                row["changed"], row["round"], row["file"], row["format"], row["imported_at"],
+                row["reviewer"], json.loads(row["edits"]) if row["edits"] else None,
             )  # fmt: skip
+
+    def _rows(self, query: str, parameters: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+        """The rows of `query`, read by column name."""
+        cursor = self._db.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(query, parameters)
 
     @_sqlite_errors
     def reviewed_hashes(self) -> set[str]:
@@ -719,12 +730,12 @@ class LabelStore:
     def next_round(self) -> int:
         """The number the next review round takes."""
         query = "SELECT COALESCE(MAX(round), 0) FROM review_rounds"
-        return 1 + self._db.execute(query).fetchone()[0]
+        return 1 + int(self._db.execute(query).fetchone()[0])
 
     @_sqlite_errors
     def review_rounds(self) -> list[ReviewRound]:
-        rows = self._db.execute("SELECT * FROM review_rounds ORDER BY round").fetchall()
-        return [ReviewRound(*row[:5], json.loads(row[5]), *row[6:]) for row in rows]
+        rows = self._rows("SELECT * FROM review_rounds ORDER BY round")
+        return [ReviewRound(**{**dict(row), "frames": json.loads(row["frames"])}) for row in rows]
 
     def frames(
         self,
@@ -740,9 +751,9 @@ class LabelStore:
         masks = "p.masks" if with_masks or raw_masks else "NULL"
         human_masks = "h.masks" if with_masks else "NULL"
         query = (
-            "SELECT COALESCE(s.file, s.path), s.root, s.hash, p.width, p.height, p.boxes, "
-            f"{masks}, s.frame_index, s.video_id, s.timestamp, s.size, s.mtime_ns, h.boxes, "
-            f"{human_masks} FROM sources s "
+            "SELECT COALESCE(s.file, s.path) AS path, s.root, s.hash, p.width, p.height, "
+            f"p.boxes, {masks} AS masks, s.frame_index, s.video_id, s.timestamp, s.size, "
+            f"s.mtime_ns, h.boxes AS human_boxes, {human_masks} AS human_masks FROM sources s "
             "JOIN predictions p ON p.hash = s.hash AND p.fingerprint = ? "
             "LEFT JOIN human_labels h ON h.hash = s.hash"
         )
@@ -755,22 +766,22 @@ class LabelStore:
             params.append(str(video))
         tracks = self.track_classes()
         try:
-            cursor = self._db.execute(f"{query} ORDER BY {_SOURCE_ORDER}", params)
-            for row in cursor:
-                path, root, digest, width, height, boxes, mask_rles, index, video_id, time_s = row[
-                    :10
-                ]
-                size, mtime_ns, human_boxes, human_masks = row[10:]
+            for row in self._rows(f"{query} ORDER BY {_SOURCE_ORDER}", params):
+                width, height = row["width"], row["height"]
+                boxes, mask_rles = row["boxes"], row["masks"]
                 detections = codec.decode(boxes, None if raw_masks else mask_rles, height, width)
                 human = None
-                if human_boxes is not None:
-                    human = codec.decode(human_boxes, human_masks, height, width)
+                if row["human_boxes"] is not None:
+                    human = codec.decode(row["human_boxes"], row["human_masks"], height, width)
+                video_id = row["video_id"]
                 if video_id in tracks and len(detections):
                     apply_track_classes(detections, tracks[video_id])
-                stamp = FileStamp(size, mtime_ns) if size is not None else None
+                size = row["size"]
+                stamp = FileStamp(size, row["mtime_ns"]) if size is not None else None
                 identity = FrameIdentity(
-                    Path(path), Path(root), digest, index, video_id, time_s, stamp
-                )
+                    Path(row["path"]), Path(row["root"]), row["hash"], row["frame_index"],
+                    video_id, row["timestamp"], stamp,
+                )  # fmt: skip
                 encoded = (boxes, mask_rles) if raw_masks else None
                 yield StoredFrame(identity, width, height, detections, encoded, human)
         except sqlite3.Error as e:

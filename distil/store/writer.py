@@ -20,7 +20,7 @@ class StoreWriter:
     Leaving the block writes everything queued (also when the block raised, so a stopped
     run keeps what it labeled), then re-raises the writer's error, if any.
 
-    >>> with StoreWriter(store) as writer:
+    >>> with StoreWriter(store) as writer:  # doctest: +SKIP
     ...     writer.put(batch)
     """
 
@@ -78,10 +78,10 @@ class StoreWriter:
                     except queue.Empty:
                         break
                 done = batches[-1] is None
-                batches = [b for b in batches if b is not None]
-                if batches:
+                ready = [b for b in batches if b is not None]
+                if ready:
                     with self.timings.measure("store"):
-                        store.write_batch(_joined(batches))
+                        store.write_batch(_joined(ready))
         except BaseException as e:  # raised in the labeling thread
             self._error = e
         finally:

@@ -69,7 +69,7 @@ def load_yolo(weights: Path | str, **options: Any) -> Any:
     """`ultralytics.YOLO(weights)` loaded as data; a checkpoint that holds anything but an
     Ultralytics model, or is not a checkpoint, is a `CheckpointError` with a one-line reason.
 
-    >>> model = load_yolo("runs/train/exp/weights/best.pt")
+    >>> model = load_yolo("runs/train/exp/weights/best.pt")  # doctest: +SKIP
     """
     ultralytics = import_ultralytics()
     return _loading(weights, lambda: ultralytics.YOLO(str(weights), **options))

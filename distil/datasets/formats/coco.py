@@ -27,7 +27,7 @@ from distil.datasets.labeled import (
     whole,
 )
 from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
-from distil.detections import human_detections
+from distil.detections import class_ids, human_detections, masks_of, scores
 from distil.errors import MissingInputError, UsageError
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_json, read_user_text
 from distil.utils.rle import decode_masks, encode_masks
@@ -59,10 +59,13 @@ class CocoBuilder:
         self.images.append(
             {"id": image_id, "file_name": file_name, "width": width, "height": height}
         )
-        rles = encode_masks(detections.mask) if masks == "rle" else None
+        mask = masks_of(detections)
+        if masks is not None and mask is None:
+            raise ValueError("mask annotations asked of detections without masks")  # checked before
+        rles = encode_masks(mask) if masks == "rle" and mask is not None else []
         xywh = sv.xyxy_to_xywh(detections.xyxy)
         for i, ((x, y, w, h), cls, score) in enumerate(
-            zip(xywh, detections.class_id, detections.confidence, strict=True)
+            zip(xywh, class_ids(detections), scores(detections), strict=True)
         ):
             annotation: dict[str, Any] = {
                 "id": len(self.annotations) + 1,
@@ -73,11 +76,11 @@ class CocoBuilder:
                 "iscrowd": 0,
                 "score": round(float(score), 5),
             }
-            if masks == "rle":
+            if masks == "rle" and mask is not None:
                 annotation["segmentation"] = rles[i]
-                annotation["area"] = float(detections.mask[i].sum())
-            elif masks == "polygon":
-                result = mask_to_polygon(detections.mask[i], min_fragment_area, tolerance)
+                annotation["area"] = float(mask[i].sum())
+            elif masks == "polygon" and mask is not None:
+                result = mask_to_polygon(mask[i], min_fragment_area, tolerance)
                 if not result.parts:
                     stats.empty_masks += 1
                     continue
@@ -85,7 +88,7 @@ class CocoBuilder:
                 annotation["segmentation"] = [
                     np.round(p, 2).reshape(-1).tolist() for p in result.parts
                 ]
-                annotation["area"] = float(detections.mask[i].sum())
+                annotation["area"] = float(mask[i].sum())
             self.annotations.append(annotation)
 
     def write(self, path: Path) -> None:
@@ -95,7 +98,7 @@ class CocoBuilder:
         )
 
 
-def load_coco(file: Path):
+def load_coco(file: Path) -> Any:
     """A pycocotools `COCO` index of `file`, without its progress prints on stdout."""
     from pycocotools.coco import COCO
 
@@ -238,8 +241,17 @@ def _entries(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _coco_detections(found, categories, class_of, width: int, height: int):
-    boxes, classes, shapes, notes = [], [], [], []
+def _coco_detections(
+    found: list[dict[str, Any]],
+    categories: dict[Any, str],
+    class_of: dict[str, int],
+    width: int,
+    height: int,
+) -> tuple[sv.Detections, list[str]]:
+    boxes: list[list[float]] = []
+    classes: list[int] = []
+    shapes: list[np.ndarray | None] = []
+    notes: list[str] = []
     for annotation in found:
         where = f"annotation {annotation.get('id', '?')}"
         category = annotation.get("category_id")
@@ -277,7 +289,8 @@ def _segmentation_mask(segmentation: Any, height: int, width: int, where: str) -
         if not isinstance(counts, str):
             raise UsageError(f"{where}: its RLE counts are neither a string nor a list")
         try:
-            return decode_masks([segmentation], height, width)[0]
+            decoded: np.ndarray = decode_masks([segmentation], height, width)[0]
+            return decoded
         except (ValueError, TypeError, UnicodeEncodeError):
             raise UsageError(f"{where}: its RLE counts cannot be decoded") from None
     if not isinstance(segmentation, list):
@@ -294,4 +307,5 @@ def uncompressed_rle_mask(counts: list[Any], height: int, width: int, where: str
     if sum(lengths) != height * width:
         raise UsageError(f"{where}: its RLE covers {sum(lengths)} pixels, not {height}x{width}")
     flat = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
-    return flat.reshape(width, height).T.copy()
+    mask: np.ndarray = flat.reshape(width, height).T.copy()
+    return mask

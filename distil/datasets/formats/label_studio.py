@@ -7,8 +7,9 @@ read back. Coordinates are percentages of the image, as Label Studio keeps them.
 task carries the frame's stored path in `data.distil_path`, which Label Studio keeps
 through export, so corrections find their frame even when the image URL was rewritten.
 
->>> tasks = label_studio_tasks(images, ["car", "person"])   # list of task dicts
->>> read_label_studio(Path("export.json"), ["car", "person"])  # -> [LabeledImage, ...]
+>>> tasks = label_studio_tasks(images, ["car", "person"])   # list of task dicts  # doctest: +SKIP
+>>> # -> [LabeledImage, ...]
+>>> read_label_studio(Path("export.json"), ["car", "person"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from distil.datasets.labeled import (
     unknown_class,
 )
 from distil.datasets.polygons import mask_to_polygon
+from distil.detections import class_ids
 from distil.errors import UsageError
 from distil.utils.files import (
     MAX_ANNOTATION_BYTES,
@@ -211,7 +213,7 @@ def _results(
         detections.confidence if detections.confidence is not None else np.ones(len(detections))
     )
     for i, ((x1, y1, x2, y2), class_id, score) in enumerate(
-        zip(detections.xyxy.tolist(), detections.class_id.tolist(), scores.tolist(), strict=True)
+        zip(detections.xyxy.tolist(), class_ids(detections).tolist(), scores.tolist(), strict=True)
     ):
         base = {
             "id": f"r{i}",
@@ -224,7 +226,7 @@ def _results(
         name = names[int(class_id)]
         if detections.mask is not None and brush and detections.mask[i].any():
             rle = encode_brush(detections.mask[i])
-            value = {"format": "rle", "rle": rle, "brushlabels": [name]}
+            value: dict[str, Any] = {"format": "rle", "rle": rle, "brushlabels": [name]}
             results.append({**base, "from_name": BRUSH, "type": "brushlabels", "value": value})
             continue
         if detections.mask is not None:
@@ -329,7 +331,10 @@ def _image(
             width, height, same = canvas(key, *sizes[0], size_of)
         except ValueError as e:
             raise UsageError(f"original_width / original_height: {e}") from None
-    boxes, classes, shapes, notes = [], [], [], []
+    boxes: list[list[float]] = []
+    classes: list[int] = []
+    shapes: list[np.ndarray | None] = []
+    notes: list[str] = []
     for region in regions if same else []:  # another image's regions are not drawn
         kind = region["type"]
         value = region.get("value")
@@ -360,11 +365,11 @@ def _image(
             if value.get("format", "rle") != "rle":
                 raise UsageError(f"brush masks in format {value.get('format')!r} are not read")
             mask = decode_brush(value.get("rle") or [], width, height)
-            box = mask_box(mask)
-            if box is None:
+            mask_corners = mask_box(mask)
+            if mask_corners is None:
                 notes.append(f"{key}: an empty {labels[0]} brush mask: left out")
                 continue
-            boxes.append(box)
+            boxes.append(mask_corners)
             shapes.append(mask)
         classes.append(class_of[labels[0]])
     detections = shapes_to_detections(boxes, classes, shapes, width, height)

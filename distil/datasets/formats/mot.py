@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
+from distil.detections import class_ids, scores
 from distil.errors import UsageError
 from distil.utils.files import atomic_write_text
 
@@ -22,7 +23,7 @@ def mot_rows(frame_index: int, detections: sv.Detections) -> list[str]:
         return []
     rows = []
     for (x1, y1, x2, y2), track, confidence, class_id in zip(
-        detections.xyxy, detections.tracker_id, detections.confidence, detections.class_id,
+        detections.xyxy, detections.tracker_id, scores(detections), class_ids(detections),
         strict=True,
     ):  # fmt: skip
         rows.append(
@@ -43,7 +44,8 @@ def read_mot(path: Path) -> np.ndarray:
     track files alike. Ground-truth rows marked not to be evaluated (conf 0 in a column-7
     file) are dropped.
 
-    >>> read_mot(Path("tracks/walk.txt"))[:, :6]  # frame, id, left, top, width, height
+    >>> # frame, id, left, top, width, height
+    >>> read_mot(Path("tracks/walk.txt"))[:, :6]  # doctest: +SKIP
     """
     text = Path(path).read_text()
     rows = [line.split(",") for line in text.splitlines() if line.strip()]

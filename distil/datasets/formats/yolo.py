@@ -22,7 +22,7 @@ from distil.datasets.labeled import (
 )
 from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
-from distil.detections import human_detections
+from distil.detections import class_ids, human_detections
 from distil.errors import MissingInputError, UsageError
 from distil.sources.core import scan_images
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
@@ -34,7 +34,7 @@ DATA_YAML = "data.yaml"
 def yolo_box_lines(detections: sv.Detections, width: int, height: int) -> list[str]:
     """'class cx cy w h' lines, normalized to [0, 1]."""
     lines = []
-    for (x0, y0, x1, y1), cls in zip(detections.xyxy, detections.class_id, strict=True):
+    for (x0, y0, x1, y1), cls in zip(detections.xyxy, class_ids(detections), strict=True):
         cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
         w, h = (x1 - x0) / width, (y1 - y0) / height
         lines.append(f"{int(cls)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
@@ -55,7 +55,7 @@ def yolo_polygon_lines(
             "these labels have no masks: label with a --segmenter, or export with --task detect"
         )
     lines = []
-    for mask, cls in zip(detections.mask, detections.class_id, strict=True):
+    for mask, cls in zip(detections.mask, class_ids(detections), strict=True):
         result = mask_to_polygon(mask, min_fragment_area, tolerance)
         if len(result.polygon) == 0:
             stats.empty_masks += 1
@@ -71,7 +71,7 @@ def write_data_yaml(
 ) -> Path:
     """data.yaml in `root` with the absolute `path` of `final_root` (where the dataset will
     live once moved into place), so Ultralytics finds the images from anywhere."""
-    data = {"path": str(Path(final_root or root).resolve())}
+    data: dict[str, Any] = {"path": str(Path(final_root or root).resolve())}
     for split in ("train", "val", "test"):
         if splits.get(split):
             data[split] = f"images/{split}"
@@ -248,7 +248,7 @@ def read_yolo_folder(
             except ValueError as e:
                 raise UsageError(f"{file}: {e}") from None
         classes = []
-        for number in read.class_id.tolist():
+        for number in class_ids(read).tolist():
             name = own[number] if number < len(own) else f"class {number}"
             if name not in class_of:
                 raise UsageError(f"{file}: {unknown_class(name, names)}")

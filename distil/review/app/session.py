@@ -2,9 +2,10 @@
 holds which frame, each frame's labels and image, the segmenter's answers to clicks, and
 saving a frame as human labels.
 
->>> session = ReviewSession(Path("runs/label/exp"), ReviewServeSettings())
->>> frame_id = session.claim("tab-1")
->>> session.save("tab-1", frame_id, [{"xyxy": [10, 20, 50, 80], "class_id": 0}], seconds=9.5)
+>>> session = ReviewSession(Path("runs/label/exp"), ReviewServeSettings())  # doctest: +SKIP
+>>> frame_id = session.claim("tab-1")  # doctest: +SKIP
+>>> session.save(  # doctest: +SKIP
+...     "tab-1", frame_id, [{"xyxy": [10, 20, 50, 80], "class_id": 0}], seconds=9.5)
 """
 
 from __future__ import annotations
