@@ -206,10 +206,21 @@ class GroundedModel(BaseModel):
             self.segmenter.prepare(images) if self.segmenter else None,
         )
 
-    def boxes(self, images, ontology, min_confidence) -> list[sv.Detections]:
+    def boxes(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+    ) -> list[sv.Detections]:
         return self.detector.detect(images, ontology, min_confidence)
 
-    def predict(self, images, ontology, min_confidence, prepared=None):
+    def predict(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         detector_inputs, segmenter_inputs = prepared if prepared is not None else (None, None)
         with profile("detect"):
             detections, faint = detect_counting_faint(

@@ -147,7 +147,13 @@ class Florence2Detector(TransformersDetector):
         self.model.model.vision_tower.compile(dynamic=True)
 
     @torch.inference_mode()
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         inputs = prepared if prepared is not None else self.prepare(images, ontology)
         pixel_values = inputs["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         text = self.text_inputs(ontology)

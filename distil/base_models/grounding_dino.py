@@ -121,7 +121,13 @@ class GroundingDinoDetector(TransformersDetector):
         return super().prepare(images, ontology)
 
     @torch.inference_mode()
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         pixels = prepared if prepared is not None else self.prepare(images, ontology)
         pixel_values = pixels["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         pixel_mask = pixels["pixel_mask"].to(self.device, non_blocking=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import supervision as sv
 import torch
 
@@ -76,7 +77,13 @@ class OmDetTurboDetector(TransformersDetector):
         self.model.vision_backbone.compile(dynamic=True)
 
     @torch.inference_mode()
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         inputs = prepared if prepared is not None else self.prepare(images, ontology)
         pixel_values = inputs["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         text = self.text_inputs(ontology)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import supervision as sv
 import torch
 
@@ -42,7 +43,13 @@ class Owlv2Detector(TransformersDetector):
         self.model.owlv2.vision_model.compile(dynamic=True)
 
     @torch.inference_mode()
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         pixels = prepared if prepared is not None else self.prepare(images, ontology)
         pixel_values = pixels["pixel_values"].to(self.device, self.dtype, non_blocking=True)
         feature_map, _ = self.model.image_embedder(pixel_values=pixel_values)

@@ -97,7 +97,7 @@ class RoutedModel(BaseModel):
         )
 
     def _detect(
-        self, images, min_confidence, inputs
+        self, images: list[np.ndarray], min_confidence: float, inputs: list[Any]
     ) -> tuple[list[list[sv.Detections]], list[int | None]]:
         """Per route, per image: its detections in the whole ontology's ids; and per image
         its faint candidates summed over the routes that count them (None: none does)."""
@@ -114,11 +114,22 @@ class RoutedModel(BaseModel):
         ]
         return by_route, faint
 
-    def boxes(self, images, ontology, min_confidence) -> list[sv.Detections]:
+    def boxes(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+    ) -> list[sv.Detections]:
         by_route, _ = self._detect(images, min_confidence, [None] * len(self.routes))
         return [merge(list(parts)) for parts in zip(*by_route, strict=True)]
 
-    def predict(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def predict(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         if prepared is None:
             prepared = self.prepare(images, ontology)
         detector_inputs, segmenter_inputs = prepared

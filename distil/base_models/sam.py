@@ -78,7 +78,12 @@ class _BoxPromptedSegmenter(Segmenter):
         """Low-resolution mask logits -> boolean masks (boxes, H, W) at image size."""
 
     @torch.inference_mode()
-    def segment(self, images, detections, prepared=None) -> list[sv.Detections]:
+    def segment(
+        self,
+        images: list[np.ndarray],
+        detections: list[sv.Detections],
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         if all(len(d) == 0 for d in detections):
             return detections
         inputs = prepared if prepared is not None else self.prepare(images)
@@ -179,7 +184,7 @@ class SamSegmenter(_BoxPromptedSegmenter):
     def _image_embedding(self, embeddings, index):
         return embeddings[index : index + 1]
 
-    def _masks(self, low_res, inputs, index):
+    def _masks(self, low_res: torch.Tensor, inputs: Any, index: int) -> torch.Tensor:
         masks = self.processor.post_process_masks(
             low_res,
             inputs["original_sizes"][index : index + 1],
@@ -215,7 +220,7 @@ class Sam2Segmenter(_BoxPromptedSegmenter):
     def _image_embedding(self, embeddings, index):
         return [level[index : index + 1] for level in embeddings]
 
-    def _masks(self, low_res, inputs, index):
+    def _masks(self, low_res: torch.Tensor, inputs: Any, index: int) -> torch.Tensor:
         masks = self.processor.post_process_masks(
             low_res, inputs["original_sizes"][index : index + 1]
         )

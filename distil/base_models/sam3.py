@@ -92,7 +92,13 @@ class Sam3Detector(TransformersDetector):
         self.model.vision_encoder.compile(dynamic=True)
 
     @torch.inference_mode()
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
         from transformers.models.sam3.modeling_sam3 import Sam3VisionEncoderOutput
 

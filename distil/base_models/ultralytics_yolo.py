@@ -200,7 +200,13 @@ class UltralyticsDetector(Detector):
         batch = torch.from_numpy(np.stack([letterbox(image=image) for image in images]))
         return batch.pin_memory() if self.device.type == "cuda" else batch
 
-    def detect(self, images, ontology, min_confidence, prepared=None) -> list[sv.Detections]:
+    def detect(
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any = None,
+    ) -> list[sv.Detections]:
         checkpoint_ids = self.check_ontology(ontology)
         prompt_of = np.zeros(max(self.names) + 1, dtype=np.int64)  # checkpoint id -> prompt
         prompt_of[checkpoint_ids] = np.arange(len(checkpoint_ids))
@@ -254,7 +260,12 @@ class UltralyticsDetector(Detector):
         return results
 
     def _detect_direct(
-        self, images, ontology, min_confidence, prepared, checkpoint_ids: list[int]
+        self,
+        images: list[np.ndarray],
+        ontology: Ontology,
+        min_confidence: float,
+        prepared: Any,
+        checkpoint_ids: list[int],
     ) -> list[np.ndarray]:
         """What `YOLO.predict(rect=False)` computes, as (N, 6) xyxy-score-class arrays:
         the same letterbox, AutoBackend forward, NMS and box scaling."""

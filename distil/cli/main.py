@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -32,7 +33,13 @@ def _stricter_option_hints() -> None:
         base = parser.NoSuchOption
 
         class NoSuchOption(base):  # type: ignore[misc, valid-type]
-            def __init__(self, option_name, message=None, possibilities=None, ctx=None):
+            def __init__(
+                self,
+                option_name: str,
+                message: str | None = None,
+                possibilities: Sequence[str] | None = None,
+                ctx: Any = None,
+            ) -> None:
                 wanted = option_name.lstrip("-")
                 alike = [
                     p

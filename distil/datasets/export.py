@@ -170,7 +170,14 @@ def _export_ontology(
 
 
 def _write(
-    store, root, final_root, ontology, class_filter, splits, options, advance
+    store: LabelStore,
+    root: Path,
+    final_root: Path,
+    ontology: Ontology,
+    class_filter: set[int] | None,
+    splits: dict[str, str],
+    options: DatasetSettings,
+    advance: Callable[[int], None],
 ) -> ExportSummary:
     summary = ExportSummary(out=str(root))
     stats = PolygonStats()
@@ -461,7 +468,15 @@ def _scores_no_text(detector: dict[str, Any]) -> bool:
     return detector.get("family") == "ultralytics"
 
 
-def _write_card(root, name, store, ontology, options, summary, label_dir) -> None:
+def _write_card(
+    root: Path,
+    name: str,
+    store: LabelStore,
+    ontology: Ontology,
+    options: DatasetSettings,
+    summary: ExportSummary,
+    label_dir: Path,
+) -> None:
     settings = store.settings
     notes = []
     if summary.unlabeled:

@@ -425,7 +425,14 @@ def _in_shard(video: Path, shard: Shard) -> bool:
         return shard.index == 1
 
 
-def _prefetched_batches(work, store, model, ontology, settings: LabelSettings, timings: Timings):
+def _prefetched_batches(
+    work: Iterable[tuple[Path, Path] | SkippedFile],
+    store: LabelStore,
+    model: BaseModel,
+    ontology: Ontology,
+    settings: LabelSettings,
+    timings: Timings,
+) -> Iterator[FrameBatch]:
     """Batches read, hashed, decoded and preprocessed by a background thread, two ahead."""
 
     def prepared():

@@ -24,6 +24,7 @@ from distil.settings import LabelSettings
 from distil.sources import SkippedFile
 
 if TYPE_CHECKING:
+    from distil.base_models.core import BaseModel
     from distil.labeling.core import Job, LabelSummary
     from distil.ontologies import Ontology
 
@@ -105,7 +106,14 @@ def _placement(ray, settings: LabelSettings) -> tuple[int, int, int]:
     return actors, 0, max(1, min(_CPUS_PER_ACTOR, cpus - 1))
 
 
-def _dataset(ray, sources, known, settings: LabelSettings, teacher_args, actors: int):
+def _dataset(
+    ray: Any,
+    sources: list[tuple[Path, Path]],
+    known: Any,
+    settings: LabelSettings,
+    teacher_args: dict[str, Any],
+    actors: int,
+) -> Any:
     """The Ray Data pipeline: sources -> frames (tasks) -> labeled batches (actors)."""
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # distil shows its own
@@ -155,14 +163,18 @@ def _known(reference) -> frozenset[str]:
     return _KNOWN[key]
 
 
-def _load_model(settings: LabelSettings, ontology_dict: dict, gpus: int, cpus: int):
+def _load_model(
+    settings: LabelSettings, ontology_dict: dict[str, Any], gpus: int, cpus: int
+) -> tuple[BaseModel, Ontology]:
     from distil.labeling.teacher import load_worker_teacher
 
     device = "cuda" if gpus else "cpu"  # Ray gives the actor its GPU as cuda:0
     return load_worker_teacher(settings, ontology_dict, device, cpus)
 
 
-def _describe(settings, ontology, gpus, cpus) -> dict:
+def _describe(
+    settings: LabelSettings, ontology: dict[str, Any], gpus: int, cpus: int
+) -> dict[str, Any]:
     """The store settings of the teacher as an actor loads it (dtype depends on the GPU)."""
     from distil.labeling.core import store_settings
 
@@ -173,7 +185,9 @@ def _describe(settings, ontology, gpus, cpus) -> dict:
 class TeacherActor:
     """One teacher on one GPU (or CPU worker), labeling batches of frames."""
 
-    def __init__(self, settings, ontology, gpus, cpus) -> None:
+    def __init__(
+        self, settings: LabelSettings, ontology: dict[str, Any], gpus: int, cpus: int
+    ) -> None:
         self.settings = settings
         self.model, self.ontology = _load_model(settings, ontology, gpus, cpus)
 

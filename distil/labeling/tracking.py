@@ -178,7 +178,16 @@ class VideoTracker:
     def _start(self, height: int, width: int, ontology: Ontology) -> None:
         self.propagator.start(height, width)
 
-    def _label_frame(self, frame, pixels, ontology, model, book, carried, timings):
+    def _label_frame(
+        self,
+        frame: Frame,
+        pixels: Any,
+        ontology: Ontology,
+        model: BaseModel,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+        timings: Timings,
+    ) -> sv.Detections:
         """Detections with track ids on one new frame. A resumed video's first new frame
         is a keyframe (windows end at keyframes), and only it gets `carried`."""
         if frame.position % self.detect_every == 0:
@@ -187,7 +196,16 @@ class VideoTracker:
             ids, masks, _ = self.propagator.propagate(pixels)
         return _track_detections(ids, masks, book)
 
-    def _keyframe(self, rgb, pixels, ontology, model, book, carried, timings):
+    def _keyframe(
+        self,
+        rgb: np.ndarray,
+        pixels: Any,
+        ontology: Ontology,
+        model: BaseModel,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+        timings: Timings,
+    ) -> sv.Detections:
         """Detect, match to the live tracks, start new ones, restart the memory."""
         propagator = self.propagator
         with timings.measure("track"):
@@ -226,7 +244,15 @@ class VideoTracker:
         return _track_detections(ids, masks, book)
 
     def _flush(
-        self, store, video, window, book, next_position, last_index, timings, done=False
+        self,
+        store: LabelStore,
+        video: str,
+        window: list[StoredFrame],
+        book: TrackBook,
+        next_position: int,
+        last_index: int,
+        timings: Timings,
+        done: bool = False,
     ) -> int:
         seen = book.next_id - 1
         state = {
@@ -312,7 +338,16 @@ class Sam3VideoTracker(VideoTracker):
         self.propagator.start(height, width, list(ontology.prompts))
         self.objects = {}
 
-    def _label_frame(self, frame, pixels, ontology, model, book, carried, timings):
+    def _label_frame(
+        self,
+        frame: Frame,
+        pixels: Any,
+        ontology: Ontology,
+        model: BaseModel,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+        timings: Timings,
+    ) -> sv.Detections:
         with timings.measure("track"):
             found = self.propagator.step(pixels)
         tracks = follow_objects(

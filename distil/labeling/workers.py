@@ -113,7 +113,9 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[begin : begin + size]
 
 
-def _messages(results, workers, devices) -> Iterator[tuple[str, int, Any]]:
+def _messages(
+    results: Any, workers: list[Any], devices: list[str]
+) -> Iterator[tuple[str, int, Any]]:
     """The workers' messages; an error, or a worker gone without a word, raises."""
     while True:
         try:
@@ -152,11 +154,11 @@ def _work(
     index: int,
     device: str,
     settings: LabelSettings,
-    ontology_dict: dict,
+    ontology_dict: dict[str, Any],
     threads: int,
-    start_queue,
-    tasks,
-    results,
+    start_queue: Any,
+    tasks: Any,
+    results: Any,
 ) -> None:
     """One worker process: load the teacher on `device`, label chunks until told to stop."""
     try:

@@ -348,15 +348,15 @@ def write_review_round(
 
 
 def _write_round(
-    label_dir,
+    label_dir: Path,
     out_dir: Path,
     settings: ReviewSettings,
-    ranking,
-    frames,
-    ontology,
-    masks,
-    keys,
-    student_score,
+    ranking: ReviewRanking,
+    frames: dict[str, StoredFrame],
+    ontology: Ontology,
+    masks: bool,
+    keys: list[str],
+    student_score: float | None,
 ) -> tuple[int, Path, list[LabeledImage]]:
     """The round's files in `out_dir`, then its record in the store; returns (its number,
     the task file, the images handed out)."""
@@ -402,7 +402,15 @@ def _write_round(
     return number, task_file, images
 
 
-def _write_tasks(out_dir, images, names, settings: ReviewSettings, masks, urls, scores) -> Path:
+def _write_tasks(
+    out_dir: Path,
+    images: list[LabeledImage],
+    names: list[str],
+    settings: ReviewSettings,
+    masks: bool,
+    urls: dict[str, str],
+    scores: dict[str, float],
+) -> Path:
     from distil.datasets import formats
 
     format, brush = settings.format, settings.masks is MaskShape.BRUSH

@@ -349,7 +349,15 @@ class YoloStudent(TargetModel):
         yolo.train(resume=True)
         return self._finish(yolo, run_dir, source, str(args.get("device")), start, resumed=True)
 
-    def _finish(self, yolo, run_dir, source, device, start, resumed) -> TrainResult:
+    def _finish(
+        self,
+        yolo: Any,
+        run_dir: Path,
+        source: StudentSource,
+        device: str,
+        start: float,
+        resumed: bool,
+    ) -> TrainResult:
         trainer = yolo.trainer
         save_dir = Path(trainer.save_dir)
         metrics = {k: round(float(v), 5) for k, v in (trainer.metrics or {}).items()}

@@ -385,7 +385,14 @@ class ReviewSession:
             self._propagator = Sam2VideoPropagator(self.video_model, self.settings.device)
         return self._propagator
 
-    def _proposal(self, frame: AppFrame, tracks, masks, present, human) -> dict[str, Any]:
+    def _proposal(
+        self,
+        frame: AppFrame,
+        tracks: Sequence[int],
+        masks: np.ndarray,
+        present: Sequence[bool],
+        human: sv.Detections,
+    ) -> dict[str, Any]:
         from distil.utils.rle import encode_masks
 
         labels, kept = [], {}
@@ -559,7 +566,13 @@ def _box_mask(box: list[float], frame: AppFrame) -> np.ndarray:
     return mask
 
 
-def _mask_for(reference, origin, teacher: sv.Detections, prompts, frame: AppFrame):
+def _mask_for(
+    reference: Any,
+    origin: int | None,
+    teacher: sv.Detections,
+    prompts: dict[str, np.ndarray],
+    frame: AppFrame,
+) -> np.ndarray | None:
     """The mask a saved label refers to: a mask made by a click (`p...`), the teacher's
     own (`t<i>`, only for the label that came from it), or none."""
     if not isinstance(reference, str):
