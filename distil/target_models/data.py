@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from distil.datasets.card import DatasetCard
-from distil.datasets.formats.yolo import DATA_YAML, yaml_names
+from distil.datasets.formats.yolo import DATA_YAML, yaml_folders, yaml_names
 from distil.errors import MissingInputError, UsageError
 from distil.target_models.core import StudentTask
 from distil.utils.files import atomic_write_text
@@ -40,21 +41,7 @@ def resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
     else a copy in `run_dir` whose `path` is resolved against the YAML's own folder (as
     `distil eval -g` reads it; Ultralytics would resolve `path: .` against the working
     directory or its global datasets folder). Every split's images must be there."""
-    data = load_yaml(data_yaml)
-    if not isinstance(data, dict):
-        raise UsageError(f"{data_yaml}: expected a mapping (path, train, val, names)")
-    yaml_names(data, data_yaml)  # names checked before training starts
-    base = Path(data.get("path") or ".").expanduser()
-    root = base if base.is_absolute() else (data_yaml.parent / base).resolve()
-    for split in ("train", "val"):
-        if not data.get(split):
-            raise UsageError(f"{data_yaml}: no '{split}' split")
-        for entry in data[split] if isinstance(data[split], list) else [data[split]]:
-            where = Path(entry) if Path(entry).is_absolute() else root / entry
-            if not where.exists():
-                raise MissingInputError(
-                    f"{data_yaml}: {split}: {entry} not found (looked at {where})"
-                )
+    data, base, root = checked_data_yaml(data_yaml)
     if base.is_absolute():
         return data_yaml
     target = Path(run_dir) / "data.yaml"
@@ -62,16 +49,33 @@ def resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
     return target
 
 
+def checked_data_yaml(data_yaml: Path) -> tuple[dict[str, Any], Path, Path]:
+    """A data.yaml to train on, checked before anything loads (names, and train and val
+    folders that exist): its content, its `path` as written, and that path resolved."""
+    data = load_yaml(data_yaml)
+    if not isinstance(data, dict):
+        raise UsageError(f"{data_yaml}: expected a mapping (path, train, val, names)")
+    yaml_names(data, data_yaml)
+    base = Path(yaml_folders(data, "path", data_yaml)[0] if data.get("path") else ".").expanduser()
+    root = base if base.is_absolute() else (data_yaml.parent / base).resolve()
+    for split in ("train", "val"):
+        if not data.get(split):
+            raise UsageError(f"{data_yaml}: no '{split}' split")
+        for entry in yaml_folders(data, split, data_yaml):
+            where = Path(entry) if Path(entry).is_absolute() else root / entry
+            if not where.exists():
+                raise MissingInputError(
+                    f"{data_yaml}: {split}: {entry} not found (looked at {where})"
+                )
+    return data, base, root
+
+
 def dataset_task(data_yaml: Path) -> StudentTask:
     """detect or segment: from the distil dataset card, else from the label files."""
-    root = data_yaml.parent
-    card = DatasetCard.read(root)
+    _, _, base = checked_data_yaml(data_yaml)  # before a model is downloaded or loaded
+    card = DatasetCard.read(data_yaml.parent)
     if card is not None:
         return StudentTask(card.export.task.value)
-    data = load_yaml(data_yaml) or {}
-    base = Path(data.get("path") or root)
-    if not base.is_absolute():
-        base = root / base
     for label in islice((base / "labels").rglob("*.txt"), 200):
         for line in label.read_text().splitlines():
             if line.strip():

@@ -99,14 +99,60 @@ class CocoBuilder:
 
 
 def load_coco(file: Path) -> Any:
-    """A pycocotools `COCO` index of `file`, without its progress prints on stdout."""
+    """A pycocotools `COCO` index of `file`, without its progress prints on stdout. The
+    fields it indexes are checked first: a wrong one is a UsageError naming the file, the
+    entry and the field."""
     from pycocotools.coco import COCO
 
+    try:
+        data = json.loads(Path(file).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise UsageError(f"{file}: not a readable COCO file ({e})") from None
+    try:
+        _check_indexed_fields(data)
+    except ValueError as e:
+        raise UsageError(f"{file}: {e}") from None
     coco = COCO()
-    coco.dataset = json.loads(Path(file).read_text())
+    coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
+
+
+def _check_indexed_fields(data: Any) -> None:
+    """What pycocotools reads of a COCO file, as COCO defines it."""
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise UsageError("not a COCO file: no list of `images`")
+    category_ids = set()
+    for number, category in enumerate(_entries(data, "categories"), 1):
+        if not isinstance(category.get("id"), (int, str)) or "name" not in category:
+            raise UsageError(f"category {number} needs an `id` (a number) and a `name`")
+        category_ids.add(category["id"])
+    for entry in _entries(data, "images"):
+        where = f"image {str(entry.get('file_name', entry.get('id', '?')))[:60]!r}"
+        if not isinstance(entry.get("id"), (int, str)):
+            raise UsageError(f"{where}: its `id` is {str(entry.get('id'))[:40]!r}, not a number")
+        if not isinstance(entry.get("file_name"), str):
+            raise UsageError(f"{where}: its `file_name` is not text")
+        for side in ("width", "height"):
+            whole(entry.get(side), f"{where} {side}", 1)
+    for annotation in _entries(data, "annotations"):
+        where = f"annotation {str(annotation.get('id', '?'))[:40]}"
+        if not isinstance(annotation.get("image_id"), (int, str)):
+            raise UsageError(f"{where}: its `image_id` is not an image's id")
+        category_id = annotation.get("category_id")
+        if not isinstance(category_id, (int, str)) or category_id not in category_ids:
+            shown = str(category_id)[:40]
+            raise UsageError(f"{where}: category_id {shown} is not one of the categories")
+        bbox = annotation.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise UsageError(f"{where}: bbox is {str(bbox)[:40]}, not [x, y, width, height]")
+        for value in bbox:
+            finite(value, f"{where} bbox")
+        if "score" in annotation:
+            finite(annotation["score"], f"{where} score")
+        if annotation.get("iscrowd", 0) not in (0, 1):
+            raise UsageError(f"{where}: iscrowd is {str(annotation['iscrowd'])[:20]}, not 0 or 1")
 
 
 def read_coco(path: Path, split: str | None = None) -> LabeledSet:

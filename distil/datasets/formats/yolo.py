@@ -92,7 +92,7 @@ def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], lis
     names = yaml_names(data, data_yaml)
     if not names:
         raise UsageError(f"{data_yaml}: no 'names'")
-    root = Path(data.get("path") or ".")
+    root = Path(yaml_folders(data, "path", data_yaml)[0] if data.get("path") else ".")
     if not root.is_absolute():
         root = (data_yaml.parent / root).resolve()
     splits = [s for s in ("train", "val", "test") if data.get(s)]
@@ -102,9 +102,7 @@ def _yolo_image_dirs(data_yaml: Path, split: str | None) -> tuple[list[str], lis
         splits = [split]
     entries: list[Path] = []
     for s in splits:
-        value = data[s]
-        for item in value if isinstance(value, list) else [value]:
-            entries.append(root / item)
+        entries += [root / item for item in yaml_folders(data, s, data_yaml)]
     return [str(n) for n in names], entries
 
 
@@ -257,6 +255,21 @@ def read_yolo_folder(
             LabeledImage(key, None, *size, human_detections(read.xyxy, np.asarray(classes)))
         )
     return images
+
+
+def yaml_folders(data: dict[str, Any], key: str, source: Path) -> list[str]:
+    """The folder paths a data.yaml gives under `key` (`path`, or a split: one or a list),
+    each checked to be a path, not a number or a mapping.
+
+    >>> yaml_folders({"val": ["images/a", "images/b"]}, "val", Path("data.yaml"))
+    ['images/a', 'images/b']
+    """
+    value = data.get(key)
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise UsageError(f"{source}: {key}: {repr(item)[:40]} is not a folder path")
+    return items
 
 
 def yaml_names(data: Any, source: Path) -> list[str]:
