@@ -53,10 +53,15 @@ def test_a_wrong_field_is_named(tmp_path, data, message):
 @pytest.mark.parametrize(
     ("data_yaml", "message"),
     [
-        ("names: [car, dog]\ntrain: images/val\nval: images/val\npath: 5\n", "path: 5 is not a folder path"),
+        (
+            "names: [car, dog]\ntrain: images/val\nval: images/val\npath: 5\n",
+            "path: 5 is not a folder path",
+        ),
         ("names: [car, dog]\ntrain: 7\nval: 7\n", "7 is not a folder path"),
-        ("names: [car, dog]\ntrain: images/val\nval: [images/val, {a: 1}]\n",
-         "val: {'a': 1} is not a folder"),
+        (
+            "names: [car, dog]\ntrain: images/val\nval: [images/val, {a: 1}]\n",
+            "val: {'a': 1} is not a folder",
+        ),
     ],
 )
 def test_a_data_yaml_whose_folders_are_not_paths(tmp_path, data_yaml, message):
