@@ -67,10 +67,17 @@ class SettingsError(UsageError):
 # -- string options as enums ---------------------------------------------------------------
 
 
-class DatasetFormat(str, Enum):
+class LabelFormat(str, Enum):
+    """A format labels are written in and read from: a dataset's (YOLO, COCO, Pascal VOC)
+    or a labeling tool's (Label Studio, CVAT). Each holds a whole dataset (`distil
+    export`) and a review round (`distil review`); `datasets/formats/registry.py` says
+    which module does it."""
+
     YOLO = "yolo"
     COCO = "coco"
     VOC = "voc"
+    LABEL_STUDIO = "label-studio"
+    CVAT = "cvat"
 
 
 class ExportTask(str, Enum):
@@ -110,16 +117,6 @@ class Ranking(str, Enum):
     DISAGREEMENT = "disagreement"  # only disagreement with --student / --against
     BOXES = "boxes"  # exported box count (a baseline)
     RANDOM = "random"  # a baseline
-
-
-class ReviewFormat(str, Enum):
-    """Where reviewers work: a labeling tool's import format, or a dataset format."""
-
-    LABEL_STUDIO = "label-studio"
-    CVAT = "cvat"
-    VOC = "voc"
-    YOLO = "yolo"
-    COCO = "coco"
 
 
 class MaskShape(str, Enum):
@@ -540,8 +537,11 @@ class DatasetSettings(RemoteSettings):
 
     section: ClassVar[str] = "dataset"
 
-    format: DatasetFormat = option(
-        DatasetFormat.YOLO, description="Dataset format.", flags=["--format", "-f"]
+    format: LabelFormat = option(
+        LabelFormat.YOLO,
+        description="yolo, coco or voc; label-studio or cvat: the whole dataset as that "
+        "tool's import files, to check it there.",
+        flags=["--format", "-f"],
     )
     task: ExportTask = option(
         ExportTask.DETECT, description="detect (boxes) or segment (polygons / masks)."
@@ -720,8 +720,8 @@ class RankingSettings(RemoteSettings):
 class ReviewSettings(RankingSettings):
     """`distil review LABEL_DIR` and the `review:` section of a run config."""
 
-    format: ReviewFormat = option(
-        ReviewFormat.LABEL_STUDIO,
+    format: LabelFormat = option(
+        LabelFormat.LABEL_STUDIO,
         description="Task file format: label-studio, cvat, voc, yolo or coco.",
         flags=["--format", "-f"],
     )
@@ -747,8 +747,8 @@ class ReviewSettings(RankingSettings):
     @model_validator(mode="after")
     def _brush_needs_a_labeling_tool(self) -> ReviewSettings:
         if self.masks is MaskShape.BRUSH and self.format not in (
-            ReviewFormat.LABEL_STUDIO,
-            ReviewFormat.CVAT,
+            LabelFormat.LABEL_STUDIO,
+            LabelFormat.CVAT,
         ):
             raise ValueError(
                 f"`masks` brush is for `format` label-studio and cvat, not {self.format.value}"
@@ -913,7 +913,7 @@ class RunSettings(Section):
 
     @model_validator(mode="after")
     def _students_train_on_yolo(self) -> RunSettings:
-        if self.dataset.format is not DatasetFormat.YOLO:
+        if self.dataset.format is not LabelFormat.YOLO:
             raise ValueError(
                 "`dataset.format` must be yolo in a run: the student trains on a YOLO dataset "
                 "(export COCO separately with `distil export`)"

@@ -28,7 +28,8 @@ def export(
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
-    """Write a YOLO / COCO dataset from stored labels (a student .pt: `distil export-model`)."""
+    """Write a dataset from stored labels: YOLO, COCO, VOC, or Label Studio / CVAT import
+    files (a student .pt: `distil export-model`)."""
     setup_logging(quiet)
     if label_dir.suffix == ".pt":
         raise UsageError(

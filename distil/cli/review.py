@@ -21,7 +21,7 @@ from distil.cli.common import (
 )
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.errors import MissingInputError
-from distil.settings import ReviewFormat, ReviewServeSettings, ReviewSettings
+from distil.settings import LabelFormat, ReviewServeSettings, ReviewSettings
 
 RANK = "rank"
 
@@ -113,7 +113,7 @@ def rank(
 
 def next_steps(label_dir: Path, folder: Path, settings: ReviewSettings) -> list[str]:
     """What a reviewer does with a round's task file, ending in the import command."""
-    if settings.format is ReviewFormat.LABEL_STUDIO:
+    if settings.format is LabelFormat.LABEL_STUDIO:
         steps, export = (
             [
                 "start Label Studio with LOCAL_FILES_SERVING_ENABLED=true "
@@ -124,7 +124,7 @@ def next_steps(label_dir: Path, folder: Path, settings: ReviewSettings) -> list[
             ],
             "EXPORT.json",
         )
-    elif settings.format is ReviewFormat.CVAT:
+    elif settings.format is LabelFormat.CVAT:
         images = (
             f"in {folder / 'images'}"
             if settings.copy_images

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from distil.errors import UsageError
-from distil.settings import DatasetFormat, ExportTask, ImageMode
+from distil.settings import ExportTask, ImageMode, LabelFormat
 from distil.utils.files import atomic_write_json, atomic_write_text
 
 CARD_FILE = "dataset_card.json"
@@ -48,7 +48,7 @@ class CardTeacher(_Part):
 class CardExport(_Part):
     """The export settings the dataset was written with."""
 
-    format: DatasetFormat
+    format: LabelFormat
     task: ExportTask
     nms_iou: float
     classes: list[str] | Literal["all"] = "all"

@@ -25,16 +25,14 @@ import numpy as np
 
 from distil.datasets.card import CARD_FILE, CardClass, CardExport, CardTeacher, DatasetCard
 from distil.datasets.filters import class_ids, select_detections
-from distil.datasets.formats.coco import CocoBuilder
 from distil.datasets.formats.mot import mot_rows, write_mot
-from distil.datasets.formats.voc import write_voc
-from distil.datasets.formats.yolo import write_data_yaml, yolo_box_lines, yolo_polygon_lines
+from distil.datasets.formats.registry import WriteOptions, get_format
+from distil.datasets.labeled import LabeledImage
 from distil.datasets.naming import dataset_path, unique_path
-from distil.datasets.polygons import PolygonStats
 from distil.datasets.split import plan_splits
 from distil.errors import OutputExistsError, UsageError
 from distil.ontologies import Ontology, OntologyError
-from distil.settings import SPLIT_NAMES, DatasetFormat, DatasetSettings, ExportTask, ImageMode
+from distil.settings import SPLIT_NAMES, DatasetSettings, ExportTask, ImageMode, LabelFormat
 from distil.sources import ImageReadError, SourceCheck, as_url, display_path, read_file
 from distil.sources.remote import set_url_timeout
 from distil.sources.video import VideoFrames, VideoReadError
@@ -180,13 +178,16 @@ def _write(
     advance: Callable[[int], None],
 ) -> ExportSummary:
     summary = ExportSummary(out=str(root))
-    stats = PolygonStats()
     instances: Counter[int] = Counter()
     reviewed: Counter[int] = Counter()  # reviewed frames per class
-    per_split: Counter[str] = Counter()
-    coco = {s: CocoBuilder(ontology.class_names) for s in SPLIT_NAMES}
     used_names: set[Path] = set()
     segment = options.task is ExportTask.SEGMENT
+    masks = ("rle" if options.coco_rle else "polygon") if segment else None
+    writer = get_format(options.format).dataset_writer(
+        root,
+        ontology.class_names,
+        WriteOptions(masks, options.min_fragment_area, options.polygon_tolerance, final_root),
+    )
     frames = VideoFrames()
     tracks: dict[Path, list[str]] = {}
     tracked = bool(store.settings.get("tracking"))
@@ -229,56 +230,18 @@ def _write(
             detections = select_detections(
                 frame.detections, ontology, options.nms_iou, class_filter
             )
-        if options.format is DatasetFormat.VOC:
-            write_voc(
-                (root / "Annotations" / split / relative).with_suffix(".xml"),
-                relative.name, frame.width, frame.height, detections, ontology.class_names,
-            )  # fmt: skip
-        elif options.format is DatasetFormat.YOLO:
-            if segment:
-                lines = yolo_polygon_lines(
-                    detections,
-                    frame.width,
-                    frame.height,
-                    options.min_fragment_area,
-                    options.polygon_tolerance,
-                    stats,
-                )
-            else:
-                lines = yolo_box_lines(detections, frame.width, frame.height)
-            label = (root / "labels" / split / relative).with_suffix(".txt")
-            # Straight into the staging folder: it is swapped in whole, so no file is
-            # seen half-written, and no temporary name adds to a long file name.
-            label.parent.mkdir(parents=True, exist_ok=True)
-            label.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-        else:
-            masks = ("rle" if options.coco_rle else "polygon") if segment else None
-            coco[split].add(
-                relative.as_posix(),
-                frame.width,
-                frame.height,
-                detections,
-                masks,
-                options.min_fragment_area,
-                options.polygon_tolerance,
-                stats,
-            )
+        writer.add(LabeledImage(image.key, relative, frame.width, frame.height, detections), split)
         if tracked and image.frame_index is not None:
             video = dataset_path(image).parent / Path(image.path).stem
             tracks.setdefault(video, []).extend(mot_rows(image.frame_index, detections))
         instances.update(detections.class_id.tolist())
-        per_split[split] += 1
         summary.images += 1
     frames.close()
     for video, rows in tracks.items():
         write_mot(root / "tracks" / video.parent / f"{video.name}.txt", rows)
     summary.tracked_videos = len(tracks)
-    if options.format is DatasetFormat.COCO:
-        for split, builder in coco.items():
-            if per_split[split]:
-                builder.write(root / "annotations" / f"{split}.json")
-    elif options.format is DatasetFormat.YOLO:
-        write_data_yaml(root, ontology.class_names, dict(per_split), final_root)
+    writer.finish()
+    per_split, stats = writer.per_split, writer.stats
     summary.images_per_split = {s: per_split[s] for s in SPLIT_NAMES if per_split[s]}
     summary.instances_per_class = {n: instances[i] for i, n in enumerate(ontology.class_names)}
     summary.reviewed_per_class = {n: reviewed[i] for i, n in enumerate(ontology.class_names)}
@@ -486,7 +449,7 @@ def _write_card(
             f"{summary.copied_instead_of_linked} images were copied: the filesystem "
             "could not hard-link them"
         )
-    if options.split[1] == 0 and options.format is DatasetFormat.YOLO:
+    if options.split[1] == 0 and options.format is LabelFormat.YOLO:
         notes.append("no val split was requested: data.yaml validates on train")
     if summary.split_note:
         notes.append(summary.split_note)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distil.datasets.formats.coco import read_coco
-from distil.datasets.formats.yolo import read_yolo
+from distil.datasets.formats.registry import get_format
 from distil.datasets.labeled import LabeledSet
-from distil.errors import MissingInputError
+from distil.errors import MissingInputError, UsageError
+from distil.settings import LabelFormat
 
 
 def read_dataset(path: Path, split: str | None = None) -> LabeledSet:
@@ -15,6 +15,8 @@ def read_dataset(path: Path, split: str | None = None) -> LabeledSet:
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"dataset not found: {path}")
-    if path.suffix == ".json" or (path.is_dir() and (path / "annotations").is_dir()):
-        return read_coco(path, split)
-    return read_yolo(path, split)
+    coco = path.suffix == ".json" or (path.is_dir() and (path / "annotations").is_dir())
+    found = get_format(LabelFormat.COCO if coco else LabelFormat.YOLO)
+    if found.read_dataset is None:
+        raise UsageError(f"{path}: {found.name.value} datasets cannot be read as ground truth")
+    return found.read_dataset(path, split)

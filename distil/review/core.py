@@ -29,10 +29,10 @@ from distil.ontologies import Ontology
 from distil.review.ranking import FrameJudge, FrameToRank, RankedFrame, rank_frames
 from distil.settings import (
     DatasetSettings,
+    LabelFormat,
     MaskShape,
     Ranking,
     RankingSettings,
-    ReviewFormat,
     ReviewSettings,
     default,
 )
@@ -361,7 +361,7 @@ def _write_round(
     """The round's files in `out_dir`, then its record in the store; returns (its number,
     the task file, the images handed out)."""
     mark_output(out_dir)
-    label_studio = settings.format is ReviewFormat.LABEL_STUDIO
+    label_studio = settings.format is LabelFormat.LABEL_STUDIO
     images, urls, scores, used = [], {}, {}, set()
     video = VideoFrames()
     try:
@@ -411,22 +411,10 @@ def _write_tasks(
     urls: dict[str, str],
     scores: dict[str, float],
 ) -> Path:
-    from distil.datasets import formats
+    from distil.datasets.formats.registry import HandoffOptions, get_format
 
-    format, brush = settings.format, settings.masks is MaskShape.BRUSH
-    if format is ReviewFormat.LABEL_STUDIO:
-        return formats.write_label_studio(
-            out_dir, images, names, masks=masks, urls=urls, scores=scores, brush=brush
-        )
-    if format is ReviewFormat.CVAT:
-        return formats.write_cvat(out_dir / "annotations.xml", images, names, brush=brush)
-    if format is ReviewFormat.VOC:
-        formats.write_voc_folder(out_dir / "Annotations", images, names)
-        return out_dir / "Annotations"
-    if format is ReviewFormat.YOLO:
-        formats.write_yolo_folder(out_dir, images, names)
-        return out_dir / "labels"
-    return formats.write_coco_file(out_dir / "annotations.json", images, names, masks)
+    options = HandoffOptions(masks, settings.masks is MaskShape.BRUSH, urls, scores)
+    return get_format(settings.format).write_handoff(out_dir, images, names, options)
 
 
 def _place(

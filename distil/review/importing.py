@@ -31,7 +31,7 @@ from distil.datasets.naming import dataset_path
 from distil.errors import MissingInputError, UsageError
 from distil.evaluation.matching import match_by_class
 from distil.review.core import NMS_IOU, review_ontology
-from distil.settings import ReviewFormat
+from distil.settings import LabelFormat
 from distil.store import HumanLabels, LabelStore, StoredFrame
 
 
@@ -57,7 +57,7 @@ class ImportSummary:
 
 
 def read_corrections(
-    path: Path, format: ReviewFormat, names: Sequence[str], size_of=lambda key: None
+    path: Path, format: LabelFormat, names: Sequence[str], size_of=lambda key: None
 ) -> list[LabeledImage]:
     """The labeled images of a labeling tool's export: a file, a folder, or a zip file of
     either (as CVAT downloads them)."""
@@ -76,22 +76,10 @@ def read_corrections(
     return _read(path, format, names, size_of)
 
 
-def _read(path: Path, format: ReviewFormat, names: Sequence[str], size_of) -> list[LabeledImage]:
-    from distil.datasets import formats
+def _read(path: Path, format: LabelFormat, names: Sequence[str], size_of) -> list[LabeledImage]:
+    from distil.datasets.formats.registry import get_format
 
-    if format is ReviewFormat.LABEL_STUDIO:
-        return [
-            i
-            for f in _files(path, ".json")
-            for i in formats.read_label_studio(f, names, size_of=size_of)
-        ]
-    if format is ReviewFormat.CVAT:
-        return [i for f in _files(path, ".xml") for i in formats.read_cvat(f, names, size_of)]
-    if format is ReviewFormat.VOC:
-        return formats.read_voc_folder(path, names)
-    if format is ReviewFormat.YOLO:
-        return formats.read_yolo_folder(path, names, size_of)
-    return [i for f in _files(path, ".json") for i in formats.read_coco_file(f, names, size_of)]
+    return get_format(format).read_handoff(path, names, size_of)
 
 
 ANNOTATION_SUFFIXES = {".json", ".xml", ".txt", ".names", ".yaml", ".yml"}
@@ -173,15 +161,6 @@ def _remove_abandoned_folders() -> None:
             continue  # another user's process
 
 
-def _files(path: Path, suffix: str) -> list[Path]:
-    if path.is_file():
-        return [path]
-    files = sorted(p for p in path.rglob(f"*{suffix}") if p.is_file())
-    if not files:
-        raise MissingInputError(f"{path}: no {suffix} files to import")
-    return files
-
-
 class FrameIndex:
     """Stored frames by every name a tool may use for them: stored path, the written file
     of a video frame or copy, file name and file stem. Where several frames share a name,
@@ -209,11 +188,17 @@ class FrameIndex:
             keys = self.by_name.get(name, set())
             if len(keys) > 1:
                 keys = self._ending_with(keys, path.parts) or keys
+            if len(keys) > 1:  # a file of an exported dataset, named as distil wrote it
+                keys = self._written_as(keys, path) or keys
             if len(keys) > 1:
                 keys = (keys & self.handed_out) or keys
             if keys:
                 return (next(iter(keys)), False) if len(keys) == 1 else (None, True)
         return None, False
+
+    def _written_as(self, keys: set[str], path: Path) -> set[str]:
+        """The frames `distil export` writes at exactly `path` under a split's folder."""
+        return {k for k in keys if dataset_path(self.frames[k].identity) == path}
 
     def _ending_with(self, keys: set[str], parts: tuple[str, ...]) -> set[str]:
         """The frames whose source path or written file ends with `parts`."""
@@ -230,10 +215,10 @@ class FrameIndex:
 
 
 def import_corrections(
-    label_dir: Path, path: Path, format: ReviewFormat | str = ReviewFormat.LABEL_STUDIO
+    label_dir: Path, path: Path, format: LabelFormat | str = LabelFormat.LABEL_STUDIO
 ) -> ImportSummary:
     start = time.perf_counter()
-    format = ReviewFormat(format)
+    format = LabelFormat(format)
     summary = ImportSummary(str(Path(path).resolve()), format.value)
     with LabelStore.edit(label_dir) as store:
         ontology = review_ontology(store, None)

@@ -12,7 +12,7 @@ from PIL import Image
 from distil.datasets import export_dataset, select_detections
 from distil.detections import FrameIdentity
 from distil.ontologies import Ontology, OntologyError
-from distil.settings import DatasetFormat, DatasetSettings, ExportTask, ImageMode
+from distil.settings import DatasetSettings, ExportTask, ImageMode, LabelFormat
 from distil.sources import read_file
 from distil.store import LabelStore, StoreBatch, StoredFrame
 
@@ -151,7 +151,7 @@ def test_coco_round_trip_through_supervision(crafted_store, tmp_path):
         crafted_store,
         tmp_path / "coco",
         DatasetSettings(
-            format=DatasetFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True
+            format=LabelFormat.COCO, task=ExportTask.SEGMENT, split=(1, 0, 0), coco_rle=True
         ),
     )
     dataset = sv.DetectionDataset.from_coco(

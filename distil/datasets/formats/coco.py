@@ -13,6 +13,13 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
+from distil.datasets.formats.registry import (
+    DatasetWriter,
+    Format,
+    HandoffOptions,
+    WriteOptions,
+    annotation_files,
+)
 from distil.datasets.labeled import (
     CROWD,
     LabeledImage,
@@ -29,6 +36,7 @@ from distil.datasets.labeled import (
 from distil.datasets.polygons import PolygonStats, mask_to_polygon, polygons_to_mask
 from distil.detections import class_ids, human_detections, masks_of, scores
 from distil.errors import MissingInputError, UsageError
+from distil.settings import LabelFormat
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_json, read_user_text
 from distil.utils.rle import decode_masks, encode_masks
 
@@ -355,3 +363,44 @@ def uncompressed_rle_mask(counts: list[Any], height: int, width: int, where: str
     flat = np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
     mask: np.ndarray = flat.reshape(width, height).T.copy()
     return mask
+
+
+class CocoDatasetWriter(DatasetWriter):
+    """`annotations/<split>.json` per split, written once its images are all added."""
+
+    def __init__(self, root: Path, names: Sequence[str], options: WriteOptions) -> None:
+        super().__init__(root, names, options)
+        self.builders: dict[str, CocoBuilder] = {}
+
+    def add(self, image: LabeledImage, split: str) -> None:
+        builder = self.builders.setdefault(split, CocoBuilder(self.names))
+        name = Path(image.path or image.key).as_posix()
+        options = self.options
+        builder.add(
+            name, image.width, image.height, image.detections, options.masks,
+            options.min_fragment_area, options.tolerance, self.stats,
+        )  # fmt: skip
+        self.per_split[split] += 1
+
+    def finish(self) -> None:
+        for split, builder in self.builders.items():
+            builder.write(self.root / "annotations" / f"{split}.json")
+
+
+def _write_handoff(
+    folder: Path, images: list[LabeledImage], names: Sequence[str], options: HandoffOptions
+) -> Path:
+    return write_coco_file(Path(folder) / "annotations.json", images, list(names), options.masks)
+
+
+def _read_handoff(path: Path, names: Sequence[str], size_of: SizeOf) -> list[LabeledImage]:
+    return [i for f in annotation_files(path, ".json") for i in read_coco_file(f, names, size_of)]
+
+
+COCO = Format(
+    LabelFormat.COCO,
+    dataset_writer=CocoDatasetWriter,
+    write_handoff=_write_handoff,
+    read_handoff=_read_handoff,
+    read_dataset=read_coco,
+)

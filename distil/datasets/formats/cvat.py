@@ -21,6 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from distil.datasets.formats.registry import (
+    DatasetWriter,
+    Format,
+    HandoffOptions,
+    WriteOptions,
+    annotation_files,
+)
 from distil.datasets.labeled import (
     LabeledImage,
     SizeOf,
@@ -38,6 +45,7 @@ from distil.datasets.naming import distinct_names
 from distil.datasets.polygons import mask_to_polygon
 from distil.detections import class_ids
 from distil.errors import UsageError
+from distil.settings import LabelFormat
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 VERSION = "1.1"
@@ -50,28 +58,36 @@ def cvat_xml(
     brush: bool = False,
 ) -> str:
     """The XML for `images`; masks are polygons, or `<mask>` elements with `brush`."""
+    images = list(images)
+    task_names = distinct_names([image.key for image in images])
+    nodes = [
+        (name, _image_node(image, names, tolerance, brush))
+        for name, image in zip(task_names, images, strict=True)
+    ]
+    return _document(nodes, names)
+
+
+def _image_node(
+    image: LabeledImage, names: Sequence[str], tolerance: float, brush: bool
+) -> ET.Element:
+    """An `<image>` with the image's shapes; its id and name are given by `_document`."""
+    node = ET.Element("image", width=str(image.width), height=str(image.height))
+    _add_shapes(node, image, names, tolerance, brush)
+    return node
+
+
+def _document(nodes: list[tuple[str, ET.Element]], names: Sequence[str]) -> str:
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = VERSION
     labels = ET.SubElement(ET.SubElement(ET.SubElement(root, "meta"), "task"), "labels")
     for name in names:
         ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
-    images = list(images)
     # CVAT matches an <image> to a task frame by its name, the path as uploaded, and where
     # none matches, by its id, the frame number: with the default (lexicographical)
     # sorting of the task's files, the frame number is the name's rank.
-    task_names = distinct_names([image.key for image in images])
-    for number, (name, image) in enumerate(
-        sorted(zip(task_names, images, strict=True), key=lambda pair: pair[0])
-    ):
-        node = ET.SubElement(
-            root,
-            "image",
-            id=str(number),
-            name=name,
-            width=str(image.width),
-            height=str(image.height),
-        )
-        _add_shapes(node, image, names, tolerance, brush)
+    for number, (name, node) in enumerate(sorted(nodes, key=lambda pair: pair[0])):
+        node.attrib = {"id": str(number), "name": name, **node.attrib}  # CVAT's order
+        root.append(node)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -220,3 +236,40 @@ def _cvat_image(
         classes.append(class_of[label])
     detections = shapes_to_detections(boxes, classes, shapes, width, height)
     return LabeledImage(name, Path(name), width, height, detections, notes)
+
+
+class CvatDatasetWriter(DatasetWriter):
+    """`cvat/<split>.xml` per split (CVAT for images 1.1): a task of that split's images,
+    uploaded from `images/<split>/`, finds its labels by image name."""
+
+    def __init__(self, root: Path, names: Sequence[str], options: WriteOptions) -> None:
+        super().__init__(root, names, options)
+        self.nodes: dict[str, list[tuple[str, ET.Element]]] = {}
+
+    def add(self, image: LabeledImage, split: str) -> None:
+        name = Path(image.path or image.key).as_posix()
+        node = _image_node(image, self.names, self.options.tolerance, brush=False)
+        self.nodes.setdefault(split, []).append((name, node))
+        self.per_split[split] += 1
+
+    def finish(self) -> None:
+        for split, nodes in self.nodes.items():
+            atomic_write_text(self.root / "cvat" / f"{split}.xml", _document(nodes, self.names))
+
+
+def _write_handoff(
+    folder: Path, images: list[LabeledImage], names: Sequence[str], options: HandoffOptions
+) -> Path:
+    return write_cvat(Path(folder) / "annotations.xml", images, names, brush=options.brush)
+
+
+def _read_handoff(path: Path, names: Sequence[str], size_of: SizeOf) -> list[LabeledImage]:
+    return [i for f in annotation_files(path, ".xml") for i in read_cvat(f, names, size_of)]
+
+
+CVAT = Format(
+    LabelFormat.CVAT,
+    dataset_writer=CvatDatasetWriter,
+    write_handoff=_write_handoff,
+    read_handoff=_read_handoff,
+)

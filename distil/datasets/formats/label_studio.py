@@ -24,6 +24,13 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
+from distil.datasets.formats.registry import (
+    DatasetWriter,
+    Format,
+    HandoffOptions,
+    WriteOptions,
+    annotation_files,
+)
 from distil.datasets.labeled import (
     LabeledImage,
     SizeOf,
@@ -40,6 +47,7 @@ from distil.datasets.labeled import (
 from distil.datasets.polygons import mask_to_polygon
 from distil.detections import class_ids
 from distil.errors import UsageError
+from distil.settings import LabelFormat
 from distil.utils.files import (
     MAX_ANNOTATION_BYTES,
     atomic_write_json,
@@ -378,3 +386,55 @@ def _image(
 
 def _attribute(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+class LabelStudioDatasetWriter(DatasetWriter):
+    """`label_studio/<split>.json` (one task per image, its labels as predictions) and
+    `label_studio/label_config.xml`. Images are Label Studio local files under the
+    dataset folder: set LOCAL_FILES_DOCUMENT_ROOT to it."""
+
+    def __init__(self, root: Path, names: Sequence[str], options: WriteOptions) -> None:
+        super().__init__(root, names, options)
+        self.tasks: dict[str, list[dict[str, Any]]] = {}
+        self.document_root = Path(options.final_root or root)
+
+    def add(self, image: LabeledImage, split: str) -> None:
+        relative = Path("images") / split / Path(image.path or image.key)
+        url = local_files_url(self.document_root / relative, self.document_root)
+        tasks = label_studio_tasks(
+            [image], self.names, urls={image.key: url}, tolerance=self.options.tolerance
+        )
+        self.tasks.setdefault(split, []).extend(tasks)
+        self.per_split[split] += 1
+
+    def finish(self) -> None:
+        folder = self.root / "label_studio"
+        for split, tasks in self.tasks.items():
+            atomic_write_json(folder / f"{split}.json", tasks)
+        masks = self.options.masks is not None
+        atomic_write_text(folder / "label_config.xml", labeling_config(self.names, masks))
+
+
+def _write_handoff(
+    folder: Path, images: list[LabeledImage], names: Sequence[str], options: HandoffOptions
+) -> Path:
+    return write_label_studio(
+        folder, images, names, masks=options.masks, urls=options.urls, scores=options.scores,
+        brush=options.brush,
+    )  # fmt: skip
+
+
+def _read_handoff(path: Path, names: Sequence[str], size_of: SizeOf) -> list[LabeledImage]:
+    return [
+        image
+        for file in annotation_files(path, ".json")
+        for image in read_label_studio(file, names, size_of=size_of)
+    ]
+
+
+LABEL_STUDIO = Format(
+    LabelFormat.LABEL_STUDIO,
+    dataset_writer=LabelStudioDatasetWriter,
+    write_handoff=_write_handoff,
+    read_handoff=_read_handoff,
+)

@@ -20,10 +20,19 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
-from distil.datasets.labeled import LabeledImage, check_box, finite, unknown_class, whole
+from distil.datasets.formats.registry import DatasetWriter, Format, HandoffOptions
+from distil.datasets.labeled import (
+    LabeledImage,
+    SizeOf,
+    check_box,
+    finite,
+    unknown_class,
+    whole,
+)
 from distil.datasets.naming import unique_stems
 from distil.detections import class_ids, empty_detections, human_detections
 from distil.errors import UsageError
+from distil.settings import LabelFormat
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 
 
@@ -176,3 +185,34 @@ def voc_pixels(x1: float, y1: float, x2: float, y2: float) -> tuple[int, int, in
     """
     xmin, ymin = round(x1) + 1, round(y1) + 1
     return xmin, ymin, max(xmin, round(x2)), max(ymin, round(y2))
+
+
+class VocDatasetWriter(DatasetWriter):
+    """`Annotations/<split>/<image>.xml` per image, as LabelImg and CVAT read them."""
+
+    def add(self, image: LabeledImage, split: str) -> None:
+        relative = Path(image.path or image.key)
+        write_voc(
+            (self.root / "Annotations" / split / relative).with_suffix(".xml"),
+            relative.name, image.width, image.height, image.detections, self.names,
+        )  # fmt: skip
+        self.per_split[split] += 1
+
+
+def _write_handoff(
+    folder: Path, images: list[LabeledImage], names: Sequence[str], options: HandoffOptions
+) -> Path:
+    write_voc_folder(Path(folder) / "Annotations", images, names)
+    return Path(folder) / "Annotations"
+
+
+def _read_handoff(path: Path, names: Sequence[str], size_of: SizeOf) -> list[LabeledImage]:
+    return read_voc_folder(path, names)
+
+
+VOC = Format(
+    LabelFormat.VOC,
+    dataset_writer=VocDatasetWriter,
+    write_handoff=_write_handoff,
+    read_handoff=_read_handoff,
+)

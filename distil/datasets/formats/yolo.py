@@ -11,6 +11,7 @@ import numpy as np
 import supervision as sv
 import yaml
 
+from distil.datasets.formats.registry import DatasetWriter, Format, HandoffOptions
 from distil.datasets.labeled import (
     LabeledImage,
     LabeledSet,
@@ -24,6 +25,7 @@ from distil.datasets.naming import unique_stems
 from distil.datasets.polygons import PolygonStats, mask_to_polygon
 from distil.detections import class_ids, human_detections
 from distil.errors import MissingInputError, UsageError
+from distil.settings import LabelFormat
 from distil.sources.core import scan_images
 from distil.utils.files import MAX_ANNOTATION_BYTES, atomic_write_text, read_user_text
 from distil.utils.yaml import load_yaml
@@ -265,11 +267,12 @@ def yaml_folders(data: dict[str, Any], key: str, source: Path) -> list[str]:
     ['images/a', 'images/b']
     """
     value = data.get(key)
-    items = value if isinstance(value, list) else [value]
-    for item in items:
+    folders: list[str] = []
+    for item in value if isinstance(value, list) else [value]:
         if not isinstance(item, str) or not item.strip():
             raise UsageError(f"{source}: {key}: {repr(item)[:40]} is not a folder path")
-    return items
+        folders.append(item)
+    return folders
 
 
 def yaml_names(data: Any, source: Path) -> list[str]:
@@ -300,3 +303,44 @@ def _folder_names(folder: Path, labels: Path) -> list[str]:
     raise UsageError(
         f"{folder}: no classes.txt, obj.names or data.yaml names the label files' classes"
     )
+
+
+class YoloDatasetWriter(DatasetWriter):
+    """`labels/<split>/<image>.txt` per image (boxes, or polygons with masks), then the
+    data.yaml that Ultralytics trains on."""
+
+    def add(self, image: LabeledImage, split: str) -> None:
+        detections, width, height = image.detections, image.width, image.height
+        if self.options.masks:
+            options = self.options
+            lines = yolo_polygon_lines(
+                detections, width, height, options.min_fragment_area, options.tolerance,
+                self.stats,
+            )  # fmt: skip
+        else:
+            lines = yolo_box_lines(detections, width, height)
+        label = (self.root / "labels" / split / Path(image.path or image.key)).with_suffix(".txt")
+        # Straight into the staging folder: it is swapped in whole, so no file is seen
+        # half-written, and no temporary name adds to a long file name.
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        self.per_split[split] += 1
+
+    def finish(self) -> None:
+        write_data_yaml(self.root, self.names, dict(self.per_split), self.options.final_root)
+
+
+def _write_handoff(
+    folder: Path, images: list[LabeledImage], names: Sequence[str], options: HandoffOptions
+) -> Path:
+    write_yolo_folder(folder, images, names)
+    return Path(folder) / "labels"
+
+
+YOLO = Format(
+    LabelFormat.YOLO,
+    dataset_writer=YoloDatasetWriter,
+    write_handoff=_write_handoff,
+    read_handoff=read_yolo_folder,
+    read_dataset=read_yolo,
+)
