@@ -111,19 +111,23 @@ def rank_store(
     """The `settings.top` unreviewed frames of the store most likely to be wrong (all of
     them, with `top` None)."""
     settings = (type(settings) if settings else ReviewSettings).merge(settings, **options)
+    with LabelStore.open(label_dir) as store:
+        return _rank(store, settings)
+
+
+def _rank(store: LabelStore, settings: RankingSettings) -> ReviewRanking:
     set_url_timeout(settings.url_timeout)
     start = time.perf_counter()
-    with LabelStore.open(label_dir) as store:
-        ontology = review_ontology(store, settings.ontology)
-        other_name = "student" if settings.student else "other teacher"
-        ids = class_ids(ontology, settings.classes)
-        # Faint candidates are counted per frame, not per class: left out with --classes.
-        mean_faint = store.mean_faint() if ids is None else None
-        judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name, mean_faint)
-        counts = {"ranked": 0, "reviewed": 0, "pending": 0}
-        wanted = None if ids is None else np.array(sorted(ids))
-        frames = _frames_to_rank(store, ontology, settings, counts, wanted)
-        ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
+    ontology = review_ontology(store, settings.ontology)
+    other_name = "student" if settings.student else "other teacher"
+    ids = class_ids(ontology, settings.classes)
+    # Faint candidates are counted per frame, not per class: left out with --classes.
+    mean_faint = store.mean_faint() if ids is None else None
+    judge = FrameJudge(ontology, NMS_IOU, settings.ranking, other_name, mean_faint)
+    counts = {"ranked": 0, "reviewed": 0, "pending": 0}
+    wanted = None if ids is None else np.array(sorted(ids))
+    frames = _frames_to_rank(store, ontology, settings, counts, wanted)
+    ranked = rank_frames(frames, judge, settings.top, settings.video_gap)
     return ReviewRanking(
         ranked,
         counts["ranked"],
@@ -310,45 +314,50 @@ def write_review_round(
     settings = ReviewSettings.merge(settings, **options)
     out_dir = Path(out_dir)
     _check_target(out_dir)
-    ranking = rank_store(label_dir, settings)
-    if not ranking.frames:
-        waiting = (
-            f"; {ranking.pending} are in rounds whose corrections are not imported yet "
-            "(--include-pending hands them out again)"
-            if ranking.pending
-            else ""
-        )
-        raise UsageError(f"{label_dir}: no unreviewed labeled frames to review{waiting}")
-    with LabelStore.open(label_dir) as store:
+    existed = out_dir.exists()
+    empty = not existed or not any(out_dir.iterdir())
+    # One store, opened once for the round: ranked, read and recorded under one lock.
+    with LabelStore.edit(label_dir) as store:
+        ranking = _rank(store, settings)
+        if not ranking.frames:
+            waiting = (
+                f"; {ranking.pending} are in rounds whose corrections are not imported yet "
+                "(--include-pending hands them out again)"
+                if ranking.pending
+                else ""
+            )
+            raise UsageError(f"{label_dir}: no unreviewed labeled frames to review{waiting}")
         ontology = review_ontology(store, settings.ontology)
         masks = store.has_masks()
         keys = [f.key for f in ranking.frames]
         frames = {f.identity.key: f for f in store.frames(with_masks=masks, keys=keys)}
-    existed = out_dir.exists()
-    empty = not existed or not any(out_dir.iterdir())
-    try:
-        number, task_file, images = _write_round(
-            label_dir, out_dir, settings, ranking, frames, ontology, masks, keys, student_score
-        )
-    except BaseException:
-        # A round that failed before it was recorded leaves nothing behind in a folder that
-        # was new or empty (all of it is this round's), so it never blocks its own retry.
-        if empty:
-            for entry in list(out_dir.iterdir()) if out_dir.exists() else []:
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-            if not existed:
-                out_dir.rmdir()
-        raise
+        try:
+            number, task_file, images = _write_round(
+                store, out_dir, settings, ranking, frames, ontology, masks, keys, student_score
+            )
+        except BaseException:
+            _remove_round_files(out_dir, existed, empty)
+            raise
     return RoundSummary(
         number, str(out_dir), settings.format.value, str(task_file), len(images), ranking.to_dict()
     )
 
 
+def _remove_round_files(out_dir: Path, existed: bool, empty: bool) -> None:
+    """A round that failed before it was recorded leaves nothing behind in a folder that
+    was new or empty (all of it is this round's), so it never blocks its own retry."""
+    if empty:
+        for entry in list(out_dir.iterdir()) if out_dir.exists() else []:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        if not existed:
+            out_dir.rmdir()
+
+
 def _write_round(
-    label_dir: Path,
+    store: LabelStore,
     out_dir: Path,
     settings: ReviewSettings,
     ranking: ReviewRanking,
@@ -386,19 +395,18 @@ def _write_round(
         video.close()
     task_file = _write_tasks(out_dir, images, ontology.class_names, settings, masks, urls, scores)
     atomic_write_json(out_dir / RANKING_FILE, ranking.to_dict())
-    with LabelStore.edit(label_dir) as store:
-        number = store.add_review_round(
-            ReviewRound(
-                0,
-                time.time(),
-                str(out_dir.resolve()),
-                settings.format.value,
-                settings.ranking.value,
-                keys,
-                str(settings.student) if settings.student else None,
-                student_score,
-            )
+    number = store.add_review_round(
+        ReviewRound(
+            0,
+            time.time(),
+            str(out_dir.resolve()),
+            settings.format.value,
+            settings.ranking.value,
+            keys,
+            str(settings.student) if settings.student else None,
+            student_score,
         )
+    )
     return number, task_file, images
 
 

@@ -14,26 +14,27 @@ class lives in `tracks` and is given to every frame of the track when read.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
-from distil.errors import UsageError
 from distil.sources.core import SkippedFile, display_path
 from distil.sources.remote import as_url, without_credentials
 from distil.store import codec
+from distil.store.errors import StoreError, database_error, sqlite_errors
 from distil.store.lock import LOCK_SUFFIX, LockHolder, StoreLock, StoreLockedError, writer_of
+from distil.store.merge import changed_keys
+from distil.store.review import ReviewTables
 from distil.store.schema import SchemaError, prepare, stored_version
 from distil.utils.files import mark_output, refuse_link
 
@@ -44,45 +45,6 @@ STORE_FILE = "labels.sqlite"
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 logger = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class StoreError(UsageError):
-    """The store is missing, unreadable, locked by another writer, or was made with other
-    models or prompts."""
-
-
-def database_error(path: Path, error: sqlite3.Error) -> StoreError:
-    """A SQLite error as one line that names the store and says what to do."""
-    text = str(error)
-    if "not a database" in text:
-        return StoreError(f"{path} is not a SQLite database (damaged, or not a label store)")
-    if "malformed" in text:
-        return StoreError(
-            f"{path} is damaged (database disk image is malformed); label into another --out"
-        )
-    if "full" in text:
-        return StoreError(
-            f"{path}: the disk is full; free some space and rerun (labels stored so far are kept)"
-        )
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"{path} cannot be written (read-only file or folder)")
-    if "disk I/O" in text:
-        return StoreError(f"{path}: disk I/O error while using the store ({text})")
-    if "unable to open" in text:
-        return StoreError(f"{path} cannot be opened ({text})")
-    return StoreError(f"{path}: {text}")
-
-
-def _sqlite_errors(method: F) -> F:
-    @functools.wraps(method)
-    def wrapper(self: LabelStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as e:
-            raise database_error(self.path, e) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -130,38 +92,6 @@ class StoreBatch:
     video: VideoProgress | None = None
 
 
-@dataclass
-class HumanLabels:
-    """A reviewer's labels of one frame (by content hash), with where they came from:
-    `changed` counts the teacher's exported boxes the reviewer added, removed or moved."""
-
-    hash: str
-    width: int
-    height: int
-    detections: sv.Detections
-    changed: int
-    round: int
-    file: str
-    format: str
-    imported_at: float = 0.0
-    reviewer: str | None = None
-    edits: dict[str, float] | None = None  # the review app's counts (see review/app)
-
-
-@dataclass
-class ReviewRound:
-    """Frames handed to a reviewer in one round (a task file), most likely wrong first."""
-
-    round: int
-    created: float
-    folder: str
-    format: str
-    ranking: str
-    frames: list[str]
-    student: str | None = None
-    student_score: float | None = None
-
-
 def stored_name(path: str) -> str:
     """A source's name as stored: a URL without its credentials."""
     return path if as_url(path) is None else without_credentials(path)
@@ -201,7 +131,7 @@ _SOURCE_ORDER = "COALESCE(s.file, s.path), s.frame_index, s.path"
 _LOOKUP_CHUNK = 500  # paths per query (SQLite allows 999 parameters in old builds)
 
 
-class LabelStore:
+class LabelStore(ReviewTables):
     """Open (or create) the store in `folder`.
 
     >>> # for labeling
@@ -271,7 +201,7 @@ class LabelStore:
         if store.fingerprint is None:
             store.fingerprint = store._claim(fingerprint, settings)
         if store.fingerprint != fingerprint:
-            changed = _changed_keys(store.settings, settings)
+            changed = changed_keys(store.settings, settings)
             store.close()
             raise StoreError(
                 f"{folder} holds labels made with different {', '.join(changed)}. Mixing them "
@@ -356,17 +286,17 @@ class LabelStore:
 
     # -- settings ---------------------------------------------------------------------
 
-    @_sqlite_errors
+    @sqlite_errors
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    @_sqlite_errors
+    @sqlite_errors
     def _set_meta(self, values: dict[str, str]) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    @_sqlite_errors
+    @sqlite_errors
     def _claim(self, fingerprint: str, settings: dict[str, Any]) -> str:
         """Give a new store its fingerprint, or read the one a shard writing beside this
         one gave it first."""
@@ -395,7 +325,7 @@ class LabelStore:
         ontology: dict[str, Any] = json.loads(self.get_meta("ontology") or "{}")
         return ontology
 
-    @_sqlite_errors
+    @sqlite_errors
     def mean_faint(self) -> float | None:
         """The frames' average count of faint candidates; None when no frame has one
         (labeled by an earlier version, or by a teacher that counts none)."""
@@ -413,7 +343,7 @@ class LabelStore:
 
     # -- writing ----------------------------------------------------------------------
 
-    @_sqlite_errors
+    @sqlite_errors
     def write_batch(self, batch: StoreBatch) -> None:
         """Store one batch atomically; a URL is stored without its credentials."""
         now = time.time()
@@ -465,7 +395,7 @@ class LabelStore:
 
     # -- reading ----------------------------------------------------------------------
 
-    @_sqlite_errors
+    @sqlite_errors
     def has(self, digest: str) -> bool:
         return (
             self._db.execute(
@@ -475,7 +405,7 @@ class LabelStore:
             is not None
         )
 
-    @_sqlite_errors
+    @sqlite_errors
     def hashes(self) -> Iterator[str]:
         """The content hashes labeled with this store's fingerprint."""
         rows = self._db.execute(
@@ -483,7 +413,7 @@ class LabelStore:
         )
         return (row[0] for row in rows)
 
-    @_sqlite_errors
+    @sqlite_errors
     def image_stamps(self, paths: Iterable[str]) -> dict[str, tuple[str, str, FileStamp]]:
         """path -> (root, hash, stamp) of the labeled images among `paths` that have a
         stamp (video frames and images labeled before stamps were stored are left out)."""
@@ -503,13 +433,13 @@ class LabelStore:
                 found[given[path]] = (root, digest, FileStamp(size, mtime_ns))
         return found
 
-    @_sqlite_errors
+    @sqlite_errors
     def sources(self) -> list[tuple[str, str]]:
         """(key, group) of every labeled source, in order. Frames of one video share their
         video id as group; an image's group is its content hash (duplicates stay together)."""
         return [(key, group) for key, group, _ in self.timed_sources()]
 
-    @_sqlite_errors
+    @sqlite_errors
     def timed_sources(self) -> list[tuple[str, str, float | None]]:
         """(key, group, seconds into its video; None for an image) of every labeled source,
         in order."""
@@ -520,7 +450,7 @@ class LabelStore:
             (self.fingerprint,),
         ).fetchall()
 
-    @_sqlite_errors
+    @sqlite_errors
     def video_state(self, video: str) -> dict[str, Any] | None:
         """The tracker's state after the last stored window of `video`, if any."""
         row = self._db.execute(
@@ -529,7 +459,7 @@ class LabelStore:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    @_sqlite_errors
+    @sqlite_errors
     def track_classes(self) -> dict[str, dict[int, TrackClass]]:
         """video id -> track id -> the track's one class, for every stored track."""
         rows = self._db.execute(
@@ -542,7 +472,7 @@ class LabelStore:
             classes.setdefault(video, {})[track] = TrackClass(class_id, prompt_id, confidence)
         return classes
 
-    @_sqlite_errors
+    @sqlite_errors
     def videos(self) -> list[str]:
         """Paths of the videos with labeled frames."""
         rows = self._db.execute(
@@ -552,11 +482,11 @@ class LabelStore:
         )
         return [r[0] for r in rows]
 
-    @_sqlite_errors
+    @sqlite_errors
     def skipped(self) -> list[tuple[str, str]]:
         return self._db.execute("SELECT path, reason FROM skipped ORDER BY path").fetchall()
 
-    @_sqlite_errors
+    @sqlite_errors
     def count(self) -> tuple[int, int]:
         """(source paths, of which labeled)."""
         total, labeled = self._db.execute(
@@ -565,53 +495,6 @@ class LabelStore:
             (self.fingerprint,),
         ).fetchone()
         return int(total), int(labeled)
-
-    def absorb(self, folders: Sequence[Path]) -> dict[str, int]:
-        """Copy the labels of the stores in `folders` (the same job: same models, prompts
-        and threshold) into this one, all in one transaction: a store that fails leaves
-        this one as it was. What several hold is kept once. Returns the frames each added."""
-        added: dict[str, int] = {}
-        before = self.count()[1]
-        try:
-            with self._transaction():
-                for folder in folders:
-                    with LabelStore.open(folder) as other:
-                        self._check_same_job(other, folder)
-                        for table, own in _MERGED_TABLES.items():
-                            self._copy_table(other, table, own)
-                    after = self.count()[1]
-                    added[str(folder)] = after - before
-                    before = after
-                # A file one shard could not read may have been labeled by another.
-                self._db.execute("DELETE FROM skipped WHERE path IN (SELECT path FROM sources)")
-        except sqlite3.Error as e:
-            raise database_error(self.path, e) from None
-        return added
-
-    def _check_same_job(self, other: LabelStore, folder: Path) -> None:
-        if other.fingerprint != self.fingerprint:
-            changed = ", ".join(_changed_keys(self.settings, other.settings))
-            raise StoreError(f"{folder} was labeled with different {changed}: not one job")
-        writer = other.writer()
-        if writer:
-            raise StoreError(f"{folder} is being written by {writer}; wait for it")
-        other.check_integrity()
-
-    def _copy_table(self, other: LabelStore, table: str, own: bool) -> None:
-        columns = [row[1] for row in self._db.execute(f"PRAGMA main.table_info({table})")]
-        where = " WHERE fingerprint = ?" if own else ""
-        try:
-            rows = other._db.execute(
-                f"SELECT {', '.join(columns)} FROM {table}{where}",
-                (self.fingerprint,) if own else (),
-            )
-        except sqlite3.Error as e:
-            raise database_error(other.path, e) from None
-        self._db.executemany(
-            f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})",
-            rows,
-        )
 
     def check_integrity(self) -> None:
         """SQLite's quick check of every page: a damaged store is a `StoreError`."""
@@ -624,7 +507,7 @@ class LabelStore:
                 f"{self.path} is damaged ({str(rows[0][0])[:80]}); label into another --out"
             )
 
-    @_sqlite_errors
+    @sqlite_errors
     def class_counts(self, thresholds: Sequence[float]) -> dict[int, int]:
         """Stored detections per class id over every labeled source, counting those that
         score at least `thresholds[class_id]` (before the track-class votes of videos)."""
@@ -642,100 +525,11 @@ class LabelStore:
         ).fetchall()
         return {int(class_id): int(n) for class_id, n in rows}
 
-    # -- review -----------------------------------------------------------------------
-
-    @_sqlite_errors
-    def write_human_labels(
-        self, labels: Sequence[HumanLabels], review_round: ReviewRound | None = None
-    ) -> int:
-        """Store a reviewer's labels in one transaction (with the record of their
-        `review_round`, when given); a frame's earlier human labels are replaced, unless
-        they are the same labels (then nothing changes, not even their provenance).
-        Returns the frames whose labels were new or different."""
-        written = 0
-        with self._transaction():
-            if review_round is not None:
-                self._put_round(review_round)
-            for item in labels:
-                boxes, masks = (
-                    codec.encode_boxes(item.detections),
-                    codec.encode_masks_column(item.detections),
-                )
-                row = self._db.execute(
-                    "SELECT boxes, masks FROM human_labels WHERE hash = ?", (item.hash,)
-                ).fetchone()
-                if row == (boxes, masks):
-                    continue
-                edits = None if item.edits is None else json.dumps(item.edits)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO human_labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        item.hash, item.width, item.height, boxes, masks, item.changed,
-                        item.round, item.file, item.format, item.imported_at or time.time(),
-                        item.reviewer, edits,
-                    ),
-                )  # fmt: skip
-                written += 1
-        return written
-
-    @_sqlite_errors
-    def human_labels(self, with_masks: bool = False) -> Iterator[HumanLabels]:
-        """Every frame's human labels, in the order they were imported."""
-        masks = "masks" if with_masks else "NULL AS masks"
-        rows = self._rows(
-            f"SELECT hash, width, height, boxes, {masks}, changed, round, file, format, "
-            "imported_at, reviewer, edits FROM human_labels ORDER BY imported_at, hash"
-        )
-        for row in rows:
-            height, width = row["height"], row["width"]
-            yield HumanLabels(
-                row["hash"], width, height, codec.decode(row["boxes"], row["masks"], height, width),
-                row["changed"], row["round"], row["file"], row["format"], row["imported_at"],
-                row["reviewer"], json.loads(row["edits"]) if row["edits"] else None,
-            )  # fmt: skip
-
     def _rows(self, query: str, parameters: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
         """The rows of `query`, read by column name."""
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
         return cursor.execute(query, parameters)
-
-    @_sqlite_errors
-    def reviewed_hashes(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT hash FROM human_labels")}
-
-    @_sqlite_errors
-    def returned_rounds(self) -> set[int]:
-        """The review rounds from which corrections have been imported."""
-        return {r for (r,) in self._db.execute("SELECT DISTINCT round FROM human_labels")}
-
-    @_sqlite_errors
-    def add_review_round(self, item: ReviewRound) -> int:
-        """Record a round handed out; `item.round` 0 takes the next number. Returns it."""
-        with self._transaction():
-            return self._put_round(item)
-
-    def _put_round(self, item: ReviewRound) -> int:
-        number = item.round or self.next_round()
-        self._db.execute(
-            "INSERT OR REPLACE INTO review_rounds VALUES (?,?,?,?,?,?,?,?)",
-            (
-                number, item.created or time.time(), item.folder, item.format, item.ranking,
-                json.dumps(item.frames), item.student, item.student_score,
-            ),
-        )  # fmt: skip
-        return number
-
-    @_sqlite_errors
-    def next_round(self) -> int:
-        """The number the next review round takes."""
-        query = "SELECT COALESCE(MAX(round), 0) FROM review_rounds"
-        return 1 + int(self._db.execute(query).fetchone()[0])
-
-    @_sqlite_errors
-    def review_rounds(self) -> list[ReviewRound]:
-        rows = self._rows("SELECT * FROM review_rounds ORDER BY round")
-        return [ReviewRound(**{**dict(row), "frames": json.loads(row["frames"])}) for row in rows]
 
     def frames(
         self,
@@ -786,49 +580,6 @@ class LabelStore:
                 yield StoredFrame(identity, width, height, detections, encoded, human)
         except sqlite3.Error as e:
             raise database_error(self.path, e) from None
-
-
-# Tables `absorb` copies, and whether their rows belong to one fingerprint.
-_MERGED_TABLES = {
-    "sources": False,
-    "predictions": True,
-    "skipped": False,
-    "tracks": True,
-    "videos": True,
-    "human_labels": False,
-}
-
-
-def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
-    """One store in `out` holding the labels of the stores in `folders` (shards of one
-    job, or the same job run on several machines); rerunnable.
-
-    >>> merge_stores(Path("runs/label/all"), [Path("shard1"), Path("shard2")])  # doctest: +SKIP
-    {'out': 'runs/label/all', 'frames': 128, 'added': {'shard1': 64, 'shard2': 64}}
-    """
-    if not folders:
-        raise UsageError("give at least one label store to merge")
-    others = [f for f in folders if Path(f).resolve() != Path(out).resolve()]
-    with LabelStore.open(folders[0]) as first:
-        settings, ontology, fingerprint = first.settings, first.ontology_dict, first.fingerprint
-    for folder in others:  # every store checked before anything is written
-        with LabelStore.open(folder) as other:
-            if other.fingerprint != fingerprint:
-                changed = ", ".join(_changed_keys(settings, other.settings))
-                raise StoreError(f"{folder} was labeled with different {changed}: not one job")
-            other.check_integrity()
-    created = not os.path.lexists(Path(out) / STORE_FILE)
-    try:
-        with LabelStore.create(out, settings) as store:
-            store.set_ontology(ontology)
-            added = store.absorb(others)
-            frames = store.count()[1]
-    except BaseException:
-        if created:  # distil made it for this merge: nothing of it is kept
-            for suffix in ("", *_SIDE_FILES):
-                Path(f"{Path(out) / STORE_FILE}{suffix}").unlink(missing_ok=True)
-        raise
-    return {"out": str(out), "frames": frames, "added": added}
 
 
 def _locked(path: Path, shard: tuple[int, int] | None = None) -> StoreLock:
@@ -882,9 +633,3 @@ def _check_is_store(path: Path) -> None:
         raise database_error(path, e) from None
     finally:
         connection.close()
-
-
-def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
-    changed = [k for k in keys if old.get(k) != new.get(k)]
-    return changed or ["settings"]

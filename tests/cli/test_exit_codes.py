@@ -21,7 +21,7 @@ from distil.cli import app
 from distil.cli.common import handle_errors
 from distil.detections import FrameIdentity, empty_detections
 from distil.store import LabelStore, StoreBatch, StoredFrame, StoreError
-from distil.store.store import database_error
+from distil.store.errors import database_error
 from tests.conftest import shapes_image
 
 runner = CliRunner()
