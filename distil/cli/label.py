@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from distil.cli.common import (
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.cli.progress import counting
 from distil.settings import LabelSettings
+
+if TYPE_CHECKING:
+    from distil.store.provenance import LabelProvenance
 
 
 @handle_errors
@@ -74,8 +77,8 @@ def label(
             markup=False,
         )
 
-    def out_dir(fingerprint: dict) -> Path:
-        return out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, fingerprint))
+    def out_dir(provenance: LabelProvenance) -> Path:
+        return out or increment_path(Path("runs/label/exp"), lambda p: _resumable(p, provenance))
 
     with counting("labeling", "img", quiet) as update:
         summary = label(inputs, onto, settings, out_dir, progress=update)
@@ -135,7 +138,7 @@ def check_devices(settings: LabelSettings) -> None:
             gpu_indices(device, "--devices")
 
 
-def _resumable(folder: Path, settings: dict) -> bool:
+def _resumable(folder: Path, provenance: LabelProvenance) -> bool:
     """A folder is usable when it is new/empty or holds a store of this same job; one that
     another run is labeling with this same job is an error (not a reason to start over)."""
     from distil.store import STORE_FILE, LabelStore, StoreError, fingerprint_of
@@ -148,7 +151,8 @@ def _resumable(folder: Path, settings: dict) -> bool:
         )
     try:
         with LabelStore.open(folder) as store:
-            same, writer = store.fingerprint == fingerprint_of(settings), store.writer()
+            same = store.fingerprint == fingerprint_of(provenance.record())
+            writer = store.writer()
     except StoreError:  # damaged, or not a store: use the next name
         return False
     if same and writer:

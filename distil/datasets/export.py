@@ -37,6 +37,7 @@ from distil.sources import ImageReadError, SourceCheck, as_url, display_path, re
 from distil.sources.remote import set_url_timeout
 from distil.sources.video import VideoFrames, VideoReadError
 from distil.store import LabelStore
+from distil.store.provenance import ModelRecord
 from distil.utils.files import (
     OUTPUT_MARKER,
     make_temp_dir,
@@ -159,7 +160,8 @@ def _export_ontology(
 ) -> Ontology:
     stored = Ontology.from_dict(store.ontology_dict, source=f"{store.path} (stored ontology)")
     ontology = ontology or stored
-    if [[c.name, list(c.prompts)] for c in ontology.classes] != store.settings["prompts"]:
+    made_with = [(name, list(prompts)) for name, prompts in store.provenance.prompts]
+    if [(c.name, list(c.prompts)) for c in ontology.classes] != made_with:
         raise OntologyError(
             f"{ontology.source}: classes or prompts differ from those the labels were made "
             "with; only thresholds and areas can change at export (relabel for the rest)"
@@ -190,7 +192,7 @@ def _write(
     )
     frames = VideoFrames()
     tracks: dict[Path, list[str]] = {}
-    tracked = bool(store.settings.get("tracking"))
+    tracked = store.provenance.tracking is not None
     check = SourceCheck()
     for done, frame in enumerate(store.frames(with_masks=segment), 1):
         advance(done)
@@ -425,10 +427,10 @@ def _replace(staging: Path, out_dir: Path) -> None:
         os.replace(staging, out_dir)
 
 
-def _scores_no_text(detector: dict[str, Any]) -> bool:
+def _scores_no_text(detector: ModelRecord) -> bool:
     """Whether the detector's boxes carry no text score (an Ultralytics checkpoint): its
     card shows no text threshold."""
-    return detector.get("family") == "ultralytics"
+    return detector.family == "ultralytics"
 
 
 def _write_card(
@@ -440,7 +442,7 @@ def _write_card(
     summary: ExportSummary,
     label_dir: Path,
 ) -> None:
-    settings = store.settings
+    provenance = store.provenance
     notes = []
     if summary.unlabeled:
         notes.append(f"{summary.unlabeled} source images were not labeled yet and are absent")
@@ -468,7 +470,6 @@ def _write_card(
             f"{summary.polygons['filled_holes']} mask holes were filled (polygons "
             "cannot carry holes; use --format coco --coco-rle for exact masks)"
         )
-    teachers = settings.get("routes") or {}  # class -> detector, with per-class teachers
     card = DatasetCard(
         name=name,
         distil_version=version(),
@@ -476,9 +477,11 @@ def _write_card(
         source_labels=str(Path(label_dir).resolve()),
         fingerprint=store.fingerprint,
         teacher=CardTeacher(
-            detector=settings["detector"],
-            segmenter=settings["segmenter"],
-            store_threshold=settings["store_threshold"],
+            detector=provenance.detector.model_dump(exclude_unset=True),
+            segmenter=provenance.segmenter.model_dump(exclude_unset=True)
+            if provenance.segmenter
+            else None,
+            store_threshold=provenance.store_threshold,
         ),
         classes=[
             CardClass(
@@ -487,13 +490,13 @@ def _write_card(
                 prompts=list(c.prompts),
                 box_threshold=ontology.class_box_threshold(i),
                 text_threshold=None
-                if _scores_no_text(teachers.get(c.name, settings["detector"]))
+                if _scores_no_text(provenance.teacher_of(c.name))
                 else ontology.class_text_threshold(i),
                 min_area=c.min_area,
                 max_area=c.max_area,
                 instances=summary.instances_per_class.get(c.name, 0),
                 reviewed_frames=summary.reviewed_per_class.get(c.name, 0),
-                teacher=teachers.get(c.name, settings["detector"])["model"],
+                teacher=provenance.teacher_of(c.name).model,
             )
             for i, c in enumerate(ontology.classes)
         ],

@@ -107,10 +107,9 @@ def label_predictions(
         everything = ontology.with_class_thresholds(
             box=dict.fromkeys(range(len(ontology.classes)), 0)
         )
-        routes = store.settings.get("routes") or {}
+        provenance = store.provenance
         teachers = {
-            i: routes.get(name, store.settings["detector"])["model"]
-            for i, name in enumerate(ontology.class_names)
+            i: provenance.teacher_of(name).model for i, name in enumerate(ontology.class_names)
         }
         images: dict[str, sv.Detections] = {}
         human: set[str] = set()

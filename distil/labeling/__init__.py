@@ -8,7 +8,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
-        "core": ["LabelSummary", "label_images", "store_settings"],
+        "core": ["LabelSummary", "label_images", "label_provenance"],
         "engine": ["label"],
         "teacher": ["Teacher", "check_teacher", "load_teacher", "model_warnings"],
         "workers": ["WorkerError", "label_on_devices"],

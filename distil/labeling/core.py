@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distil.detections import FrameIdentity
 from distil.settings import LabelSettings, parse_shard
 from distil.sources import (
     Frame,
@@ -37,6 +36,7 @@ from distil.sources import (
 from distil.sources.freshness import current_stamp
 from distil.sources.remote import set_url_timeout
 from distil.store import LabelStore, StoreBatch, StoredFrame, StoreWriter
+from distil.store.provenance import LabelProvenance
 from distil.store.store import stored_name
 from distil.utils.profiling import Timings
 from distil.utils.threads import prefetch
@@ -131,27 +131,6 @@ class FrameBatch:
     @property
     def empty(self) -> bool:
         return not (self.frames or self.aliases or self.problems or self.other_shard)
-
-
-@dataclass
-class Labeled:
-    """A labeled batch as every engine hands it to the one writer: frames with their
-    detections, frames whose content is labeled already, problems, and the count of
-    sources left to other shards."""
-
-    frames: list[StoredFrame] = field(default_factory=list)
-    aliases: list[FrameIdentity] = field(default_factory=list)
-    problems: list[SkippedFile] = field(default_factory=list)
-    other_shard: int = 0
-
-    @property
-    def seen(self) -> int:
-        problems = sum(not p.partial for p in self.problems)
-        return len(self.frames) + len(self.aliases) + problems + self.other_shard
-
-    def store_batch(self) -> StoreBatch:
-        skipped = [p for p in self.problems if not p.partial]
-        return StoreBatch(frames=self.frames, aliases=self.aliases, skipped=skipped)
 
 
 @dataclass
@@ -255,7 +234,7 @@ class Tally:
         if job.unchanged or job.unchanged_other_shard:
             self.advance(job.unchanged + job.unchanged_other_shard)
 
-    def add(self, labeled: Labeled) -> None:
+    def add(self, labeled: StoreBatch) -> None:
         summary = self.summary
         for frame in labeled.frames:
             d = frame.detections
@@ -266,7 +245,7 @@ class Tally:
         summary.already_labeled += len(labeled.aliases)
         summary.video_frames += sum(f.identity.frame_index is not None for f in labeled.frames)
         summary.video_frames += sum(a.frame_index is not None for a in labeled.aliases)
-        for problem in labeled.problems:
+        for problem in labeled.skipped:
             summary.add_problem(problem)
         self.advance(labeled.seen)
 
@@ -300,11 +279,13 @@ class Tally:
         return summary
 
 
-def open_store(out_dir: Path, fingerprint: dict, settings: LabelSettings, ontology) -> LabelStore:
+def open_store(
+    out_dir: Path, provenance: LabelProvenance, settings: LabelSettings, ontology: Ontology
+) -> LabelStore:
     """The run's store, opened for writing with the ontology recorded."""
     store = LabelStore.create(
         out_dir,
-        fingerprint,
+        provenance,
         overwrite=settings.overwrite,
         shard=parse_shard(settings.shard) if settings.shard else None,
     )
@@ -312,13 +293,13 @@ def open_store(out_dir: Path, fingerprint: dict, settings: LabelSettings, ontolo
     return store
 
 
-def store_settings(
+def label_provenance(
     model: BaseModel,
     ontology: Ontology,
     store_threshold: float,
     tracker: VideoTracker | None = None,
-) -> dict:
-    """What makes stored labels comparable: the fingerprint is taken over this."""
+) -> LabelProvenance:
+    """What makes stored labels comparable: the store's fingerprint is taken over this."""
     described = model.describe()
     settings = {
         "detector": described.get("detector", described),
@@ -330,7 +311,7 @@ def store_settings(
         settings["routes"] = described["routes"]
     if tracker is not None:
         settings["tracking"] = tracker.describe(ontology)
-    return settings
+    return LabelProvenance.model_validate(settings)
 
 
 def label_images(
@@ -342,6 +323,7 @@ def label_images(
     *,
     tracker: VideoTracker | None = None,
     progress: Callable[[int, int], None] | None = None,
+    provenance: LabelProvenance | None = None,
     **options: Any,
 ) -> LabelSummary:
     """Label every image and video under `inputs` into the store in `out_dir`; resumable.
@@ -358,8 +340,9 @@ def label_images(
     start = time.perf_counter()
     job = plan_job(inputs, settings, tracker is not None)
     timings = Timings.fromkeys(STAGES, 0.0)
-    fingerprint = store_settings(model, ontology, settings.store_threshold, tracker)
-    store = open_store(out_dir, fingerprint, settings, ontology)
+    if provenance is None:  # `engine.label` describes the teacher once, for the folder name
+        provenance = label_provenance(model, ontology, settings.store_threshold, tracker)
+    store = open_store(out_dir, provenance, settings, ontology)
     job = skip_unchanged(job, store, settings)
     tally = Tally(ontology, job, out_dir, progress)
     try:
@@ -367,7 +350,7 @@ def label_images(
             with StoreWriter(store) as writer:
                 batches = label_batches(job.batched, store, model, ontology, settings, timings)
                 for labeled in batches:
-                    writer.put(labeled.store_batch())
+                    writer.put(labeled)
                     tally.add(labeled)
             timings.add("store", writer.timings.get("store", 0.0))
             sampling = settings.sampling()
@@ -389,7 +372,7 @@ def label_batches(
     settings: LabelSettings,
     timings: Timings,
     encode: bool = False,
-) -> Iterator[Labeled]:
+) -> Iterator[StoreBatch]:
     """Label `work` batch by batch, reading ahead in a background thread (`label_batch`)."""
     for batch in _prefetched_batches(work, store, model, ontology, settings, timings):
         yield label_batch(batch, model, ontology, settings.store_threshold, timings, encode)
@@ -402,7 +385,7 @@ def label_batch(
     store_threshold: float,
     timings: Timings | None = None,
     encode: bool = False,
-) -> Labeled:
+) -> StoreBatch:
     """One batch through the teacher (`batch.prepared`, when set, is its preprocessing);
     `encode` encodes the store columns here (a worker sending batches to the writer)."""
     images = [f.image for f in batch.frames]
@@ -415,7 +398,7 @@ def label_batch(
         with timings.measure("encode") if timings is not None else nullcontext():
             frames = [f.encode() for f in frames]
     aliases = [a.identity for a in batch.aliases]
-    return Labeled(frames, aliases, batch.problems, batch.other_shard)
+    return StoreBatch(frames, aliases, batch.problems, other_shard=batch.other_shard)
 
 
 def _in_shard(video: Path, shard: Shard) -> bool:

@@ -11,13 +11,14 @@ from distil.settings import Engine, LabelSettings
 if TYPE_CHECKING:
     from distil.labeling.core import LabelSummary
     from distil.ontologies import Ontology
+    from distil.store.provenance import LabelProvenance
 
 
 def label(
     inputs: Path | list[Path],
     ontology: Ontology,
     settings: LabelSettings,
-    out: Path | Callable[[dict], Path],
+    out: Path | Callable[[LabelProvenance], Path],
     progress: Callable[[int, int], None] | None = None,
 ) -> LabelSummary:
     """Load the teacher `settings` names and label `inputs` on the engine it names: this
@@ -28,7 +29,7 @@ def label(
     >>> label(  # doctest: +SKIP
     ...     ["images"], ontology, LabelSettings(devices="0,1"), Path("runs/label/exp"))
     """
-    from distil.labeling.core import label_images, plan_job, store_settings
+    from distil.labeling.core import label_images, label_provenance, plan_job
     from distil.labeling.teacher import check_teacher, load_teacher
     from distil.utils.cpu import use_threads
 
@@ -46,8 +47,9 @@ def label(
         )
     use_threads(settings.threads)
     teacher = load_teacher(settings, ontology)
-    fingerprint = store_settings(teacher.model, ontology, settings.store_threshold, teacher.tracker)
+    threshold = settings.store_threshold
+    provenance = label_provenance(teacher.model, ontology, threshold, teacher.tracker)
     return label_images(
-        inputs, ontology, teacher.model, out(fingerprint) if callable(out) else out, settings,
-        tracker=teacher.tracker, progress=progress,
+        inputs, ontology, teacher.model, out(provenance) if callable(out) else out, settings,
+        tracker=teacher.tracker, progress=progress, provenance=provenance,
     )  # fmt: skip

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from distil.base_models.core import BaseModel
     from distil.labeling.core import Job, LabelSummary
     from distil.ontologies import Ontology
+    from distil.store.provenance import LabelProvenance
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +38,14 @@ def label_on_ray(
     job: Job,
     ontology: Ontology,
     settings: LabelSettings,
-    out: Path | Callable[[dict], Path],
+    out: Path | Callable[[LabelProvenance], Path],
     progress: Callable[[int, int], None] | None = None,
 ) -> LabelSummary:
     """Label `job` on Ray Data; `out` is the store's folder or a function of the store
     settings that gives it (they are known once a teacher has loaded)."""
     ray = _import_ray()
-    from distil.labeling.core import Labeled, Tally, open_store, skip_unchanged
-    from distil.store import StoreWriter
+    from distil.labeling.core import Tally, open_store, skip_unchanged
+    from distil.store import StoreBatch, StoreWriter
 
     start = time.perf_counter()
     started_here = not ray.is_initialized()
@@ -55,9 +56,9 @@ def label_on_ray(
         actors, gpus, cpus = _placement(ray, settings)
         teacher_args = dict(settings=settings, ontology=ontology.to_dict(), gpus=gpus, cpus=cpus)
         options = {"num_gpus": gpus, "num_cpus": cpus}
-        fingerprint = ray.get(ray.remote(_describe).options(**options).remote(**teacher_args))
-        folder = out(fingerprint) if callable(out) else Path(out)
-        store = open_store(folder, fingerprint, settings, ontology)
+        provenance = ray.get(ray.remote(_describe).options(**options).remote(**teacher_args))
+        folder = out(provenance) if callable(out) else Path(out)
+        store = open_store(folder, provenance, settings, ontology)
         try:
             job = skip_unchanged(job, store, settings)
             tally = Tally(ontology, job, folder, progress)
@@ -65,15 +66,15 @@ def label_on_ray(
             problems = [item for item in job.batched if isinstance(item, SkippedFile)]
             with StoreWriter(store) as writer:
                 if problems:  # folders that could not be listed
-                    labeled = Labeled(problems=problems)
-                    writer.put(labeled.store_batch())
+                    labeled = StoreBatch(skipped=problems)
+                    writer.put(labeled)
                     tally.add(labeled)
                 if sources:
                     known = ray.put(frozenset(store.hashes()))
                     rows = _dataset(ray, sources, known, settings, teacher_args, actors)
                     for row in rows:
                         labeled = pickle.loads(row["labeled"])
-                        writer.put(labeled.store_batch())
+                        writer.put(labeled)
                         tally.add(labeled)
             return tally.finish(store, start, {"store": writer.timings.get("store", 0.0)})
         finally:
@@ -174,12 +175,12 @@ def _load_model(
 
 def _describe(
     settings: LabelSettings, ontology: dict[str, Any], gpus: int, cpus: int
-) -> dict[str, Any]:
+) -> LabelProvenance:
     """The store settings of the teacher as an actor loads it (dtype depends on the GPU)."""
-    from distil.labeling.core import store_settings
+    from distil.labeling.core import label_provenance
 
     model, onto = _load_model(settings, ontology, gpus, cpus)
-    return store_settings(model, onto, settings.store_threshold)
+    return label_provenance(model, onto, settings.store_threshold)
 
 
 class TeacherActor:

@@ -24,6 +24,7 @@ from distil.utils.cpu import available_cores
 if TYPE_CHECKING:
     from distil.labeling.core import Job, LabelSummary
     from distil.ontologies import Ontology
+    from distil.store.provenance import LabelProvenance
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def label_on_devices(
     job: Job,
     ontology: Ontology,
     settings: LabelSettings,
-    out_dir: Path | Callable[[dict], Path],
+    out_dir: Path | Callable[[LabelProvenance], Path],
     progress: Callable[[int, int], None] | None = None,
 ) -> LabelSummary:
     """Label `job` with one worker process per device of `settings.devices`.
@@ -71,9 +72,9 @@ def label_on_devices(
     messages = _messages(results, workers, devices)
     finished = 0
     try:
-        fingerprint = _ready(messages, len(devices))
-        folder = out_dir(fingerprint) if callable(out_dir) else Path(out_dir)
-        store = open_store(folder, fingerprint, settings, ontology)
+        provenance = _ready(messages, len(devices))
+        folder = out_dir(provenance) if callable(out_dir) else Path(out_dir)
+        store = open_store(folder, provenance, settings, ontology)
         job = skip_unchanged(job, store, settings)
         tally = Tally(ontology, job, folder, progress)
         timings = Timings()  # summed over workers
@@ -88,7 +89,7 @@ def label_on_devices(
                 while finished < len(devices):
                     kind, _, payload = next(messages)
                     if kind == "batch":
-                        writer.put(payload.store_batch())
+                        writer.put(payload)
                         tally.add(payload)
                     elif kind == "done":
                         finished += 1
@@ -133,19 +134,19 @@ def _messages(
         yield kind, index, payload
 
 
-def _ready(messages: Iterator[tuple[str, int, Any]], count: int) -> dict:
-    """Wait for every worker's teacher; all must have the same fingerprint."""
-    fingerprints: dict[int, dict] = {}
-    while len(fingerprints) < count:
+def _ready(messages: Iterator[tuple[str, int, Any]], count: int) -> LabelProvenance:
+    """Wait for every worker's teacher; all must describe the same labels."""
+    described: dict[int, LabelProvenance] = {}
+    while len(described) < count:
         kind, index, payload = next(messages)
         if kind == "ready":
-            fingerprints[index] = payload
-    first = fingerprints[0]
-    for index, fingerprint in fingerprints.items():
-        if fingerprint != first:  # e.g. bf16 on one GPU, fp16 on another
+            described[index] = payload
+    first = described[0]
+    for index, provenance in described.items():
+        if provenance != first:  # e.g. bf16 on one GPU, fp16 on another
             raise WorkerError(
-                f"the teacher differs between devices 0 and {index} ({fingerprint} vs "
-                f"{first}); give devices of one kind"
+                f"the teacher differs between devices 0 and {index} ({provenance.record()} "
+                f"vs {first.record()}); give devices of one kind"
             )
     return first
 
@@ -162,7 +163,7 @@ def _work(
 ) -> None:
     """One worker process: load the teacher on `device`, label chunks until told to stop."""
     try:
-        from distil.labeling.core import label_batches, store_settings
+        from distil.labeling.core import label_batches, label_provenance
         from distil.labeling.teacher import load_worker_teacher
         from distil.sources.remote import set_url_timeout
         from distil.store import LabelStore
@@ -170,7 +171,7 @@ def _work(
 
         set_url_timeout(settings.url_timeout)
         model, ontology = load_worker_teacher(settings, ontology_dict, device, threads)
-        results.put(("ready", index, store_settings(model, ontology, settings.store_threshold)))
+        results.put(("ready", index, label_provenance(model, ontology, settings.store_threshold)))
         folder = start_queue.get()
         if folder is None:
             return

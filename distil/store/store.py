@@ -34,6 +34,7 @@ from distil.store import codec
 from distil.store.errors import StoreError, database_error, sqlite_errors
 from distil.store.lock import LOCK_SUFFIX, LockHolder, StoreLock, StoreLockedError, writer_of
 from distil.store.merge import changed_keys
+from distil.store.provenance import LabelProvenance
 from distil.store.review import ReviewTables
 from distil.store.schema import SchemaError, prepare, stored_version
 from distil.utils.files import mark_output, refuse_link
@@ -83,13 +84,22 @@ class VideoProgress:
 
 @dataclass
 class StoreBatch:
-    """What one transaction stores: labeled frames, frames whose content is already labeled
-    (`aliases`), files that could not be read, and a tracked video's progress."""
+    """A labeled batch, as every engine hands it to the one writer and the writer stores
+    it in one transaction: labeled frames, frames whose content is already labeled
+    (`aliases`), files that could not be read (a `partial` one is reported, not stored),
+    the count of sources left to other shards, and a tracked video's progress."""
 
     frames: list[StoredFrame] = field(default_factory=list)
     aliases: list[FrameIdentity] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     video: VideoProgress | None = None
+    other_shard: int = 0
+
+    @property
+    def seen(self) -> int:
+        """Sources this batch accounts for."""
+        problems = sum(not p.partial for p in self.skipped)
+        return len(self.frames) + len(self.aliases) + problems + self.other_shard
 
 
 def stored_name(path: str) -> str:
@@ -166,15 +176,18 @@ class LabelStore(ReviewTables):
     def create(
         cls,
         folder: Path,
-        settings: dict[str, Any],
+        settings: LabelProvenance | dict[str, Any],
         overwrite: bool = False,
         shard: tuple[int, int] | None = None,
     ) -> LabelStore:
-        """Open for labeling with `settings`, holding the store's write lock until `close`.
+        """Open for labeling with `settings` (what makes the labels: a `LabelProvenance`
+        or its record), holding the store's write lock until `close`.
 
         A store made with other settings, a store another process is writing, and a file
         that is not a distil store are errors; `overwrite` starts a distil store afresh.
         The writers of different `shard`s (i, N) of one job may write one store together."""
+        if isinstance(settings, LabelProvenance):
+            settings = settings.record()
         if overwrite and shard is not None:
             raise StoreError("a shard cannot start a store afresh (--overwrite): other shards")
         folder = Path(folder)
@@ -335,11 +348,13 @@ class LabelStore(ReviewTables):
         ).fetchone()
         return None if mean is None else float(mean)
 
+    @property
+    def provenance(self) -> LabelProvenance:
+        """What made the labels, typed (the fingerprint is taken over `settings`)."""
+        return LabelProvenance.model_validate(self.settings)
+
     def has_masks(self) -> bool:
-        settings = self.settings
-        detectors = [settings.get("detector") or {}, *(settings.get("routes") or {}).values()]
-        detector_masks = any(d.get("masks", False) for d in detectors)  # SAM 3
-        return bool(settings.get("segmenter") or settings.get("tracking") or detector_masks)
+        return self.provenance.has_masks
 
     # -- writing ----------------------------------------------------------------------
 
@@ -377,7 +392,7 @@ class LabelStore(ReviewTables):
             )
             self._db.executemany(
                 "INSERT OR REPLACE INTO skipped VALUES (?, ?)",
-                [(display_path(s.path), s.reason) for s in batch.skipped],
+                [(display_path(s.path), s.reason) for s in batch.skipped if not s.partial],
             )
             if batch.video is not None:
                 video = batch.video

@@ -29,8 +29,8 @@ def segmenter_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None
     if settings.segmenter is not None:
         return None if settings.segmenter.lower() == "none" else settings.segmenter
     with LabelStore.open(label_dir) as store:
-        stored = store.settings.get("segmenter")
-    return stored.get("model") if isinstance(stored, dict) else None
+        stored = store.provenance.segmenter
+    return stored.model if stored is not None else None
 
 
 def open_session(label_dir: Path, settings: ReviewServeSettings):
@@ -74,7 +74,5 @@ def text_model_spec(label_dir: Path, settings: ReviewServeSettings) -> str | Non
             raise UsageError(f"--text-model {settings.text_model}: not a SAM 3 checkpoint")
         return settings.text_model
     with LabelStore.open(label_dir) as store:
-        detector = store.settings.get("detector")
-    if isinstance(detector, dict) and detector.get("family") == "sam3":
-        return detector.get("model")
-    return None
+        detector = store.provenance.detector
+    return detector.model if detector.family == "sam3" else None
