@@ -8,6 +8,7 @@ whole prompt matched); tracked ones carry `tracker_id`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
@@ -15,8 +16,6 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     import supervision as sv
 
 
@@ -111,6 +110,24 @@ def masks_of(detections: sv.Detections) -> np.ndarray | None:
     if detections.mask is None:
         return None
     return np.asarray(detections.mask, dtype=bool)
+
+
+CLASS_NAME = "class_name"  # supervision's own data key for class names
+
+
+def name_classes(detections: sv.Detections, names: Sequence[str]) -> sv.Detections:
+    """`detections` with `data["class_name"]` set from `names`, as supervision's own
+    readers set it, so that its dataset tools work on them unchanged (in place).
+
+    >>> named = name_classes(human_detections(np.zeros((2, 4)), np.array([1, 0])), ["a", "b"])
+    >>> named.data["class_name"].tolist()
+    ['b', 'a']
+    """
+    ids = class_ids(detections)
+    known = np.asarray([*names, ""], dtype=str)  # an id without a name gets ""
+    inside = (ids >= 0) & (ids < len(names))
+    detections.data[CLASS_NAME] = known[np.where(inside, ids, len(names))]
+    return detections
 
 
 def apply_track_classes(detections: sv.Detections, tracks: dict[int, TrackClass]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import supervision as sv
 
-from distil.detections import human_detections
+from distil.detections import human_detections, name_classes
 from distil.errors import UsageError
 from distil.sources.images import _pil_open
 
@@ -132,6 +132,7 @@ class LabeledSet:
                 image.key,
             )
             return
+        name_classes(image.detections, self.names)
         self.images[image.key] = image
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from distil.errors import UsageError
 from distil.store.errors import StoreError, database_error
+from distil.store.provenance import changed_keys
 
 if TYPE_CHECKING:
     from distil.store.store import LabelStore
@@ -109,9 +110,3 @@ def merge_stores(out: Path, folders: list[Path]) -> dict[str, Any]:
                 Path(f"{Path(out) / STORE_FILE}{suffix}").unlink(missing_ok=True)
         raise
     return {"out": str(out), "frames": frames, "added": added}
-
-
-def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
-    changed = [k for k in keys if old.get(k) != new.get(k)]
-    return changed or ["settings"]

@@ -58,3 +58,14 @@ class LabelProvenance(BaseModel):
     @property
     def class_names(self) -> list[str]:
         return [name for name, _ in self.prompts]
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The keys of two stores' settings that differ (to say why they are not one job).
+
+    >>> changed_keys({"prompts": 1, "detector": 2}, {"prompts": 3, "detector": 2})
+    ['prompts']
+    """
+    keys = sorted(set(old) | set(new))
+    changed = [k for k in keys if old.get(k) != new.get(k)]
+    return changed or ["settings"]

@@ -27,14 +27,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from distil.detections import FileStamp, FrameIdentity, TrackClass, apply_track_classes
+from distil.detections import (
+    FileStamp,
+    FrameIdentity,
+    TrackClass,
+    apply_track_classes,
+    name_classes,
+)
 from distil.sources.core import SkippedFile, display_path
 from distil.sources.remote import as_url, without_credentials
 from distil.store import codec
 from distil.store.errors import StoreError, database_error, sqlite_errors
 from distil.store.lock import LOCK_SUFFIX, LockHolder, StoreLock, StoreLockedError, writer_of
-from distil.store.merge import changed_keys
-from distil.store.provenance import LabelProvenance
+from distil.store.provenance import LabelProvenance, changed_keys
 from distil.store.review import ReviewTables
 from distil.store.schema import SchemaError, prepare, stored_version
 from distil.utils.files import mark_output, refuse_link
@@ -574,6 +579,7 @@ class LabelStore(ReviewTables):
             query += " WHERE s.file = ? AND s.frame_index IS NOT NULL"
             params.append(str(video))
         tracks = self.track_classes()
+        names = self.provenance.class_names
         try:
             for row in self._rows(f"{query} ORDER BY {_SOURCE_ORDER}", params):
                 width, height = row["width"], row["height"]
@@ -585,6 +591,9 @@ class LabelStore(ReviewTables):
                 video_id = row["video_id"]
                 if video_id in tracks and len(detections):
                     apply_track_classes(detections, tracks[video_id])
+                name_classes(detections, names)
+                if human is not None:
+                    name_classes(human, names)
                 size = row["size"]
                 stamp = FileStamp(size, row["mtime_ns"]) if size is not None else None
                 identity = FrameIdentity(

@@ -129,3 +129,26 @@ def test_dataset_writers_stream_with_one_options_type(tmp_path):
     written = json.loads((tmp_path / "annotations" / "val.json").read_text())
     assert [i["file_name"] for i in written["images"]] == ["0.jpg", "1.jpg", "2.jpg"]
     assert writer.per_split == {"val": 3}
+
+
+def test_detections_carry_class_names_for_supervision_tools(tmp_path):
+    """Frames from the store and images of a dataset read back carry
+    `data["class_name"]`, as supervision's readers give them, so its tools use them."""
+    import supervision as sv
+
+    from distil.datasets.readers import read_dataset
+    from distil.store import LabelStore
+
+    store = make_store(tmp_path / "label", tmp_path / "images", TEACHER)
+    with LabelStore.open(store) as opened:
+        frame = next(f for f in opened.frames() if len(f.detections) == 2)
+    assert frame.detections.data["class_name"].tolist() == ["car", "dog"]
+    out = tmp_path / "dataset"
+    assert invoke("export", store, "--to", out).exit_code == 0
+    read = read_dataset(out)
+    image = next(i for i in read.images.values() if len(i.detections))
+    named = image.detections.data["class_name"].tolist()
+    assert named == [read.names[i] for i in image.detections.class_id]
+    scene = np.zeros((image.height, image.width, 3), np.uint8)
+    drawn = sv.LabelAnnotator().annotate(scene.copy(), image.detections)  # names as labels
+    assert drawn.any()
