@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from distil.detections import name_classes
 from distil.settings import LabelSettings, parse_shard
 from distil.sources import (
     Frame,
@@ -390,6 +391,8 @@ def label_batch(
     `encode` encodes the store columns here (a worker sending batches to the writer)."""
     images = [f.image for f in batch.frames]
     detections = model.predict(images, ontology, store_threshold, batch.prepared) if images else []
+    for found in detections:  # named once the routes' ids are the whole ontology's
+        name_classes(found, ontology.class_names)
     frames = [
         StoredFrame(f.identity, f.image.shape[1], f.image.shape[0], d)
         for f, d in zip(batch.frames, detections, strict=True)

@@ -22,7 +22,7 @@ class ModelRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    family: str
+    family: str = ""
     model: str = ""
     revision: str | None = None
     masks: bool = False  # a detector that makes its own masks (SAM 3) keeps them
@@ -33,10 +33,12 @@ class LabelProvenance(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    detector: ModelRecord
+    # Defaults only for stores written by hand or by tools that recorded less; a label
+    # run records all of them.
+    detector: ModelRecord = ModelRecord()
     segmenter: ModelRecord | None = None
-    prompts: list[tuple[str, list[str]]]
-    store_threshold: float
+    prompts: list[tuple[str, list[str]]] = []
+    store_threshold: float = 0.0
     routes: dict[str, ModelRecord] | None = None  # class name -> its own detector
     tracking: dict[str, Any] | None = None  # the video tracker, when videos were tracked
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
 from distil.detections import (
     FileStamp,
     FrameIdentity,
@@ -356,7 +358,14 @@ class LabelStore(ReviewTables):
     @property
     def provenance(self) -> LabelProvenance:
         """What made the labels, typed (the fingerprint is taken over `settings`)."""
-        return LabelProvenance.model_validate(self.settings)
+        try:
+            return LabelProvenance.model_validate(self.settings)
+        except ValidationError as e:
+            where = ".".join(str(p) for p in e.errors()[0]["loc"])
+            raise StoreError(
+                f"{self.path}: its recorded settings are not a distil store's ({where}: "
+                f"{e.errors()[0]['msg']})"
+            ) from None
 
     def has_masks(self) -> bool:
         return self.provenance.has_masks

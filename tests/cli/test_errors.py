@@ -111,3 +111,20 @@ def test_a_numpy_error_inside_a_teacher_is_a_bug_with_its_traceback_on_request(
     for shown in (distil("--verbose"), distil(DISTIL_DEBUG="1")):
         assert shown.returncode == 1, shown.stderr
         assert "Traceback" in shown.stderr and "broken" in shown.stderr
+
+
+def test_a_store_whose_recorded_settings_were_edited_is_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+    from distil.detections import FrameIdentity, empty_detections
+    from distil.store import LabelStore, StoreBatch, StoredFrame
+
+    settings = {"detector": "edited by hand", "prompts": [["car", ["car"]]]}
+    with LabelStore.create(tmp_path / "run", settings) as store:
+        store.set_ontology({"classes": {"car": "car"}})
+        frame = StoredFrame(FrameIdentity(Path("a.jpg"), Path("."), "h"), 8, 8, empty_detections())
+        store.write_batch(StoreBatch([frame]))
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--to", str(tmp_path / "d")])
+    assert result.exit_code == 2, result.output
+    assert "recorded settings are not a distil store's (detector" in result.output

@@ -59,6 +59,10 @@ def test_label_stores_every_image_with_masks_and_summary(teacher, image_folder, 
             s.detections.mask.shape == (len(s.detections), s.height, s.width) for s in stored
         )
         assert len(store.skipped()) == 2
+    names = ONTOLOGY.class_names  # supervision's class names, on what the store gives back
+    for frame in stored:
+        found = frame.detections
+        assert found.data["class_name"].tolist() == [names[i] for i in found.class_id]
 
 
 def test_rerun_skips_stored_images_and_reports_the_store(teacher, image_folder, tmp_path):
