@@ -588,7 +588,7 @@ class TrainSettings(CpuSettings):
 
     model: str = option(
         DEFAULT_STUDENT,
-        description="yolo11n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
+        description="yolo11n/s/m, yolo26n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
         "--weights-dir, $DISTIL_WEIGHTS_DIR or ~/.cache/distil/weights, downloaded there "
         "when missing), or a .pt path.",
     )

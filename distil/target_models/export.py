@@ -79,7 +79,11 @@ def export_student(
     trained = _trained_size(yolo)
     imgsz = imgsz or trained
     start = time.perf_counter()
-    options = dict(format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device)
+    options: dict[str, Any] = dict(
+        format=format.value, imgsz=imgsz, half=half, dynamic=dynamic, device=device
+    )
+    if nms_free(yolo):  # YOLO26, YOLOv10: the one-to-one head, no NMS outside the model
+        options["nms"] = False
     if imgsz == trained:
         path = yolo.export(**options, verbose=False)
     else:
@@ -114,19 +118,59 @@ def _export_by_size(weights: Path, imgsz: int, options: dict[str, Any]) -> Path:
     return target
 
 
+END_TO_END_COLUMNS = 6  # x1, y1, x2, y2, score, class: an NMS-free head's top-k rows
+# Scores this close to the last one kept may trade places across runtimes.
+TOP_K_MARGIN = 1e-3
+
+
+def kept_rows_difference(reference: np.ndarray, exported: np.ndarray) -> tuple[float, int]:
+    """The largest difference between two top-k detection tables (rows x1, y1, x2, y2,
+    score, class) over the rows both keep for sure, and how many those are: near-equal
+    scores at the cut may swap in or out, and equal ones come in any order, in either
+    runtime. An infinite difference when they keep different rows.
+
+    >>> rows = np.array([[0, 0, 4, 4, 0.9, 1], [1, 1, 5, 5, 0.5, 2], [2, 2, 6, 6, 0.1, 0]])
+    >>> kept_rows_difference(rows, rows[[1, 0, 2]] + [0, 0, 0, 1e-4, 0, 0])
+    (0.0001, 2)
+    """
+    cut = max(reference[:, 4].min(), exported[:, 4].min()) + TOP_K_MARGIN
+    ref, out = reference[reference[:, 4] > cut], exported[exported[:, 4] > cut]
+    if len(ref) != len(out):
+        return float("inf"), 0
+    if not len(ref):
+        return 0.0, 0
+
+    def ordered(rows: np.ndarray) -> np.ndarray:
+        keys = np.round(rows[:, [0, 1, 5]], 1)  # class and corner, coarse enough for noise
+        return rows[np.lexsort((keys[:, 0], keys[:, 1], keys[:, 2]))]
+
+    return round(float(np.abs(ordered(ref) - ordered(out)).max()), 6), len(ref)
+
+
 def _trained_size(yolo: Any) -> int:
     """The image size a checkpoint was trained at (640 when it does not say)."""
     size = yolo.overrides.get("imgsz") or 640
     return int(max(size) if isinstance(size, (list, tuple)) else size)
 
 
+def nms_free(yolo: Any) -> bool:
+    """Whether the model has an end-to-end (one-to-one) head that needs no NMS."""
+    head = getattr(yolo.model, "model", [None])[-1]
+    return hasattr(yolo.model, "end2end") and getattr(head, "one2one_cv2", None) is not None
+
+
 def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dict[str, Any]:
-    """Run PyTorch and onnxruntime on the same input; compare every raw output."""
+    """Run PyTorch and onnxruntime on the same input; compare every raw output (for an
+    end-to-end model, the detections both keep; see `kept_rows_difference`)."""
     import onnxruntime as ort
     import torch
 
-    model = load_yolo(weights).model.float().eval()
+    yolo = load_yolo(weights)
+    model = yolo.model.float().eval()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    end_to_end = nms_free(yolo) and session.get_outputs()[0].shape[-1] == END_TO_END_COLUMNS
+    if end_to_end:
+        model.end2end = True  # the same one-to-one top-k output the export holds
     shape = session.get_inputs()[0].shape
     height, width = (d if isinstance(d, int) else imgsz for d in shape[2:])
     image = np.random.default_rng(seed).random((1, 3, height, width), dtype=np.float32)
@@ -138,11 +182,16 @@ def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dic
     reference = list(first) if isinstance(first, (list, tuple)) else [first]
     outputs = session.run(None, {session.get_inputs()[0].name: image})
     diffs = []
+    compared: int | None = None  # end-to-end: the detection rows compared
     for ref, out in zip(reference, outputs, strict=False):
         ref = ref.numpy()
         if ref.shape != out.shape:
             raise ExportError(f"{onnx_path}: output shape {out.shape} != PyTorch {ref.shape}")
-        diffs.append(float(np.abs(ref - out).max()))
+        if end_to_end and ref.ndim == 3 and ref.shape[-1] == END_TO_END_COLUMNS:
+            difference, compared = kept_rows_difference(ref[0], out[0])
+            diffs.append(difference)
+        else:
+            diffs.append(float(np.abs(ref - out).max()))
     max_diff = max(diffs)
     return {
         "runtime": f"onnxruntime {ort.__version__}",
@@ -150,4 +199,5 @@ def check_onnx(weights: Path, onnx_path: Path, imgsz: int, seed: int = 0) -> dic
         "max_abs_diff": max_diff,
         "tolerance": ONNX_CHECK_ATOL,
         "passed": max_diff <= ONNX_CHECK_ATOL,
+        **({"end_to_end_rows_compared": compared} if compared is not None else {}),
     }
