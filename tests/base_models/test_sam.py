@@ -61,3 +61,21 @@ def test_boxes_reach_the_model_as_the_processor_would_scale_them(segmenter):
         expected["input_boxes"].reshape(-1, 4).numpy(),
         atol=1e-3,
     )
+
+
+def test_many_boxes_in_chunks_give_the_masks_of_one_call(segmenter, monkeypatch):
+    """A frame with many boxes is decoded a chunk at a time (bounded memory), and the
+    masks are those one call for all the boxes gives."""
+    import distil.base_models.sam as sam
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 60, (40, 2))
+    xyxy = np.hstack([corners, corners + rng.uniform(8, 60, (40, 2))]).clip(0, 120)
+    image = shapes_image(5, (96, 128))
+    (whole,) = segmenter.segment([image], [boxes(*xyxy.tolist())])
+    calls = []
+    segmenter.model.mask_decoder.register_forward_hook(lambda *_: calls.append(1))
+    monkeypatch.setattr(sam, "MAX_BOXES_PER_CALL", 7)
+    (chunked,) = segmenter.segment([image], [boxes(*xyxy.tolist())])
+    assert len(calls) == 6  # 40 boxes, 7 a call
+    assert np.array_equal(whole.mask, chunked.mask)
