@@ -22,9 +22,6 @@ from distil.errors import DistilError, UsageError
 # terminal wraps it, and a log keeps it whole).
 console = Console(stderr=True, soft_wrap=True)
 
-# Bad input from the user (exit 2): distil's own UsageErrors. A missing or existing file
-# that the OS reports goes through `file_system_problem` (the machine's state, exit 2).
-USAGE_ERRORS = (UsageError,)
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_QUALITY = 3  # --fail-under: the model or the labels miss a quality bar
@@ -103,7 +100,7 @@ def handle_errors(command: F) -> F:
             raise fail("terminated; rerun the same command to resume", EXIT_TERMINATED) from None
         except KeyboardInterrupt:
             raise fail("interrupted; rerun the same command to resume", EXIT_INTERRUPTED) from None
-        except USAGE_ERRORS as e:
+        except UsageError as e:  # bad input (the OS's file errors: `file_system_problem`)
             show_traceback()
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         except DistilError as e:  # a step failed for a reason distil names

@@ -443,6 +443,7 @@ def _write_card(
     label_dir: Path,
 ) -> None:
     provenance = store.provenance
+    record = provenance.record()
     notes = []
     if summary.unlabeled:
         notes.append(f"{summary.unlabeled} source images were not labeled yet and are absent")
@@ -477,10 +478,8 @@ def _write_card(
         source_labels=str(Path(label_dir).resolve()),
         fingerprint=store.fingerprint,
         teacher=CardTeacher(
-            detector=provenance.detector.model_dump(exclude_unset=True),
-            segmenter=provenance.segmenter.model_dump(exclude_unset=True)
-            if provenance.segmenter
-            else None,
+            detector=record.get("detector", {}),
+            segmenter=record.get("segmenter"),
             store_threshold=provenance.store_threshold,
         ),
         classes=[

@@ -55,12 +55,11 @@ class ReviewTables:
     """`LabelStore`'s review methods (it gives `_db`, `_transaction` and `_rows`)."""
 
     _db: sqlite3.Connection
+    if TYPE_CHECKING:  # what LabelStore defines, declared for the type checker
 
-    def _transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
+        def _transaction(self) -> AbstractContextManager[None]: ...
 
-    def _rows(self, query: str, parameters: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
-        raise NotImplementedError
+        def _rows(self, query: str, parameters: Sequence[Any] = ()) -> Iterator[sqlite3.Row]: ...
 
     @sqlite_errors
     def write_human_labels(

@@ -374,7 +374,7 @@ class CocoDatasetWriter(DatasetWriter):
 
     def add(self, image: LabeledImage, split: str) -> None:
         builder = self.builders.setdefault(split, CocoBuilder(self.names))
-        name = Path(image.path or image.key).as_posix()
+        name = self.relative(image).as_posix()
         options = self.options
         builder.add(
             name, image.width, image.height, image.detections, options.masks,

@@ -247,7 +247,7 @@ class CvatDatasetWriter(DatasetWriter):
         self.nodes: dict[str, list[tuple[str, ET.Element]]] = {}
 
     def add(self, image: LabeledImage, split: str) -> None:
-        name = Path(image.path or image.key).as_posix()
+        name = self.relative(image).as_posix()
         node = _image_node(image, self.names, self.options.tolerance, brush=False)
         self.nodes.setdefault(split, []).append((name, node))
         self.per_split[split] += 1

@@ -399,7 +399,7 @@ class LabelStudioDatasetWriter(DatasetWriter):
         self.document_root = Path(options.final_root or root)
 
     def add(self, image: LabeledImage, split: str) -> None:
-        relative = Path("images") / split / Path(image.path or image.key)
+        relative = Path("images") / split / self.relative(image)
         url = local_files_url(self.document_root / relative, self.document_root)
         tasks = label_studio_tasks(
             [image], self.names, urls={image.key: url}, tolerance=self.options.tolerance

@@ -14,7 +14,7 @@ A format module gives one `Format`:
 
 >>> get_format("yolo").name.value
 'yolo'
->>> [f.value for f in dataset_formats()]
+>>> [f.value for f in FORMATS]
 ['yolo', 'coco', 'voc', 'label-studio', 'cvat']
 """
 
@@ -80,6 +80,11 @@ class DatasetWriter(ABC):
         self.stats = PolygonStats()
         self.per_split: Counter[str] = Counter()
 
+    @staticmethod
+    def relative(image: LabeledImage) -> Path:
+        """Where the image lies under `images/<split>/`."""
+        return Path(image.path or image.key)
+
     @abstractmethod
     def add(self, image: LabeledImage, split: str) -> None:
         """Write (or hold) one image's labels."""
@@ -109,11 +114,6 @@ def get_format(name: LabelFormat | str) -> Format:
     module, _, attribute = FORMATS[key].partition(":")
     found: Format = getattr(importlib.import_module(module), attribute)
     return found
-
-
-def dataset_formats() -> list[LabelFormat]:
-    """The formats `distil export` writes: every one in the table."""
-    return list(FORMATS)
 
 
 def annotation_files(path: Path, suffix: str) -> list[Path]:

@@ -191,7 +191,7 @@ class VocDatasetWriter(DatasetWriter):
     """`Annotations/<split>/<image>.xml` per image, as LabelImg and CVAT read them."""
 
     def add(self, image: LabeledImage, split: str) -> None:
-        relative = Path(image.path or image.key)
+        relative = self.relative(image)
         write_voc(
             (self.root / "Annotations" / split / relative).with_suffix(".xml"),
             relative.name, image.width, image.height, image.detections, self.names,

@@ -319,7 +319,7 @@ class YoloDatasetWriter(DatasetWriter):
             )  # fmt: skip
         else:
             lines = yolo_box_lines(detections, width, height)
-        label = (self.root / "labels" / split / Path(image.path or image.key)).with_suffix(".txt")
+        label = (self.root / "labels" / split / self.relative(image)).with_suffix(".txt")
         # Straight into the staging folder: it is swapped in whole, so no file is seen
         # half-written, and no temporary name adds to a long file name.
         label.parent.mkdir(parents=True, exist_ok=True)

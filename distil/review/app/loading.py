@@ -8,10 +8,9 @@ from pathlib import Path
 from distil.errors import UsageError
 from distil.settings import ReviewServeSettings
 from distil.store import LabelStore
+from distil.store.provenance import LabelProvenance
 
 logger = logging.getLogger(__name__)
-
-SAM3_VIDEO = "sam3_video"  # SAM 3's full checkpoint: detector, tracker and video memory
 
 
 def check_app_installed() -> None:
@@ -23,27 +22,26 @@ def check_app_installed() -> None:
         raise UsageError(f"the review app needs {' and '.join(missing)}: pip install 'distil[app]'")
 
 
-def segmenter_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None:
-    """The segmenter to answer clicks: `settings.segmenter` ('none': none), else the one
-    the store was labeled with (None when it had none)."""
-    if settings.segmenter is not None:
-        return None if settings.segmenter.lower() == "none" else settings.segmenter
-    with LabelStore.open(label_dir) as store:
-        stored = store.provenance.segmenter
-    return stored.model if stored is not None else None
-
-
 def open_session(label_dir: Path, settings: ReviewServeSettings):
     """Check the models' names, rank the queue, then load the models."""
-    from distil.base_models.registry import family_of, load_detector, load_segmenter, resolve
+    from distil.base_models.registry import (
+        VIDEO_DETECTORS,
+        family_of,
+        load_detector,
+        load_segmenter,
+        resolve,
+    )
     from distil.base_models.sam2_video import VIDEO_MODELS
     from distil.review.app.session import ReviewSession
 
-    text = text_model_spec(label_dir, settings)
-    spec = segmenter_spec(label_dir, settings)
-    named = settings.segmenter is not None
-    if spec is None and not named and text is not None and family_of(text) == SAM3_VIDEO:
-        spec = text  # its tracker answers clicks, as SAM 2's would
+    with LabelStore.open(label_dir) as store:
+        provenance = store.provenance
+    text = text_model_spec(provenance, settings)
+    spec = segmenter_spec(provenance, settings)
+    # SAM 3's full checkpoint holds its tracker, which answers clicks as SAM 2's would.
+    tracker_too = text is not None and family_of(text) in VIDEO_DETECTORS
+    if spec is None and settings.segmenter is None and tracker_too:
+        spec = text
     if spec is not None:
         resolve(spec, "segmenter")  # a wrong name is said before the ranking's work
     session = ReviewSession(label_dir, settings)
@@ -62,7 +60,16 @@ def open_session(label_dir: Path, settings: ReviewServeSettings):
     return session
 
 
-def text_model_spec(label_dir: Path, settings: ReviewServeSettings) -> str | None:
+def segmenter_spec(provenance: LabelProvenance, settings: ReviewServeSettings) -> str | None:
+    """The segmenter to answer clicks: `settings.segmenter` ('none': none), else the one
+    the store was labeled with (None when it had none)."""
+    if settings.segmenter is not None:
+        return None if settings.segmenter.lower() == "none" else settings.segmenter
+    stored = provenance.segmenter
+    return stored.model if stored is not None else None
+
+
+def text_model_spec(provenance: LabelProvenance, settings: ReviewServeSettings) -> str | None:
     """The SAM 3 model for typed phrases: `settings.text_model` ('none': none), else the
     store's teacher when it is SAM 3."""
     from distil.base_models.registry import SEGMENTING_DETECTORS, family_of
@@ -73,6 +80,5 @@ def text_model_spec(label_dir: Path, settings: ReviewServeSettings) -> str | Non
         if family_of(settings.text_model) not in SEGMENTING_DETECTORS:
             raise UsageError(f"--text-model {settings.text_model}: not a SAM 3 checkpoint")
         return settings.text_model
-    with LabelStore.open(label_dir) as store:
-        detector = store.provenance.detector
+    detector = provenance.detector
     return detector.model if detector.family == "sam3" else None
