@@ -50,7 +50,6 @@ NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
 VIDEO = "Video"
-BOX_TRACKERS = ("bytetrack", "botsort")  # names never taken for Hugging Face ids
 REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 # Upper bounds: a value past them is a typo (or 1e20), caught before any work starts.
 MAX_IMGSZ = 8192
@@ -78,6 +77,56 @@ class LabelFormat(str, Enum):
     VOC = "voc"
     LABEL_STUDIO = "label-studio"
     CVAT = "cvat"
+
+
+class Tracker(str, Enum):
+    """What carries objects through a video with --track. Box trackers (Ultralytics'
+    ByteTrack and BoT-SORT) follow the teacher's boxes, detected on every kept frame;
+    the others carry masks with a video model's memory (named by its default checkpoint;
+    `--tracker` also takes such a checkpoint's id or folder)."""
+
+    BYTETRACK = "bytetrack"
+    BOTSORT = "botsort"
+    SAM2 = "sam2.1"  # SAM 2.1 memory, facebook/sam2.1-hiera-tiny
+    EDGETAM = "edgetam"  # EdgeTAM memory (lighter), yonigozlan/EdgeTAM-hf
+    SAM3 = "sam3"  # SAM 3's video model detects and tracks on its own, facebook/sam3
+
+
+BOX_TRACKERS = (Tracker.BYTETRACK, Tracker.BOTSORT)
+TRACKER_CHECKPOINTS = {
+    Tracker.SAM2: DEFAULT_SEGMENTER,
+    Tracker.EDGETAM: "yonigozlan/EdgeTAM-hf",
+    Tracker.SAM3: "facebook/sam3",
+}
+
+
+def tracker_checkpoint(tracker: str) -> str | None:
+    """The video model a `--tracker` value loads; None for a box tracker.
+
+    >>> tracker_checkpoint("sam2.1"), tracker_checkpoint("bytetrack")
+    ('facebook/sam2.1-hiera-tiny', None)
+    >>> tracker_checkpoint("models/sam2.1-hiera-tiny")
+    'models/sam2.1-hiera-tiny'
+    """
+    names = {t.value: t for t in Tracker}
+    if tracker in names:
+        return TRACKER_CHECKPOINTS.get(names[tracker])
+    return tracker
+
+
+def check_tracker(value: str) -> str:
+    """A `--tracker` value: a `Tracker` name, or a video model's checkpoint id or folder. A
+    bare word that names no tracker is an error (with "did you mean"), never a hub id."""
+    value = value.strip()
+    if value.lower() in {t.value for t in Tracker}:
+        return value.lower()
+    if "/" not in value and "\\" not in value and not Path(value).expanduser().exists():
+        names = [t.value for t in Tracker]
+        raise ValueError(
+            f"{value!r} is not a tracker.{did_you_mean(value.lower(), names)} Trackers: "
+            f"{', '.join(names)}, or a SAM 2.1 / EdgeTAM / SAM 3 checkpoint id or folder"
+        )
+    return check_model_spec(value)
 
 
 class ExportTask(str, Enum):
@@ -359,12 +408,15 @@ class TrackingSettings(Section):
         "K frames).",
         panel=VIDEO,
     )
-    tracker_model: str = option(
-        DEFAULT_SEGMENTER,
-        description="With --track: SAM 2 / 2.1 or EdgeTAM (yonigozlan/EdgeTAM-hf, lighter) "
-        "checkpoint, id or folder; or SAM 3 (facebook/sam3), which then detects and tracks "
-        "on its own.",
+    tracker: str = option(
+        Tracker.SAM2.value,
+        description="With --track: bytetrack or botsort follow the teacher's boxes, detected "
+        "on every kept frame (any detector; masks from --segmenter); sam2.1 or edgetam carry "
+        "masks with video memory between keyframes; sam3 detects and tracks on its own. Or a "
+        "SAM 2.1 / EdgeTAM / SAM 3 checkpoint id or folder.",
         panel=VIDEO,
+        flags=["--tracker", "--tracker-model"],
+        validation_alias=AliasChoices("tracker", "tracker_model"),  # tracker_model: its old name
     )
     match_iou: float = option(
         0.3,
@@ -382,16 +434,15 @@ class TrackingSettings(Section):
         False, description="With --track: keep the tracker's memory in CPU RAM.", panel=VIDEO
     )
 
-    @field_validator("tracker_model")
+    @field_validator("tracker")
     @classmethod
-    def _tracker_model(cls, value: str) -> str:
-        if value.strip().lower() in BOX_TRACKERS:
-            raise ValueError(
-                f"{value!r} is a box tracker, not a video model; tracking here carries masks "
-                "with SAM 2.1 / EdgeTAM memory or SAM 3 (facebook/sam2.1-hiera-tiny, "
-                "yonigozlan/EdgeTAM-hf, facebook/sam3)"
-            )
-        return check_model_spec(value)
+    def _tracker(cls, value: str) -> str:
+        return check_tracker(value)
+
+    @property
+    def box_tracker(self) -> bool:
+        """Whether tracking follows boxes (ByteTrack, BoT-SORT) rather than masks."""
+        return self.tracker in {t.value for t in BOX_TRACKERS}
 
 
 URL_TIMEOUT_MAX = 3600.0

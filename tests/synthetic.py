@@ -156,3 +156,95 @@ def bouncing_truth(frames: int, width: int = 640, height: int = 480) -> np.ndarr
         ],
         dtype=np.float64,
     )
+
+
+# COCO classes whose largest cut-outs in coco128 YOLO11n finds on a plain background
+# (person, motorcycle, airplane, bus, cat).
+_CROP_CLASSES = (0, 3, 4, 5, 15)
+
+
+def coco_crops(coco: Path, count: int = 5, size: int = 150) -> list[tuple[int, np.ndarray]]:
+    """(class id, RGBA crop) of `count` whole objects cut out of a COCO-style folder along
+    their polygon labels (`labels-seg/`), the largest of distinct classes first, scaled so
+    that the longer side is `size` pixels. Deterministic."""
+    from ultralytics.data.converter import coco91_to_coco80_class
+
+    yolo_ids = coco91_to_coco80_class()  # the polygons' class column holds COCO's 91 ids, 1-based
+    candidates = []
+    for label in sorted((coco / "labels-seg").glob("*.txt")):
+        for line in label.read_text().splitlines():
+            values = line.split()
+            class_id = yolo_ids[int(values[0]) - 1]
+            points = np.array(values[1:], np.float64).reshape(-1, 2)
+            low, high = points.min(0), points.max(0)
+            area = cv2.contourArea(points.astype(np.float32))
+            inside = (low > 0.02).all() and (high < 0.98).all()
+            if class_id in _CROP_CLASSES and inside and area > 0.04:
+                candidates.append((area, label.stem, class_id, points))
+    crops: list[tuple[int, np.ndarray]] = []
+    classes: set[int] = set()
+    for _, stem, class_id, points in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if class_id in classes:
+            continue
+        image = cv2.cvtColor(cv2.imread(str(coco / "images" / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
+        height, width = image.shape[:2]
+        polygon = np.round(points * [width, height]).astype(np.int32)
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [polygon], 255)
+        x, y, w, h = cv2.boundingRect(polygon)
+        rgba = np.dstack([image, mask])[y : y + h, x : x + w]
+        scale = size / max(w, h)
+        crops.append((class_id, cv2.resize(rgba, (round(w * scale), round(h * scale)))))
+        classes.add(class_id)
+        if len(crops) == count:
+            break
+    return crops
+
+
+# (start x, start y, velocity x, velocity y) of each pasted crop: paths cross and occlude.
+CROP_PATHS = [
+    (20, 30, 6, 3),
+    (460, 40, -5, 4),
+    (250, 300, 4, -5),
+    (80, 280, 7, -2),
+    (400, 200, -3, -6),
+]
+
+
+def crop_boxes(
+    index: int, width: int, height: int, crops: list[tuple[int, np.ndarray]]
+) -> list[tuple[int, int, int, int, int]]:
+    """(track id, left, top, crop width, crop height) of every crop on frame `index`."""
+    boxes = []
+    for k, ((_, crop), (x, y, vx, vy)) in enumerate(zip(crops, CROP_PATHS, strict=False)):
+        h, w = crop.shape[:2]
+        left, top = _bounce(x, vx, width - w, index), _bounce(y, vy, height - h, index)
+        boxes.append((k + 1, left, top, w, h))
+    return boxes
+
+
+def crops_frame(
+    index: int, width: int, height: int, crops: list[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """Frame `index`: the crops moving over a plain gradient, later ones in front."""
+    ramp = np.linspace(70, 150, width, dtype=np.float32)
+    image = np.repeat(np.broadcast_to(ramp[None, :, None], (height, width, 1)), 3, 2).copy()
+    for (_, left, top, w, h), (_, crop) in zip(crop_boxes(index, width, height, crops), crops):
+        alpha = crop[..., 3:].astype(np.float32) / 255
+        region = image[top : top + h, left : left + w]
+        region[:] = region * (1 - alpha) + crop[..., :3] * alpha
+    return image.astype(np.uint8)
+
+
+def crops_truth(
+    frames: int, width: int, height: int, crops: list[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """The crop clip's true tracks as MOT rows (frame, id, left, top, width, height)."""
+    return np.array(
+        [
+            [index + 1, track, left, top, w, h]
+            for index in range(frames)
+            for track, left, top, w, h in crop_boxes(index, width, height, crops)
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 6)

@@ -159,6 +159,8 @@ class Segmenter(ABC):
 class BaseModel(ABC):
     """A teacher: implements `predict`."""
 
+    segmenter: Segmenter | None = None  # what adds masks to its boxes, if anything
+
     @abstractmethod
     def describe(self) -> dict[str, Any]: ...
 
@@ -178,8 +180,17 @@ class BaseModel(ABC):
     def boxes(
         self, images: list[np.ndarray], ontology: Ontology, min_confidence: float
     ) -> list[sv.Detections]:
-        """Boxes for the video tracker, which segments them itself."""
+        """Boxes for a video tracker, which segments them itself (or with `segment`)."""
         return self.predict(images, ontology, min_confidence)
+
+    def segment(
+        self, images: list[np.ndarray], detections: list[sv.Detections]
+    ) -> list[sv.Detections]:
+        """Masks for `boxes`' detections (tracked boxes), one call per batch; unchanged
+        without a segmenter."""
+        if self.segmenter is None:
+            return detections
+        return self.segmenter.segment(images, detections)
 
 
 class GroundedModel(BaseModel):

@@ -128,9 +128,9 @@ def check_tracker_model(spec: str) -> None:
     family = family_of(spec)
     if family not in TRACKER_FAMILIES + VIDEO_DETECTORS:
         raise ModelSpecError(
-            f"--tracker-model '{spec}' is a '{family}' model; tracking needs SAM 2 / 2.1 "
-            "or EdgeTAM video memory, or SAM 3's video model (e.g. facebook/sam2.1-hiera-tiny,"
-            " yonigozlan/EdgeTAM-hf, facebook/sam3)"
+            f"--tracker '{spec}' is a '{family}' model; tracking needs a box tracker "
+            "(bytetrack, botsort), SAM 2 / 2.1 or EdgeTAM video memory, or SAM 3's video "
+            "model (e.g. facebook/sam2.1-hiera-tiny, yonigozlan/EdgeTAM-hf, facebook/sam3)"
         )
 
 

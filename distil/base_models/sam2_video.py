@@ -86,8 +86,8 @@ class Sam2VideoPropagator:
             logger.warning(
                 "tracking on CPU is slow: SAM 2.1-tiny took about 6 s per frame plus 3.6 s "
                 "per tracked object on 2 cores; with more than about 4 objects per frame, "
-                "labeling frames without --track is faster there, or track with EdgeTAM "
-                "(--tracker-model yonigozlan/EdgeTAM-hf)"
+                "labeling frames without --track is faster there, or track boxes "
+                "(--tracker bytetrack) or with EdgeTAM (--tracker edgetam)"
             )
         self.model, self.processor, self.revision = load_pretrained(
             model_class, model, self.device, self.dtype, revision, transformers.Sam2VideoProcessor

@@ -25,13 +25,14 @@ def check_teacher(settings: LabelSettings, ontology: Ontology | None = None) -> 
     teachers (config reads only), the ontology's per-class teachers included."""
     from distil.base_models import check_tracker_model
     from distil.base_models.registry import ULTRALYTICS_SUFFIXES, resolve, uses_segmenter
+    from distil.settings import tracker_checkpoint
     from distil.utils.device import resolve_device
     from distil.utils.hub import HubUnreachableError
 
     for device in settings.devices or [settings.device]:
         resolve_device(device)
-    if settings.track:
-        check_tracker_model(settings.tracker_model)
+    if settings.track and not settings.box_tracker:
+        check_tracker_model(tracker_checkpoint(settings.tracker))
     detectors = ontology.routes(settings.detector) if ontology else [settings.detector]
     for detector in detectors:
         resolve(detector, "detector")
@@ -118,24 +119,30 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
         model.compile()
     if not settings.track:
         return Teacher(model)
-    from distil.base_models.registry import VIDEO_DETECTORS, family_of
+    if settings.box_tracker:
+        from distil.labeling.tracking import BoxVideoTracker
 
-    if family_of(settings.tracker_model) in VIDEO_DETECTORS:
+        tracker = BoxVideoTracker(
+            settings.tracker, settings.detect_every, settings.match_iou, batch=settings.batch
+        )
+        return Teacher(model, tracker)
+    from distil.base_models.registry import VIDEO_DETECTORS, family_of
+    from distil.settings import tracker_checkpoint
+
+    checkpoint = tracker_checkpoint(settings.tracker)
+    if family_of(checkpoint) in VIDEO_DETECTORS:
         from distil.base_models.sam3_video import Sam3Video
         from distil.labeling.tracking import Sam3VideoTracker
 
         video = Sam3Video(
-            settings.tracker_model,
-            settings.device,
-            settings.half,
-            offload_state=settings.offload_state,
+            checkpoint, settings.device, settings.half, offload_state=settings.offload_state
         )
         return Teacher(model, Sam3VideoTracker(video, settings.detect_every, settings.match_iou))
     from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.labeling.tracking import VideoTracker
 
     propagator = Sam2VideoPropagator(
-        settings.tracker_model, settings.device, settings.half, offload_state=settings.offload_state
+        checkpoint, settings.device, settings.half, offload_state=settings.offload_state
     )
     tracker = VideoTracker(propagator, settings.detect_every, settings.match_iou, settings.max_lost)
     return Teacher(model, tracker)

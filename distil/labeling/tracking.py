@@ -22,8 +22,15 @@ import supervision as sv
 
 from distil.datasets.filters import select_detections
 from distil.detections import empty_detections, source_key
-from distil.labeling.tracks import TrackBook, match_masks
-from distil.settings import DatasetSettings, FrameSampling, TrackingSettings, default
+from distil.labeling.tracks import TrackBook, match_boxes, match_masks
+from distil.settings import (
+    DatasetSettings,
+    FrameSampling,
+    LabelSettings,
+    Tracker,
+    TrackingSettings,
+    default,
+)
 from distil.sources import Frame, SkippedFile, iter_frames
 from distil.store import LabelStore, StoreBatch, StoredFrame, VideoProgress
 from distil.utils.boxes import class_aware_nms
@@ -107,7 +114,24 @@ class VideoTracker:
         book = TrackBook(self.match_iou, self.max_lost)
         carried: dict[int, np.ndarray] = {}
         window: list[StoredFrame] = []
+        pending: list[tuple[Frame, Any]] = []  # new frames waiting for a group to fill
         last_index, started, video = -1, False, ""
+
+        def label_pending() -> None:
+            nonlocal carried, last_index
+            if not pending:
+                return
+            found = self._label_frames(pending, ontology, model, book, carried, timings)
+            carried = {}
+            for (frame, _), detections in zip(pending, found, strict=True):
+                height, width = frame.image.shape[:2]
+                window.append(StoredFrame(frame.identity, width, height, detections))
+                result.instances.update(detections.class_id.tolist())
+            last_index = pending[-1][0].identity.frame_index
+            result.labeled += len(pending)
+            advance(len(pending))
+            pending.clear()
+
         for item in prefetch(self._frames(path, root, sampling, store, timings), _PREFETCH_FRAMES):
             if isinstance(item, SkippedFile):
                 result.problem = item
@@ -124,7 +148,7 @@ class VideoTracker:
                 if state:
                     book = TrackBook.from_dict(state["book"])
                     last_index = state["last_index"]
-                    carried = _stored_masks(store, path, last_index)
+                    carried = self._carried(_stored_frame(store, path, last_index))
             result.frames += 1
             if frame.known:  # stored by an earlier run
                 advance(1)
@@ -132,18 +156,15 @@ class VideoTracker:
             if not started:
                 self._start(frame.image.shape[0], frame.image.shape[1], ontology)
                 started = True
-            if frame.position % self.detect_every == 0 and window:
+            if frame.position % self.detect_every == 0 and (window or pending):
+                label_pending()
                 self._flush(store, video, window, book, frame.position, last_index, timings)
                 window = []
-            detections = self._label_frame(frame, pixels, ontology, model, book, carried, timings)
-            carried = {}
-            height, width = frame.image.shape[:2]
-            window.append(StoredFrame(identity, width, height, detections))
-            last_index = identity.frame_index
-            result.labeled += 1
-            result.instances.update(detections.class_id.tolist())
-            advance(1)
+            pending.append((frame, pixels))
+            if len(pending) >= self.group:
+                label_pending()
         if video:
+            label_pending()
             result.tracks = self._flush(
                 store, video, window, book, result.frames, last_index, timings, done=True
             )
@@ -166,7 +187,7 @@ class VideoTracker:
                 with timings.measure("read"):
                     item = next(stream, None)
                     if isinstance(item, Frame) and not item.known:
-                        item = (item, self.propagator.prepare(item.image))
+                        item = (item, self._prepare(item.image))
                     elif isinstance(item, Frame):
                         item = (item, None)
                 if item is None:
@@ -175,8 +196,38 @@ class VideoTracker:
         finally:
             known.close()
 
+    group = 1  # frames labeled together (the memory trackers take them one by one)
+
+    def _prepare(self, image: np.ndarray) -> Any:
+        """The tracker's input for one frame, made in the background reader."""
+        return self.propagator.prepare(image)
+
     def _start(self, height: int, width: int, ontology: Ontology) -> None:
         self.propagator.start(height, width)
+
+    def _carried(self, last: sv.Detections | None) -> dict[int, np.ndarray]:
+        """What a resumed video continues from: track id -> mask on its last stored frame."""
+        if last is None or last.tracker_id is None or last.mask is None:
+            return {}
+        return dict(zip(last.tracker_id.tolist(), last.mask, strict=True))
+
+    def _label_frames(
+        self,
+        frames: list[tuple[Frame, Any]],
+        ontology: Ontology,
+        model: BaseModel,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+        timings: Timings,
+    ) -> list[sv.Detections]:
+        """Detections with track ids on a group of new frames, in order; only the first
+        gets `carried`."""
+        return [
+            self._label_frame(
+                frame, pixels, ontology, model, book, carried if i == 0 else {}, timings
+            )
+            for i, (frame, pixels) in enumerate(frames)
+        ]
 
     def _label_frame(
         self,
@@ -216,12 +267,7 @@ class VideoTracker:
                 ids, masks, _ = propagator.propagate(pixels)
                 predicted = dict(zip(ids, masks, strict=True))
         with timings.measure("detect"):
-            found = model.boxes([rgb], ontology, _lowest_threshold(ontology))[0]
-            found = select_detections(found, ontology, self.nms_iou)
-            one_per_object = class_aware_nms(
-                found.xyxy, found.confidence, np.zeros(len(found), np.int64), self.nms_iou
-            )
-            found = found[np.sort(one_per_object)]
+            found = self._detect([rgb], ontology, model)[0]
         with timings.measure("segment"):
             detection_masks = propagator.segment_boxes(found.xyxy)
             live = list(book.live)
@@ -242,6 +288,23 @@ class VideoTracker:
         ids = list(seeds)
         masks = np.array([seeds[t] for t in ids], dtype=bool).reshape(-1, *rgb.shape[:2])
         return _track_detections(ids, masks, book)
+
+    def _detect(
+        self, images: list[np.ndarray], ontology: Ontology, model: BaseModel
+    ) -> list[sv.Detections]:
+        """The teacher's boxes past the ontology's thresholds, one per object whatever
+        its class (the track votes the class)."""
+        found = []
+        for detections in model.boxes(images, ontology, _lowest_threshold(ontology)):
+            detections = select_detections(detections, ontology, self.nms_iou)
+            one_per_object = class_aware_nms(
+                detections.xyxy,
+                detections.confidence,
+                np.zeros(len(detections), np.int64),
+                self.nms_iou,
+            )
+            found.append(detections[np.sort(one_per_object)])
+        return found
 
     def _flush(
         self,
@@ -298,16 +361,13 @@ def _track_detections(ids: list[int], masks: np.ndarray, book: TrackBook) -> sv.
     )
 
 
-def _stored_masks(store: LabelStore, path: Path, last_index: int) -> dict[int, np.ndarray]:
-    """track id -> mask on the last stored frame of a resumed video."""
+def _stored_frame(store: LabelStore, path: Path, last_index: int) -> sv.Detections | None:
+    """The detections on the last stored frame of a resumed video."""
     if last_index < 0:
-        return {}
+        return None
     for frame in store.frames(with_masks=True, keys=[source_key(path, last_index)]):
-        d = frame.detections
-        if d.tracker_id is None or d.mask is None:
-            return {}
-        return dict(zip(d.tracker_id.tolist(), d.mask, strict=True))
-    return {}
+        return frame.detections
+    return None
 
 
 class Sam3VideoTracker(VideoTracker):
@@ -386,3 +446,116 @@ def follow_objects(
     for track in set(book.live) - set(objects.values()):
         book.end(track)
     return tracks
+
+
+class BoxVideoTracker(VideoTracker):
+    """Labels videos with a box tracker (Ultralytics' ByteTrack or BoT-SORT): the teacher's
+    detector runs on every new frame, `batch` frames per call, the tracker links its boxes
+    into tracks, and the teacher's segmenter (if any) masks the tracked boxes, one call per
+    batch. Each track's class is voted by the confidences of its detections, as with SAM 2.
+    Every `store_every` frames are stored in one transaction.
+
+    On resume the tracker starts again; its tracks on the first new frame take the ids of
+    the tracks whose last stored boxes they overlap (box IoU at least `match_iou`).
+
+    >>> tracker = BoxVideoTracker("bytetrack", batch=8)  # doctest: +SKIP
+    >>> label_images("clips/", ontology, teacher, out, tracker=tracker)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tracker: str = Tracker.BYTETRACK.value,
+        store_every: int = default(TrackingSettings, "detect_every"),
+        match_iou: float = default(TrackingSettings, "match_iou"),
+        nms_iou: float = default(DatasetSettings, "nms_iou"),
+        batch: int = default(LabelSettings, "batch"),
+    ) -> None:
+        from distil.utils.trackers import BoxTracker
+
+        super().__init__(None, detect_every=store_every, match_iou=match_iou, nms_iou=nms_iou)  # type: ignore[arg-type]
+        self.box_tracker = BoxTracker(tracker)
+        self.group = max(1, batch)
+        self.ids: dict[int, int] = {}  # the box tracker's id -> track id in the store
+
+    def describe(self, ontology: Ontology) -> dict[str, Any]:
+        return {
+            "box_tracker": self.box_tracker.describe(),
+            "store_every": self.detect_every,
+            "match_iou": self.match_iou,
+            "nms_iou": self.nms_iou,
+            "thresholds": [
+                [ontology.class_box_threshold(i), ontology.class_text_threshold(i)]
+                for i in range(len(ontology.classes))
+            ],
+        }
+
+    def _prepare(self, image: np.ndarray) -> Any:
+        return None
+
+    def _start(self, height: int, width: int, ontology: Ontology) -> None:
+        self.box_tracker.reset()
+        self.ids = {}
+
+    def _carried(self, last: sv.Detections | None) -> dict[int, np.ndarray]:
+        """track id -> box on the resumed video's last stored frame."""
+        if last is None or last.tracker_id is None:
+            return {}
+        return dict(zip(last.tracker_id.tolist(), last.xyxy, strict=True))
+
+    def _label_frames(
+        self,
+        frames: list[tuple[Frame, Any]],
+        ontology: Ontology,
+        model: BaseModel,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+        timings: Timings,
+    ) -> list[sv.Detections]:
+        images = [frame.image for frame, _ in frames]
+        with timings.measure("detect"):
+            found = self._detect(images, ontology, model)
+        tracked = []
+        with timings.measure("track"):
+            for image, detections in zip(images, found, strict=True):
+                tracked.append(self._follow(detections, image[..., ::-1], book, carried))
+                carried = {}
+        with timings.measure("segment"):
+            return model.segment(images, tracked)
+
+    def _follow(
+        self,
+        found: sv.Detections,
+        bgr: np.ndarray,
+        book: TrackBook,
+        carried: dict[int, np.ndarray],
+    ) -> sv.Detections:
+        """The detections the tracker follows on one frame, with their track ids and the
+        tracks' voted classes; `book` and `self.ids` are updated in place."""
+        ids, index = self.box_tracker.update(found.xyxy, found.confidence, found.class_id, bgr)
+        new = [i for i, t in enumerate(ids.tolist()) if t not in self.ids]
+        resumed = list(carried)
+        same = match_boxes(
+            found.xyxy[index[new]], np.array([carried[t] for t in resumed]), self.match_iou
+        )
+        for position, i in enumerate(new):
+            self.ids[int(ids[i])] = (
+                resumed[same[position]] if position in same else book.new_track()
+            )
+        prompts = np.asarray(found.data["prompt_id"])
+        tracks = [self.ids[int(t)] for t in ids]
+        for track, det in zip(tracks, index.tolist(), strict=True):
+            book.observe(
+                track, int(found.class_id[det]), int(prompts[det]), float(found.confidence[det])
+            )
+        alive = self.box_tracker.alive()
+        for held in [t for t in self.ids if t not in alive]:
+            del self.ids[held]
+        for track in set(book.live) - set(self.ids.values()):
+            book.end(track)
+        followed = found[index]
+        classes = book.classes()
+        followed.tracker_id = np.array(tracks, dtype=np.int64)
+        followed.class_id = np.array([classes[t][0] for t in tracks], dtype=np.int64)
+        followed.confidence = np.array([classes[t][2] for t in tracks], dtype=np.float32)
+        followed.data["prompt_id"] = np.array([classes[t][1] for t in tracks], dtype=np.int64)
+        return followed

@@ -71,6 +71,23 @@ def match_masks(masks: np.ndarray, others: np.ndarray, min_iou: float) -> dict[i
     """index in `masks` -> index in `others`: a one-to-one assignment on mask IoU
     (Hungarian), pairs below `min_iou` left out."""
     iou = sv.mask_iou_batch(masks, others) if len(masks) and len(others) else np.zeros((0, 0))
+    return match_iou_matrix(iou, min_iou)
+
+
+def match_boxes(boxes: np.ndarray, others: np.ndarray, min_iou: float) -> dict[int, int]:
+    """As `match_masks`, on xyxy box IoU.
+
+    >>> match_boxes(np.array([[0, 0, 10, 10], [50, 50, 60, 60]]),
+    ...             np.array([[51, 50, 61, 60], [1, 0, 11, 10]]), 0.5)
+    {0: 1, 1: 0}
+    """
+    iou = sv.box_iou_batch(boxes, others) if len(boxes) and len(others) else np.zeros((0, 0))
+    return match_iou_matrix(iou, min_iou)
+
+
+def match_iou_matrix(iou: np.ndarray, min_iou: float) -> dict[int, int]:
+    """row -> column: the one-to-one assignment that maximizes total IoU, pairs below
+    `min_iou` left out."""
     if not iou.size:
         return {}
     rows, cols = linear_sum_assignment(-iou)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from distil.settings import SECTIONS, RunSettings, SettingsError
+from distil.settings import SECTIONS, RunSettings, SettingsError, Tracker
 from distil.sources.remote import as_url
 from distil.utils.yaml import YamlError, load_yaml
 
@@ -81,8 +81,13 @@ def _validated(data: dict[str, Any], source: str) -> RunSettings:
     return config
 
 
-# Fields that name a model: a path only when such a file or folder exists there.
-_MODEL_NAMES = {"label": ("detector", "segmenter", "tracker_model"), "train": ("model",)}
+# Fields that name a model: a path only when such a file or folder exists there (and a
+# tracker's name, such as bytetrack, is always the tracker). tracker_model: tracker's old name.
+_MODEL_NAMES = {
+    "label": ("detector", "segmenter", "tracker", "tracker_model"),
+    "train": ("model",),
+}
+_TRACKER_NAMES = {t.value for t in Tracker}
 
 
 def _is_path_field(model: type, name: str) -> bool:
@@ -103,6 +108,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
         return os.path.normpath(path if path.is_absolute() else base / path)
 
     def resolve_if_there(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in _TRACKER_NAMES:
+            return value
         there = isinstance(value, str) and value.strip() and (base / value).exists()
         return resolve(value) if there else value
 

@@ -57,7 +57,7 @@ def test_tracker_model_must_be_sam2_or_edgetam(tiny_sam2_video, tiny_sam, tiny_s
     check_tracker_model(tiny_sam2_video)
     check_tracker_model(tiny_sam2)
     check_tracker_model(tiny_edgetam)
-    with pytest.raises(ModelSpecError, match="tracking needs SAM 2"):
+    with pytest.raises(ModelSpecError, match="tracking needs a box tracker"):
         check_tracker_model(tiny_sam)
 
 

@@ -130,13 +130,13 @@ def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
 def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino, tracker, request):
     from tests.synthetic import make_video
 
-    tracker_model = request.getfixturevalue(tracker)
+    checkpoint = request.getfixturevalue(tracker)
 
     make_video(tmp_path / "clips" / "walk.mp4", frames=8)
     out = tmp_path / "run"
     common = ("-O", ontology, "--detector", tiny_grounding_dino, "--device", "cpu", "--out", out)
     result = invoke("label", tmp_path / "clips", *common, "--track", "--detect-every", "4",
-                    "--tracker-model", tracker_model, "--segmenter", "none", "--json")  # fmt: skip
+                    "--tracker", checkpoint, "--segmenter", "none", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["videos"] == 1 and summary["video_frames"] == 8 and summary["tracks"] >= 0
@@ -158,5 +158,5 @@ def test_video_options_are_checked_before_models_load(tmp_path, ontology, tiny_s
     assert both.exit_code == 2 and "--every and --fps" in both.output
     sam1 = invoke(
         "label", tmp_path / "clips", "-O", ontology, "--track", "--tracker-model", tiny_sam
-    )
-    assert sam1.exit_code == 2 and "tracking needs SAM 2" in sam1.output
+    )  # --tracker-model: the option's old name
+    assert sam1.exit_code == 2 and "tracking needs a box tracker" in sam1.output

@@ -87,8 +87,8 @@ def test_run_check_names_a_checkpoint_it_cannot_get(tmp_path, monkeypatch):
     [
         (["export-model", "x.pt", "--int8"], "No such option: --int8", "--quiet"),
         (["export-model", "x.pt", "--halff"], "Possible options: --half", "--help"),
-        (["label", ".", "-O", "x.yaml", "--tracker-model", "bytetrack"],
-         "'bytetrack' is a box tracker, not a video model", "Hugging Face"),
+        (["label", ".", "-O", "x.yaml", "--tracker", "bytetrak"],
+         "'bytetrak' is not a tracker. Did you mean 'bytetrack'?", "Hugging Face"),
     ],
 )  # fmt: skip
 def test_small_messages(args, says, not_says):
