@@ -126,11 +126,13 @@ def test_runtime_errors_are_one_line_with_exit_codes(tmp_path, ontology):
     assert result.exit_code == 2 and "checkpoint file not found" in result.output
 
 
-@pytest.mark.parametrize("tracker", ["tiny_sam2_video", "tiny_edgetam", "tiny_sam3_video"])
+@pytest.mark.parametrize(
+    "tracker", ["tiny_sam2_video", "tiny_edgetam", "tiny_sam3_video", "bytetrack", "botsort"]
+)
 def test_label_track_then_video_preview(tmp_path, ontology, tiny_grounding_dino, tracker, request):
     from tests.synthetic import make_video
 
-    checkpoint = request.getfixturevalue(tracker)
+    checkpoint = request.getfixturevalue(tracker) if tracker.startswith("tiny") else tracker
 
     make_video(tmp_path / "clips" / "walk.mp4", frames=8)
     out = tmp_path / "run"
