@@ -881,6 +881,20 @@ class PredictSettings(CpuSettings):
         None, ge=32, le=MAX_IMGSZ, description="Inference size (default: trained)."
     )
     device: Device = "auto"
+    track: StrictBool = option(
+        False, description="Videos: give each object a track id (label files gain an id column)."
+    )
+    tracker: str = option(
+        Tracker.BYTETRACK.value, description="With --track: bytetrack or botsort."
+    )
+
+    @field_validator("tracker")
+    @classmethod
+    def _tracker(cls, value: str) -> str:
+        value = check_tracker(value)
+        if value not in {t.value for t in BOX_TRACKERS}:
+            raise ValueError(f"{value!r}: the student tracks boxes, with bytetrack or botsort")
+        return value
 
 
 class BenchmarkSettings(Section):

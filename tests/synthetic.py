@@ -229,7 +229,9 @@ def crops_frame(
     """Frame `index`: the crops moving over a plain gradient, later ones in front."""
     ramp = np.linspace(70, 150, width, dtype=np.float32)
     image = np.repeat(np.broadcast_to(ramp[None, :, None], (height, width, 1)), 3, 2).copy()
-    for (_, left, top, w, h), (_, crop) in zip(crop_boxes(index, width, height, crops), crops):
+    for (_, left, top, w, h), (_, crop) in zip(
+        crop_boxes(index, width, height, crops), crops, strict=True
+    ):
         alpha = crop[..., 3:].astype(np.float32) / 255
         region = image[top : top + h, left : left + w]
         region[:] = region * (1 - alpha) + crop[..., :3] * alpha

@@ -44,7 +44,7 @@ def predict(
 
     summary = YoloStudent(weights).predict(
         sources, out, conf=settings.conf, imgsz=settings.imgsz, device=settings.device,
-        threads=settings.threads,
+        threads=settings.threads, tracker=settings.tracker if settings.track else None,
     )  # fmt: skip
     if json_output:
         print_json(summary.to_dict())
@@ -52,7 +52,9 @@ def predict(
         counts = class_counts(summary.detections_per_class)
         console.print(
             f"[green]predicted[/] {summary.frames} images/frames in "
-            f"{summary.elapsed_s:.1f}s ({escape(counts)}) -> {escape(summary.out)}"
+            f"{summary.elapsed_s:.1f}s ({escape(counts)})"
+            + (f", {summary.tracks} tracks" if settings.track else "")
+            + f" -> {escape(summary.out)}"
         )
         for item in summary.skipped:
             console.print(

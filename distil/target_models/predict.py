@@ -5,7 +5,8 @@ FIFO, a device, a file whose name is not UTF-8, a decompression bomb or a corrup
 skipped with the same reason, and the rest goes on. Outputs are written by distil, never
 through a link: `<name>.jpg` per image, `<video>.mp4` (H.264) per video, and
 `labels/<name>.txt` (class, box, score) per image or video frame, the frame numbered from 0
-as `distil export` numbers it (`<video>_000000.txt`).
+as `distil export` numbers it (`<video>_000000.txt`). With a tracker, video frames' boxes
+carry track ids (from 1 per video; a sixth column in the label files, drawn as `id:N`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class PredictSummary:
     frames: int = 0
     detections_per_class: dict[str, int] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {path, reason}
+    tracks: int = 0  # with a tracker: track ids given, over all videos
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -50,10 +52,12 @@ def predict_student(
     device: str = "auto",
     save_images: bool = True,
     threads: int | None = None,
+    tracker: str | None = None,
 ) -> PredictSummary:
     """Predict with a loaded Ultralytics model, `PREDICT_BATCH` frames per forward;
     streams, so long videos use flat memory. `threads`: torch's CPU threads (default: the
-    cores this process may use, less one for reading)."""
+    cores this process may use, less one for reading). `tracker` (bytetrack, botsort)
+    tracks the boxes of each video's frames, restarting per video."""
     from distil.utils.cpu import use_threads
     from distil.utils.device import ultralytics_device
 
@@ -70,10 +74,13 @@ def predict_student(
     outputs = _Outputs(out_dir, save_images)
     options = {"conf": conf, "device": device_arg, "verbose": False}
     options |= {"imgsz": imgsz} if imgsz else {}
+    tracks = _Tracks(tracker) if tracker else None
     try:
         for batch in _batches(sources, summary):
             images = [np.ascontiguousarray(frame.image[..., ::-1]) for frame in batch]  # BGR
             for frame, result in zip(batch, yolo.predict(images, **options), strict=True):
+                if tracks is not None and frame.identity.frame_index is not None:
+                    result = tracks.follow(frame.identity.path, result)
                 outputs.add(frame, result)
                 counts.update(result.names[int(c)] for c in result.boxes.cls.tolist())
                 summary.frames += 1
@@ -82,6 +89,7 @@ def predict_student(
         outputs.discard()
         raise
     summary.detections_per_class = dict(counts)
+    summary.tracks = tracks.total if tracks is not None else 0
     summary.elapsed_s = round(time.perf_counter() - start, 2)
     return summary
 
@@ -100,6 +108,37 @@ def _batches(sources: list[Path], summary: PredictSummary) -> Iterator[list[Fram
             batch = []
     if batch:
         yield batch
+
+
+class _Tracks:
+    """Track ids for the boxes of each video's frames, as Ultralytics' `track` gives them:
+    a frame's result keeps its tracked boxes (and their masks), with their ids."""
+
+    def __init__(self, tracker: str) -> None:
+        from distil.utils.trackers import BoxTracker
+
+        self.tracker = BoxTracker(tracker)
+        self.video: Path | None = None
+        self.done = 0  # ids given in the videos before this one
+        self.highest = 0  # in this one
+
+    @property
+    def total(self) -> int:
+        return self.done + self.highest
+
+    def follow(self, video: Path, result):
+        import torch
+
+        if video != self.video:
+            self.tracker.reset()
+            self.video, self.done, self.highest = video, self.total, 0
+        boxes = result.boxes.cpu().numpy()
+        ids, index = self.tracker.update(boxes.xyxy, boxes.conf, boxes.cls, result.orig_img)
+        tracked = result[index]
+        rows = np.column_stack([boxes.xyxy[index], ids, boxes.conf[index], boxes.cls[index]])
+        tracked.update(boxes=torch.as_tensor(rows, dtype=torch.float32))
+        self.highest = max([self.highest, *ids.tolist()])
+        return tracked
 
 
 class _Outputs:
@@ -133,9 +172,10 @@ class _Outputs:
                 self.video_source = identity.path
             self.video.write(result.plot()[..., ::-1])
         boxes = result.boxes
-        rows = np.column_stack(
-            [boxes.cls.numpy(), boxes.xywhn.numpy(), boxes.conf.numpy()]
-        ).reshape(-1, 6)
+        columns = [boxes.cls.numpy(), boxes.xywhn.numpy(), boxes.conf.numpy()]
+        if boxes.is_track:
+            columns.append(boxes.id.numpy())
+        rows = np.column_stack(columns).reshape(-1, len(columns) + 3)  # xywhn: 4 columns
         if len(rows):  # as Ultralytics' save_txt: no file for a frame without boxes
             lines = "".join(f"{int(r[0])} {' '.join(f'{v:.6g}' for v in r[1:])}\n" for r in rows)
             atomic_write_text((self.out_dir / "labels" / relative).with_suffix(".txt"), lines)

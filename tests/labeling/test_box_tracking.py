@@ -68,7 +68,7 @@ def test_box_tracks_are_stored_with_one_class_each(teacher, clips, tmp_path, nam
             continue
         assert d.tracker_id is not None and len(set(d.tracker_id.tolist())) == len(d)
         video = key.split("#")[0]
-        for track, class_id, confidence in zip(d.tracker_id, d.class_id, d.confidence, strict=True):
+        for track, class_id in zip(d.tracker_id, d.class_id, strict=True):
             classes[(video, int(track))].add(int(class_id))
             ids[video].add(int(track))
     assert sum(len(v) for v in ids.values()) > 0
@@ -127,7 +127,9 @@ def test_resumed_tracks_continue_the_stored_boxes_they_overlap():
     )
     carried = {3: np.array([12, 10, 42, 40]), 5: np.array([100, 50, 130, 80])}
     followed = tracker._follow(found, np.zeros((100, 200, 3), np.uint8), book, carried)
-    by_box = dict(zip(map(tuple, followed.xyxy.tolist()), followed.tracker_id.tolist(), strict=True))
+    by_box = dict(
+        zip(map(tuple, followed.xyxy.tolist()), followed.tracker_id.tolist(), strict=True)
+    )
     assert by_box[(102, 50, 130, 80)] == 5 and by_box[(10, 10, 40, 40)] == 3
     assert by_box[(150, 5, 190, 30)] == 8  # a new object: a new track
     assert set(book.live) == {3, 5, 8}  # tracks the restarted tracker cannot continue end

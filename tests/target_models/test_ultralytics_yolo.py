@@ -16,6 +16,7 @@ from distil.target_models import (
 )
 from distil.target_models.data import dataset_task, find_data_yaml
 from distil.target_models.ultralytics_yolo import TRAIN_DONE_FILE
+from tests.conftest import COCO128, YOLO11N, needs_shared
 from tests.synthetic import make_shapes_dataset
 
 
@@ -274,3 +275,55 @@ def test_an_export_at_another_size_is_named_by_it_and_replaces_nothing(trained):
     assert Path(other.path).name == "best_96.onnx" and other.check["passed"]
     assert Path(first.path).read_bytes() == before
     assert not list(Path(result.best).parent.glob(".distil-export-*"))
+
+
+@needs_shared
+@pytest.mark.parametrize("tracker", ["bytetrack", "botsort"])
+def test_predict_tracks_video_boxes_with_ids(tmp_path, tracker):
+    """--track with YOLO11n on moving COCO cut-outs: a video's label files gain a track id
+    column (ids from 1 per video), and each object keeps its id; a still image is not
+    tracked."""
+    from functools import partial
+
+    import cv2
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+    from tests.synthetic import coco_crops, crop_boxes, crops_frame, make_video
+
+    crops = coco_crops(COCO128)
+    folder = tmp_path / "in"
+    make_video(folder / "a.mp4", 30, 30, 640, 480, draw=partial(crops_frame, crops=crops))
+    make_video(folder / "b.mp4", 10, 30, 640, 480, draw=partial(crops_frame, crops=crops))
+    cv2.imwrite(str(folder / "still.jpg"), crops_frame(0, 640, 480, crops)[..., ::-1])
+    out = tmp_path / "pred"
+    args = ["predict", str(YOLO11N), str(folder), "--out", str(out), "--device", "cpu"]
+    run = CliRunner().invoke(app, [*args, "--track", "--tracker", tracker, "--json"])
+    assert run.exit_code == 0, run.output
+    highest = 0
+    for video, frames in (("a", 30), ("b", 10)):
+        rows = [np.loadtxt(out / "labels" / f"{video}_{i:06d}.txt", ndmin=2) for i in range(frames)]
+        assert all(r.shape[1] == 7 for r in rows)
+        ids = np.concatenate([r[:, 6] for r in rows])
+        assert (ids >= 1).all() and (ids == ids.round()).all()
+        highest += int(ids.max())
+    assert json.loads(run.stdout)["tracks"] == highest
+    # The bus (the first cut-out) keeps one id through clip a: the box nearest its truth.
+    ids = set()
+    for i in range(30):
+        _, left, top, w, h = crop_boxes(i, 640, 480, crops)[0]
+        rows = np.loadtxt(out / "labels" / f"a_{i:06d}.txt", ndmin=2)
+        centre = np.array([(left + w / 2) / 640, (top + h / 2) / 480])
+        ids.add(int(rows[np.abs(rows[:, 1:3] - centre).sum(1).argmin(), 6]))
+    assert len(ids) == 1
+    assert np.loadtxt(out / "labels" / "still.txt", ndmin=2).shape[1] == 6
+
+
+def test_predict_tracks_only_with_a_box_tracker(tmp_path):
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+
+    args = ["predict", str(tmp_path / "x.pt"), str(tmp_path), "--track", "--tracker", "sam2.1"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "bytetrack or botsort" in refused.output
