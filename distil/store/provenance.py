@@ -53,9 +53,11 @@ class LabelProvenance(BaseModel):
 
     @property
     def has_masks(self) -> bool:
-        """Whether the labels hold masks: a segmenter, a tracker, or a detector's own."""
+        """Whether the labels hold masks: a segmenter, a mask tracker (SAM 2, SAM 3; a box
+        tracker adds none), or a detector's own."""
         detectors = [self.detector, *(self.routes or {}).values()]
-        return bool(self.segmenter or self.tracking or any(d.masks for d in detectors))
+        mask_tracker = self.tracking is not None and "box_tracker" not in self.tracking
+        return bool(self.segmenter or mask_tracker or any(d.masks for d in detectors))
 
     @property
     def class_names(self) -> list[str]:
