@@ -53,6 +53,7 @@ VIDEO = "Video"
 REVIEWED = "reviewed"  # --ground-truth reviewed: the store's human labels
 # Upper bounds: a value past them is a typo (or 1e20), caught before any work starts.
 MAX_IMGSZ = 8192
+MIN_TILE = 64
 MAX_BATCH = 4096
 MAX_COUNT = 1_000_000  # frames, epochs, runs, reviews ...
 MAX_SECONDS = 10_000_000.0  # about four months of video
@@ -515,6 +516,34 @@ class LabelSettings(TrackingSettings, FrameSampling, RemoteSettings, CpuSettings
     overwrite: StrictBool = option(
         False, description="Delete labels already in the output made with other models or prompts."
     )
+    tile: str | None = option(
+        None,
+        description="Large images: label the whole image plus overlapping SIZE-pixel tiles "
+        "of it, merged (small objects found at full resolution); 'auto' tiles images at "
+        "least twice the detector's input size, at that size.",
+    )
+    tile_overlap: float = option(
+        0.2, ge=0.0, le=0.9, description="With --tile: how much neighbouring tiles overlap."
+    )
+
+    @field_validator("tile", mode="before")
+    @classmethod
+    def _tile(cls, value: str | int | None) -> str | None:
+        if value is None or str(value).strip().lower() == "auto":
+            return None if value is None else "auto"
+        try:
+            size = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a tile size in pixels or 'auto', got {value!r}") from None
+        if not MIN_TILE <= size <= MAX_IMGSZ:
+            raise ValueError(f"a tile is {MIN_TILE} to {MAX_IMGSZ} pixels, got {size}")
+        return str(size)
+
+    @property
+    def tile_size(self) -> int | None:
+        """--tile in pixels; None for 'auto' (the detector's input size) or no tiling."""
+        return int(self.tile) if self.tile not in (None, "auto") else None
+
     shard: str | None = option(
         None,
         description="i/N: label only shard i of N (1-based), split by content hash; a "

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # (review ranking, benchmarks/review_gain.py).
 FAINT_FLOOR = 0.02
 FAINT_CEILING = 0.1
+DEFAULT_INPUT_SIZE = 800  # a detector whose image processor says no size
 
 
 def make_detections(
@@ -124,6 +125,20 @@ class Detector(ABC):
         """`torch.compile` the heavy modules in place (the first batches compile them)."""
         logger.warning("--compile: the %s teacher has no modules to compile", self.family)
 
+    def input_size(self) -> int:
+        """The longest side, in pixels, that the detector resizes an image to (from its
+        image processor's settings; `--tile auto` tiles images twice as large)."""
+        processor = getattr(getattr(self, "processor", None), "image_processor", None)
+        size = getattr(processor, "size", None)
+        if hasattr(size, "get"):
+            if size.get("longest_edge"):
+                return int(size["longest_edge"])
+            if size.get("height"):
+                return int(max(size["height"], size.get("width") or 0))
+            if size.get("shortest_edge"):
+                return int(size["shortest_edge"])
+        return DEFAULT_INPUT_SIZE
+
     @abstractmethod
     def detect(
         self,
@@ -183,6 +198,10 @@ class BaseModel(ABC):
         """Boxes for a video tracker, which segments them itself (or with `segment`)."""
         return self.predict(images, ontology, min_confidence)
 
+    def input_size(self) -> int:
+        """The longest side its detector resizes an image to."""
+        return DEFAULT_INPUT_SIZE
+
     def segment(
         self, images: list[np.ndarray], detections: list[sv.Detections]
     ) -> list[sv.Detections]:
@@ -210,6 +229,9 @@ class GroundedModel(BaseModel):
         self.detector.compile()
         if self.segmenter is not None:
             self.segmenter.compile()
+
+    def input_size(self) -> int:
+        return self.detector.input_size()
 
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         return (

@@ -84,6 +84,10 @@ class RoutedModel(BaseModel):
             },
         }
 
+    def input_size(self) -> int:
+        """The smallest of its detectors' (the one that needs tiles first)."""
+        return min(route.detector.input_size() for route in self.routes)
+
     def compile(self) -> None:
         for route in self.routes:
             route.detector.compile()

@@ -189,6 +189,9 @@ class UltralyticsDetector(Detector):
         model = self._backend.backend.model if self._backend is not None else self.yolo.model
         model.compile(dynamic=True)
 
+    def input_size(self) -> int:
+        return self.imgsz
+
     def prepare(self, images: list[np.ndarray], ontology: Ontology) -> Any:
         """Letterboxed batch as a uint8 NHWC tensor (pinned for a GPU)."""
         if self._backend is None:

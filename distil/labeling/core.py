@@ -310,6 +310,8 @@ def label_provenance(
     }
     if "routes" in described:  # per-class teachers: which detector labels which class
         settings["routes"] = described["routes"]
+    if "tiling" in described:
+        settings["tiling"] = described["tiling"]
     if tracker is not None:
         settings["tracking"] = tracker.describe(ontology)
     return LabelProvenance.model_validate(settings)

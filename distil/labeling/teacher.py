@@ -115,6 +115,10 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
         half=settings.half,
         ontology=ontology,
     )
+    if settings.tile is not None:
+        from distil.base_models.tiling import TiledModel
+
+        model = TiledModel(model, settings.tile_size, settings.tile_overlap, settings.batch)
     if settings.compile:
         model.compile()
     if not settings.track:

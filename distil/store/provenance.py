@@ -41,6 +41,7 @@ class LabelProvenance(BaseModel):
     store_threshold: float = 0.0
     routes: dict[str, ModelRecord] | None = None  # class name -> its own detector
     tracking: dict[str, Any] | None = None  # the video tracker, when videos were tracked
+    tiling: dict[str, Any] | None = None  # --tile: tile size, overlap and merge settings
 
     def record(self) -> dict[str, Any]:
         """The dict the store keeps and fingerprints: only what was given, so a store
