@@ -434,6 +434,14 @@ class TrackingSettings(Section):
     offload_state: StrictBool = option(
         False, description="With --track: keep the tracker's memory in CPU RAM.", panel=VIDEO
     )
+    max_objects_per_pass: int = option(
+        64,
+        ge=1,
+        le=MAX_COUNT,
+        description="With --track (SAM 2.1, EdgeTAM, SAM 3): encode the memories of at most "
+        "this many objects per pass, so that dense scenes fit in memory (same tracks).",
+        panel=VIDEO,
+    )
 
     @field_validator("tracker")
     @classmethod

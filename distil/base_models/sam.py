@@ -24,8 +24,10 @@ from distil.utils.device import default_dtype, resolve_device
 
 DEFAULT_SAM = "facebook/sam-vit-base"
 
-# Bounds decoder memory when a low store threshold leaves hundreds of boxes on one image.
-MAX_BOXES_PER_CALL = 256
+# Bounds memory when a low store threshold or a dense scene leaves hundreds of boxes on one
+# image: the mask decoder holds tens of MB per box (SAM 2.1: its upscaled features, then
+# the mask as floats at image size), so a frame with 500 boxes runs in one chunk's memory.
+MAX_BOXES_PER_CALL = 16
 
 
 @dataclass
@@ -101,15 +103,15 @@ class _BoxPromptedSegmenter(Segmenter):
             scale = np.array([input_w / width, input_h / height] * 2, dtype=np.float32)
             boxes = torch.as_tensor(found.xyxy * scale, device=self.device, dtype=self.dtype)
             embedding = self._image_embedding(embeddings, index)
-            masks = []
+            found.mask = np.zeros((len(found), height, width), dtype=bool)
             for start in range(0, len(boxes), MAX_BOXES_PER_CALL):
                 out = self.model(
                     image_embeddings=embedding,
                     input_boxes=boxes[None, start : start + MAX_BOXES_PER_CALL],
                     multimask_output=False,
                 )
-                masks.append(self._masks(out.pred_masks.float().cpu(), inputs, index))
-            found.mask = torch.cat(masks).numpy().astype(bool)
+                chunk = self._masks(out.pred_masks.float().cpu(), inputs, index)
+                found.mask[start : start + len(chunk)] = chunk.numpy()
             results.append(found)
         return results
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from distil.base_models.hf import describe_model, load_pretrained
-from distil.settings import DEFAULT_SEGMENTER
+from distil.settings import DEFAULT_SEGMENTER, TrackingSettings, default
 from distil.utils.device import default_dtype, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,49 @@ def open_session(
     return session
 
 
+def cap_objects_per_pass(model: Any, limit: int) -> None:
+    """Make `model` (a SAM 2 / EdgeTAM / SAM 3 tracker video model) encode the memories of
+    at most `limit` objects per forward of its memory encoder, in place.
+
+    transformers decodes each object's mask on its own, but encodes the new memories of all
+    of a frame's objects in one batch, from their full-resolution masks: with hundreds of
+    objects that one call holds gigabytes. Objects are independent there (one memory each),
+    so passes of `limit` objects give the same memories."""
+    encode = getattr(model, "_encode_new_memory", None)
+    if encode is None:
+        logger.warning(
+            "--max-objects-per-pass: this transformers' %s encodes memories in a way distil "
+            "does not know; every object of a frame goes in one pass",
+            type(model).__name__,
+        )
+        return
+
+    def encode_in_passes(
+        current_vision_feats: torch.Tensor,
+        pred_masks_high_res: torch.Tensor,
+        object_score_logits: torch.Tensor,
+        is_mask_from_pts: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        count = pred_masks_high_res.shape[0]
+        if count <= limit:
+            return encode(
+                current_vision_feats, pred_masks_high_res, object_score_logits, is_mask_from_pts
+            )
+        per_object_features = current_vision_feats.shape[1] == count  # else one, broadcast
+        features, positions = [], []
+        for start in range(0, count, limit):
+            part = slice(start, start + limit)
+            vision = current_vision_feats[:, part] if per_object_features else current_vision_feats
+            feature, position = encode(
+                vision, pred_masks_high_res[part], object_score_logits[part], is_mask_from_pts
+            )
+            features.append(feature)
+            positions.append(position)
+        return torch.cat(features, dim=1), torch.cat(positions, dim=1)  # (HW, objects, C)
+
+    model._encode_new_memory = encode_in_passes
+
+
 class Sam2VideoPropagator:
     """SAM 2 video memory (`facebook/sam2.1-hiera-tiny` by default), or EdgeTAM's.
 
@@ -69,6 +112,7 @@ class Sam2VideoPropagator:
         half: bool = True,
         revision: str | None = None,
         offload_state: bool = False,
+        max_objects_per_pass: int = default(TrackingSettings, "max_objects_per_pass"),
     ) -> None:
         import transformers
 
@@ -92,6 +136,8 @@ class Sam2VideoPropagator:
         self.model, self.processor, self.revision = load_pretrained(
             model_class, model, self.device, self.dtype, revision, transformers.Sam2VideoProcessor
         )
+        self.max_objects_per_pass = max_objects_per_pass
+        cap_objects_per_pass(self.model, max_objects_per_pass)
         self.session: Any = None
         self.position = -1
         self.size: tuple[int, int] = (0, 0)
@@ -171,7 +217,13 @@ class Sam2VideoPropagator:
             del frames[index]
 
     def _masks(self, logits: torch.Tensor) -> np.ndarray:
-        masks = self.processor.post_process_masks(
-            [logits.float()], original_sizes=[list(self.size)], binarize=True
-        )[0]
-        return masks[:, 0].cpu().numpy().astype(bool)
+        """Each object's mask at the frame's size; upscaled `max_objects_per_pass` at a
+        time (a float mask per object at full size is the costly part)."""
+        masks = np.zeros((len(logits), *self.size), dtype=bool)
+        for start in range(0, len(logits), self.max_objects_per_pass):
+            part = logits[start : start + self.max_objects_per_pass]
+            upscaled = self.processor.post_process_masks(
+                [part.float()], original_sizes=[list(self.size)], binarize=True
+            )[0]
+            masks[start : start + len(part)] = upscaled[:, 0].cpu().numpy()
+        return masks

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from distil.base_models.hf import describe_model, load_pretrained
-from distil.base_models.sam2_video import open_session
+from distil.base_models.sam2_video import cap_objects_per_pass, open_session
+from distil.settings import TrackingSettings, default
 from distil.utils.device import default_dtype, resolve_device
 
 
@@ -49,6 +50,7 @@ class Sam3Video:
         half: bool = True,
         revision: str | None = None,
         offload_state: bool = False,
+        max_objects_per_pass: int = default(TrackingSettings, "max_objects_per_pass"),
     ) -> None:
         from transformers import Sam3VideoModel, Sam3VideoProcessor
 
@@ -59,6 +61,7 @@ class Sam3Video:
         self.model, self.processor, self.revision = load_pretrained(
             Sam3VideoModel, model, self.device, self.dtype, revision, Sam3VideoProcessor
         )
+        cap_objects_per_pass(self.model.tracker_model, max_objects_per_pass)
         tracker = self.model.config.tracker_config
         # Frames back that the tracker reads: mask memories and object pointers.
         self.memory_frames = max(tracker.num_maskmem, tracker.max_object_pointers_in_encoder)

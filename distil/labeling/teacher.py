@@ -139,15 +139,17 @@ def load_teacher(settings: LabelSettings, ontology: Ontology) -> Teacher:
         from distil.labeling.tracking import Sam3VideoTracker
 
         video = Sam3Video(
-            checkpoint, settings.device, settings.half, offload_state=settings.offload_state
-        )
+            checkpoint, settings.device, settings.half, offload_state=settings.offload_state,
+            max_objects_per_pass=settings.max_objects_per_pass,
+        )  # fmt: skip
         return Teacher(model, Sam3VideoTracker(video, settings.detect_every, settings.match_iou))
     from distil.base_models.sam2_video import Sam2VideoPropagator
     from distil.labeling.tracking import VideoTracker
 
     propagator = Sam2VideoPropagator(
-        checkpoint, settings.device, settings.half, offload_state=settings.offload_state
-    )
+        checkpoint, settings.device, settings.half, offload_state=settings.offload_state,
+        max_objects_per_pass=settings.max_objects_per_pass,
+    )  # fmt: skip
     tracker = VideoTracker(propagator, settings.detect_every, settings.match_iou, settings.max_lost)
     return Teacher(model, tracker)
 

@@ -78,3 +78,37 @@ def test_edgetam_segments_boxes_and_describes_itself(tiny_edgetam):
     boxes = sv.Detections(xyxy=np.array([[10, 30, 40, 60], [95, 10, 125, 40]], np.float32))
     (found,) = segmenter.segment([moving_shapes_frame(0)], [boxes])
     assert found.mask.shape == (2, 120, 160) and found.mask.dtype == bool
+
+
+@pytest.mark.parametrize("checkpoint", ["tiny_sam2_video", "tiny_edgetam"])
+def test_objects_in_passes_give_the_tracks_of_one_pass(checkpoint, request):
+    """--max-objects-per-pass 2 with 5 boxes: memories encoded 2 at most at a time, and
+    the same masks on every frame as with every object in one pass."""
+    path = request.getfixturevalue(checkpoint)
+    boxes = np.array([[10, 30, 40, 60], [95, 10, 125, 40], [50, 70, 80, 100],
+                      [120, 80, 150, 110], [5, 5, 25, 25]], float)  # fmt: skip
+
+    def track(limit: int) -> tuple[list[np.ndarray], int, int]:
+        propagator = Sam2VideoPropagator(path, device="cpu", max_objects_per_pass=limit)
+        largest = [0]
+
+        def count(module, args):  # the memory encoder's input: (features, masks)
+            largest[0] = max(largest[0], args[1].shape[0])
+
+        propagator.model.memory_encoder.register_forward_pre_hook(count)
+        propagator.start(120, 160)
+        propagator.add_frame(propagator.prepare(moving_shapes_frame(0)))
+        masks = propagator.segment_boxes(boxes)
+        propagator.reseed(dict(enumerate(masks, start=1)))
+        frames = [masks]
+        for index in range(1, 4):
+            frames.append(propagator.propagate(propagator.prepare(moving_shapes_frame(index)))[1])
+        return frames, largest[0], len(propagator.track_ids)
+
+    split, largest, tracks = track(2)
+    whole, all_at_once, _ = track(64)
+    assert tracks >= 3 and largest <= 2
+    # SAM 2.1 encodes a frame's memories in one batch; EdgeTAM already one object at a time.
+    assert all_at_once == (tracks if checkpoint == "tiny_sam2_video" else 1)
+    for a, b in zip(split, whole, strict=True):
+        assert a.shape == b.shape and (a == b).mean() > 0.999

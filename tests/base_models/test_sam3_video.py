@@ -76,3 +76,25 @@ def test_sam3s_tracker_segments_boxes_as_a_segmenter(tiny_sam3_video):
     boxes = sv.Detections(xyxy=np.array([[10, 20, 40, 60], [70, 10, 110, 40]], np.float32))
     (found,) = segmenter.segment([image], [boxes])
     assert found.mask.shape == (2, 90, 120) and found.mask.dtype == bool
+
+
+def test_objects_in_passes_give_the_objects_of_one_pass(tiny_sam3_video):
+    """--max-objects-per-pass 1: SAM 3's tracker encodes one object's memory at a time,
+    and the objects equal transformers' own loop, which encodes them in one batch."""
+    video = Sam3Video(tiny_sam3_video, device="cpu", max_objects_per_pass=1)
+    largest = [0]
+
+    def count(module, args):  # the memory encoder's input: (features, masks)
+        largest[0] = max(largest[0], args[1].shape[0])
+
+    video.model.tracker_model.memory_encoder.register_forward_pre_hook(count)
+    frames = 6
+    expected = reference_run(tiny_sam3_video, frames)
+    video.start(120, 160, PROMPTS)
+    most = 0
+    for index in range(frames):
+        found = video.step(video.prepare(moving_shapes_frame(index)))
+        assert found.ids == expected[index]["object_ids"].tolist()
+        assert (found.masks == expected[index]["masks"].numpy()).all()
+        most = max(most, len(found.ids))
+    assert most > 1 and largest[0] == 1
