@@ -4,6 +4,7 @@ box count, not on weight values). Each count runs in a fresh process, so its pea
 its own. Prints one JSON object.
 
     python benchmarks/dense_memory.py                       # the image segmenter
+    python benchmarks/dense_memory.py --boxes 100 --chunk 100  # all boxes in one call
     python benchmarks/dense_memory.py --video --boxes 4,16  # SAM 2.1's video memory too
 
 The image segmenter decodes and upscales the boxes in chunks (`MAX_BOXES_PER_CALL`). With
@@ -37,13 +38,18 @@ def _boxes(count: int, width: int, height: int) -> np.ndarray:
     return np.column_stack([corner, corner + size]).astype(np.float32)
 
 
-def measure(model: Path, count: int, size: tuple[int, int], video: bool, passes: int) -> dict:
+def measure(
+    model: Path, count: int, size: tuple[int, int], video: bool, passes: int, chunk: int | None
+) -> dict:
     """In this process: peak RSS (MiB) after loading, and after masking `count` boxes."""
     import supervision as sv
     import torch
 
-    from distil.base_models import load_segmenter
+    from distil.base_models import load_segmenter, sam
     from distil.base_models.sam2_video import Sam2VideoPropagator
+
+    if chunk is not None:  # compare: boxes per decoder call other than distil's
+        sam.MAX_BOXES_PER_CALL = chunk
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     width, height = size
@@ -78,6 +84,8 @@ def measure(model: Path, count: int, size: tuple[int, int], video: bool, passes:
     }
     if video:
         result.update(max_objects_per_pass=passes, tracked=tracked)
+    else:
+        result["boxes_per_call"] = sam.MAX_BOXES_PER_CALL
     return result
 
 
@@ -92,12 +100,13 @@ def main() -> None:
     parser.add_argument("--video", action="store_true")
     parser.add_argument("--passes", default="64", help="--max-objects-per-pass values")
     parser.add_argument("--model", type=Path, help="a SAM 2.1 folder (default: built)")
+    parser.add_argument("--chunk", type=int, help="boxes per segmenter call (default: distil's)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     if args.one is not None:
         passes = int(args.passes)
-        print(json.dumps(measure(args.model, args.one, size, args.video, passes)))
+        print(json.dumps(measure(args.model, args.one, size, args.video, passes, args.chunk)))
         return
     model = args.model
     if model is None:
@@ -110,6 +119,7 @@ def main() -> None:
             command = [sys.executable, __file__, "--one", str(count), "--model", str(model),
                        "--size", args.size, "--passes", passes]  # fmt: skip
             command += ["--video"] if args.video else []
+            command += ["--chunk", str(args.chunk)] if args.chunk else []
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     mode = "video" if args.video else "image"

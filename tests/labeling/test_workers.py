@@ -83,3 +83,19 @@ def test_an_absent_gpu_fails_before_any_worker_starts(tiny_owlv2, images, tmp_pa
     with pytest.raises(ValueError, match="no CUDA GPU on this machine"):
         label(images, ONTOLOGY, settings, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_tiled_labels_are_the_same_from_two_workers(tiny_owlv2, tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    for i in range(4):
+        Image.fromarray(shapes_image(i, (200, 260))).save(root / f"img{i:02d}.png")
+    settings = LabelSettings(
+        detector=tiny_owlv2, segmenter="none", device="cpu", batch=4, tile="96"
+    )
+    one = label(root, ONTOLOGY, settings, tmp_path / "one")
+    two = label(
+        root, ONTOLOGY, settings.model_copy(update={"devices": ["cpu", "cpu"]}), tmp_path / "two"
+    )
+    assert one.labeled == two.labeled == 4
+    assert rows(tmp_path / "one")[0] == rows(tmp_path / "two")[0]
