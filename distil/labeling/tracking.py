@@ -1,11 +1,12 @@
 """Video labeling by tracking: the grounded detector runs on every K-th sampled frame, SAM 2's
 video memory carries each object's mask through the frames in between, and keyframe
 detections are matched to live tracks by mask IoU (`TrackBook`). Or SAM 3's video model
-does all of it (`Sam3VideoTracker`).
+does all of it (`Sam3VideoTracker`), or a box tracker (ByteTrack, BoT-SORT) links the
+detector's boxes on every frame (`BoxVideoTracker`).
 
 Frames are stored one window (a keyframe and the frames up to the next) per transaction,
 with the tracker's state, so a killed run resumes at the window it was in. On resume the
-memory restarts from the masks of the last stored frame.
+memory restarts from the masks (or boxes) of the last stored frame.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class VideoTracker:
     ...     Sam2VideoPropagator(device="cuda"), detect_every=15)
     >>> label_images("clips/", ontology, teacher, out, tracker=tracker)  # doctest: +SKIP
     """
+
+    group = 1  # frames labeled together (the memory trackers take them one by one)
 
     def __init__(
         self,
@@ -195,8 +198,6 @@ class VideoTracker:
                 yield item
         finally:
             known.close()
-
-    group = 1  # frames labeled together (the memory trackers take them one by one)
 
     def _prepare(self, image: np.ndarray) -> Any:
         """The tracker's input for one frame, made in the background reader."""
