@@ -904,6 +904,20 @@ class StudentExportSettings(Section):
     half: StrictBool = option(False, description="FP16 weights.")
     dynamic: StrictBool = option(False, description="Dynamic input shape.")
     check: StrictBool = option(True, description="Check ONNX against PyTorch in onnxruntime.")
+    int8: StrictBool = option(
+        False,
+        description="INT8 weights and activations, calibrated on the student's training "
+        "images (ONNX: ONNX Runtime static quantization; openvino, tflite, engine: "
+        "Ultralytics' int8); reports the mAP change on the validation frames.",
+    )
+    data: Path | None = option(
+        None,
+        description="With --int8: the dataset (folder or data.yaml) to calibrate on and "
+        "score (default: the one the student was trained on).",
+    )
+    calibration: int = option(
+        64, ge=1, le=MAX_COUNT, description="With --int8: training images to calibrate on."
+    )
     benchmark: StrictBool = option(True, description="Time the ONNX model after export.", cli=False)
     benchmark_runs: int = option(
         50, ge=1, le=MAX_COUNT, description="Timed runs of the benchmark.", cli=False

@@ -75,8 +75,9 @@ def export_model(
     results = []
     for format in settings.formats:
         result = export_student(
-            weights, format, settings.imgsz, settings.half, settings.dynamic, settings.check
-        )
+            weights, format, settings.imgsz, settings.half, settings.dynamic, settings.check,
+            int8=settings.int8, data=settings.data, calibration=settings.calibration,
+        )  # fmt: skip
         results.append(result.to_dict())
         if not (quiet or json_output):
             checked = (
@@ -89,5 +90,21 @@ def export_model(
                 f"{escape(result.path)}",
                 highlight=False,
             )
+            if result.int8:
+                console.print(escape(int8_line(result.int8)), highlight=False)
     if json_output:
         print_json({"exports": results})
+
+
+def int8_line(cost: dict) -> str:
+    """What INT8 cost, in one line: mAP50-95 float -> INT8 (change), and the speed-up."""
+    line = (
+        f"  int8: mAP50-95 {cost['float_map50_95']:.3f} -> {cost['int8_map50_95']:.3f} "
+        f"({cost['map50_95_change']:+.3f}) on {cost['validation_images']} validation images"
+    )
+    if cost.get("speedup"):
+        line += (
+            f", {cost['float_p50_ms']:.1f} -> {cost['int8_p50_ms']:.1f} ms median "
+            f"({cost['speedup']:.2f}x)"
+        )
+    return line

@@ -178,7 +178,7 @@ def student_predictions(
     from distil.utils.device import ultralytics_device
     from distil.utils.ultralytics import load_yolo
 
-    if not weights.is_file():
+    if not weights.exists():  # a file, or an exported model folder (OpenVINO)
         raise MissingInputError(f"student weights not found: {weights}")
     paths = {k: v.path for k, v in truth.images.items() if v.path is not None}
     if not paths:

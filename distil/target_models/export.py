@@ -16,6 +16,7 @@ import numpy as np
 
 from distil.errors import ExportError, MissingInputError, UsageError
 from distil.settings import ModelFormat, StudentExportSettings, default
+from distil.target_models.quantize import quantization_cost
 from distil.utils.files import refuse_link
 from distil.utils.ultralytics import load_yolo
 
@@ -40,6 +41,7 @@ class ExportResult:
     imgsz: int
     seconds: float
     check: dict[str, Any] | None = None
+    int8: dict[str, Any] | None = None  # --int8: the float and INT8 models' mAP and latency
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,16 +68,30 @@ def export_student(
     dynamic: bool = default(StudentExportSettings, "dynamic"),
     check: bool = default(StudentExportSettings, "check"),
     device: str = "cpu",
+    int8: bool = default(StudentExportSettings, "int8"),
+    data: Path | None = None,
+    calibration: int = default(StudentExportSettings, "calibration"),
 ) -> ExportResult:
     """Export `weights` next to it (Ultralytics naming: best.onnx, best_openvino_model/...),
     at `imgsz` or else the size the model was trained at. At another size than the trained
-    one the export is named by it (best_320.onnx), so it never replaces the other."""
+    one the export is named by it (best_320.onnx), so it never replaces the other.
+
+    `int8`: the float export is made and checked as usual, then quantized (ONNX:
+    best_int8.onnx beside it; other formats: Ultralytics' int8 export), calibrated on
+    `calibration` training images of `data` (default: the student's training dataset);
+    `result.int8` holds both models' mAP on the validation frames and their latency."""
     format = ModelFormat(format)
     weights = Path(weights)
     if not weights.is_file():
         raise MissingInputError(f"student weights not found: {weights}")
     check_format_available(format)
+    if int8 and format not in INT8_FORMATS:
+        names = ", ".join(f.value for f in INT8_FORMATS)
+        raise UsageError(f"--int8: {format.value} has no INT8 export here; use {names}")
+    if int8 and half:
+        raise UsageError("--int8 and --half: choose one")
     yolo = load_yolo(weights)
+    data_yaml = _calibration_data(weights, yolo, data) if int8 else None
     trained = _trained_size(yolo)
     imgsz = imgsz or trained
     start = time.perf_counter()
@@ -98,7 +114,61 @@ def export_student(
                 f"{path} does not match PyTorch: max abs difference "
                 f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
             )
+    if data_yaml is not None:
+        quantized = _int8_export(
+            weights, Path(path), format, imgsz, options, data_yaml, calibration
+        )
+        cost = quantization_cost(
+            Path(path), quantized, data_yaml, imgsz, calibration, latency_runs=20
+        )
+        result.int8 = cost.to_dict()
+        result.path = str(quantized)
+        result.seconds = round(time.perf_counter() - start, 2)
     return result
+
+
+INT8_FORMATS = (ModelFormat.ONNX, ModelFormat.OPENVINO, ModelFormat.TFLITE, ModelFormat.ENGINE)
+
+
+def _calibration_data(weights: Path, yolo: Any, data: Path | None) -> Path:
+    """The data.yaml to calibrate on: `data`, else the one the student was trained on."""
+    from distil.target_models.data import find_data_yaml
+
+    if data is not None:
+        return find_data_yaml(Path(data))
+    trained_on = yolo.overrides.get("data")
+    if not trained_on or not Path(trained_on).is_file():
+        raise UsageError(
+            f"--int8: {weights} does not say which dataset it was trained on"
+            + (f" ({trained_on} is gone)" if trained_on else "")
+            + "; give --data DATASET to calibrate on"
+        )
+    return Path(trained_on)
+
+
+def _int8_export(
+    weights: Path,
+    float_export: Path,
+    format: ModelFormat,
+    imgsz: int,
+    options: dict[str, Any],
+    data_yaml: Path,
+    calibration: int,
+) -> Path:
+    """The INT8 model: ONNX Runtime static quantization of the float ONNX, or Ultralytics'
+    own INT8 export for the other formats (it calibrates on `data_yaml`'s images)."""
+    from distil.target_models.quantize import calibration_images, quantize_onnx
+
+    if format is ModelFormat.ONNX:
+        images = calibration_images(data_yaml, calibration)
+        target = float_export.with_name(f"{float_export.stem}_int8.onnx")
+        return quantize_onnx(float_export, images, imgsz, refuse_link(target))
+    made = load_yolo(weights).export(
+        **options, int8=True, data=str(data_yaml), fraction=1.0, verbose=False
+    )
+    if not made:
+        raise ExportError(f"Ultralytics could not export {weights} to INT8 {format.value}")
+    return Path(made)
 
 
 def _export_by_size(weights: Path, imgsz: int, options: dict[str, Any]) -> Path:

@@ -85,7 +85,7 @@ def test_run_check_names_a_checkpoint_it_cannot_get(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "says", "not_says"),
     [
-        (["export-model", "x.pt", "--int8"], "No such option: --int8", "--quiet"),
+        (["export-model", "x.pt", "--int4"], "No such option: --int4", "--quiet"),
         (["export-model", "x.pt", "--halff"], "Possible options: --half", "--help"),
         (["label", ".", "-O", "x.yaml", "--tracker", "bytetrak"],
          "'bytetrak' is not a tracker. Did you mean 'bytetrack'?", "Hugging Face"),

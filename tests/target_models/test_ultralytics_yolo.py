@@ -327,3 +327,44 @@ def test_predict_tracks_only_with_a_box_tracker(tmp_path):
     args = ["predict", str(tmp_path / "x.pt"), str(tmp_path), "--track", "--tracker", "sam2.1"]
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "bytetrack or botsort" in refused.output
+
+
+def test_int8_export_is_calibrated_on_the_training_images_and_reports_its_cost(trained):
+    """--int8: the float ONNX is checked, then quantized with calibration images from the
+    dataset the student was trained on; both are scored on the validation frames."""
+    import onnx
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+
+    _, data, result = trained
+    args = ["export-model", str(result.best), "--int8", "--calibration", "8", "--json"]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output
+    (export,) = json.loads(run.stdout)["exports"]
+    assert export["path"].endswith("best_int8.onnx") and export["check"]["passed"]
+    cost = export["int8"]
+    assert cost["calibration_images"] == 8 and cost["validation_images"] == 4
+    assert 0 <= cost["int8_map50_95"] <= 1 and 0 <= cost["float_map50_95"] <= 1
+    assert cost["map50_95_change"] == pytest.approx(
+        cost["int8_map50_95"] - cost["float_map50_95"], abs=1e-4
+    )
+    assert cost["speedup"] > 0
+    graph = onnx.load(export["path"])
+    assert any(n.op_type == "QuantizeLinear" for n in graph.graph.node)
+    assert {p.key for p in graph.metadata_props} >= {"names", "imgsz", "stride"}
+
+
+def test_int8_refuses_what_it_cannot_do(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from distil.cli import app
+
+    _, _, result = trained
+    for extra, says in (
+        (["--format", "torchscript"], "--int8: torchscript has no INT8 export"),
+        (["--half"], "--int8 and --half: choose one"),
+        (["--data", str(tmp_path / "nowhere")], "dataset not found"),
+    ):
+        run = CliRunner().invoke(app, ["export-model", str(result.best), "--int8", *extra])
+        assert run.exit_code == 2 and says in run.output, run.output
