@@ -70,6 +70,7 @@ def export_model(
 ) -> None:
     """Export a trained student to ONNX (checked in onnxruntime), OpenVINO, TFLite, ..."""
     setup_logging(quiet)
+    from distil.evaluation.quantization import int8_cost
     from distil.target_models import export_student
 
     results = []
@@ -78,6 +79,8 @@ def export_model(
             weights, format, settings.imgsz, settings.half, settings.dynamic, settings.check,
             int8=settings.int8, data=settings.data, calibration=settings.calibration,
         )  # fmt: skip
+        if settings.int8:
+            result = int8_cost(result)
         results.append(result.to_dict())
         if not (quiet or json_output):
             checked = (

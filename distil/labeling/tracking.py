@@ -95,10 +95,7 @@ class VideoTracker:
             "match_iou": self.match_iou,
             "max_lost": self.max_lost,
             "nms_iou": self.nms_iou,
-            "thresholds": [
-                [ontology.class_box_threshold(i), ontology.class_text_threshold(i)]
-                for i in range(len(ontology.classes))
-            ],
+            "thresholds": _thresholds(ontology),
         }
 
     def label_video(
@@ -334,6 +331,14 @@ class VideoTracker:
         return seen
 
 
+def _thresholds(ontology: Ontology) -> list[list[float]]:
+    """Each class's box and text thresholds (they decide which detections start tracks)."""
+    return [
+        [ontology.class_box_threshold(i), ontology.class_text_threshold(i)]
+        for i in range(len(ontology.classes))
+    ]
+
+
 def _lowest_threshold(ontology: Ontology) -> float:
     return min(ontology.class_box_threshold(i) for i in range(len(ontology.classes)))
 
@@ -484,10 +489,7 @@ class BoxVideoTracker(VideoTracker):
             "store_every": self.detect_every,
             "match_iou": self.match_iou,
             "nms_iou": self.nms_iou,
-            "thresholds": [
-                [ontology.class_box_threshold(i), ontology.class_text_threshold(i)]
-                for i in range(len(ontology.classes))
-            ],
+            "thresholds": _thresholds(ontology),
         }
 
     def _prepare(self, image: np.ndarray) -> Any:

@@ -349,16 +349,19 @@ def _review(
 
 
 def _export(config: RunSettings, trained: dict[str, Any]) -> dict[str, Any]:
+    from distil.evaluation.quantization import int8_cost
     from distil.target_models import export_student, onnx_latency
 
     settings = config.export
     imgsz = settings.imgsz or config.train.imgsz
-    exports = [
-        export_student(
-            Path(trained["best"]), f, imgsz, settings.half, settings.dynamic, settings.check
-        ).to_dict()
-        for f in settings.formats
-    ]
+    exports = []
+    for format in settings.formats:
+        result = export_student(
+            Path(trained["best"]), format, imgsz, settings.half, settings.dynamic,
+            settings.check, int8=settings.int8, data=settings.data,
+            calibration=settings.calibration,
+        )  # fmt: skip
+        exports.append((int8_cost(result) if settings.int8 else result).to_dict())
     latency = []
     onnx = next((e["path"] for e in exports if e["format"] == "onnx"), None)
     if config.export.benchmark and onnx:

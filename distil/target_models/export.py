@@ -16,7 +16,6 @@ import numpy as np
 
 from distil.errors import ExportError, MissingInputError, UsageError
 from distil.settings import ModelFormat, StudentExportSettings, default
-from distil.target_models.quantize import quantization_cost
 from distil.utils.files import refuse_link
 from distil.utils.ultralytics import load_yolo
 
@@ -79,7 +78,8 @@ def export_student(
     `int8`: the float export is made and checked as usual, then quantized (ONNX:
     best_int8.onnx beside it; other formats: Ultralytics' int8 export), calibrated on
     `calibration` training images of `data` (default: the student's training dataset);
-    `result.int8` holds both models' mAP on the validation frames and their latency."""
+    `result.int8` names the float model and the data (`distil.evaluation.quantization`
+    scores both on its validation frames)."""
     format = ModelFormat(format)
     weights = Path(weights)
     if not weights.is_file():
@@ -115,13 +115,14 @@ def export_student(
                 f"{result.check['max_abs_diff']:.4g} > {ONNX_CHECK_ATOL}"
             )
     if data_yaml is not None:
-        quantized = _int8_export(
+        quantized, images = _int8_export(
             weights, Path(path), format, imgsz, options, data_yaml, calibration
         )
-        cost = quantization_cost(
-            Path(path), quantized, data_yaml, imgsz, calibration, latency_runs=20
-        )
-        result.int8 = cost.to_dict()
+        result.int8 = {
+            "float_model": str(path),
+            "data": str(data_yaml),
+            "calibration_images": images,
+        }
         result.path = str(quantized)
         result.seconds = round(time.perf_counter() - start, 2)
     return result
@@ -154,21 +155,23 @@ def _int8_export(
     options: dict[str, Any],
     data_yaml: Path,
     calibration: int,
-) -> Path:
-    """The INT8 model: ONNX Runtime static quantization of the float ONNX, or Ultralytics'
-    own INT8 export for the other formats (it calibrates on `data_yaml`'s images)."""
+) -> tuple[Path, int]:
+    """The INT8 model and how many images calibrated it: ONNX Runtime static quantization
+    of the float ONNX, or Ultralytics' own INT8 export for the other formats (calibrated
+    on a `calibration`-image share of `data_yaml`'s training images)."""
     from distil.target_models.quantize import calibration_images, quantize_onnx
 
+    images = calibration_images(data_yaml, calibration)
     if format is ModelFormat.ONNX:
-        images = calibration_images(data_yaml, calibration)
         target = float_export.with_name(f"{float_export.stem}_int8.onnx")
-        return quantize_onnx(float_export, images, imgsz, refuse_link(target))
+        return quantize_onnx(float_export, images, imgsz, refuse_link(target)), len(images)
+    total = len(calibration_images(data_yaml, 10**9))
     made = load_yolo(weights).export(
-        **options, int8=True, data=str(data_yaml), fraction=1.0, verbose=False
+        **options, int8=True, data=str(data_yaml), fraction=len(images) / total, verbose=False
     )
     if not made:
         raise ExportError(f"Ultralytics could not export {weights} to INT8 {format.value}")
-    return Path(made)
+    return Path(made), len(images)
 
 
 def _export_by_size(weights: Path, imgsz: int, options: dict[str, Any]) -> Path:

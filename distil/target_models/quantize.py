@@ -1,6 +1,5 @@
 """INT8 students for the edge: ONNX Runtime static quantization calibrated on the student's
-own training images, and what it cost: mAP of the float and the INT8 model on the
-validation frames, scored by distil's COCO mAP, and their latency here.
+own training images (`distil.evaluation.quantization` scores what it cost).
 
 Every layer is quantized (weights per channel, activations per tensor, QDQ format) but the
 detection head's decoding (the box distribution, the concatenation of box coordinates in
@@ -12,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,40 +22,6 @@ logger = logging.getLogger(__name__)
 
 CALIBRATION_IMAGES = 64  # Ultralytics calibrates its INT8 exports on a few hundred at most
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-@dataclass
-class QuantizationCost:
-    """The float and INT8 students side by side on the validation frames."""
-
-    float_model: str
-    int8_model: str
-    calibration_images: int
-    validation_images: int
-    float_map50_95: float
-    int8_map50_95: float
-    float_map50: float
-    int8_map50: float
-    float_p50_ms: float | None = None
-    int8_p50_ms: float | None = None
-
-    @property
-    def map50_95_change(self) -> float:
-        return round(self.int8_map50_95 - self.float_map50_95, 5)
-
-    @property
-    def speedup(self) -> float | None:
-        if not self.float_p50_ms or not self.int8_p50_ms:
-            return None
-        return round(self.float_p50_ms / self.int8_p50_ms, 3)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "map50_95_change": self.map50_95_change,
-            "map50_change": round(self.int8_map50 - self.float_map50, 5),
-            "speedup": self.speedup,
-        }
 
 
 def calibration_images(data_yaml: Path, count: int = CALIBRATION_IMAGES) -> list[Path]:
@@ -142,40 +106,3 @@ def head_decoding(graph: Any) -> list[str]:
         for node in graph.graph.node
         if node.name.startswith(head) and not branch.match(node.name)
     ]
-
-
-def quantization_cost(
-    float_model: Path,
-    int8_model: Path,
-    data_yaml: Path,
-    imgsz: int,
-    calibration: int,
-    device: str = "cpu",
-    latency_runs: int = 0,
-) -> QuantizationCost:
-    """Score both exports on the dataset's validation frames with distil's mAP, and time
-    both (ONNX) when `latency_runs`."""
-    from distil.datasets import read_dataset
-    from distil.evaluation.core import evaluate
-    from distil.evaluation.predictions import student_predictions
-    from distil.target_models.latency import onnx_latency
-
-    truth = read_dataset(data_yaml, "val")
-    scores = {}
-    for name, model in (("float", float_model), ("int8", int8_model)):
-        predicted = student_predictions(model, truth, conf=0.001, imgsz=imgsz, device=device)
-        scores[name] = evaluate(predicted, truth)
-    cost = QuantizationCost(
-        float_model=str(float_model),
-        int8_model=str(int8_model),
-        calibration_images=calibration,
-        validation_images=len(truth.images),
-        float_map50_95=scores["float"].map50_95,
-        int8_map50_95=scores["int8"].map50_95,
-        float_map50=scores["float"].map50,
-        int8_map50=scores["int8"].map50,
-    )
-    if latency_runs and float_model.suffix == ".onnx":
-        cost.float_p50_ms = onnx_latency(float_model, imgsz, runs=latency_runs).p50_ms
-        cost.int8_p50_ms = onnx_latency(int8_model, imgsz, runs=latency_runs).p50_ms
-    return cost
