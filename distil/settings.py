@@ -666,6 +666,25 @@ class DatasetSettings(RemoteSettings):
 # -- students ------------------------------------------------------------------------------
 
 
+# The licence of each student family's code and weights, as a user shipping it must honour.
+STUDENT_LICENCES = {
+    "ultralytics": "agpl-3.0",  # YOLOv8, YOLO11, YOLO26, RT-DETR through Ultralytics
+    "rf-detr": "apache-2.0",  # Nano to Large; XL and 2XL are PML-1.0
+    "rf-detr-xl": "pml-1.0",
+    "d-fine": "apache-2.0",
+    "rt-detr-v2": "apache-2.0",
+}
+
+
+def student_licence(model: str) -> str:
+    """The licence of student `model` (every student distil trains today is Ultralytics').
+
+    >>> student_licence("yolo26n"), student_licence("runs/train/exp/weights/best.pt")
+    ('agpl-3.0', 'agpl-3.0')
+    """
+    return STUDENT_LICENCES["ultralytics"]
+
+
 class TrainSettings(CpuSettings):
     """`distil train` and the `train:` section of a run config."""
 
@@ -697,11 +716,33 @@ class TrainSettings(CpuSettings):
         ),
     ] = "auto"
     weights_dir: Path | None = option(None, description="A folder searched first for <model>.pt.")
+    licence: Annotated[list[str] | None, CommaList] = option(
+        None,
+        description="Only students under these licences, comma-separated (apache-2.0,mit); "
+        "a student under another is refused before anything trains. Ultralytics YOLO is "
+        "agpl-3.0.",
+    )
     options: dict[str, Any] = option(
         default_factory=dict,
         description="Any other Ultralytics train setting (mosaic: 0.5).",
         cli=False,
     )
+
+    @field_validator("licence")
+    @classmethod
+    def _licence(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [v.strip().lower() for v in value if v.strip()]
+
+    @model_validator(mode="after")
+    def _licensed(self) -> TrainSettings:
+        found = student_licence(self.model)
+        if self.licence is not None and found not in self.licence:
+            raise ValueError(
+                f"`licence` {','.join(self.licence)} refuses `model` {self.model}: it is "
+                f"{found.upper()} (Ultralytics code and weights); choose a student under "
+                "one of those licences"
+            )
+        return self
 
     @field_validator("batch")
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 from distil.datasets.card import DatasetCard
 from distil.reports import plots
+from distil.settings import STUDENT_LICENCES
 from distil.utils.files import atomic_write_text
 from distil.version import version
 
@@ -308,7 +309,8 @@ def _training_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     start = "pretrained " if trained["pretrained"] else "random weights, "
     parts = [
         "<h2 id='training'>Student training</h2>",
-        f"<p>{html.escape(trained['model'])} ({start}{trained['task']}) on "
+        f"<p>{html.escape(trained['model'])} ({start}{trained['task']}, licence "
+        f"{html.escape(trained.get('licence', STUDENT_LICENCES['ultralytics']).upper())}) on "
         f"{html.escape(str(trained['device']))}, {trained['epochs']} epochs, "
         f"{trained['elapsed_s']:.0f} s &rarr; {html.escape(trained['best'])}</p>",
     ]

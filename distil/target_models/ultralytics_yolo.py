@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from distil.errors import MissingInputError, OutputExistsError, UsageError
-from distil.settings import DEFAULT_STUDENT, TrainSettings, check_project, check_run_name
+from distil.settings import (
+    DEFAULT_STUDENT,
+    STUDENT_LICENCES,
+    TrainSettings,
+    check_project,
+    check_run_name,
+)
 from distil.target_models.core import StudentTask, TargetModel
 from distil.target_models.data import dataset_task, find_data_yaml, resolved_data_yaml
 from distil.utils.cpu import use_threads
@@ -140,6 +146,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
     resumed: bool = False
+    licence: str = STUDENT_LICENCES["ultralytics"]  # of the student's code and weights
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

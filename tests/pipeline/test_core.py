@@ -96,6 +96,7 @@ def test_run_completes_every_stage_and_resumes_after_interruption(
         "Dataset card",
     }
     assert {"samples.png", "training.png", "classes.png", "boxes_per_image.png"} <= page.images
+    assert "licence AGPL-3.0" in page.text and result.stages["train"]["licence"] == "agpl-3.0"
     for image in page.images:  # every picture the page shows is there
         assert (run / "report" / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The labels table describes the store and the run that labeled it.
