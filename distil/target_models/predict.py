@@ -6,7 +6,7 @@ skipped with the same reason, and the rest goes on. Outputs are written by disti
 through a link: `<name>.jpg` per image, `<video>.mp4` (H.264) per video, and
 `labels/<name>.txt` (class, box, score) per image or video frame, the frame numbered from 0
 as `distil export` numbers it (`<video>_000000.txt`). With a tracker, video frames' boxes
-carry track ids (from 1 per video; a sixth column in the label files, drawn as `id:N`).
+carry track ids (from 1 per video; a seventh column in the label files, drawn as `id:N`).
 """
 
 from __future__ import annotations
