@@ -676,6 +676,27 @@ STUDENT_LICENCES = {
 }
 
 
+SELECT_METRICS = ("map50-95", "map50")
+
+
+def parse_select(value: str) -> tuple[str, float | None]:
+    """A `--select` rule: (metric to maximize, latency bound in ms or None).
+
+    >>> parse_select("map50"), parse_select("latency<=5ms")
+    (('map50', None), ('map50-95', 5.0))
+    """
+    text = value.strip().lower().replace(" ", "")
+    if text in SELECT_METRICS:
+        return text, None
+    bound = re.fullmatch(r"latency<=(\d+(?:\.\d+)?)(ms)?", text)
+    if bound:
+        return "map50-95", float(bound.group(1))
+    raise ValueError(
+        f"{value!r}: choose by {' or '.join(SELECT_METRICS)}, or bound the latency: "
+        '"latency<=5ms"' + did_you_mean(text, SELECT_METRICS)
+    )
+
+
 def student_licence(model: str) -> str:
     """The licence of student `model` (every student distil trains today is Ultralytics').
 
@@ -716,6 +737,12 @@ class TrainSettings(CpuSettings):
         ),
     ] = "auto"
     weights_dir: Path | None = option(None, description="A folder searched first for <model>.pt.")
+    select: str = option(
+        "map50-95",
+        description="With several --model candidates: the one to keep, by map50-95 "
+        "(default) or map50, or the best map50-95 within a latency bound "
+        '("latency<=5ms", ONNX Runtime here at --imgsz, median).',
+    )
     licence: Annotated[list[str] | None, CommaList] = option(
         None,
         description="Only students under these licences, comma-separated (apache-2.0,mit); "
@@ -735,14 +762,26 @@ class TrainSettings(CpuSettings):
 
     @model_validator(mode="after")
     def _licensed(self) -> TrainSettings:
-        found = student_licence(self.model)
-        if self.licence is not None and found not in self.licence:
-            raise ValueError(
-                f"`licence` {','.join(self.licence)} refuses `model` {self.model}: it is "
-                f"{found.upper()} (Ultralytics code and weights); choose a student under "
-                "one of those licences"
-            )
+        for model in self.candidates:
+            found = student_licence(model)
+            if self.licence is not None and found not in self.licence:
+                raise ValueError(
+                    f"`licence` {','.join(self.licence)} refuses `model` {model}: it is "
+                    f"{found.upper()} (Ultralytics code and weights); choose a student "
+                    "under one of those licences"
+                )
         return self
+
+    @field_validator("select")
+    @classmethod
+    def _select(cls, value: str) -> str:
+        parse_select(value)
+        return value.strip().lower().replace(" ", "")
+
+    @property
+    def candidates(self) -> list[str]:
+        """The students `model` names: one, or several to compare (yolo11n,yolo26n)."""
+        return [m.strip() for m in self.model.split(",") if m.strip()]
 
     @field_validator("batch")
     @classmethod
@@ -755,10 +794,14 @@ class TrainSettings(CpuSettings):
     @classmethod
     def _model(cls, value: str) -> str:
         value = value.strip()
-        if not value:
-            raise ValueError("must name a model")
-        if value.lower().endswith((".pt", ".pth")) and not Path(value).expanduser().is_file():
-            raise ValueError(f"weights file not found: {value}")
+        models = [m.strip() for m in value.split(",")]
+        if not value or not all(models):
+            raise ValueError("must name a model (or several, comma-separated)")
+        for model in models:
+            if model.lower().endswith((".pt", ".pth")) and not Path(model).expanduser().is_file():
+                raise ValueError(f"weights file not found: {model}")
+        if len(set(models)) != len(models):
+            raise ValueError(f"a candidate is named twice: {value}")
         return value
 
     def ultralytics_options(self) -> dict[str, Any]:

@@ -52,6 +52,9 @@ def train(
 
     if resume is None and dataset is None:
         raise UsageError("give a DATASET to train on, or --resume RUN_DIR")
+    if resume is None and len(settings.candidates) > 1:
+        _compare(dataset, settings, project, name, json_output, quiet)
+        return
     student = YoloStudent()
     with training(quiet) as update:
         if resume is not None:
@@ -71,4 +74,42 @@ def train(
             f"[green]trained[/] {escape(result.model)} ({start}, {result.licence.upper()}) on "
             f"{result.device} in "
             f"{result.elapsed_s:.0f}s: {metrics} -> {escape(result.best)}"
+        )
+
+
+def _compare(
+    dataset: Path, settings: TrainSettings, project: Path, name: str | None, json_output: bool,
+    quiet: bool,
+) -> None:  # fmt: skip
+    """Several candidates: train each, then the table and the pick."""
+    from rich.table import Table
+
+    from distil.evaluation.candidates import compare_candidates
+
+    with training(quiet) as update:
+        result = compare_candidates(dataset, settings, project, name, progress=update)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    if quiet:
+        return
+    table = Table(title=f"candidates, picked by {escape(result.select)}")
+    for column in ("model", "mAP50-95", "mAP50", "p50 ms", "p90 ms", "params", "MB", "licence"):
+        table.add_column(column, justify="left" if column in ("model", "licence") else "right")
+    for row in result.rows:
+        mark = " [green]*[/]" if row.model == result.chosen else ""
+        table.add_row(
+            escape(row.model) + mark, f"{row.map50_95:.3f}", f"{row.map50:.3f}",
+            f"{row.latency_p50_ms:.1f}", f"{row.latency_p90_ms:.1f}",
+            f"{row.parameters / 1e6:.2f}M", f"{row.file_mb:.1f}", row.licence.upper(),
+        )  # fmt: skip
+    console.print(table)
+    chosen = next((r for r in result.rows if r.model == result.chosen), None)
+    if chosen is None:
+        console.print(f"[yellow]none picked[/]: {escape(result.reason)}", highlight=False)
+    else:
+        console.print(
+            f"[green]picked[/] {escape(chosen.model)} ({escape(result.reason)}) -> "
+            f"{escape(chosen.best)}",
+            highlight=False,
         )

@@ -76,6 +76,11 @@ def _validated(data: dict[str, Any], source: str) -> RunSettings:
     try:
         config = RunSettings.build(data)
         _check_paths(config)
+        if len(config.train.candidates) > 1:
+            raise SettingsError(
+                f"train.model: {config.train.model} names several students; distil run "
+                "trains one (compare candidates with `distil train DATASET --model a,b`)"
+            )
     except SettingsError as e:
         raise ConfigError(f"{source}: {e}") from None
     return config

@@ -22,6 +22,7 @@ class Latency:
     runs: int
     mean_ms: float
     p50_ms: float
+    p90_ms: float
     p95_ms: float
     images_per_s: float
     threads: int
@@ -101,6 +102,7 @@ def onnx_latency(
         runs=runs,
         mean_ms=round(float(times_ms.mean()), 3),
         p50_ms=round(float(np.percentile(times_ms, 50)), 3),
+        p90_ms=round(float(np.percentile(times_ms, 90)), 3),
         p95_ms=round(float(np.percentile(times_ms, 95)), 3),
         images_per_s=round(1000 / float(times_ms.mean()), 2),
         threads=options.intra_op_num_threads,

@@ -323,6 +323,11 @@ class YoloStudent(TargetModel):
         progress: Callable[[TrainStatus], None] = log_epochs,
     ) -> TrainResult:
         """`train` with the options of a `TrainSettings` (`distil train`, `distil run`)."""
+        if len(settings.candidates) > 1:
+            raise UsageError(
+                f"--model {settings.model}: several candidates are compared by "
+                "`distil train` (distil.evaluation.candidates), one model trains here"
+            )
         return self.train(
             data,
             model=settings.model,
