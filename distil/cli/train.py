@@ -71,9 +71,9 @@ def train(
         )
         start = "pretrained" if result.pretrained else "from scratch"
         console.print(
-            f"[green]trained[/] {escape(result.model)} ({start}, {result.licence.upper()}) on "
-            f"{result.device} in "
-            f"{result.elapsed_s:.0f}s: {metrics} -> {escape(result.best)}"
+            f"[green]trained[/] {escape(result.model)} ({start}) on {result.device} in "
+            f"{result.elapsed_s:.0f}s: {metrics} -> {escape(result.best)} "
+            f"(licence {result.licence.upper()})"
         )
 
 
