@@ -183,31 +183,30 @@ class TiledModel(BaseModel):
     def boxes(
         self, images: list[np.ndarray], ontology: Ontology, min_confidence: float
     ) -> list[sv.Detections]:
-        crops, owners, windows = [], [], []
-        for index, image in enumerate(images):
+        crops: list[np.ndarray] = []
+        tiles_of = []  # per image: its tile windows, whose crops follow the whole image's
+        for image in images:
             height, width = image.shape[:2]
+            windows = self.windows(width, height)
             crops.append(image)
-            owners.append(index)
-            windows.append(np.array([0, 0, width, height]))
-            for window in self.windows(width, height):
-                x0, y0, x1, y1 = window.tolist()
-                crops.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
-                owners.append(index)
-                windows.append(window)
+            crops += [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
+            tiles_of.append(windows)
         found: list[sv.Detections] = []
         for start in range(0, len(crops), self.batch):
             found += self.model.boxes(crops[start : start + self.batch], ontology, min_confidence)
-        merged = []
-        for index, image in enumerate(images):
+        merged, first = [], 0
+        for image, windows in zip(images, tiles_of, strict=True):
             height, width = image.shape[:2]
-            mine = [i for i, owner in enumerate(owners) if owner == index]
-            whole, tiles = found[mine[0]], []
-            cut = []
-            for i in mine[1:]:
-                tile = _to_image(found[i], windows[i], width, height)
-                tiles.append(tile)
-                cut.append(cut_by_window(tile.xyxy, windows[i], width, height))
+            whole = found[first]
+            tiles = [
+                _to_image(found[first + 1 + i], window, width, height)
+                for i, window in enumerate(windows)
+            ]
+            cut = [
+                cut_by_window(t.xyxy, w, width, height) for t, w in zip(tiles, windows, strict=True)
+            ]
             merged.append(merge_tiles(whole, tiles, cut) if tiles else whole)
+            first += 1 + len(windows)
         return merged
 
     def predict(

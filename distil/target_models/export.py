@@ -159,16 +159,17 @@ def _int8_export(
     """The INT8 model and how many images calibrated it: ONNX Runtime static quantization
     of the float ONNX, or Ultralytics' own INT8 export for the other formats (calibrated
     on a `calibration`-image share of `data_yaml`'s training images)."""
-    from distil.target_models.quantize import calibration_images, quantize_onnx
+    from distil.target_models.quantize import calibration_images, quantize_onnx, training_images
 
-    images = calibration_images(data_yaml, calibration)
+    every = training_images(data_yaml)
+    images = calibration_images(every, calibration)
     if format is ModelFormat.ONNX:
         target = float_export.with_name(f"{float_export.stem}_int8.onnx")
         return quantize_onnx(float_export, images, imgsz, refuse_link(target)), len(images)
-    total = len(calibration_images(data_yaml, 10**9))
     made = load_yolo(weights).export(
-        **options, int8=True, data=str(data_yaml), fraction=len(images) / total, verbose=False
-    )
+        **options, int8=True, data=str(data_yaml), fraction=len(images) / len(every),
+        verbose=False,
+    )  # fmt: skip
     if not made:
         raise ExportError(f"Ultralytics could not export {weights} to INT8 {format.value}")
     return Path(made), len(images)

@@ -24,8 +24,8 @@ CALIBRATION_IMAGES = 64  # Ultralytics calibrates its INT8 exports on a few hund
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
-def calibration_images(data_yaml: Path, count: int = CALIBRATION_IMAGES) -> list[Path]:
-    """Up to `count` images of the dataset's train split, spread evenly over it."""
+def training_images(data_yaml: Path) -> list[Path]:
+    """Every image of the dataset's train split, in name order."""
     from distil.datasets.formats.yolo import yaml_folders
     from distil.target_models.data import checked_data_yaml
 
@@ -38,6 +38,11 @@ def calibration_images(data_yaml: Path, count: int = CALIBRATION_IMAGES) -> list
         )
     if not images:
         raise UsageError(f"--int8: {data_yaml} has no training images to calibrate on")
+    return images
+
+
+def calibration_images(images: list[Path], count: int = CALIBRATION_IMAGES) -> list[Path]:
+    """Up to `count` of `images`, spread evenly over them."""
     picks = np.linspace(0, len(images) - 1, min(count, len(images))).round().astype(int)
     return [images[i] for i in sorted(set(picks.tolist()))]
 
