@@ -697,13 +697,68 @@ def parse_select(value: str) -> tuple[str, float | None]:
     )
 
 
-def student_licence(model: str) -> str:
-    """The licence of student `model` (every student distil trains today is Ultralytics').
+# Short names for the hub checkpoints of the transformers students (`train.model`); any
+# other hub id or a local checkpoint folder of these families works too.
+TRANSFORMERS_STUDENTS = {
+    "rf-detr-nano": "Roboflow/rf-detr-nano",
+    "rf-detr-small": "Roboflow/rf-detr-small",
+    "rf-detr-medium": "Roboflow/rf-detr-medium",
+    "rf-detr-base": "Roboflow/rf-detr-base",
+    "rf-detr-large": "Roboflow/rf-detr-large",
+    "d-fine-n": "ustc-community/dfine-nano-coco",
+    "d-fine-s": "ustc-community/dfine-small-coco",
+    "d-fine-m": "ustc-community/dfine-medium-coco",
+    "d-fine-l": "ustc-community/dfine-large-coco",
+    "rt-detrv2-r18": "PekingU/rtdetr_v2_r18vd",
+    "rt-detrv2-r50": "PekingU/rtdetr_v2_r50vd",
+}
+# A transformers checkpoint's `model_type` -> its entry in STUDENT_LICENCES.
+TRANSFORMERS_STUDENT_FAMILIES = {
+    "rf_detr": "rf-detr",
+    "d_fine": "d-fine",
+    "rt_detr_v2": "rt-detr-v2",
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-    >>> student_licence("yolo26n"), student_licence("runs/train/exp/weights/best.pt")
-    ('agpl-3.0', 'agpl-3.0')
+
+def student_model_type(model: str) -> str | None:
+    """The transformers `model_type` of student `model`, None for an Ultralytics one: read
+    from a local folder's config.json, else from the name (a short name or a hub id).
+
+    >>> student_model_type("yolo26n"), student_model_type("rf-detr-nano")
+    (None, 'rf_detr')
     """
-    return STUDENT_LICENCES["ultralytics"]
+    import json
+
+    folder = Path(model).expanduser()
+    if (folder / "config.json").is_file():
+        try:
+            found = json.loads((folder / "config.json").read_text()).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return str(found) if found else None
+    name = TRANSFORMERS_STUDENTS.get(model.lower(), model).lower()
+    if not _HUB_ID.match(name) or folder.exists():
+        return None
+    for model_type, family in TRANSFORMERS_STUDENT_FAMILIES.items():
+        if family.replace("-", "") in name.replace("-", "").replace("_", ""):
+            return model_type
+    return "unknown"  # a hub id of another family: refused when its config is read
+
+
+def student_licence(model: str) -> str:
+    """The licence of student `model`'s code and weights.
+
+    >>> student_licence("yolo26n"), student_licence("rf-detr-nano"), student_licence("d-fine-s")
+    ('agpl-3.0', 'apache-2.0', 'apache-2.0')
+    """
+    model_type = student_model_type(model)
+    if model_type is None:
+        return STUDENT_LICENCES["ultralytics"]
+    family = TRANSFORMERS_STUDENT_FAMILIES.get(model_type, "")
+    if family == "rf-detr" and re.search(r"(^|[-_/])(2?xl|x-?large)\b", model.lower()):
+        family = "rf-detr-xl"  # RF-DETR XL and 2XL weights are PML-1.0
+    return STUDENT_LICENCES.get(family, "unknown")
 
 
 class TrainSettings(CpuSettings):
@@ -718,7 +773,10 @@ class TrainSettings(CpuSettings):
         DEFAULT_STUDENT,
         description="yolo11n/s/m, yolo26n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
         "--weights-dir, $DISTIL_WEIGHTS_DIR or ~/.cache/distil/weights, downloaded there "
-        "when missing), or a .pt path.",
+        "when missing), or a .pt path; or a transformers detector (Apache-2.0): "
+        "rf-detr-nano/small/medium/base/large, d-fine-n/s/m/l, rt-detrv2-r18/r50, another "
+        "hub id or a local checkpoint folder of those families. Several, comma-separated: "
+        "candidates to compare.",
     )
     epochs: int = option(100, ge=1, le=MAX_COUNT, description="Training epochs.")
     imgsz: int = option(640, ge=32, le=MAX_IMGSZ, description="Training image size.")
@@ -765,10 +823,11 @@ class TrainSettings(CpuSettings):
         for model in self.candidates:
             found = student_licence(model)
             if self.licence is not None and found not in self.licence:
+                whose = "Ultralytics code and weights" if found == "agpl-3.0" else "its weights"
                 raise ValueError(
                     f"`licence` {','.join(self.licence)} refuses `model` {model}: it is "
-                    f"{found.upper()} (Ultralytics code and weights); choose a student "
-                    "under one of those licences"
+                    f"{found.upper()} ({whose}); choose a student under one of those "
+                    "licences"
                 )
         return self
 

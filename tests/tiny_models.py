@@ -652,3 +652,49 @@ def build_yoloe(path: Path) -> Path:
     weights = path / "tiny-yoloe-11n-seg.pt"
     import_ultralytics().YOLO("yoloe-11n-seg.yaml").save(weights)
     return weights
+
+
+STUDENT_CLASSES = {0: "square", 1: "disc"}  # tests.synthetic's shapes
+
+
+@_seeded
+def build_rf_detr(path: Path, size: int = 64) -> Path:
+    """A tiny random-weight RF-DETR (windowed DINOv2 backbone) saved as a checkpoint."""
+    from transformers import RfDetrConfig, RfDetrForObjectDetection
+
+    backbone = {
+        "model_type": "rf_detr_dinov2", "hidden_size": 32, "num_hidden_layers": 4,
+        "num_attention_heads": 2, "patch_size": 16, "num_windows": 2, "image_size": size,
+        "out_indices": [1, 2, 3, 4],
+    }  # fmt: skip
+    config = RfDetrConfig(
+        backbone_config=backbone, d_model=32, decoder_layers=1, decoder_ffn_dim=64,
+        decoder_self_attention_heads=2, decoder_cross_attention_heads=2, num_queries=12,
+        group_detr=2, id2label=STUDENT_CLASSES,
+        label2id={v: k for k, v in STUDENT_CLASSES.items()},
+    )  # fmt: skip
+    RfDetrForObjectDetection(config).save_pretrained(path)
+    return path
+
+
+@_seeded
+def build_d_fine(path: Path) -> Path:
+    """A tiny random-weight D-FINE (HGNetV2 backbone) saved as a checkpoint."""
+    from transformers import DFineConfig, DFineForObjectDetection
+
+    backbone = {
+        "model_type": "hgnet_v2", "embedding_size": 8, "hidden_sizes": [16, 32, 64, 128],
+        "depths": [1, 1, 1, 1], "stem_channels": [3, 8, 8],
+        "stage_in_channels": [8, 16, 32, 64], "stage_mid_channels": [8, 16, 32, 64],
+        "stage_out_channels": [16, 32, 64, 128], "stage_num_blocks": [1, 1, 1, 1],
+        "stage_numb_of_layers": [1, 1, 1, 1], "out_indices": [2, 3, 4],
+    }  # fmt: skip
+    config = DFineConfig(
+        backbone_config=backbone, encoder_in_channels=[32, 64, 128], encoder_hidden_dim=32,
+        encoder_ffn_dim=64, encoder_attention_heads=2, d_model=32,
+        decoder_in_channels=[32, 32, 32], decoder_ffn_dim=64, decoder_layers=2,
+        decoder_attention_heads=2, num_queries=20, num_denoising=10, lqe_hidden_dim=8,
+        id2label=STUDENT_CLASSES, label2id={v: k for k, v in STUDENT_CLASSES.items()},
+    )  # fmt: skip
+    DFineForObjectDetection(config).save_pretrained(path)
+    return path

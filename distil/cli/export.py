@@ -61,7 +61,11 @@ def export(
 @takes(StudentExportSettings)
 def export_model(
     weights: Annotated[
-        Path, typer.Argument(metavar="WEIGHTS", help="Student weights (.pt), e.g. best.pt.")
+        Path,
+        typer.Argument(
+            metavar="WEIGHTS",
+            help="Student weights: best.pt, or a transformers student folder (weights/best).",
+        ),
     ],
     settings: StudentExportSettings,
     *,

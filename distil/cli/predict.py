@@ -27,7 +27,11 @@ from distil.settings import BenchmarkSettings, PredictSettings
 @takes(PredictSettings)
 def predict(
     weights: Annotated[
-        Path, typer.Argument(metavar="WEIGHTS", help="Student weights (.pt or exported .onnx).")
+        Path,
+        typer.Argument(
+            metavar="WEIGHTS",
+            help="Student weights: .pt, a transformers student folder (weights/best) or its .onnx.",
+        ),
     ],
     sources: Annotated[
         list[Path], typer.Argument(metavar="SOURCES", help="Images, folders or video files.")
@@ -40,9 +44,9 @@ def predict(
 ) -> None:
     """Annotated images / videos and YOLO label files (with scores) from a student."""
     setup_logging(quiet)
-    from distil.target_models import YoloStudent
+    from distil.target_models import student_for_weights
 
-    summary = YoloStudent(weights).predict(
+    summary = student_for_weights(weights).predict(
         sources, out, conf=settings.conf, imgsz=settings.imgsz, device=settings.device,
         threads=settings.threads, tracker=settings.tracker if settings.track else None,
     )  # fmt: skip
@@ -64,7 +68,11 @@ def predict(
 
 def _exported(weights: Path, size: int, scratch: Path) -> Path:
     """`weights` as ONNX at `size`, made in `scratch` (a link or copy of the .pt there)."""
-    from distil.target_models import export_student
+    from distil.target_models import export_detr, export_student
+    from distil.target_models.transformers_detr import is_detr_weights
+
+    if is_detr_weights(weights):
+        return Path(export_detr(weights, imgsz=size, out_dir=scratch).path)
 
     copy = scratch / f"{weights.stem}_{size}.pt"
     try:
@@ -78,7 +86,10 @@ def _exported(weights: Path, size: int, scratch: Path) -> Path:
 @takes(BenchmarkSettings)
 def benchmark_student(
     model: Annotated[
-        Path, typer.Argument(metavar="MODEL", help="An exported .onnx, or a .pt to export first.")
+        Path,
+        typer.Argument(
+            metavar="MODEL", help="An exported .onnx, or a .pt or student folder to export first."
+        ),
     ],
     settings: BenchmarkSettings,
     *,
@@ -87,9 +98,14 @@ def benchmark_student(
 ) -> None:
     """Latency of the exported student on this machine (ms/image, p50 / p95)."""
     setup_logging(quiet)
-    if model.suffix not in (".pt", ".onnx"):
-        raise UsageError(f"{model}: expected an .onnx or .pt file")
-    if not model.is_file():
+    from distil.target_models.transformers_detr import is_detr_weights
+
+    student_folder = model.is_dir() and is_detr_weights(model)
+    if model.suffix not in (".pt", ".onnx") and not student_folder:
+        raise UsageError(
+            f"{model}: expected an .onnx or .pt file, or a transformers student's folder"
+        )
+    if not (model.is_file() or student_folder):
         raise MissingInputError(f"model not found: {model}")
     from distil.target_models.latency import check_sizes, onnx_latency
 
@@ -99,7 +115,7 @@ def benchmark_student(
     # A .pt is exported once per size into a temporary folder: nothing is left beside it.
     with tempfile.TemporaryDirectory(prefix="distil-benchmark-") as scratch:
         for size in settings.imgsz:
-            path = _exported(model, size, Path(scratch)) if model.suffix == ".pt" else model
+            path = _exported(model, size, Path(scratch)) if model.suffix != ".onnx" else model
             latency = onnx_latency(path, size, runs=settings.runs, threads=settings.threads)
             latency.model = str(model)
             results.append(latency)

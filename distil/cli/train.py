@@ -1,4 +1,4 @@
-"""`distil train`: a YOLO student on a dataset."""
+"""`distil train`: a student (Ultralytics YOLO, or a transformers detector) on a dataset."""
 
 from __future__ import annotations
 
@@ -44,23 +44,28 @@ def train(
     json_output: JsonFlag = False,
     quiet: QuietFlag = False,
 ) -> None:
-    """Train an Ultralytics YOLO student (detect or segment, from the dataset)."""
+    """Train a student: Ultralytics YOLO (detect or segment, from the dataset), or RF-DETR,
+    D-FINE or RT-DETRv2 through transformers."""
     setup_logging(quiet)
     if set_:
         settings = settings.replace(options=parse_assignments(set_, "--set"), flags=True)
-    from distil.target_models import YoloStudent
+    from distil.evaluation.core import student_validator
+    from distil.target_models import student_for, student_for_run
 
     if resume is None and dataset is None:
         raise UsageError("give a DATASET to train on, or --resume RUN_DIR")
     if resume is None and len(settings.candidates) > 1:
         _compare(dataset, settings, project, name, json_output, quiet)
         return
-    student = YoloStudent()
+    student = student_for_run(resume) if resume is not None else student_for(settings.model)
+    validator = student_validator if student.needs_validator else None
     with training(quiet) as update:
         if resume is not None:
-            result = student.resume(resume, progress=update)
+            result = student.resume(resume, progress=update, validator=validator)
         else:
-            result = student.train_with(dataset, settings, project, name, progress=update)
+            result = student.train_with(
+                dataset, settings, project, name, progress=update, validator=validator
+            )
     if json_output:
         print_json(result.to_dict())
     elif not quiet:

@@ -59,8 +59,10 @@ def load_predictions(
 ) -> PredictionSet:
     """Dispatch on what `path` is: a student checkpoint (run on `truth`'s images), a label
     folder, or a dataset."""
+    from distil.target_models.transformers_detr import is_detr_weights
+
     path = Path(path)
-    if path.suffix in STUDENT_SUFFIXES:
+    if path.suffix in STUDENT_SUFFIXES or is_detr_weights(path):
         return student_predictions(path, truth or LabeledSet([]), conf, **student_options)
     if (path / STORE_FILE).is_file():
         return label_predictions(path)
@@ -183,6 +185,15 @@ def student_predictions(
     paths = {k: v.path for k, v in truth.images.items() if v.path is not None}
     if not paths:
         raise UsageError("the ground truth gives no image files to run the student on")
+    from distil.target_models.transformers_detr import DetrPredictor, is_detr_weights
+
+    if is_detr_weights(weights):  # no NMS: `val` and `predict` see the same boxes
+        predictor = DetrPredictor.load(weights, device)
+        results = _predict_predictions(
+            predictor, paths, {"conf": STUDENT_EVAL_CONF, "imgsz": imgsz}, batch
+        )
+        names = [predictor.names[i] for i in sorted(predictor.names)]
+        return PredictionSet(names, results, dict.fromkeys(range(len(names)), conf), "student")
     yolo = load_yolo(weights, task="detect" if weights.suffix == ".onnx" else None)
     settings = {
         "conf": STUDENT_EVAL_CONF,
@@ -202,13 +213,13 @@ def student_predictions(
     return PredictionSet(names, results, thresholds, "student", yolo_val=yolo_val)
 
 
-def _predict_predictions(yolo, paths: dict[str, Path], settings, batch: int) -> dict:
+def _predict_predictions(model, paths: dict[str, Path], settings, batch: int) -> dict:
     keys = list(paths)
     results: dict[str, sv.Detections] = {}
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
         for key, result in zip(
-            chunk, yolo.predict([str(paths[k]) for k in chunk], **settings), strict=True
+            chunk, model.predict([str(paths[k]) for k in chunk], **settings), strict=True
         ):
             results[key] = sv.Detections.from_ultralytics(result)
     return results

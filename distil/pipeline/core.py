@@ -225,14 +225,18 @@ def _dataset(config: RunSettings, run_dir: Path, progress: StageProgress) -> dic
 def _train(
     config: RunSettings, run_dir: Path, state: _State, key: str, progress: StageProgress
 ) -> dict[str, Any]:
-    from distil.target_models import YoloStudent
+    from distil.target_models import student_for
     from distil.target_models.ultralytics_yolo import log_epochs
 
     with progress("train") as update:
-        return _fit(YoloStudent(), config, run_dir, state, key, update or log_epochs)
+        student = student_for(config.train.model)
+        return _fit(student, config, run_dir, state, key, update or log_epochs)
 
 
 def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, update) -> dict:
+    from distil.evaluation.core import student_validator
+
+    validator = student_validator if student.needs_validator else None
     train_dir = run_dir / _train_dir_name(run_dir, state, key)
     if (train_dir / "weights" / "last.pt").is_file():
         if state.data.get("train_key") not in (None, key):
@@ -241,12 +245,14 @@ def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, u
                 "run name (name=...) or delete that folder"
             )
         logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
-        return student.resume(train_dir, progress=update).to_dict()
+        return student.resume(train_dir, progress=update, validator=validator).to_dict()
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
     state.data.setdefault("trainings", {})[train_dir.name] = key
     state.save()
     dataset = run_dir / "dataset"
-    return student.train_with(dataset, config.train, run_dir, train_dir.name, update).to_dict()
+    return student.train_with(
+        dataset, config.train, run_dir, train_dir.name, update, validator=validator
+    ).to_dict()
 
 
 def _train_dir_name(run_dir: Path, state: _State, key: str) -> str:

@@ -217,11 +217,15 @@ class _OtherLabels:
         self.video = VideoFrames()
         wanted = settings.ranking in (Ranking.AUTO, Ranking.DISAGREEMENT)
         if wanted and settings.student is not None:
+            from distil.target_models.transformers_detr import DetrPredictor, is_detr_weights
             from distil.utils.ultralytics import load_yolo
 
-            if not Path(settings.student).is_file():
+            if is_detr_weights(settings.student):
+                self.student = DetrPredictor.load(settings.student, settings.device)
+            elif not Path(settings.student).is_file():
                 raise MissingInputError(f"--student: no such file: {settings.student}")
-            self.student = load_yolo(settings.student)
+            else:
+                self.student = load_yolo(settings.student)
             self.mapping = _class_mapping(
                 [str(self.student.names[i]) for i in sorted(self.student.names)], self.names
             )

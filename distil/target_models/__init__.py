@@ -1,4 +1,5 @@
-"""Students: Ultralytics YOLO train, predict, export, latency. Names load on first use."""
+"""Students (Ultralytics YOLO; RF-DETR, D-FINE, RT-DETRv2 through transformers): train,
+predict, export, latency. Names load on first use."""
 
 import lazy_loader
 
@@ -9,6 +10,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "export": ["ExportResult", "check_onnx", "export_student"],
         "latency": ["Latency", "onnx_latency"],
         "predict": ["PredictSummary", "predict_student"],
+        "registry": ["student_for", "student_for_run", "student_for_weights"],
+        "transformers_detr": ["DetrPredictor", "DetrStudent", "export_detr"],
         "ultralytics_yolo": [
             "TrainResult",
             "TrainStatus",

@@ -80,8 +80,12 @@ def export_student(
     `calibration` training images of `data` (default: the student's training dataset);
     `result.int8` names the float model and the data (`distil.evaluation.quantization`
     scores both on its validation frames)."""
+    from distil.target_models.transformers_detr import export_detr, is_detr_weights
+
     format = ModelFormat(format)
     weights = Path(weights)
+    if is_detr_weights(weights):
+        return export_detr(weights, format, imgsz, half, dynamic, check, int8)
     if not weights.is_file():
         raise MissingInputError(f"student weights not found: {weights}")
     check_format_available(format)

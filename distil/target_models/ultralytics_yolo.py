@@ -272,6 +272,18 @@ class YoloStudent(TargetModel):
     def __init__(self, weights: str | Path | None = None) -> None:
         self.weights = Path(weights) if weights else None
 
+    @classmethod
+    def accepts(cls, model: str) -> bool:
+        return True  # asked last: any name the other students do not take
+
+    @classmethod
+    def accepts_weights(cls, weights: Path) -> bool:
+        return True
+
+    @classmethod
+    def accepts_run(cls, run_dir: Path) -> bool:
+        return True
+
     def train(
         self,
         data: Path,
@@ -321,8 +333,10 @@ class YoloStudent(TargetModel):
         project: Path,
         name: str | None = None,
         progress: Callable[[TrainStatus], None] = log_epochs,
+        validator: Any = None,
     ) -> TrainResult:
-        """`train` with the options of a `TrainSettings` (`distil train`, `distil run`)."""
+        """`train` with the options of a `TrainSettings` (`distil train`, `distil run`);
+        Ultralytics validates every epoch itself, so `validator` is not used."""
         if len(settings.candidates) > 1:
             raise UsageError(
                 f"--model {settings.model}: several candidates are compared by "
@@ -341,7 +355,10 @@ class YoloStudent(TargetModel):
         )
 
     def resume(
-        self, run_dir: Path, progress: Callable[[TrainStatus], None] = log_epochs
+        self,
+        run_dir: Path,
+        progress: Callable[[TrainStatus], None] = log_epochs,
+        validator: Any = None,
     ) -> TrainResult:
         """Continue an interrupted run from its last.pt; a finished run is returned as is."""
         run_dir = Path(run_dir)
