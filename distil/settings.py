@@ -761,6 +761,20 @@ def student_licence(model: str) -> str:
     return STUDENT_LICENCES.get(family, "unknown")
 
 
+def _checked_models(value: str) -> str:
+    """One student or several, comma-separated: named, each .pt there, none twice."""
+    value = value.strip()
+    models = [m.strip() for m in value.split(",")]
+    if not value or not all(models):
+        raise ValueError("must name a model (or several, comma-separated)")
+    for model in models:
+        if model.lower().endswith((".pt", ".pth")) and not Path(model).expanduser().is_file():
+            raise ValueError(f"weights file not found: {model}")
+    if len(set(models)) != len(models):
+        raise ValueError(f"a candidate is named twice: {value}")
+    return ",".join(models)
+
+
 class TrainSettings(CpuSettings):
     """`distil train` and the `train:` section of a run config."""
 
@@ -795,6 +809,12 @@ class TrainSettings(CpuSettings):
         ),
     ] = "auto"
     weights_dir: Path | None = option(None, description="A folder searched first for <model>.pt.")
+    candidates: Annotated[list[str] | None, CommaList] = option(
+        None,
+        description="Students to compare, comma-separated (yolo11n,rf-detr-nano): each "
+        "trains on the same split, is scored on the same validation frames, exported and "
+        "timed; the one `select` picks is the student (`distil run` exports it).",
+    )
     select: str = option(
         "map50-95",
         description="With several --model candidates: the one to keep, by map50-95 "
@@ -820,7 +840,7 @@ class TrainSettings(CpuSettings):
 
     @model_validator(mode="after")
     def _licensed(self) -> TrainSettings:
-        for model in self.candidates:
+        for model in self.models:
             found = student_licence(model)
             if self.licence is not None and found not in self.licence:
                 whose = "Ultralytics code and weights" if found == "agpl-3.0" else "its weights"
@@ -838,9 +858,17 @@ class TrainSettings(CpuSettings):
         return value.strip().lower().replace(" ", "")
 
     @property
-    def candidates(self) -> list[str]:
-        """The students `model` names: one, or several to compare (yolo11n,yolo26n)."""
-        return [m.strip() for m in self.model.split(",") if m.strip()]
+    def models(self) -> list[str]:
+        """The students to train: `candidates` when given, else those `model` names (one,
+        or several to compare: yolo11n,yolo26n)."""
+        return self.candidates or [m.strip() for m in self.model.split(",") if m.strip()]
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return _checked_models(",".join(value)).split(",") if value else None
 
     @field_validator("batch")
     @classmethod
@@ -852,16 +880,7 @@ class TrainSettings(CpuSettings):
     @field_validator("model")
     @classmethod
     def _model(cls, value: str) -> str:
-        value = value.strip()
-        models = [m.strip() for m in value.split(",")]
-        if not value or not all(models):
-            raise ValueError("must name a model (or several, comma-separated)")
-        for model in models:
-            if model.lower().endswith((".pt", ".pth")) and not Path(model).expanduser().is_file():
-                raise ValueError(f"weights file not found: {model}")
-        if len(set(models)) != len(models):
-            raise ValueError(f"a candidate is named twice: {value}")
-        return value
+        return _checked_models(value)
 
     def ultralytics_options(self) -> dict[str, Any]:
         """The Ultralytics train settings these stand for."""

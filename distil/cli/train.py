@@ -54,7 +54,7 @@ def train(
 
     if resume is None and dataset is None:
         raise UsageError("give a DATASET to train on, or --resume RUN_DIR")
-    if resume is None and len(settings.candidates) > 1:
+    if resume is None and len(settings.models) > 1:
         _compare(dataset, settings, project, name, json_output, quiet)
         return
     student = student_for_run(resume) if resume is not None else student_for(settings.model)
@@ -103,6 +103,10 @@ def _compare(
         table.add_column(column, justify="left" if column in ("model", "licence") else "right")
     for row in result.rows:
         mark = " [green]*[/]" if row.model == result.chosen else ""
+        if row.error:
+            table.add_row(escape(row.model), f"[red]failed[/]: {escape(row.error[:80])}",
+                          *[""] * 5, row.licence.upper())  # fmt: skip
+            continue
         table.add_row(
             escape(row.model) + mark, f"{row.map50_95:.3f}", f"{row.map50:.3f}",
             f"{row.latency_p50_ms:.1f}", f"{row.latency_p90_ms:.1f}",

@@ -9,14 +9,17 @@ timed with ONNX Runtime here. The table and the pick are written to `candidates.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distil.errors import UsageError
-from distil.settings import TrainSettings, parse_select
+from distil.errors import DistilError, UsageError
+from distil.settings import TrainSettings, parse_select, student_licence
 from distil.utils.files import atomic_write_text, increment_path
+
+logger = logging.getLogger(__name__)
 
 CANDIDATES_FILE = "candidates.json"
 LATENCY_RUNS = 50
@@ -37,6 +40,7 @@ class Candidate:
     parameters: int
     file_mb: float
     licence: str
+    error: str = ""  # why this candidate has no scores (its training or export failed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +76,9 @@ def choose(rows: list[Candidate], select: str) -> tuple[str | None, str]:
     """
     metric, bound = parse_select(select)
     key = "map50_95" if metric == "map50-95" else "map50"
+    rows = [r for r in rows if not r.error]
+    if not rows:
+        return None, "every candidate failed"
     fitting = [r for r in rows if bound is None or r.latency_p50_ms <= bound]
     if not fitting:
         fastest = min(rows, key=lambda r: r.latency_p50_ms)
@@ -97,13 +104,9 @@ def compare_candidates(
     ...                    Path("runs/train"))  # doctest: +SKIP
     """
     from distil.datasets import read_dataset
-    from distil.evaluation.core import evaluate
-    from distil.evaluation.predictions import student_predictions
-    from distil.target_models import YoloStudent, export_student, onnx_latency
     from distil.target_models.data import find_data_yaml
-    from distil.utils.ultralytics import load_yolo
 
-    models = settings.candidates
+    models = settings.models
     if len(models) < 2:
         raise UsageError("--model: name two or more students to compare (yolo11n,yolo26n)")
     data_yaml = find_data_yaml(data)
@@ -111,31 +114,66 @@ def compare_candidates(
     folder = Path(project) / name if name else increment_path(Path(project) / "candidates")
     result = Candidates(str(folder), settings.select)
     for model in models:
-        one = settings.model_copy(update={"model": model})
-        run_name = Path(model).stem if model.endswith((".pt", ".yaml")) else model
-        trained = YoloStudent().train_with(
-            data, one, folder, run_name, **({"progress": progress} if progress else {})
-        )
-        best = Path(trained.best)
-        report = evaluate(student_predictions(best, truth, conf=0.001, device="cpu"), truth)
-        exported = export_student(best, "onnx", imgsz=settings.imgsz)
-        timed = onnx_latency(Path(exported.path), settings.imgsz, runs=LATENCY_RUNS)
-        yolo = load_yolo(best)
-        result.rows.append(
-            Candidate(
-                model=model,
-                run_dir=trained.run_dir,
-                best=trained.best,
-                onnx=exported.path,
-                map50_95=report.map50_95,
-                map50=report.map50,
-                latency_p50_ms=timed.p50_ms,
-                latency_p90_ms=timed.p90_ms,
-                parameters=sum(p.numel() for p in yolo.model.parameters()),
-                file_mb=round(Path(exported.path).stat().st_size / 2**20, 2),
-                licence=trained.licence,
-            )  # fmt: skip
-        )
+        one = settings.model_copy(update={"model": model, "candidates": None})
+        run_name = Path(model).name if Path(model).exists() else model.replace("/", "_")
+        run_name = Path(run_name).stem if model.endswith((".pt", ".yaml")) else run_name
+        try:
+            row = _candidate(data, one, folder, run_name, truth, progress)
+        except (DistilError, RuntimeError) as e:  # one failed candidate leaves the others
+            logger.warning("candidate %s failed: %s", model, e)
+            row = Candidate(model, str(folder / run_name), "", "", 0.0, 0.0, 0.0, 0.0, 0, 0.0,
+                            student_licence(model), error=str(e).splitlines()[0][:300])  # fmt: skip
+        result.rows.append(row)
     result.chosen, result.reason = choose(result.rows, settings.select)
     atomic_write_text(folder / CANDIDATES_FILE, json.dumps(result.to_dict(), indent=2) + "\n")
     return result
+
+
+def _candidate(
+    data: Path,
+    settings: TrainSettings,
+    folder: Path,
+    run_name: str,
+    truth: Any,
+    progress: Callable[..., None] | None,
+) -> Candidate:
+    """Train one candidate, score it on `truth`, export it to ONNX and time it."""
+    from distil.evaluation.core import evaluate, student_validator
+    from distil.evaluation.predictions import student_predictions
+    from distil.target_models import export_student, onnx_latency, student_for
+
+    student = student_for(settings.model)
+    validator = student_validator if student.needs_validator else None
+    shown = {"progress": progress} if progress else {}
+    if (folder / run_name).is_dir():  # a comparison stopped part way: its runs go on
+        trained = student.resume(folder / run_name, **shown, validator=validator)
+    else:
+        trained = student.train_with(data, settings, folder, run_name, **shown, validator=validator)
+    best = Path(trained.best)
+    report = evaluate(student_predictions(best, truth, conf=0.001, device="cpu"), truth)
+    exported = export_student(best, "onnx", imgsz=settings.imgsz)
+    timed = onnx_latency(Path(exported.path), settings.imgsz, runs=LATENCY_RUNS)
+    return Candidate(
+        model=settings.model,
+        run_dir=trained.run_dir,
+        best=trained.best,
+        onnx=exported.path,
+        map50_95=report.map50_95,
+        map50=report.map50,
+        latency_p50_ms=timed.p50_ms,
+        latency_p90_ms=timed.p90_ms,
+        parameters=parameter_count(best),
+        file_mb=round(Path(exported.path).stat().st_size / 2**20, 2),
+        licence=trained.licence,
+    )
+
+
+def parameter_count(weights: Path) -> int:
+    """The parameters of a trained student (a YOLO .pt or a transformers folder)."""
+    from distil.target_models.transformers_detr import is_detr_weights, load_detr_model
+
+    if is_detr_weights(weights):
+        return int(load_detr_model(weights).num_parameters())
+    from distil.utils.ultralytics import load_yolo
+
+    return sum(p.numel() for p in load_yolo(weights).model.parameters())

@@ -76,14 +76,28 @@ def _validated(data: dict[str, Any], source: str) -> RunSettings:
     try:
         config = RunSettings.build(data)
         _check_paths(config)
-        if len(config.train.candidates) > 1:
-            raise SettingsError(
-                f"train.model: {config.train.model} names several students; distil run "
-                "trains one (compare candidates with `distil train DATASET --model a,b`)"
-            )
+        _check_student_export(config)
     except SettingsError as e:
         raise ConfigError(f"{source}: {e}") from None
     return config
+
+
+def _check_student_export(config: RunSettings) -> None:
+    """A transformers student exports to float ONNX only: refused here, not after training."""
+    from distil.settings import ModelFormat, student_model_type
+
+    detr = [m for m in config.train.models if student_model_type(m) is not None]
+    export = config.export
+    if not detr or export is None:
+        return
+    other = [f.value for f in export.formats if f is not ModelFormat.ONNX]
+    flag = "int8" if export.int8 else "half" if export.half else "dynamic" if export.dynamic else ""
+    if other or flag:
+        what = f"formats {','.join(other)}" if other else flag
+        raise SettingsError(
+            f"export.{'formats' if other else flag}: train.model {detr[0]} is a transformers "
+            f"student, which exports to float ONNX only (not {what})"
+        )
 
 
 # Fields that name a model: a path only when such a file or folder exists there (and a

@@ -226,11 +226,28 @@ def _train(
     config: RunSettings, run_dir: Path, state: _State, key: str, progress: StageProgress
 ) -> dict[str, Any]:
     from distil.target_models import student_for
-    from distil.target_models.ultralytics_yolo import log_epochs
+    from distil.target_models.core import log_epochs
 
     with progress("train") as update:
+        if len(config.train.models) > 1:
+            return _compare(config, run_dir, update or log_epochs)
         student = student_for(config.train.model)
         return _fit(student, config, run_dir, state, key, update or log_epochs)
+
+
+def _compare(config: RunSettings, run_dir: Path, update) -> dict[str, Any]:
+    """`train.candidates`: each trained, scored and timed in candidates/; the one picked
+    by `train.select` is the run's student (evaluated and exported as one trained alone)."""
+    from distil.evaluation.candidates import compare_candidates
+    from distil.target_models.core import TRAIN_DONE_FILE
+
+    table = compare_candidates(run_dir / "dataset", config.train, run_dir, "candidates", update)
+    picked = next((r for r in table.rows if r.model == table.chosen), None)
+    if picked is None:
+        raise UsageError(f"train.select {table.select}: no student picked: {table.reason}")
+    logger.info("student: %s (%s)", picked.model, table.reason)
+    done = json.loads((Path(picked.run_dir) / TRAIN_DONE_FILE).read_text())
+    return {**done, "candidates": table.to_dict()}
 
 
 def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, update) -> dict:

@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,12 @@ import numpy as np
 
 from distil.errors import ExportError, MissingInputError, UsageError
 from distil.settings import ModelFormat, StudentExportSettings, default
+from distil.target_models.core import ONNX_CHECK_ATOL, ExportResult
 from distil.utils.files import refuse_link
 from distil.utils.ultralytics import load_yolo
 
 logger = logging.getLogger(__name__)
 
-ONNX_CHECK_ATOL = 1e-2  # pixels for boxes, probability for scores
 
 # format -> (module that must import, the distil extra that installs it)
 FORMAT_PACKAGES = {
@@ -31,19 +30,6 @@ FORMAT_PACKAGES = {
     ModelFormat.COREML: ("coremltools", "coreml"),
     ModelFormat.ENGINE: ("tensorrt", "tensorrt"),
 }
-
-
-@dataclass
-class ExportResult:
-    path: str
-    format: str
-    imgsz: int
-    seconds: float
-    check: dict[str, Any] | None = None
-    int8: dict[str, Any] | None = None  # --int8: the float and INT8 models' mAP and latency
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def check_format_available(format: ModelFormat) -> None:

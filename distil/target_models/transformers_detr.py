@@ -45,15 +45,18 @@ from distil.settings import (
     TrainSettings,
     student_licence,
 )
-from distil.target_models.core import StudentTask, TargetModel
-from distil.target_models.data import checked_data_yaml, dataset_task, find_data_yaml
-from distil.target_models.ultralytics_yolo import (
+from distil.target_models.core import (
+    ONNX_CHECK_ATOL,
     TRAIN_DONE_FILE,
+    ExportResult,
+    StudentTask,
+    TargetModel,
     TrainResult,
     TrainStatus,
-    _check_run_folder,
+    check_run_folder,
     log_epochs,
 )
+from distil.target_models.data import checked_data_yaml, dataset_task, find_data_yaml
 from distil.utils.files import atomic_write_json, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
 
@@ -486,7 +489,7 @@ class DetrStudent(TargetModel):
         gives what scores each epoch's EMA weights on the validation split (best/ and
         early stopping follow it; `distil.evaluation.student_validator`); without one,
         best/ is the last epoch's and training runs every epoch."""
-        _check_run_folder(project, name)
+        check_run_folder(project, name)
         check_imgsz(imgsz)
         data_yaml = find_data_yaml(data)
         options = check_detr_options(options)
@@ -902,7 +905,6 @@ def export_detr(
     beside it (or in `out_dir`); checked against PyTorch in onnxruntime."""
     import torch
 
-    from distil.target_models.export import ONNX_CHECK_ATOL, ExportResult
     from distil.utils.files import refuse_link
 
     weights = Path(weights)
@@ -982,8 +984,6 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
     """PyTorch and onnxruntime on the same input: scores and boxes (in pixels) compared."""
     import onnxruntime as ort
     import torch
-
-    from distil.target_models.export import ONNX_CHECK_ATOL
 
     image = np.random.default_rng(seed).random((1, 3, size, size), dtype=np.float32)
     with torch.inference_mode():

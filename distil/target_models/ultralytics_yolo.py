@@ -12,19 +12,24 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distil.errors import MissingInputError, OutputExistsError, UsageError
 from distil.settings import (
     DEFAULT_STUDENT,
-    STUDENT_LICENCES,
     TrainSettings,
-    check_project,
-    check_run_name,
 )
-from distil.target_models.core import StudentTask, TargetModel
+from distil.target_models.core import (
+    TRAIN_DONE_FILE,
+    StudentTask,
+    TargetModel,
+    TrainResult,
+    TrainStatus,
+    check_run_folder,
+    log_epochs,
+)
 from distil.target_models.data import dataset_task, find_data_yaml, resolved_data_yaml
 from distil.utils.cpu import use_threads
 from distil.utils.device import ultralytics_device
@@ -35,7 +40,6 @@ from distil.utils.weights import download_weights, find_weights, weights_dirs
 
 logger = logging.getLogger(__name__)
 
-TRAIN_DONE_FILE = "distil_train.json"
 # Keys distil sets itself; the rest of Ultralytics' settings pass through.
 MANAGED_KEYS = {
     "model",
@@ -59,38 +63,6 @@ class StudentSource:
     model: str  # a .pt path or a model YAML name
     pretrained: bool
     task: StudentTask
-
-
-@dataclass
-class TrainStatus:
-    """Where training is: sent after every batch, and after every epoch with its metrics."""
-
-    epoch: int  # 1-based: the epoch running, or just finished
-    epochs: int
-    batch: int  # batches done in this epoch
-    batches: int
-    losses: dict[str, float] = field(default_factory=dict)  # this epoch's running means
-    metrics: dict[str, float] = field(default_factory=dict)  # validation, at epoch end
-    epoch_done: bool = False
-    epoch_s: float = 0.0  # the finished epoch's time
-    validated: bool = True  # False: validation is off for this epoch (`val=False`)
-
-    def line(self) -> str:
-        """`epoch 3/100 box 1.234 cls 2.345 dfl 1.100 | mAP50 0.412 mAP50-95 0.251 (12.3s)`"""
-        losses = " ".join(f"{k.removesuffix('_loss')} {v:.3f}" for k, v in self.losses.items())
-        shown = {k: v for k, v in self.metrics.items() if k.startswith("metrics/")}
-        metrics = " ".join(
-            f"{k.split('/')[-1].removesuffix('(B)')} {v:.3f}" for k, v in shown.items()
-        )
-        if not self.validated:
-            metrics = "not validated"
-        return f"epoch {self.epoch}/{self.epochs} {losses} | {metrics} ({self.epoch_s:.1f}s)"
-
-
-def log_epochs(status: TrainStatus) -> None:
-    """The default progress: one log line per finished epoch."""
-    if status.epoch_done:
-        logger.info("%s", status.line())
 
 
 def watch_training(yolo: Any, progress: Callable[[TrainStatus], None]) -> None:
@@ -131,25 +103,6 @@ def watch_training(yolo: Any, progress: Callable[[TrainStatus], None]) -> None:
     yolo.add_callback("on_train_epoch_start", epoch_start)
     yolo.add_callback("on_train_batch_end", batch_end)
     yolo.add_callback("on_fit_epoch_end", epoch_end)
-
-
-@dataclass
-class TrainResult:
-    run_dir: str
-    best: str
-    last: str
-    model: str
-    pretrained: bool
-    task: str
-    device: str
-    epochs: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-    resumed: bool = False
-    licence: str = STUDENT_LICENCES["ultralytics"]  # of the student's code and weights
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def ultralytics_keys() -> set[str]:
@@ -299,7 +252,7 @@ class YoloStudent(TargetModel):
         """Train a student on a YOLO dataset in `project/name` (next free expN by default);
         `progress` gets a `TrainStatus` after every batch and epoch; `threads`: torch's CPU
         threads (default: the cores this process may use, less one)."""
-        _check_run_folder(project, name)
+        check_run_folder(project, name)
         data_yaml = find_data_yaml(data)
         options = check_options(options)
         device_arg = ultralytics_device(device)  # before a download or a model loads
@@ -337,7 +290,7 @@ class YoloStudent(TargetModel):
     ) -> TrainResult:
         """`train` with the options of a `TrainSettings` (`distil train`, `distil run`);
         Ultralytics validates every epoch itself, so `validator` is not used."""
-        if len(settings.candidates) > 1:
+        if len(settings.models) > 1:
             raise UsageError(
                 f"--model {settings.model}: several candidates are compared by "
                 "`distil train` (distil.evaluation.candidates), one model trains here"
@@ -427,16 +380,3 @@ class YoloStudent(TargetModel):
         if self.weights is None:
             raise UsageError("no student weights to export")
         return export_student(self.weights, format, **options)
-
-
-def _check_run_folder(project: Path, name: str | None) -> None:
-    """The run folder stays inside `project`, and `project` has no `..`."""
-    try:
-        check_project(Path(project))
-    except ValueError as e:
-        raise UsageError(f"project: {e}") from None
-    if name is not None:
-        try:
-            check_run_name(name)
-        except ValueError as e:
-            raise UsageError(f"name: {e}") from None
