@@ -712,6 +712,21 @@ TRANSFORMERS_STUDENTS = {
     "rt-detrv2-r18": "PekingU/rtdetr_v2_r18vd",
     "rt-detrv2-r50": "PekingU/rtdetr_v2_r50vd",
 }
+# The training settings of a transformers student (`--set KEY=VALUE`, `train.options`)
+# and their defaults; Ultralytics students take Ultralytics' own.
+DETR_OPTIONS: dict[str, float | bool] = {
+    "weight_decay": 1e-4,
+    "backbone_lr_factor": 0.1,  # the backbone learns at lr0 x this
+    "warmup_epochs": 1.0,
+    "ema_decay": 0.999,
+    "grad_clip": 0.1,
+    "amp": True,  # on a GPU only: bf16 where supported, else fp16 with a scaler
+    "fliplr": 0.5,
+    "scale": 0.3,  # scale jitter: the image zooms by 1 -/+ this
+    "translate": 0.1,
+    "colour": 0.3,  # brightness, contrast and saturation jitter
+}
+
 # A transformers checkpoint's `model_type` -> its entry in STUDENT_LICENCES.
 TRANSFORMERS_STUDENT_FAMILIES = {
     "rf_detr": "rf-detr",
@@ -756,7 +771,7 @@ def student_licence(model: str) -> str:
     if model_type is None:
         return STUDENT_LICENCES["ultralytics"]
     family = TRANSFORMERS_STUDENT_FAMILIES.get(model_type, "")
-    if family == "rf-detr" and re.search(r"(^|[-_/])(2?xl|x-?large)\b", model.lower()):
+    if family == "rf-detr" and re.search(r"(^|[-_/])2?x-?l(arge)?\b", model.lower()):
         family = "rf-detr-xl"  # RF-DETR XL and 2XL weights are PML-1.0
     return STUDENT_LICENCES.get(family, "unknown")
 

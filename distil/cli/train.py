@@ -12,7 +12,7 @@ from distil.cli.options import parse_assignments
 from distil.cli.params import JsonFlag, QuietFlag, takes
 from distil.cli.progress import training
 from distil.errors import UsageError
-from distil.settings import TrainSettings
+from distil.settings import DETR_OPTIONS, TrainSettings
 
 
 @handle_errors
@@ -35,7 +35,8 @@ def train(
         typer.Option(
             "--set",
             metavar="KEY=VALUE",
-            help="Any Ultralytics train setting, KEY=VALUE (mosaic=0.5).",
+            help="A student training setting, KEY=VALUE: any Ultralytics train setting "
+            "(mosaic=0.5), or for a transformers student one of: " + ", ".join(DETR_OPTIONS),
         ),
     ] = None,
     resume: Annotated[

@@ -62,6 +62,23 @@ class TargetModel(ABC):
         """Train on a YOLO dataset; returns a summary with the run folder and weights."""
 
     @abstractmethod
+    def train_with(
+        self,
+        data: Path,
+        settings: Any,
+        project: Path,
+        name: str | None = None,
+        progress: Any = None,
+        validator: Any = None,
+    ) -> Any:
+        """`train` with a `TrainSettings` (what `distil train` and `distil run` call), in
+        `project/name`, sending a `TrainStatus` to `progress` after each batch and epoch."""
+
+    def resume(self, run_dir: Path, progress: Any = None, validator: Any = None) -> Any:
+        """Continue an interrupted run folder (`--resume`)."""
+        raise UsageError(f"--resume {run_dir}: {type(self).__name__} cannot resume a run")
+
+    @abstractmethod
     def predict(self, sources: list[Path], out_dir: Path, **options: Any) -> Any:
         """Write annotated outputs and labels for images or videos."""
 

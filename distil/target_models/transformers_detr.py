@@ -39,6 +39,7 @@ from distil.errors import (
     UsageError,
 )
 from distil.settings import (
+    DETR_OPTIONS,
     STUDENT_LICENCES,
     TRANSFORMERS_STUDENT_FAMILIES,
     TRANSFORMERS_STUDENTS,
@@ -74,18 +75,6 @@ NORMALIZE = {
 SIZE_MULTIPLE = 32  # the strides (and RF-DETR's patch windows) the input sides divide by
 MAX_DETECTIONS = 300  # top-k (query, class) pairs a prediction keeps
 # Options of `train.options` for these students, with their defaults.
-DETR_OPTIONS: dict[str, float | bool] = {
-    "weight_decay": 1e-4,
-    "backbone_lr_factor": 0.1,  # the backbone learns at lr0 x this
-    "warmup_epochs": 1.0,
-    "ema_decay": 0.999,
-    "grad_clip": 0.1,
-    "amp": True,  # on a GPU only: bf16 where supported, else fp16 with a scaler
-    "fliplr": 0.5,
-    "scale": 0.3,  # scale jitter: the image zooms by 1 -/+ this
-    "translate": 0.1,
-    "colour": 0.3,  # brightness, contrast and saturation jitter
-}
 DEFAULT_LR = 1e-4
 
 
@@ -245,7 +234,13 @@ class DetrPredictor:
 
             session = ort.InferenceSession(str(weights), providers=["CPUExecutionProvider"])
             feed = session.get_inputs()[0].name
-            return cls(lambda batch: tuple(session.run(None, {feed: batch})), names, info["imgsz"])
+
+            def run_onnx(batch: np.ndarray) -> tuple:
+                # The export is static, batch 1: one image a run
+                outputs = [session.run(None, {feed: image[None]}) for image in batch]
+                return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
+
+            return cls(run_onnx, names, info["imgsz"])
         import torch
 
         from distil.utils.device import resolve_device
@@ -508,6 +503,7 @@ class DetrStudent(TargetModel):
             "model_type": source.model_type, "device": device, "threads": threads,
             "epochs": epochs, "imgsz": imgsz, "batch": batch, "patience": patience,
             "lr0": lr0 or DEFAULT_LR, "workers": workers, "seed": seed, "options": options,
+            "licence": _licence(model, source.model_type),
         }  # fmt: skip
         trainer = _Trainer(run_dir, args, progress, validator)
         mark_output(run_dir)
@@ -560,6 +556,15 @@ class DetrStudent(TargetModel):
         if self.weights is None:
             raise UsageError("no student weights to export")
         return export_detr(self.weights, format, **options)
+
+
+def _licence(model: str, model_type: str) -> str:
+    """Read when training starts (a local folder may move later): by name, else, for a
+    hub id whose name does not say its family, by the family its config gave."""
+    found = student_licence(model)
+    if found == "unknown":
+        found = STUDENT_LICENCES.get(TRANSFORMERS_STUDENT_FAMILIES[model_type], "unknown")
+    return found
 
 
 def _device(device: str) -> Any:
@@ -801,14 +806,9 @@ class _Trainer:
                 "imgsz": self.args["imgsz"],
                 "names": dict(enumerate(self.names)),
                 "data": self.args["data"],
-                "licence": self.licence,
+                "licence": self.args["licence"],
             },
         )
-
-    @property
-    def licence(self) -> str:
-        found = student_licence(self.args["model"])
-        return found if found != "unknown" else STUDENT_LICENCES["rf-detr"]
 
     def _finish(self, state: dict, device: Any, started: float, resumed: bool) -> TrainResult:
         weights = self.run_dir / "weights"
@@ -824,7 +824,7 @@ class _Trainer:
             metrics=state["metrics"],
             elapsed_s=round(time.perf_counter() - started, 1),
             resumed=resumed,
-            licence=self.licence,
+            licence=self.args["licence"],
         )
         atomic_write_json(self.run_dir / TRAIN_DONE_FILE, result.to_dict())
         return result
@@ -981,7 +981,8 @@ def _write_metadata(target: Path, info: dict[str, Any], size: int) -> None:
 
 
 def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> dict[str, Any]:
-    """PyTorch and onnxruntime on the same input: scores and boxes (in pixels) compared."""
+    """PyTorch and onnxruntime on the same input: scores and boxes (in pixels) compared,
+    query for query as sets (queries whose encoder scores tie may come in either order)."""
     import onnxruntime as ort
     import torch
 
@@ -990,8 +991,9 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
         scores, boxes = (t.numpy() for t in module(torch.from_numpy(image)))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     out_scores, out_boxes = session.run(None, {"images": image})
-    difference = max(
-        float(np.abs(scores - out_scores).max()), float(np.abs(boxes - out_boxes).max()) * size
+    difference = _set_difference(
+        np.concatenate([scores[0], boxes[0] * size], axis=1),
+        np.concatenate([out_scores[0], out_boxes[0] * size], axis=1),
     )
     return {
         "runtime": f"onnxruntime {ort.__version__}",
@@ -1000,3 +1002,13 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
         "tolerance": ONNX_CHECK_ATOL,
         "passed": difference <= ONNX_CHECK_ATOL,
     }
+
+
+def _set_difference(queries: np.ndarray, others: np.ndarray) -> float:
+    """The largest difference between rows of `queries` and the rows of `others` they are
+    paired with, pairing the rows so that it is smallest (the rows' order does not count)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.abs(queries[:, None, :] - others[None, :, :]).max(axis=2)
+    rows, columns = linear_sum_assignment(cost)
+    return float(cost[rows, columns].max())
