@@ -255,13 +255,14 @@ def _fit(student, config: RunSettings, run_dir: Path, state: _State, key: str, u
 
     validator = student_validator if student.needs_validator else None
     train_dir = run_dir / _train_dir_name(run_dir, state, key)
-    if (train_dir / "weights" / "last.pt").is_file():
+    last = next((train_dir / "weights").glob("last*"), None)  # last.pt, or a last/ folder
+    if last is not None:
         if state.data.get("train_key") not in (None, key):
             raise UsageError(
                 f"{train_dir} was trained with other settings; choose another "
                 "run name (name=...) or delete that folder"
             )
-        logger.info("resuming training from %s", train_dir / "weights" / "last.pt")
+        logger.info("resuming training from %s", last)
         return student.resume(train_dir, progress=update, validator=validator).to_dict()
     state.data["train_key"] = key  # what train/ holds, so changed settings are caught
     state.data.setdefault("trainings", {})[train_dir.name] = key

@@ -316,7 +316,28 @@ def _training_section(run_dir: Path, root: Path, stages: dict) -> list[str]:
     ]
     curves = plots.training_curves(Path(trained["run_dir"]) / "results.csv", root / "training.png")
     parts.append(_image(curves, root, "training curves"))
+    if trained.get("candidates"):
+        parts += _candidates_section(trained["candidates"])
     return parts
+
+
+def _candidates_section(table: dict[str, Any]) -> list[str]:
+    """`train.candidates`: every student's scores, latency, size and licence, and the pick."""
+    rows = [
+        [
+            ("\N{CHECK MARK} " if c["model"] == table["chosen"] else "") + c["model"],
+            c["map50_95"], c["map50"], c["latency_p50_ms"], c["latency_p90_ms"],
+            c["parameters"], c["file_mb"], c["licence"], c["error"],
+        ]
+        for c in table["candidates"]
+    ]  # fmt: skip
+    headers = ["student", "mAP50-95", "mAP50", "p50 ms", "p90 ms", "parameters", "MB",
+               "licence", "error"]  # fmt: skip
+    return [
+        f"<h3>Candidates, picked by {html.escape(table['select'])}</h3>",
+        _table(headers, rows, what="candidates"),
+        f"<p>{html.escape(table['reason'])}</p>",
+    ]
 
 
 def _eval_section(stages: dict) -> list[str]:

@@ -58,7 +58,7 @@ from distil.target_models.core import (
     log_epochs,
 )
 from distil.target_models.data import checked_data_yaml, dataset_task, find_data_yaml
-from distil.utils.files import atomic_write_json, increment_path, mark_output
+from distil.utils.files import atomic_write_json, atomic_write_text, increment_path, mark_output
 from distil.utils.suggest import did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 STUDENT_FILE = "distil_student.json"  # beside config.json: what distil needs to run it
 STATE_FILE = "trainer_state.pt"  # in weights/last: optimizer, schedule, EMA, epoch
 ARGS_FILE = "train_args.json"  # in the run folder: what resume trains with
+RESULTS_FILE = "results.csv"  # one row an epoch, in Ultralytics' columns (the report's curves)
 # Family -> (mean, std) its processor normalizes with; None: inputs stay in [0, 1].
 NORMALIZE = {
     "rf_detr": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
@@ -638,7 +639,7 @@ class _Trainer:
         ema = AveragedModel(model, multi_avg_fn=_ema_update(decay), use_buffers=True)
         amp_dtype = _amp_dtype(device, bool(self.options["amp"]))
         scaler = torch.amp.GradScaler(enabled=amp_dtype is torch.float16)
-        state = {"epoch": 0, "best": -1.0, "bad_epochs": 0, "metrics": {}}
+        state = {"epoch": 0, "best": -1.0, "bad_epochs": 0, "metrics": {}, "history": []}
         if resume:
             saved = torch.load(
                 weights / "last" / STATE_FILE, map_location=device, weights_only=True
@@ -663,6 +664,11 @@ class _Trainer:
             else:
                 state["bad_epochs"] += 1
             self._save(model, weights / "last")
+            state.setdefault("history", []).append(
+                {"epoch": epoch + 1, "lr": schedule.get_last_lr()[0], "losses": losses,
+                 "metrics": metrics, "epoch_s": round(time.perf_counter() - epoch_start, 2)}
+            )  # fmt: skip
+            _write_results(self.run_dir / RESULTS_FILE, state["history"])
             torch.save(
                 {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                  "scaler": scaler.state_dict(), "ema": ema.state_dict(), "progress": state},
@@ -828,6 +834,27 @@ class _Trainer:
         )
         atomic_write_json(self.run_dir / TRAIN_DONE_FILE, result.to_dict())
         return result
+
+
+def _write_results(path: Path, history: list[dict[str, Any]]) -> None:
+    """Every epoch so far as a row, columns named as Ultralytics names them (`train/*_loss`,
+    `metrics/mAP50(B)`, `lr/pg0`), so the report plots either student's curves."""
+    import csv
+    import io
+
+    rows = []
+    for entry in history:
+        row = {"epoch": entry["epoch"]}
+        for key, value in entry["losses"].items():
+            row[f"train/{'total' if key == 'loss' else key}_loss"] = value
+        row |= entry["metrics"] | {"lr/pg0": entry["lr"], "time": entry["epoch_s"]}
+        rows.append(row)
+    text = io.StringIO()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(text, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def _frame(path: Path) -> np.ndarray | None:

@@ -70,6 +70,29 @@ def test_a_url_input_is_kept_as_a_url(config_file, tmp_path):
             {"inputs": "images", "ontology": "onto.yaml", "label": {"detect_evry": 5}},
             "Did you mean 'detect_every'",
         ),
+        (
+            {
+                "inputs": "images",
+                "ontology": "onto.yaml",
+                "train": {"model": "rf-detr-nano"},
+                "export": {"int8": True},
+            },
+            "export.int8: train.model rf-detr-nano is a transformers student, which exports "
+            "to float ONNX only",
+        ),
+        (
+            {
+                "inputs": "images",
+                "ontology": "onto.yaml",
+                "train": {"candidates": ["yolo11n", "d-fine-n"]},
+                "export": {"formats": ["tflite"]},
+            },
+            "export.formats: train.model d-fine-n",
+        ),
+        (
+            {"inputs": "images", "ontology": "onto.yaml", "train": {"select": "latency<5"}},
+            "train.select",
+        ),
     ],
 )
 def test_bad_configs_name_the_field(config_file, tmp_path, data, message):

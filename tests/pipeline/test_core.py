@@ -142,6 +142,30 @@ def test_changed_training_settings_do_not_silently_reuse_a_run(run_config, stop_
         run_pipeline(load_config(run_config, {"train.epochs": 3}))
 
 
+def test_candidates_train_on_one_split_and_the_pick_is_the_exported_student(run_config, tmp_path):
+    from tests.tiny_models import build_rf_detr
+
+    config = yaml.safe_load(run_config.read_text())
+    rf_detr = str(build_rf_detr(tmp_path / "rf-detr"))
+    config["train"] |= {"candidates": ["yolo11n", rf_detr], "epochs": 1, "options": {}}
+    config["eval"] = {"ground_truth": config["eval"]["ground_truth"]}
+    run_config.write_text(yaml.safe_dump(config))
+    result = run_pipeline(load_config(run_config))
+    table = result.stages["train"]["candidates"]
+    rows = {r["model"]: r for r in table["candidates"]}
+    assert list(rows) == ["yolo11n", rf_detr] and table["chosen"] in rows
+    picked = rows[table["chosen"]]
+    assert result.stages["train"]["best"] == picked["best"]
+    assert result.stages["train"]["licence"] == picked["licence"]
+    assert result.stages["eval"]["student"]["images"] == 12
+    (onnx,) = result.stages["export"]["exports"]
+    assert onnx["check"]["passed"] and Path(onnx["path"]).parent == Path(picked["best"]).parent
+    page = ReportPage(tmp_path / "runs" / "tiny" / "report" / "index.html")
+    assert "Candidates, picked by map50-95" in page.headings
+    shown = {row[0]: row for row in page.rows if row and row[0].lstrip("\N{CHECK MARK} ") in rows}
+    assert len(shown) == 2 and {row[7] for row in shown.values()} == {"agpl-3.0", "apache-2.0"}
+
+
 class ReportPage(HTMLParser):
     """Headings, image sources, table rows and classes of a rendered report page."""
 

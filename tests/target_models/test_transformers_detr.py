@@ -227,3 +227,31 @@ def test_bad_training_options_are_refused_before_the_model_loads(shapes, tmp_pat
     with pytest.raises(UsageError, match=message):
         DetrStudent().train(shapes, model=str(tmp_path / "missing"), project=tmp_path,
                             **{option: value})  # fmt: skip
+
+
+def test_review_ranks_a_store_by_its_disagreement_with_the_student(trained, shapes, tmp_path):
+    from distil.detections import FrameIdentity
+    from distil.sources import read_file
+    from distil.store import LabelStore, StoreBatch, StoredFrame
+    from tests.review.test_ranking import boxes
+
+    _, _, result, _ = trained
+    settings = {"detector": {"family": "crafted", "model": "m", "revision": "r"},
+                "segmenter": None, "prompts": [["square", ["square"]], ["disc", ["disc"]]],
+                "store_threshold": 0.1}  # fmt: skip
+    images = shapes / "images" / "val"
+    with LabelStore.create(tmp_path / "labels", settings) as store:
+        store.set_ontology({"box_threshold": 0.5, "classes": {"square": "square", "disc": "disc"}})
+        batch = StoreBatch()
+        for path in sorted(images.iterdir()):
+            _, digest, stamp = read_file(path)
+            identity = FrameIdentity(path, images, digest, stamp=stamp)
+            batch.frames.append(StoredFrame(identity, 96, 96, boxes((10, 10, 40, 40, 0.9, 0))))
+        store.write_batch(batch)
+    ranked = CliRunner().invoke(
+        app, ["review", str(tmp_path / "labels"), "--student", result.best, "--ranking",
+              "disagreement", "--student-conf", "0.01", "--top", "3", "--json"],
+    )  # fmt: skip
+    assert ranked.exit_code == 0, ranked.output
+    frames = json.loads(ranked.stdout)["frames"]
+    assert len(frames) == 3 and all("student" in " ".join(f["reasons"]) for f in frames), frames
