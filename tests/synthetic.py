@@ -29,8 +29,11 @@ def draw_shapes(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[t
     return image, boxes
 
 
-def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int = 0) -> Path:
-    """Write images/{train,val} + labels/{train,val} + data.yaml under `root`; returns root."""
+def make_shapes_dataset(
+    root: Path, images: int = 16, size: int = 96, seed: int = 0, polygons: bool = False
+) -> Path:
+    """Write images/{train,val} + labels/{train,val} + data.yaml under `root`; returns root.
+    `polygons`: each shape's outline (a square's corners, a disc's 16-gon), not its box."""
     rng = np.random.default_rng(seed)
     for i in range(images):
         split = "val" if i % 4 == 3 else "train"
@@ -39,7 +42,9 @@ def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int 
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / "images" / split / f"img{i:03d}.png"), image[..., ::-1])
         lines = [
-            f"{c} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
+            _outline_line(c, x1, y1, x2, y2, size)
+            if polygons
+            else f"{c} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
             f"{(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}"
             for c, x1, y1, x2, y2 in boxes
         ]
@@ -52,6 +57,16 @@ def make_shapes_dataset(root: Path, images: int = 16, size: int = 96, seed: int 
     }
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root
+
+
+def _outline_line(class_id: int, x1: int, y1: int, x2: int, y2: int, size: int) -> str:
+    if class_id == 0:
+        points = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], float)
+    else:
+        angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        centre, radius = np.array([x1 + x2, y1 + y2]) / 2, (x2 - x1) / 2
+        points = centre + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+    return f"{class_id} " + " ".join(f"{v:.6f}" for v in (points / size).clip(0, 1).ravel())
 
 
 def moving_shapes_frame(index: int, width: int = 160, height: int = 120) -> np.ndarray:

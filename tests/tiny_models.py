@@ -658,9 +658,14 @@ STUDENT_CLASSES = {0: "square", 1: "disc"}  # tests.synthetic's shapes
 
 
 @_seeded
-def build_rf_detr(path: Path, size: int = 64) -> Path:
-    """A tiny random-weight RF-DETR (windowed DINOv2 backbone) saved as a checkpoint."""
-    from transformers import RfDetrConfig, RfDetrForObjectDetection
+def build_rf_detr(path: Path, size: int = 64, segment: bool = False) -> Path:
+    """A tiny random-weight RF-DETR (windowed DINOv2 backbone) saved as a checkpoint; with
+    `segment`, its instance-segmentation model."""
+    from transformers import (
+        RfDetrConfig,
+        RfDetrForInstanceSegmentation,
+        RfDetrForObjectDetection,
+    )
 
     backbone = {
         "model_type": "rf_detr_dinov2", "hidden_size": 32, "num_hidden_layers": 4,
@@ -673,7 +678,8 @@ def build_rf_detr(path: Path, size: int = 64) -> Path:
         group_detr=2, id2label=STUDENT_CLASSES,
         label2id={v: k for k, v in STUDENT_CLASSES.items()},
     )  # fmt: skip
-    RfDetrForObjectDetection(config).save_pretrained(path)
+    model = RfDetrForInstanceSegmentation if segment else RfDetrForObjectDetection
+    model(config).save_pretrained(path)
     return path
 
 

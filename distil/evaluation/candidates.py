@@ -41,6 +41,7 @@ class Candidate:
     file_mb: float
     licence: str
     error: str = ""  # why this candidate has no scores (its training or export failed)
+    latency_on: str = ""  # the ONNX Runtime provider timed (CUDA where onnxruntime-gpu is)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,6 +166,7 @@ def _candidate(
         parameters=parameter_count(best),
         file_mb=round(Path(exported.path).stat().st_size / 2**20, 2),
         licence=trained.licence,
+        latency_on=timed.provider,
     )
 
 

@@ -73,6 +73,8 @@ NORMALIZE = {
     "d_fine": None,
     "rt_detr_v2": None,
 }
+SEGMENTING_FAMILIES = ("rf_detr",)  # RfDetrForInstanceSegmentation: masks from any RF-DETR
+MASK_THRESHOLD = 0.5
 SIZE_MULTIPLE = 32  # the strides (and RF-DETR's patch windows) the input sides divide by
 MAX_DETECTIONS = 300  # top-k (query, class) pairs a prediction keeps
 # Options of `train.options` for these students, with their defaults.
@@ -123,10 +125,10 @@ def resolve_detr(model: str, task: StudentTask) -> DetrSource:
         raise UsageError(
             f"--model {model}: a {model_type} checkpoint; transformers students are {known}"
         )
-    if task is StudentTask.SEGMENT:
+    if task is StudentTask.SEGMENT and model_type not in SEGMENTING_FAMILIES:
         raise UsageError(
-            f"--model {model}: the dataset holds masks; distil trains transformers students "
-            "on boxes (export with --task detect), or train a -seg YOLO student"
+            f"--model {model}: the dataset holds masks and {model_type} detects boxes only: "
+            "train an RF-DETR or -seg YOLO student, or export the dataset with --task detect"
         )
     return DetrSource(name, model_type, task)
 
@@ -167,7 +169,9 @@ def normalized(images: Any, model_type: str) -> Any:
 
 
 class DetrOutputs:
-    """Builds the torch module (in eval mode) that maps [0, 1] RGB images to (scores, boxes)."""
+    """Builds the torch module (in eval mode) that maps [0, 1] RGB images to (scores, boxes),
+    and for a segmenting student (scores, boxes, masks): mask probabilities of each query at
+    1/4 of the input size."""
 
     @staticmethod
     def wrap(model: Any, model_type: str) -> Any:
@@ -178,10 +182,12 @@ class DetrOutputs:
                 super().__init__()
                 self.model = model
 
-            def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
                 out = self.model(pixel_values=normalized(images, model_type))
                 centre, size = out.pred_boxes[..., :2], out.pred_boxes[..., 2:]
                 boxes = torch.cat([centre - size / 2, centre + size / 2], dim=-1)
+                if getattr(out, "pred_masks", None) is not None:
+                    return out.logits.sigmoid(), boxes, out.pred_masks.sigmoid()
                 return out.logits.sigmoid(), boxes
 
         return Exported().eval()
@@ -189,13 +195,13 @@ class DetrOutputs:
 
 def top_detections(
     scores: np.ndarray, boxes: np.ndarray, conf: float, max_det: int = MAX_DETECTIONS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image's best (query, class) pairs above `conf`: xyxy in 0..1, scores, classes;
-    DETR students need no NMS (one query, one object).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One image's best (query, class) pairs above `conf`: xyxy in 0..1, scores, classes
+    and the queries they come from; DETR students need no NMS (one query, one object).
 
     >>> s = np.array([[0.9, 0.1], [0.2, 0.6]]); b = np.array([[0, 0, .5, .5], [.5, .5, 1, 1]])
     >>> top_detections(s, b, conf=0.5)[1:]
-    (array([0.9, 0.6]), array([0, 1]))
+    (array([0.9, 0.6]), array([0, 1]), array([0, 1]))
     """
     flat = scores.reshape(-1)
     k = min(max_det, flat.size)
@@ -203,7 +209,7 @@ def top_detections(
     order = order[np.argsort(-flat[order], kind="stable")]
     order = order[flat[order] > conf]
     queries, classes = np.divmod(order, scores.shape[1])
-    return np.clip(boxes[queries], 0, 1), flat[order], classes
+    return np.clip(boxes[queries], 0, 1), flat[order], classes, queries
 
 
 class DetrPredictor:
@@ -214,11 +220,17 @@ class DetrPredictor:
     >>> DetrPredictor.load("runs/train/exp/weights/best").predict(["a.jpg"])  # doctest: +SKIP
     """
 
-    def __init__(self, run: Callable[[np.ndarray], tuple], names: dict[int, str], imgsz: int):
+    def __init__(
+        self,
+        run: Callable[[np.ndarray], tuple],
+        names: dict[int, str],
+        imgsz: int,
+        task: str = "detect",
+    ) -> None:
         self.run = run
         self.names = names
         self.imgsz = imgsz
-        self.task = "detect"
+        self.task = task
 
     @classmethod
     def load(cls, weights: str | Path, device: str = "cpu") -> DetrPredictor:
@@ -241,7 +253,7 @@ class DetrPredictor:
                 outputs = [session.run(None, {feed: image[None]}) for image in batch]
                 return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
 
-            return cls(run_onnx, names, info["imgsz"])
+            return cls(run_onnx, names, info["imgsz"], info.get("task", "detect"))
         import torch
 
         from distil.utils.device import resolve_device
@@ -251,10 +263,10 @@ class DetrPredictor:
 
         def run(batch: np.ndarray) -> tuple:
             with torch.inference_mode():
-                scores, boxes = module(torch.from_numpy(batch).to(target))
-            return scores.float().cpu().numpy(), boxes.float().cpu().numpy()
+                outputs = module(torch.from_numpy(batch).to(target))
+            return tuple(t.float().cpu().numpy() for t in outputs)
 
-        return cls(run, names, info["imgsz"])
+        return cls(run, names, info["imgsz"], info.get("task", "detect"))
 
     def predict(
         self,
@@ -275,16 +287,32 @@ class DetrPredictor:
         for start in range(0, len(images), batch):
             chunk = [_bgr(image) for image in images[start : start + batch]]
             inputs = np.stack([resized_input(bgr[..., ::-1], size) for bgr, _ in chunk])
-            scores, boxes = self.run(inputs)
-            for (bgr, path), s, b in zip(chunk, scores, boxes, strict=True):
-                xyxy, confidences, classes = top_detections(s, b, conf, max_det)
+            scores, boxes, *masks = self.run(inputs)
+            for index, (bgr, path) in enumerate(chunk):
+                xyxy, confidences, classes, queries = top_detections(
+                    scores[index], boxes[index], conf, max_det
+                )
                 height, width = bgr.shape[:2]
                 xyxy = xyxy * np.array([width, height, width, height], dtype=np.float32)
                 rows = np.column_stack([xyxy, confidences, classes]).astype(np.float32)
-                results.append(
-                    Results(bgr, path=path, names=self.names, boxes=torch.from_numpy(rows))
-                )
+                found = {"boxes": torch.from_numpy(rows)}
+                if masks:
+                    found["masks"] = torch.from_numpy(
+                        _image_masks(masks[0][index][queries], width, height)
+                    )
+                results.append(Results(bgr, path=path, names=self.names, **found))
         return results
+
+
+def _image_masks(probabilities: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Queries' mask probabilities (at 1/4 of the input) as masks of the image, 0/1 float."""
+    import cv2
+
+    masks = np.zeros((len(probabilities), height, width), np.float32)
+    for mask, probability in zip(masks, probabilities, strict=True):
+        resized = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
+        mask[resized > MASK_THRESHOLD] = 1.0
+    return masks
 
 
 def _bgr(image: Any) -> tuple[np.ndarray, str]:
@@ -316,16 +344,21 @@ def read_student_file(weights: Path) -> dict[str, Any]:
         raise CheckpointError(f"{file}: unreadable ({e})") from None
 
 
-def load_detr_model(folder: Path | str, **kwargs: Any) -> Any:
-    """A transformers detector from a folder or hub id, its weights read as data only."""
+def load_detr_model(folder: Path | str, segment: bool | None = None, **kwargs: Any) -> Any:
+    """A transformers detector from a folder or hub id, its weights read as data only; with
+    `segment` its instance-segmentation model (RF-DETR: a detection checkpoint gains a new
+    mask head). None: as the folder's distil_student.json says."""
     import torch
-    from transformers import AutoModelForObjectDetection
+    from transformers import AutoModelForInstanceSegmentation, AutoModelForObjectDetection
 
     from distil.base_models.hf import load_pretrained
 
+    if segment is None:
+        segment = read_student_file(Path(folder)).get("task") == StudentTask.SEGMENT.value
+    auto = AutoModelForInstanceSegmentation if segment else AutoModelForObjectDetection
     model, _, _ = load_pretrained(
-        _AutoDetector(AutoModelForObjectDetection, kwargs), str(folder), torch.device("cpu"),
-        torch.float32, processor_class=_NoProcessor,
+        _AutoDetector(auto, kwargs), str(folder), torch.device("cpu"), torch.float32,
+        processor_class=_NoProcessor,
     )  # fmt: skip
     return model
 
@@ -351,9 +384,12 @@ class _AutoDetector:
 class DetrDataset:
     """A split of a dataset as (image tensor, target) pairs, augmented when training."""
 
-    def __init__(self, labeled: Any, imgsz: int, train: bool, options: dict[str, Any]) -> None:
+    def __init__(
+        self, labeled: Any, imgsz: int, train: bool, options: dict[str, Any], masks: bool = False
+    ) -> None:
         self.images = [image for image in labeled.images.values() if image.path is not None]
         self.imgsz = imgsz
+        self.masks = masks  # read from the label files' polygons, one per box
         self.transform = _transforms(imgsz, train, options)
 
     def __len__(self) -> int:
@@ -378,11 +414,37 @@ class DetrDataset:
             format="XYXY", canvas_size=(height, width),
         )  # fmt: skip
         labels = torch.as_tensor(item.detections.class_id, dtype=torch.int64).reshape(-1)
-        image, target = self.transform(image, {"boxes": boxes, "labels": labels})
+        target = {"boxes": boxes, "labels": labels}
+        if self.masks:
+            masks = _polygon_masks(item.path, width, height, len(labels))
+            if masks is None:
+                return None
+            target["masks"] = tv_tensors.Mask(torch.from_numpy(masks))
+        image, target = self.transform(image, target)
         xyxy = target["boxes"] / self.imgsz
         centre, size = (xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]
         pixels = image.float() / 255.0
-        return pixels, {"class_labels": target["labels"], "boxes": torch.cat([centre, size], 1)}
+        found = {"class_labels": target["labels"], "boxes": torch.cat([centre, size], 1)}
+        if self.masks:
+            found["masks"] = target["masks"].float()
+        return pixels, found
+
+
+def _polygon_masks(image: Path, width: int, height: int, count: int) -> np.ndarray | None:
+    """The masks of an image's YOLO polygons (a box line: its rectangle), in label order."""
+    import cv2
+
+    from distil.datasets.formats.yolo import label_file_for, read_yolo_polygons
+
+    label = label_file_for(image)
+    polygons = read_yolo_polygons(label, width, height)
+    if len(polygons) != count:
+        _skip_once(str(image), f"{label} changed while training (its objects do not match)")
+        return None
+    masks = np.zeros((count, height, width), np.uint8)
+    for mask, polygon in zip(masks, polygons, strict=True):
+        cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return masks
 
 
 _SKIPPED: set[str] = set()
@@ -504,7 +566,7 @@ class DetrStudent(TargetModel):
             "model_type": source.model_type, "device": device, "threads": threads,
             "epochs": epochs, "imgsz": imgsz, "batch": batch, "patience": patience,
             "lr0": lr0 or DEFAULT_LR, "workers": workers, "seed": seed, "options": options,
-            "licence": _licence(model, source.model_type),
+            "licence": _licence(model, source.model_type), "task": source.task.value,
         }  # fmt: skip
         trainer = _Trainer(run_dir, args, progress, validator)
         mark_output(run_dir)
@@ -599,6 +661,7 @@ class _Trainer:
         self.train_set = read_dataset(data_yaml, "train")
         self.val_set = read_dataset(data_yaml, "val")
         self.names = list(self.train_set.names)
+        self.segment = args.get("task") == StudentTask.SEGMENT.value
         if not self.train_set.images:
             raise UsageError(f"{data_yaml}: the train split has no images")
         if self.validate is None:
@@ -621,7 +684,7 @@ class _Trainer:
         start_from = weights / "last" if resume else args["source"]
         id2label = dict(enumerate(self.names))
         model = load_detr_model(
-            start_from, num_labels=len(self.names), id2label=id2label,
+            start_from, segment=self.segment, num_labels=len(self.names), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
         ).to(device)  # fmt: skip
         model.train()
@@ -698,8 +761,9 @@ class _Trainer:
         import torch
 
         dataset = DetrDataset(
-            self.train_set if train else self.val_set, self.args["imgsz"], train, self.options
-        )
+            self.train_set if train else self.val_set, self.args["imgsz"], train, self.options,
+            masks=self.segment,
+        )  # fmt: skip
         generator = torch.Generator().manual_seed(self.args["seed"])
         return torch.utils.data.DataLoader(
             dataset, batch_size=self.args["batch"], shuffle=train, drop_last=False,
@@ -789,11 +853,11 @@ class _Trainer:
             if not inputs:
                 continue
             with torch.inference_mode():
-                scores, boxes = module(torch.from_numpy(np.stack(inputs)).to(device))
+                scores, boxes = module(torch.from_numpy(np.stack(inputs)).to(device))[:2]
             for (item, width, height), s, b in zip(
                 chunk, scores.float().cpu().numpy(), boxes.float().cpu().numpy(), strict=True
             ):
-                xyxy, confidence, classes = top_detections(s, b, conf=0.001)
+                xyxy, confidence, classes, _ = top_detections(s, b, conf=0.001)
                 found[item.key] = sv.Detections(
                     xyxy=(xyxy * [width, height, width, height]).astype(np.float32),
                     confidence=confidence.astype(np.float32),
@@ -809,6 +873,7 @@ class _Trainer:
             folder / STUDENT_FILE,
             {
                 "model_type": self.args["model_type"],
+                "task": self.args.get("task", StudentTask.DETECT.value),
                 "imgsz": self.args["imgsz"],
                 "names": dict(enumerate(self.names)),
                 "data": self.args["data"],
@@ -824,7 +889,7 @@ class _Trainer:
             last=str(weights / "last"),
             model=self.args["model"],
             pretrained=True,
-            task=StudentTask.DETECT.value,
+            task=self.args.get("task", StudentTask.DETECT.value),
             device=str(device),
             epochs=int(self.args["epochs"]),
             metrics=state["metrics"],
@@ -946,13 +1011,14 @@ def export_detr(
     name = weights.name if size == int(info["imgsz"]) else f"{weights.name}_{size}"
     target = refuse_link(Path(out_dir or weights.parent) / f"{name}.onnx")
     module = DetrOutputs.wrap(load_detr_model(weights), info["model_type"])
+    outputs = ["scores", "boxes"] + (["masks"] if info.get("task") == "segment" else [])
     example = torch.rand(1, 3, size, size)
     start = time.perf_counter()
     with _export_quietly():
         try:
             torch.onnx.export(
                 module, (example,), str(target), input_names=["images"],
-                output_names=["scores", "boxes"], opset_version=ONNX_OPSET, dynamo=True,
+                output_names=outputs, opset_version=ONNX_OPSET, dynamo=True,
                 external_data=False, verbose=False,
             )  # fmt: skip
         except Exception as e:  # the exporter's many error types; the cause is in its text
@@ -1008,20 +1074,18 @@ def _write_metadata(target: Path, info: dict[str, Any], size: int) -> None:
 
 
 def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> dict[str, Any]:
-    """PyTorch and onnxruntime on the same input: scores and boxes (in pixels) compared,
-    query for query as sets (queries whose encoder scores tie may come in either order)."""
+    """PyTorch and onnxruntime on the same input: scores, boxes (in pixels) and mask
+    probabilities compared, query for query as sets (queries whose encoder scores tie may
+    come in either order)."""
     import onnxruntime as ort
     import torch
 
     image = np.random.default_rng(seed).random((1, 3, size, size), dtype=np.float32)
     with torch.inference_mode():
-        scores, boxes = (t.numpy() for t in module(torch.from_numpy(image)))
+        expected = [t.numpy() for t in module(torch.from_numpy(image))]
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    out_scores, out_boxes = session.run(None, {"images": image})
-    difference = _set_difference(
-        np.concatenate([scores[0], boxes[0] * size], axis=1),
-        np.concatenate([out_scores[0], out_boxes[0] * size], axis=1),
-    )
+    found = session.run(None, {"images": image})
+    difference = _set_difference(_query_rows(expected, size), _query_rows(found, size))
     return {
         "runtime": f"onnxruntime {ort.__version__}",
         "input": [1, 3, size, size],
@@ -1029,6 +1093,13 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
         "tolerance": ONNX_CHECK_ATOL,
         "passed": difference <= ONNX_CHECK_ATOL,
     }
+
+
+def _query_rows(outputs: list[np.ndarray], size: int) -> np.ndarray:
+    """One row a query of the first image: its scores, pixel box and mask probabilities."""
+    scores, boxes, *masks = outputs
+    parts = [scores[0], boxes[0] * size] + [m[0].reshape(len(m[0]), -1) for m in masks]
+    return np.concatenate(parts, axis=1)
 
 
 def _set_difference(queries: np.ndarray, others: np.ndarray) -> float:

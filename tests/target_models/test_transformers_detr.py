@@ -156,6 +156,7 @@ def test_candidates_rank_a_yolo_and_an_rf_detr_student_by_one_ruler(tmp_path, mo
     for row in rows.values():
         assert 0 <= row["map50_95"] <= row["map50"] <= 1 and row["latency_p50_ms"] > 0
         assert row["parameters"] > 0 and row["onnx"].endswith(".onnx")
+        assert row["latency_on"] == "CPUExecutionProvider"
     best = max(rows.values(), key=lambda r: (r["map50"], -r["latency_p50_ms"]))
     assert table["chosen"] == best["model"]
 
@@ -255,3 +256,43 @@ def test_review_ranks_a_store_by_its_disagreement_with_the_student(trained, shap
     assert ranked.exit_code == 0, ranked.output
     frames = json.loads(ranked.stdout)["frames"]
     assert len(frames) == 3 and all("student" in " ".join(f["reasons"]) for f in frames), frames
+
+
+def test_rf_detr_segments_a_polygon_dataset_and_exports_its_masks(tmp_path):
+    from distil.target_models.transformers_detr import DetrPredictor
+
+    data = make_shapes_dataset(tmp_path / "outlines", images=64, size=96, polygons=True)
+    checkpoint = build_rf_detr(tmp_path / "detector")  # a detection checkpoint gains masks
+    epochs: list[TrainStatus] = []
+    result = DetrStudent().train(
+        data, model=str(checkpoint), project=tmp_path / "runs", validator=student_validator,
+        progress=lambda status: epochs.append(status) if status.epoch_done else None, **TRAIN,
+    )  # fmt: skip
+    assert result.task == "segment"
+    assert epochs[1].losses["loss"] < epochs[0].losses["loss"], [s.losses for s in epochs]
+    assert {"mask_ce", "mask_dice"} <= set(epochs[0].losses)
+    best = tmp_path / "runs" / "exp" / "weights" / "best"
+    assert json.loads((best / STUDENT_FILE).read_text())["task"] == "segment"
+    assert json.loads((best / "config.json").read_text())["architectures"] == [
+        "RfDetrForInstanceSegmentation"
+    ]
+
+    exported = CliRunner().invoke(app, ["export-model", str(best), "--json", "-q"])
+    assert exported.exit_code == 0, exported.output
+    export = json.loads(exported.stdout)["exports"][0]
+    assert export["check"]["passed"], export
+    image = next((data / "images" / "val").iterdir())
+    for weights in (best, export["path"]):
+        (found,) = DetrPredictor.load(weights).predict([str(image)], conf=0.0, max_det=5)
+        assert found.masks is not None and tuple(found.masks.data.shape) == (5, 96, 96)
+    predicted = CliRunner().invoke(
+        app, ["predict", export["path"], str(image), "--out", str(tmp_path / "p"), "-q"]
+    )
+    assert predicted.exit_code == 0, predicted.output
+    assert (tmp_path / "p" / f"{image.stem}.jpg").is_file()
+
+    refused = CliRunner().invoke(
+        app, ["train", str(data), "--model", str(build_d_fine(tmp_path / "d-fine")), "-q"]
+    )
+    assert refused.exit_code == EXIT_USAGE
+    assert "the dataset holds masks and d_fine detects boxes only" in refused.output

@@ -3,7 +3,7 @@ and read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +131,11 @@ def label_file_for(image: Path) -> Path:
     return Path(img2label_paths([str(image)])[0])
 
 
-def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
-    """Boxes from a YOLO label file (boxes or polygons; a 6th box column is a confidence).
-    A class that is not a whole number from 0, a value that is not a finite number, and a
-    negative width or height are ValueErrors naming the file and line."""
-    classes, boxes, scores = [], [], []
+def _label_rows(label: Path) -> Iterator[tuple[int, int, list[float]]]:
+    """(line number, class, values) of each object line of a YOLO label file (none when it
+    is missing). A class that is not a whole number from 0, a value that is not a finite
+    number, a negative width or height, and a line that is neither a box nor a polygon are
+    ValueErrors naming the file and line."""
     text = read_user_text(label, MAX_ANNOTATION_BYTES) if label.is_file() else ""
     for number, line in enumerate(text.splitlines(), 1):
         values = line.split()
@@ -149,14 +149,22 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
         if len(rest) in (4, 5):
             if rest[2] < 0 or rest[3] < 0:
                 raise UsageError(f"{label}:{number}: a box of negative width or height")
+        elif len(rest) < 6 or len(rest) % 2:
+            raise UsageError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
+        yield number, cls, rest
+
+
+def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
+    """Boxes from a YOLO label file (boxes or polygons; a 6th box column is a confidence)."""
+    classes, boxes, scores = [], [], []
+    for _, cls, rest in _label_rows(label):
+        if len(rest) in (4, 5):
             box = sv.xcycwh_to_xyxy(np.array([rest[:4]]))[0].tolist()
             scores.append(rest[4] if len(rest) == 5 else 1.0)
-        elif len(rest) >= 6 and len(rest) % 2 == 0:
+        else:
             xs, ys = rest[0::2], rest[1::2]
             box = [min(xs), min(ys), max(xs), max(ys)]
             scores.append(1.0)
-        else:
-            raise UsageError(f"{label}:{number}: expected 5 values or a polygon, got {len(values)}")
         classes.append(cls)
         boxes.append(box)
     if not boxes:
@@ -167,6 +175,20 @@ def read_yolo_labels(label: Path, width: int, height: int) -> sv.Detections:
         class_id=np.array(classes, dtype=int),
         confidence=np.array(scores, dtype=np.float32),
     )
+
+
+def read_yolo_polygons(label: Path, width: int, height: int) -> list[np.ndarray]:
+    """Each object's outline in pixels, (N, 2), in the file's order (as `read_yolo_labels`
+    gives its boxes): a polygon line's points, a box line's rectangle."""
+    outlines = []
+    for _, _, rest in _label_rows(label):
+        if len(rest) in (4, 5):
+            x1, y1, x2, y2 = sv.xcycwh_to_xyxy(np.array([rest[:4]]))[0]
+            points = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
+        else:
+            points = np.array(rest).reshape(-1, 2)
+        outlines.append(points * np.array([width, height]))
+    return outlines
 
 
 def read_yolo(path: Path, split: str | None = None) -> LabeledSet:
