@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DETECTOR = "IDEA-Research/grounding-dino-tiny"
 DEFAULT_SEGMENTER = "facebook/sam2.1-hiera-tiny"
-DEFAULT_STUDENT = "yolo11n"
+DEFAULT_STUDENT = "yolo26n"  # Ultralytics' default since 8.4: NMS-free, 40.9 COCO AP
 NO_SEGMENTER = "none"
 SPLIT_NAMES = ("train", "val", "test")
 METRICS = ("map50_95", "map50", "map75", "precision", "recall", "f1")
@@ -800,7 +800,7 @@ class TrainSettings(CpuSettings):
 
     model: str = option(
         DEFAULT_STUDENT,
-        description="yolo11n/s/m, yolo26n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
+        description="yolo26n/s/m, yolo11n/s/m, yolov8n/s, *-seg (pretrained <name>.pt from "
         "--weights-dir, $DISTIL_WEIGHTS_DIR or ~/.cache/distil/weights, downloaded there "
         "when missing), or a .pt path; or a transformers detector (Apache-2.0): "
         "rf-detr-nano/small/medium/base/large, d-fine-n/s/m/l, rt-detrv2-r18/r50, another "

@@ -52,7 +52,7 @@ def test_train_eval_export_predict_benchmark_with_json(tmp_path, monkeypatch):
     assert trained["licence"] == "agpl-3.0"
     refused = invoke("train", data, "--licence", "Apache-2.0,MIT")
     assert refused.exit_code == EXIT_USAGE
-    assert "--licence apache-2.0,mit refuses --model yolo11n: it is AGPL-3.0" in refused.output
+    assert "--licence apache-2.0,mit refuses --model yolo26n: it is AGPL-3.0" in refused.output
 
     result = invoke(
         "eval",

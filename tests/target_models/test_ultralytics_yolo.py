@@ -33,7 +33,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One 2-epoch yolo11n run from the YAML on drawn shapes (shared by several tests)."""
+    """One 2-epoch run of the default student (yolo26n) from the YAML on drawn shapes (shared by several tests)."""
     root = tmp_path_factory.mktemp("student")
     data = make_shapes_dataset(root / "shapes", images=16, size=96)
     result = YoloStudent().train(
@@ -85,7 +85,7 @@ def test_dataset_task_and_data_yaml(tmp_path):
 
 def test_training_from_yaml_offline_writes_an_incrementing_run(trained, no_network):
     root, data, result = trained
-    assert result.model == "yolo11n.yaml" and not result.pretrained
+    assert result.model == "yolo26n.yaml" and not result.pretrained  # the default student
     assert result.device == "cpu" and result.epochs == 2 and result.task == "detect"
     run = root / "runs" / "exp"
     assert result.run_dir == str(run.resolve())

@@ -21,10 +21,12 @@ from tests.synthetic import make_shapes_dataset
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """A real Ultralytics checkpoint (random weights) to stand in for yolo11n.pt."""
+    """Real Ultralytics checkpoints (random weights) to stand in for yolo11n.pt and, in the
+    same release folder, yolo26n.pt (the default student)."""
     from distil.utils.ultralytics import load_yolo
 
     folder = tmp_path_factory.mktemp("release")
+    load_yolo("yolo26n.yaml").save(folder / "yolo26n.pt")
     load_yolo("yolo11n.yaml").save(folder / "yolo11n.pt")
     return folder / "yolo11n.pt"
 
@@ -95,4 +97,4 @@ def test_train_starts_pretrained_and_logs_each_epoch(tmp_path, cache, mirror, mo
     epoch_lines = [line for line in result.output.splitlines() if line.startswith("epoch ")]
     assert len(epoch_lines) == 1
     assert epoch_lines[0].startswith("epoch 1/1 box ") and "mAP50-95" in epoch_lines[0]
-    assert "(pretrained)" in result.output and str(cache / "yolo11n.pt") in result.output
+    assert "(pretrained)" in result.output and str(cache / "yolo26n.pt") in result.output
