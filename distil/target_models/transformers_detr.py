@@ -200,8 +200,9 @@ def top_detections(
     and the queries they come from; DETR students need no NMS (one query, one object).
 
     >>> s = np.array([[0.9, 0.1], [0.2, 0.6]]); b = np.array([[0, 0, .5, .5], [.5, .5, 1, 1]])
-    >>> top_detections(s, b, conf=0.5)[1:]
-    (array([0.9, 0.6]), array([0, 1]), array([0, 1]))
+    >>> _, scores, classes, queries = top_detections(s, b, conf=0.5)
+    >>> scores.tolist(), classes.tolist(), queries.tolist()
+    ([0.9, 0.6], [0, 1], [0, 1])
     """
     flat = scores.reshape(-1)
     k = min(max_det, flat.size)
