@@ -12,8 +12,9 @@ trainer state, which `resume` continues from.
 The model's inputs are RGB images in [0, 1] resized to the square training size; the
 normalization the family expects happens inside `DetrOutputs`, which is also what ONNX
 exports: `scores` (sigmoid class probabilities per query) and `boxes` (x1, y1, x2, y2 in
-0..1 of the image), so the exported file needs no pre- or post-processing code but a
-resize and a top-k.
+0..1 of the image), and for a segmenting RF-DETR `masks` (each query's mask
+probabilities at 1/4 of the input), so the exported file needs no pre- or
+post-processing code but a resize and a top-k.
 """
 
 from __future__ import annotations
@@ -937,7 +938,8 @@ def _shown_losses(loss: Any, parts: dict[str, Any] | None) -> dict[str, float]:
     """The total and the final layer's terms (loss_vfl -> vfl), not the auxiliary ones."""
     shown = {"loss": float(loss.detach())}
     for key, value in (parts or {}).items():
-        if key.startswith("loss_") and not any(t in key for t in ("_aux", "_dn", "_enc")):
+        auxiliary = any(t in key for t in ("_aux", "_dn", "_enc")) or key[-1].isdigit()
+        if key.startswith("loss_") and not auxiliary:  # loss_ce_0: RF-DETR's layer 0
             shown[key.removeprefix("loss_")] = float(value.detach())
     return shown
 
