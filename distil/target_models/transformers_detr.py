@@ -241,6 +241,7 @@ class DetrPredictor:
             raise MissingInputError(f"not a transformers student of distil's: {weights}")
         info = read_student_file(weights)
         names = {int(k): str(v) for k, v in info["names"].items()}
+        task = info.get("task", StudentTask.DETECT.value)
         if weights.suffix == ".onnx":
             from distil.target_models.latency import load_onnx
 
@@ -255,20 +256,22 @@ class DetrPredictor:
                 outputs = [session.run(None, {feed: image[None]}) for image in batch]
                 return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
 
-            return cls(run_onnx, names, info["imgsz"], info.get("task", "detect"))
+            return cls(run_onnx, names, info["imgsz"], task)
         import torch
 
         from distil.utils.device import resolve_device
 
         target = resolve_device(device)
-        module = DetrOutputs.wrap(load_detr_model(weights), info["model_type"]).to(target)
+        segment = task == StudentTask.SEGMENT.value
+        module = DetrOutputs.wrap(load_detr_model(weights, segment), info["model_type"])
+        module = module.to(target)
 
         def run(batch: np.ndarray) -> tuple:
             with torch.inference_mode():
                 outputs = module(torch.from_numpy(batch).to(target))
             return tuple(t.float().cpu().numpy() for t in outputs)
 
-        return cls(run, names, info["imgsz"], info.get("task", "detect"))
+        return cls(run, names, info["imgsz"], task)
 
     def predict(
         self,
@@ -663,7 +666,8 @@ class _Trainer:
         self.train_set = read_dataset(data_yaml, "train")
         self.val_set = read_dataset(data_yaml, "val")
         self.names = list(self.train_set.names)
-        self.segment = args.get("task") == StudentTask.SEGMENT.value
+        self.task = args.get("task", StudentTask.DETECT.value)  # runs before masks: detect
+        self.segment = self.task == StudentTask.SEGMENT.value
         if not self.train_set.images:
             raise UsageError(f"{data_yaml}: the train split has no images")
         if self.validate is None:
@@ -875,7 +879,7 @@ class _Trainer:
             folder / STUDENT_FILE,
             {
                 "model_type": self.args["model_type"],
-                "task": self.args.get("task", StudentTask.DETECT.value),
+                "task": self.task,
                 "imgsz": self.args["imgsz"],
                 "names": dict(enumerate(self.names)),
                 "data": self.args["data"],
@@ -891,7 +895,7 @@ class _Trainer:
             last=str(weights / "last"),
             model=self.args["model"],
             pretrained=True,
-            task=self.args.get("task", StudentTask.DETECT.value),
+            task=self.task,
             device=str(device),
             epochs=int(self.args["epochs"]),
             metrics=state["metrics"],
@@ -1013,8 +1017,9 @@ def export_detr(
     check_imgsz(size)
     name = weights.name if size == int(info["imgsz"]) else f"{weights.name}_{size}"
     target = refuse_link(Path(out_dir or weights.parent) / f"{name}.onnx")
-    module = DetrOutputs.wrap(load_detr_model(weights), info["model_type"])
-    outputs = ["scores", "boxes"] + (["masks"] if info.get("task") == "segment" else [])
+    segment = info.get("task") == StudentTask.SEGMENT.value
+    module = DetrOutputs.wrap(load_detr_model(weights, segment), info["model_type"])
+    outputs = ["scores", "boxes"] + (["masks"] if segment else [])
     example = torch.rand(1, 3, size, size)
     start = time.perf_counter()
     with _export_quietly():
@@ -1088,7 +1093,7 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
         expected = [t.numpy() for t in module(torch.from_numpy(image))]
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     found = session.run(None, {"images": image})
-    difference = _set_difference(_query_rows(expected, size), _query_rows(found, size))
+    difference = _paired_difference(_query_rows(expected, size), _query_rows(found, size))
     return {
         "runtime": f"onnxruntime {ort.__version__}",
         "input": [1, 3, size, size],
@@ -1098,18 +1103,24 @@ def check_detr_onnx(module: Any, onnx_path: Path, size: int, seed: int = 0) -> d
     }
 
 
-def _query_rows(outputs: list[np.ndarray], size: int) -> np.ndarray:
-    """One row a query of the first image: its scores, pixel box and mask probabilities."""
+def _query_rows(outputs: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query of the first image: its scores and pixel box, and its mask probabilities
+    (no columns for a detector)."""
     scores, boxes, *masks = outputs
-    parts = [scores[0], boxes[0] * size] + [m[0].reshape(len(m[0]), -1) for m in masks]
-    return np.concatenate(parts, axis=1)
+    mask = masks[0][0].reshape(len(scores[0]), -1) if masks else np.zeros((len(scores[0]), 0))
+    return np.concatenate([scores[0], boxes[0] * size], axis=1), mask
 
 
-def _set_difference(queries: np.ndarray, others: np.ndarray) -> float:
-    """The largest difference between rows of `queries` and the rows of `others` they are
-    paired with, pairing the rows so that it is smallest (the rows' order does not count)."""
+def _paired_difference(
+    queries: tuple[np.ndarray, np.ndarray], others: tuple[np.ndarray, np.ndarray]
+) -> float:
+    """The largest difference between each query and the other side's query it is paired
+    with: paired by scores and boxes so that the difference is smallest (the order does not
+    count), then compared on masks too."""
     from scipy.optimize import linear_sum_assignment
 
-    cost = np.abs(queries[:, None, :] - others[None, :, :]).max(axis=2)
+    (found, found_masks), (other, other_masks) = queries, others
+    cost = np.abs(found[:, None, :] - other[None, :, :]).max(axis=2)
     rows, columns = linear_sum_assignment(cost)
-    return float(cost[rows, columns].max())
+    masks = np.abs(found_masks[rows] - other_masks[columns])
+    return float(max(cost[rows, columns].max(), masks.max(initial=0.0)))
